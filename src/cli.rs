@@ -1,0 +1,125 @@
+//! The command line: `headroom simulate` and `headroom validate`.
+//!
+//! Exit codes: 0 ran (and every SLO was met), 1 ran and an SLO was missed, 2 bad input or error.
+//! A closed pipe (`headroom … | head`) ends the program quietly.
+
+mod output;
+mod simulate;
+mod validate;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::scenario::LoadError;
+
+/// Capacity planner and simulator for GPU fleets serving ML inference.
+#[derive(Debug, Parser)]
+#[command(name = "headroom", version, about, arg_required_else_help = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Simulate a scenario and report latency, SLOs, utilization and cost.
+    Simulate(SimulateArgs),
+    /// Check scenario files (and read their traces to the end) without simulating.
+    Validate(ValidateArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct SimulateArgs {
+    /// Scenario file (TOML).
+    file: PathBuf,
+    /// Seed for the random streams, replacing the scenario's `seed`.
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Independent replications, run in parallel; headline numbers get 95% confidence intervals.
+    #[arg(long, short = 'n', default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    replications: u32,
+    /// Output format.
+    #[arg(long, short = 'f', value_enum, default_value_t = Format::Table)]
+    format: Format,
+    /// Override a scenario value by its dotted path, e.g. `pools.gpu.replicas=12`.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    set: Vec<String>,
+    /// Worker threads for replications (default: one per core).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1024))]
+    threads: Option<u32>,
+    /// Write the report to this file (atomically) instead of standard output.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    output: Option<PathBuf>,
+}
+
+#[derive(Debug, clap::Args)]
+struct ValidateArgs {
+    /// Scenario files (TOML).
+    #[arg(required = true)]
+    files: Vec<PathBuf>,
+    /// Override a scenario value by its dotted path, as for `simulate`.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    set: Vec<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum Format {
+    Table,
+    Json,
+    Csv,
+}
+
+/// Exit status of a command that ran.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Ok,
+    /// It ran, and a check (an SLO) failed.
+    CheckFailed,
+}
+
+/// Runs the command line and returns the process exit code.
+pub fn run() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
+    let result = match cli.command {
+        Command::Simulate(args) => simulate::run(args),
+        Command::Validate(args) => validate::run(args),
+    };
+    match result {
+        Ok(Outcome::Ok) => ExitCode::SUCCESS,
+        Ok(Outcome::CheckFailed) => ExitCode::from(1),
+        Err(e) if output::is_broken_pipe(&e) => ExitCode::SUCCESS,
+        Err(e) => {
+            report_error(&e);
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn report_error(e: &anyhow::Error) {
+    match e.downcast_ref::<LoadError>() {
+        Some(LoadError::Invalid { diagnostics }) => {
+            for d in diagnostics {
+                eprintln!("error: {d}");
+            }
+            if diagnostics.len() > 1 {
+                eprintln!(
+                    "error: {} problems; nothing was simulated",
+                    diagnostics.len()
+                );
+            }
+        }
+        _ => eprintln!("error: {e:#}"),
+    }
+}

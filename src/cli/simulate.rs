@@ -1,0 +1,83 @@
+//! `headroom simulate`: run a scenario, report it, gate on its SLOs.
+
+use std::io::IsTerminal;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use indicatif::{ProgressBar, ProgressStyle};
+
+use super::{Format, Outcome, SimulateArgs, output};
+use crate::experiment::{Progress, Summary, replicate};
+use crate::report::{Report, RunInfo, csv, json, table};
+use crate::scenario;
+
+pub(super) fn run(args: SimulateArgs) -> anyhow::Result<Outcome> {
+    let scenario = scenario::load(&args.file, &args.set)?;
+    let seed = args.seed.unwrap_or(scenario.seed);
+    let threads = match args.threads {
+        Some(n) => n as usize,
+        None => rayon::current_num_threads(),
+    };
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .context("cannot start worker threads")?;
+    let progress = Progress::new(&scenario, args.replications);
+    let started = Instant::now();
+    let done = AtomicBool::new(false);
+    let runs = std::thread::scope(|s| {
+        if std::io::stderr().is_terminal() {
+            s.spawn(|| show_progress(&progress, &done));
+        }
+        let runs = pool.install(|| replicate(&scenario, seed, args.replications, Some(&progress)));
+        done.store(true, Ordering::Relaxed);
+        runs
+    })?;
+    let wall_seconds = started.elapsed().as_secs_f64();
+    let summary = Summary::of(&scenario, seed, &runs);
+    let report = Report {
+        scenario: &scenario,
+        summary: &summary,
+        run: RunInfo {
+            wall_seconds,
+            threads,
+        },
+    };
+    let text = match args.format {
+        Format::Table => table::render(&report),
+        Format::Json => json::render(&report),
+        Format::Csv => csv::render(&report),
+    };
+    output::emit(&text, args.output.as_deref())?;
+    Ok(if summary.total.slo_met == Some(false) {
+        Outcome::CheckFailed
+    } else {
+        Outcome::Ok
+    })
+}
+
+/// Draws a progress bar on standard error until `done`; only shown when a run takes a while.
+fn show_progress(progress: &Progress, done: &AtomicBool) {
+    let delay = Instant::now();
+    let mut bar: Option<ProgressBar> = None;
+    while !done.load(Ordering::Relaxed) {
+        std::thread::sleep(Duration::from_millis(100));
+        if bar.is_none() && delay.elapsed() > Duration::from_millis(500) {
+            let b = ProgressBar::new(1000).with_style(
+                ProgressStyle::with_template(
+                    "{spinner} simulating [{bar:40}] {percent:>3}% {elapsed} (eta {eta})",
+                )
+                .expect("valid template")
+                .progress_chars("=> "),
+            );
+            bar = Some(b);
+        }
+        if let Some(b) = &bar {
+            b.set_position((progress.fraction() * 1000.0) as u64);
+        }
+    }
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+}

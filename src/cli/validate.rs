@@ -1,0 +1,68 @@
+//! `headroom validate`: check scenario files without simulating.
+
+use super::{Outcome, ValidateArgs};
+use crate::report::format::{span, thousands};
+use crate::scenario::{self, LoadError};
+use crate::units::SimTime;
+
+pub(super) fn run(args: ValidateArgs) -> anyhow::Result<Outcome> {
+    let mut bad = 0;
+    for file in &args.files {
+        match scenario::load(file, &args.set) {
+            Ok(s) => match scenario::check_traces(&s) {
+                Ok(traces) => {
+                    let replicas: u32 = s.pools.iter().map(|p| p.replicas).sum();
+                    println!(
+                        "ok    {}: {} workload{}, {} pool{}, {} replica{}, {} simulated",
+                        file.display(),
+                        s.workloads.len(),
+                        plural(s.workloads.len()),
+                        s.pools.len(),
+                        plural(s.pools.len()),
+                        replicas,
+                        plural(replicas as usize),
+                        span(s.horizon)
+                    );
+                    for (w, rows, secs) in traces {
+                        println!(
+                            "      trace of {w}: {} rows over {}",
+                            thousands(rows as f64),
+                            span(SimTime::from_secs_f64(secs))
+                        );
+                    }
+                }
+                Err(e) => {
+                    bad += 1;
+                    eprintln!("error: {e}");
+                }
+            },
+            Err(e) => {
+                bad += 1;
+                match e {
+                    LoadError::Invalid { diagnostics } => {
+                        for d in diagnostics {
+                            eprintln!("error: {d}");
+                        }
+                    }
+                    other => eprintln!("error: {other}"),
+                }
+            }
+        }
+    }
+    if bad > 0 {
+        anyhow::bail!(
+            "{bad} of {} scenario file{} invalid",
+            args.files.len(),
+            if args.files.len() == 1 {
+                " is"
+            } else {
+                "s are"
+            }
+        );
+    }
+    Ok(Outcome::Ok)
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}

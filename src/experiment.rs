@@ -1,0 +1,249 @@
+//! Experiments: independent replications of a scenario in parallel, summarised as means with
+//! 95 % confidence intervals.
+//!
+//! Replication `i` runs with seed `replication_seed(seed, i)`; runs go through rayon's
+//! order-preserving `par_iter().map().collect()`, and every sum is taken after the collect in
+//! replication order, so the summary does not depend on the number of threads.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use rayon::prelude::*;
+use statrs::distribution::{ContinuousCDF, StudentsT};
+
+use crate::rng::replication_seed;
+use crate::scenario::Scenario;
+use crate::sim::{self, Metric, PoolStats, RunResult, SeriesRow, SimError, Stats};
+
+/// A mean over replications and, with two or more, its 95 % confidence interval.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Estimate {
+    pub mean: f64,
+    pub ci95: Option<(f64, f64)>,
+}
+
+impl Estimate {
+    /// Student-t interval of the mean of `xs`. `NaN` if any value is `NaN` (nothing measured).
+    pub fn of(xs: &[f64]) -> Estimate {
+        let n = xs.len() as f64;
+        let mean = xs.iter().sum::<f64>() / n;
+        if xs.len() < 2 || !mean.is_finite() {
+            return Estimate { mean, ci95: None };
+        }
+        let var = xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0);
+        let t = StudentsT::new(0.0, 1.0, n - 1.0)
+            .expect("n >= 2 gives a valid t distribution")
+            .inverse_cdf(0.975);
+        let half = t * (var / n).sqrt();
+        Estimate {
+            mean,
+            ci95: Some((mean - half, mean + half)),
+        }
+    }
+}
+
+/// Headline metrics of one scope over all replications.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ScopeSummary {
+    pub values: [Estimate; Metric::COUNT],
+    pub slo_target_ms: Option<f64>,
+    /// Whether the SLO is met by the mean attainment (every workload's, for the total).
+    pub slo_met: Option<bool>,
+    /// Share of replications in which the SLO was met.
+    pub slo_met_share: Option<f64>,
+}
+
+impl ScopeSummary {
+    pub fn get(&self, m: Metric) -> Estimate {
+        self.values[m.index()]
+    }
+
+    fn of(runs: &[&Stats]) -> ScopeSummary {
+        let values = std::array::from_fn(|i| {
+            Estimate::of(&runs.iter().map(|s| s.values[i]).collect::<Vec<_>>())
+        });
+        let slo_met_share = runs[0].slo_met.map(|_| {
+            runs.iter().filter(|s| s.slo_met == Some(true)).count() as f64 / runs.len() as f64
+        });
+        let attainment = values[Metric::SloAttainment.index()];
+        ScopeSummary {
+            values,
+            slo_target_ms: runs[0].slo_target_ms,
+            slo_met: runs[0].slo_met.map(|_| {
+                if runs.len() == 1 {
+                    runs[0].slo_met == Some(true)
+                } else {
+                    attainment.mean >= 0.99
+                }
+            }),
+            slo_met_share,
+        }
+    }
+}
+
+/// The result of an experiment.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Summary {
+    pub scenario: String,
+    pub seed: u64,
+    pub replications: u32,
+    pub total: ScopeSummary,
+    pub workloads: Vec<ScopeSummary>,
+    /// Means over replications.
+    pub pools: Vec<PoolStats>,
+    pub series: Vec<SeriesRow>,
+    pub workload_series: Vec<Vec<SeriesRow>>,
+    /// Events processed, over all replications.
+    pub events: u64,
+}
+
+impl Summary {
+    /// Summarises runs of `scenario` (in replication order).
+    pub fn of(scenario: &Scenario, seed: u64, runs: &[RunResult]) -> Summary {
+        assert!(!runs.is_empty(), "a summary needs at least one run");
+        let totals: Vec<&Stats> = runs.iter().map(|r| &r.total).collect();
+        let mut workloads: Vec<ScopeSummary> = (0..scenario.workloads.len())
+            .map(|w| ScopeSummary::of(&runs.iter().map(|r| &r.workloads[w]).collect::<Vec<_>>()))
+            .collect();
+        let mut total = ScopeSummary::of(&totals);
+        if runs.len() > 1 && total.slo_met.is_some() {
+            // The total meets its SLOs when every workload with an SLO does.
+            total.slo_met = Some(workloads.iter().all(|w| w.slo_met != Some(false)));
+        }
+        if scenario.workloads.len() == 1 {
+            workloads[0].slo_met = total.slo_met;
+        }
+        let pools = (0..scenario.pools.len())
+            .map(|p| mean_pool(&runs.iter().map(|r| &r.pools[p]).collect::<Vec<_>>()))
+            .collect();
+        let series = mean_series(&runs.iter().map(|r| r.series.as_slice()).collect::<Vec<_>>());
+        let workload_series = (0..scenario.workloads.len())
+            .map(|w| {
+                mean_series(
+                    &runs
+                        .iter()
+                        .map(|r| r.workload_series[w].as_slice())
+                        .collect::<Vec<_>>(),
+                )
+            })
+            .collect();
+        Summary {
+            scenario: scenario.name.clone(),
+            seed,
+            replications: runs.len() as u32,
+            total,
+            workloads,
+            pools,
+            series,
+            workload_series,
+            events: runs.iter().map(|r| r.events).sum(),
+        }
+    }
+}
+
+fn mean_pool(ps: &[&PoolStats]) -> PoolStats {
+    let m = |f: fn(&PoolStats) -> f64| ps.iter().map(|p| f(p)).sum::<f64>() / ps.len() as f64;
+    PoolStats {
+        utilization: m(|p| p.utilization),
+        gpu_hours_busy: m(|p| p.gpu_hours_busy),
+        gpu_hours_idle: m(|p| p.gpu_hours_idle),
+        cost_usd: m(|p| p.cost_usd),
+        idle_cost_usd: m(|p| p.idle_cost_usd),
+        batch_size_mean: m(|p| p.batch_size_mean),
+        batches: m(|p| p.batches),
+    }
+}
+
+/// Row-by-row means; a `NaN` (nothing measured in that interval of that run) is skipped.
+fn mean_series(runs: &[&[SeriesRow]]) -> Vec<SeriesRow> {
+    let rows = runs.iter().map(|r| r.len()).min().unwrap_or(0);
+    (0..rows)
+        .map(|i| {
+            let m = |f: fn(&SeriesRow) -> f64| {
+                let xs: Vec<f64> = runs
+                    .iter()
+                    .map(|r| f(&r[i]))
+                    .filter(|x| !x.is_nan())
+                    .collect();
+                if xs.is_empty() {
+                    f64::NAN
+                } else {
+                    xs.iter().sum::<f64>() / xs.len() as f64
+                }
+            };
+            SeriesRow {
+                t_s: runs[0][i].t_s,
+                arrivals: m(|r| r.arrivals),
+                completed: m(|r| r.completed),
+                failed: m(|r| r.failed),
+                p99_ms: m(|r| r.p99_ms),
+                utilization: m(|r| r.utilization),
+                replicas: m(|r| r.replicas),
+                cost_usd: m(|r| r.cost_usd),
+            }
+        })
+        .collect()
+}
+
+/// Simulated progress of the runs of an experiment, for progress bars.
+#[derive(Debug)]
+pub struct Progress {
+    runs: Vec<AtomicU64>,
+    horizon_ns: u64,
+}
+
+impl Progress {
+    pub fn new(scenario: &Scenario, replications: u32) -> Progress {
+        Progress {
+            runs: (0..replications).map(|_| AtomicU64::new(0)).collect(),
+            horizon_ns: scenario.horizon.0,
+        }
+    }
+
+    /// Fraction of the simulated time done, over all runs.
+    pub fn fraction(&self) -> f64 {
+        let done: f64 = self
+            .runs
+            .iter()
+            .map(|r| r.load(Ordering::Relaxed) as f64)
+            .sum();
+        done / (self.horizon_ns as f64 * self.runs.len() as f64)
+    }
+}
+
+/// Runs `replications` independent replications of `scenario` under master seed `seed`, in
+/// parallel on rayon's pool, and returns them in replication order.
+pub fn replicate(
+    scenario: &Scenario,
+    seed: u64,
+    replications: u32,
+    progress: Option<&Progress>,
+) -> Result<Vec<RunResult>, SimError> {
+    (0..replications)
+        .into_par_iter()
+        .map(|i| {
+            sim::run(
+                scenario,
+                replication_seed(seed, u64::from(i)),
+                progress.map(|p| &p.runs[i as usize]),
+            )
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn t_interval_matches_tables() {
+        // Five values, mean 3, sd 1.5811; t(0.975, 4) = 2.7764.
+        let e = Estimate::of(&[1.0, 2.0, 3.0, 4.0, 5.0]);
+        assert_eq!(e.mean, 3.0);
+        let (lo, hi) = e.ci95.unwrap();
+        let half = 2.776_445 * (2.5f64 / 5.0).sqrt();
+        assert!((hi - 3.0 - half).abs() < 1e-4, "{hi}");
+        assert!((3.0 - lo - half).abs() < 1e-4, "{lo}");
+        assert_eq!(Estimate::of(&[7.0]).ci95, None);
+        assert!(Estimate::of(&[1.0, f64::NAN]).mean.is_nan());
+    }
+}

@@ -1,0 +1,19 @@
+//! headroom: a capacity planner and simulator for GPU fleets that serve ML inference.
+//!
+//! Layers, lower never importing higher: [`units`], [`rng`] → [`pricing`], [`fleet`],
+//! [`workload`] → [`scenario`] → [`sim`] → [`experiment`] → [`report`] → [`cli`].
+//! The library is what the CLI, the tests and the benches drive.
+
+pub mod cli;
+pub mod experiment;
+pub mod fleet;
+pub mod pricing;
+pub mod report;
+pub mod rng;
+pub mod scenario;
+pub mod sim;
+pub mod units;
+pub mod workload;
+
+pub use scenario::{Scenario, load};
+pub use sim::{RunResult, run};

@@ -1,0 +1,25 @@
+//! Reports of an experiment: a table for people, JSON as the machine contract, CSV for
+//! spreadsheets. Every format is a pure function of the [`Summary`] (plus the [`RunInfo`] of the
+//! run, which JSON keeps apart so that the rest is byte-identical between runs with one seed).
+
+pub mod csv;
+pub mod format;
+pub mod json;
+pub mod table;
+
+use crate::experiment::Summary;
+use crate::scenario::Scenario;
+
+/// How the run went, as opposed to what it found: varies from run to run.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct RunInfo {
+    pub wall_seconds: f64,
+    pub threads: usize,
+}
+
+/// Everything a report needs.
+pub struct Report<'a> {
+    pub scenario: &'a Scenario,
+    pub summary: &'a Summary,
+    pub run: RunInfo,
+}

@@ -1,0 +1,63 @@
+//! The CSV report: one row for the total and one per workload, one column per headline metric
+//! (named by its JSON path), with `_ci95_low` and `_ci95_high` columns after replications.
+
+use super::Report;
+use crate::experiment::ScopeSummary;
+use crate::sim::Metric;
+
+/// The CSV text.
+pub fn render(r: &Report) -> String {
+    let s = r.summary;
+    let with_ci = s.replications > 1;
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let mut header = vec![
+        "scope".to_string(),
+        "slo.p99_target_ms".into(),
+        "slo.met".into(),
+    ];
+    for def in Metric::ALL {
+        header.push(def.path.to_string());
+        if with_ci {
+            header.push(format!("{}_ci95_low", def.path));
+            header.push(format!("{}_ci95_high", def.path));
+        }
+    }
+    w.write_record(&header).expect("writing to memory");
+    let scopes = std::iter::once(("total", &s.total)).chain(
+        r.scenario
+            .workloads
+            .iter()
+            .map(|w| w.name.as_str())
+            .zip(&s.workloads),
+    );
+    for (name, scope) in scopes {
+        w.write_record(row(name, scope, with_ci))
+            .expect("writing to memory");
+    }
+    String::from_utf8(w.into_inner().expect("flushing to memory")).expect("CSV of UTF-8 is UTF-8")
+}
+
+fn row(name: &str, s: &ScopeSummary, with_ci: bool) -> Vec<String> {
+    let num = |x: f64| {
+        if x.is_finite() {
+            x.to_string()
+        } else {
+            String::new()
+        }
+    };
+    let mut out = vec![
+        name.to_string(),
+        s.slo_target_ms.map(num).unwrap_or_default(),
+        s.slo_met.map(|m| m.to_string()).unwrap_or_default(),
+    ];
+    for def in Metric::ALL {
+        let e = s.get(def.metric);
+        out.push(num(e.mean));
+        if with_ci {
+            let (lo, hi) = e.ci95.unwrap_or((f64::NAN, f64::NAN));
+            out.push(num(lo));
+            out.push(num(hi));
+        }
+    }
+    out
+}

@@ -1,0 +1,104 @@
+//! Number formatting for people: thousands separators, durations and money.
+
+use crate::units::SimTime;
+
+/// `1234567` as `1,234,567`.
+pub fn thousands(x: f64) -> String {
+    if !x.is_finite() {
+        return "-".into();
+    }
+    let rounded = x.round();
+    let digits = format!("{}", rounded.abs() as u128);
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    if rounded < 0.0 {
+        out.insert(0, '-');
+    }
+    out
+}
+
+/// Milliseconds with three significant digits (at most one decimal above 100).
+pub fn ms(x: f64) -> String {
+    if !x.is_finite() {
+        return "-".into();
+    }
+    if x >= 100.0 {
+        format!("{x:.0}")
+    } else if x >= 10.0 {
+        format!("{x:.1}")
+    } else if x >= 1.0 {
+        format!("{x:.2}")
+    } else {
+        format!("{x:.3}")
+    }
+}
+
+/// Dollars with cents, thousands separated.
+pub fn usd(x: f64) -> String {
+    if !x.is_finite() {
+        return "-".into();
+    }
+    let cents = (x * 100.0).round();
+    let whole = (cents / 100.0).trunc();
+    let frac = (cents - whole * 100.0).abs();
+    format!("${}.{:02}", thousands(whole), frac as u64)
+}
+
+/// A fraction as a percentage with no decimals (one below 10 %).
+pub fn pct(x: f64) -> String {
+    if !x.is_finite() {
+        return "-".into();
+    }
+    let p = x * 100.0;
+    if p < 10.0 && p > 0.0 {
+        format!("{p:.1}%")
+    } else {
+        format!("{p:.0}%")
+    }
+}
+
+/// A span of time in the largest sensible units: `23h50m`, `1m30s`, `250ms`.
+pub fn span(t: SimTime) -> String {
+    let s = t.0 / SimTime::NS_PER_SEC;
+    let (d, h, m, sec) = (s / 86_400, s / 3_600 % 24, s / 60 % 60, s % 60);
+    match (d, h, m, sec) {
+        (0, 0, 0, _) if !t.0.is_multiple_of(SimTime::NS_PER_SEC) => {
+            crate::units::format_duration(t)
+        }
+        (0, 0, 0, s) => format!("{s}s"),
+        (0, 0, m, 0) => format!("{m}m"),
+        (0, 0, m, s) => format!("{m}m{s}s"),
+        (0, h, 0, _) => format!("{h}h"),
+        (0, h, m, _) => format!("{h}h{m}m"),
+        (d, 0, _, _) => format!("{d}d"),
+        (d, h, _, _) => format!("{d}d{h}h"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats() {
+        assert_eq!(thousands(1_234_567.4), "1,234,567");
+        assert_eq!(thousands(999.0), "999");
+        assert_eq!(thousands(-1_000.0), "-1,000");
+        assert_eq!(ms(5152.2), "5152");
+        assert_eq!(ms(63.94), "63.9");
+        assert_eq!(ms(2.5), "2.50");
+        assert_eq!(usd(1234.567), "$1,234.57");
+        assert_eq!(usd(0.004), "$0.00");
+        assert_eq!(pct(0.8), "80%");
+        assert_eq!(pct(0.05), "5.0%");
+        assert_eq!(span(SimTime::from_secs(85_800)), "23h50m");
+        assert_eq!(span(SimTime::from_secs(90)), "1m30s");
+        assert_eq!(span(SimTime::from_millis(250)), "250ms");
+        assert_eq!(span(SimTime::from_secs(2 * 86_400 + 3_600)), "2d1h");
+    }
+}

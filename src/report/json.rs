@@ -1,0 +1,165 @@
+//! The JSON report: the machine contract.
+//!
+//! Shape (all latencies in milliseconds, money in USD, `null` where nothing was measured):
+//! `scenario`, `seed`, `replications`, `window`, `requests`, `latency_ms`, `wait_ms`,
+//! `utilization`, `gpu_hours`, `cost_usd`, `slo`, `throughput_rps`, `mean_in_system`,
+//! `batch_size_mean`, `workloads` (the same fields per workload, with its time series), `pools`,
+//! `timeseries`, and last the `run` block, the only part that changes between runs with one seed.
+//! With replications, each headline number `x` has a sibling `x_ci95: [low, high]`.
+
+use serde_json::{Map, Value, json};
+
+use super::Report;
+use crate::experiment::{Estimate, ScopeSummary};
+use crate::sim::{Metric, SeriesRow};
+
+/// The whole report as a JSON value.
+pub fn to_value(r: &Report) -> Value {
+    let s = r.summary;
+    let sc = r.scenario;
+    let mut root = Map::new();
+    root.insert("scenario".into(), json!(s.scenario));
+    root.insert("seed".into(), json!(s.seed));
+    root.insert("replications".into(), json!(s.replications));
+    root.insert(
+        "window".into(),
+        json!({
+            "warmup_s": sc.warmup.as_secs_f64(),
+            "horizon_s": sc.horizon.as_secs_f64(),
+            "interval_s": sc.interval.as_secs_f64(),
+        }),
+    );
+    scope(&mut root, &s.total);
+    root.insert("catalog".into(), json!(sc.catalog));
+    let workloads = sc
+        .workloads
+        .iter()
+        .zip(&s.workloads)
+        .zip(&s.workload_series)
+        .map(|((w, ws), series)| {
+            let mut m = Map::new();
+            m.insert("name".into(), json!(w.name));
+            m.insert("model".into(), json!(w.model));
+            m.insert("arrival".into(), json!(w.arrival.kind()));
+            m.insert("dispatch".into(), json!(w.dispatch.policy.as_str()));
+            scope(&mut m, ws);
+            m.insert("timeseries".into(), timeseries(series));
+            Value::Object(m)
+        })
+        .collect();
+    root.insert("workloads".into(), Value::Array(workloads));
+    let pools = sc
+        .pools
+        .iter()
+        .zip(&s.pools)
+        .map(|(p, ps)| {
+            json!({
+                "name": p.name,
+                "workload": sc.workloads[p.workload].name,
+                "instance_type": p.instance.name,
+                "cloud": p.instance.cloud,
+                "region": p.instance.region,
+                "gpu_model": p.instance.gpu_model,
+                "gpus_per_instance": p.instance.gpu_count,
+                "market": p.market.as_str(),
+                "replicas": p.replicas,
+                "gpus_per_replica": p.gpus_per_replica,
+                "instances": p.instances(),
+                "price_usd_per_hour": p.price_usd_per_hour,
+                "service": p.service.time.kind(),
+                "max_batch": p.service.batching.max_batch,
+                "utilization": ps.utilization,
+                "batch_size_mean": ps.batch_size_mean,
+                "gpu_hours": { "busy": ps.gpu_hours_busy, "idle": ps.gpu_hours_idle },
+                "cost_usd": { "total": ps.cost_usd, "idle": ps.idle_cost_usd },
+            })
+        })
+        .collect();
+    root.insert("pools".into(), Value::Array(pools));
+    root.insert("timeseries".into(), timeseries(&s.series));
+    let requests = s.total.get(Metric::Arrived).mean * f64::from(s.replications);
+    root.insert(
+        "run".into(),
+        json!({
+            "wall_seconds": r.run.wall_seconds,
+            "events": s.events,
+            "events_per_second": s.events as f64 / r.run.wall_seconds,
+            "requests_per_second": requests / r.run.wall_seconds,
+            "threads": r.run.threads,
+        }),
+    );
+    Value::Object(root)
+}
+
+/// Pretty JSON text with a final newline.
+pub fn render(r: &Report) -> String {
+    let mut text = serde_json::to_string_pretty(&to_value(r)).expect("JSON values serialise");
+    text.push('\n');
+    text
+}
+
+fn number(m: Metric, x: f64) -> Value {
+    if m.is_count() && x.fract() == 0.0 && x.is_finite() && x >= 0.0 {
+        json!(x as u64)
+    } else {
+        json!(x)
+    }
+}
+
+/// Inserts the headline metrics of a scope at their dotted paths.
+fn scope(obj: &mut Map<String, Value>, s: &ScopeSummary) {
+    for def in Metric::ALL {
+        if def.metric == Metric::SloAttainment {
+            let slo = child(obj, "slo");
+            slo.insert("p99_target_ms".into(), json!(s.slo_target_ms));
+            slo.insert("met".into(), json!(s.slo_met));
+            if let Some(share) = s.slo_met_share
+                && s.values[0].ci95.is_some()
+            {
+                slo.insert("met_share".into(), json!(share));
+            }
+        }
+        put(obj, def.path, def.metric, s.get(def.metric));
+    }
+}
+
+fn child<'a>(obj: &'a mut Map<String, Value>, key: &str) -> &'a mut Map<String, Value> {
+    let v = obj
+        .entry(key.to_string())
+        .or_insert_with(|| Value::Object(Map::new()));
+    match v {
+        Value::Object(m) => m,
+        _ => unreachable!("metric paths do not collide"),
+    }
+}
+
+fn put(obj: &mut Map<String, Value>, path: &str, m: Metric, e: Estimate) {
+    match path.split_once('.') {
+        Some((head, rest)) => put(child(obj, head), rest, m, e),
+        None => {
+            obj.insert(path.to_string(), number(m, e.mean));
+            if let Some((lo, hi)) = e.ci95 {
+                obj.insert(format!("{path}_ci95"), json!([lo, hi]));
+            }
+        }
+    }
+}
+
+fn timeseries(rows: &[SeriesRow]) -> Value {
+    Value::Array(
+        rows.iter()
+            .map(|r| {
+                json!({
+                    "t_s": r.t_s,
+                    "arrivals": r.arrivals,
+                    "completed": r.completed,
+                    "failed": r.failed,
+                    "p99_ms": r.p99_ms,
+                    "utilization": r.utilization,
+                    "replicas": r.replicas,
+                    "cost_usd": r.cost_usd,
+                })
+            })
+            .collect(),
+    )
+}

@@ -1,0 +1,242 @@
+//! The table report: what a person reads in an 80-column terminal.
+
+use std::fmt::Write;
+
+use super::Report;
+use super::format::{ms, pct, span, thousands, usd};
+use crate::experiment::{Estimate, ScopeSummary};
+use crate::sim::Metric;
+
+/// The table text, every line at most 80 columns.
+pub fn render(r: &Report) -> String {
+    let (sc, s) = (r.scenario, r.summary);
+    let mut out = String::new();
+    let runs = if s.replications == 1 {
+        "1 run".to_string()
+    } else {
+        format!("{} replications", s.replications)
+    };
+    let _ = writeln!(
+        out,
+        "{} · seed {} · {} · {} simulated, {} warm-up",
+        sc.name,
+        s.seed,
+        runs,
+        span(sc.horizon),
+        span(sc.warmup)
+    );
+    out.push('\n');
+
+    let _ = writeln!(
+        out,
+        "{:<14} {:>11} {:>8} {:>8} {:>8} {:>9}  {:<13}",
+        "WORKLOAD", "ARRIVED", "FAILED", "P50 MS", "P99 MS", "SLO P99", "STATUS"
+    );
+    for (w, ws) in sc.workloads.iter().zip(&s.workloads) {
+        workload_row(&mut out, &w.name, ws);
+    }
+    if sc.workloads.len() > 1 {
+        workload_row(&mut out, "total", &s.total);
+    }
+    out.push('\n');
+
+    let _ = writeln!(
+        out,
+        "{:<14} {:<14} {:<9} {:>5} {:>5} {:>5} {:>9} {:>10}",
+        "POOL", "INSTANCE", "MARKET", "REPL", "UTIL", "BATCH", "$/HOUR", "COST"
+    );
+    let mut replicas = 0;
+    let mut per_hour = 0.0;
+    for (p, ps) in sc.pools.iter().zip(&s.pools) {
+        let hourly = p.price_usd_per_hour * f64::from(p.instances());
+        replicas += p.replicas;
+        per_hour += hourly;
+        let _ = writeln!(
+            out,
+            "{:<14} {:<14} {:<9} {:>5} {:>5} {:>5} {:>9} {:>10}",
+            clip(&p.name, 14),
+            clip(&p.instance.name, 14),
+            p.market.as_str(),
+            p.replicas,
+            pct(ps.utilization),
+            if ps.batch_size_mean.is_finite() {
+                format!("{:.1}", ps.batch_size_mean)
+            } else {
+                "-".into()
+            },
+            usd(hourly),
+            usd(ps.cost_usd),
+        );
+    }
+    let t = &s.total;
+    if sc.pools.len() > 1 {
+        let _ = writeln!(
+            out,
+            "{:<14} {:<14} {:<9} {:>5} {:>5} {:>5} {:>9} {:>10}",
+            "total",
+            "",
+            "",
+            replicas,
+            pct(t.get(Metric::Utilization).mean),
+            "",
+            usd(per_hour),
+            usd(t.get(Metric::CostTotal).mean),
+        );
+    }
+    out.push('\n');
+
+    let with_ci = s.replications > 1;
+    grid(
+        &mut out,
+        "latency ms",
+        &[
+            ("mean", Metric::LatencyMean),
+            ("p50", Metric::LatencyP50),
+            ("p90", Metric::LatencyP90),
+            ("p95", Metric::LatencyP95),
+            ("p99", Metric::LatencyP99),
+            ("p99.9", Metric::LatencyP999),
+            ("max", Metric::LatencyMax),
+        ],
+        t,
+        with_ci,
+    );
+    grid(
+        &mut out,
+        "wait ms",
+        &[("mean", Metric::WaitMean), ("p99", Metric::WaitP99)],
+        t,
+        with_ci,
+    );
+    out.push('\n');
+
+    let cost = t.get(Metric::CostTotal).mean;
+    let _ = writeln!(
+        out,
+        "cost      {} over {} ({}/h) · {} per 1k requests",
+        usd(cost),
+        span(sc.window()),
+        usd(t.get(Metric::CostPerHour).mean),
+        usd(t.get(Metric::CostPer1k).mean),
+    );
+    let busy = t.get(Metric::GpuHoursBusy).mean;
+    let idle = t.get(Metric::GpuHoursIdle).mean;
+    let _ = writeln!(
+        out,
+        "idle      {} of {} GPU-hours idle ({}), costing {}",
+        thousands_1(idle),
+        thousands_1(busy + idle),
+        pct(idle / (busy + idle)),
+        usd(t.get(Metric::CostIdle).mean),
+    );
+    let markets: Vec<String> = [
+        ("on-demand", Metric::CostOnDemand),
+        ("spot", Metric::CostSpot),
+        ("reserved", Metric::CostReserved),
+    ]
+    .into_iter()
+    .filter(|(_, m)| t.get(*m).mean > 0.0)
+    .map(|(name, m)| format!("{name} {}", usd(t.get(m).mean)))
+    .collect();
+    if !markets.is_empty() {
+        let _ = writeln!(out, "markets   {}", markets.join(" · "));
+    }
+    let _ = writeln!(
+        out,
+        "requests {} completed · {} dropped · {} timed out · {} req/s",
+        thousands(t.get(Metric::Completed).mean),
+        thousands(t.get(Metric::Dropped).mean),
+        thousands(t.get(Metric::TimedOut).mean),
+        format_rate(t.get(Metric::Throughput).mean),
+    );
+    out
+}
+
+fn workload_row(out: &mut String, name: &str, ws: &ScopeSummary) {
+    let failed = ws.get(Metric::Dropped).mean + ws.get(Metric::TimedOut).mean;
+    let target = ws
+        .slo_target_ms
+        .map_or("-".to_string(), |t| format!("{} ms", ms(t)));
+    let status = match ws.slo_met {
+        None => "no SLO".to_string(),
+        Some(met) => format!(
+            "{} {}",
+            if met { "met" } else { "MISSED" },
+            pct_fine(ws.get(Metric::SloAttainment).mean)
+        ),
+    };
+    let _ = writeln!(
+        out,
+        "{:<14} {:>11} {:>8} {:>8} {:>8} {:>9}  {:<13}",
+        clip(name, 14),
+        thousands(ws.get(Metric::Arrived).mean),
+        thousands(failed),
+        ms(ws.get(Metric::LatencyP50).mean),
+        ms(ws.get(Metric::LatencyP99).mean),
+        target,
+        status
+    );
+}
+
+/// A labelled row of metrics, with a row of 95 % half-widths under it after replications.
+fn grid(out: &mut String, label: &str, cols: &[(&str, Metric)], s: &ScopeSummary, with_ci: bool) {
+    let _ = write!(out, "{label:<12}");
+    for (name, _) in cols {
+        let _ = write!(out, "{name:>9}");
+    }
+    out.push('\n');
+    let _ = write!(out, "{:<12}", "");
+    for (_, m) in cols {
+        let _ = write!(out, "{:>9}", ms(s.get(*m).mean));
+    }
+    out.push('\n');
+    if with_ci {
+        let _ = write!(out, "{:<12}", "  ±95% CI");
+        for (_, m) in cols {
+            let _ = write!(out, "{:>9}", half_width(s.get(*m)));
+        }
+        out.push('\n');
+    }
+}
+
+fn half_width(e: Estimate) -> String {
+    match e.ci95 {
+        Some((lo, hi)) => ms((hi - lo) / 2.0),
+        None => "-".into(),
+    }
+}
+
+/// Attainment needs more digits than other percentages: 99.2 % is a miss.
+fn pct_fine(x: f64) -> String {
+    if x.is_finite() {
+        format!("{:.2}%", x * 100.0)
+    } else {
+        "-".into()
+    }
+}
+
+fn thousands_1(x: f64) -> String {
+    if x.is_finite() && x < 100.0 {
+        format!("{x:.1}")
+    } else {
+        thousands(x)
+    }
+}
+
+fn format_rate(x: f64) -> String {
+    if x.is_finite() && x < 100.0 {
+        format!("{x:.2}")
+    } else {
+        thousands(x)
+    }
+}
+
+fn clip(s: &str, n: usize) -> String {
+    if s.chars().count() <= n {
+        s.to_string()
+    } else {
+        let mut t: String = s.chars().take(n - 1).collect();
+        t.push('…');
+        t
+    }
+}

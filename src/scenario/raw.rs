@@ -1,0 +1,165 @@
+//! The scenario file as written: serde structs that mirror the TOML, with spans kept for the values
+//! that validation checks. Nothing here is trusted; `validate` turns it into a [`Scenario`].
+//!
+//! Numbers that must be positive or integral are read as plain `f64`/`i64` and checked by
+//! `validate`, so the messages say what is wrong in the scenario's terms rather than serde's.
+//!
+//! [`Scenario`]: super::Scenario
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Deserializer};
+use toml::Spanned;
+
+use crate::units::{SimTime, parse_duration};
+
+/// A duration written with its unit, such as `"250ms"`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Duration(pub SimTime);
+
+impl<'de> Deserialize<'de> for Duration {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = Duration;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str(
+                    "a duration with a unit, such as \"250ms\", \"1.5s\", \"10m\" or \"24h\"",
+                )
+            }
+            fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<Duration, E> {
+                parse_duration(s).map(Duration).map_err(E::custom)
+            }
+            fn visit_i64<E: serde::de::Error>(self, n: i64) -> Result<Duration, E> {
+                Err(E::custom(format!(
+                    "a duration needs a unit and quotes, e.g. \"{n}s\" or \"{n}ms\""
+                )))
+            }
+            fn visit_u64<E: serde::de::Error>(self, n: u64) -> Result<Duration, E> {
+                self.visit_i64(n as i64)
+            }
+            fn visit_f64<E: serde::de::Error>(self, n: f64) -> Result<Duration, E> {
+                Err(E::custom(format!(
+                    "a duration needs a unit and quotes, e.g. \"{n}s\""
+                )))
+            }
+        }
+        d.deserialize_any(Visitor)
+    }
+}
+
+/// Top-level scalar settings; the `models`, `workloads` and `pools` tables are read entry by entry.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Top {
+    pub version: Spanned<i64>,
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub seed: Option<Spanned<i64>>,
+    pub horizon: Spanned<Duration>,
+    pub warmup: Option<Spanned<Duration>>,
+    pub interval: Option<Spanned<Duration>>,
+    pub pricing: Option<Pricing>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Pricing {
+    pub catalog: Option<Spanned<String>>,
+    pub reserved_discount: Option<Spanned<f64>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Model {
+    pub description: Option<String>,
+    /// Service-time profile per GPU model (the catalog's `gpu_model` names).
+    #[serde(default)]
+    pub service: BTreeMap<Spanned<String>, Spanned<Service>>,
+}
+
+/// A service-time model; which fields apply depends on `kind`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Service {
+    pub kind: Spanned<String>,
+    pub mean: Option<Spanned<Duration>>,
+    pub cv: Option<Spanned<f64>>,
+    pub base: Option<Spanned<Duration>>,
+    pub per_item: Option<Spanned<Duration>>,
+    pub scale: Option<Spanned<f64>>,
+    pub max_batch: Option<Spanned<i64>>,
+    pub max_wait: Option<Spanned<Duration>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Workload {
+    pub model: Spanned<String>,
+    pub arrival: Spanned<Arrival>,
+    pub dispatch: Option<Dispatch>,
+    pub slo: Option<Slo>,
+}
+
+/// An arrival process; which fields apply depends on `kind`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Arrival {
+    pub kind: Spanned<String>,
+    pub rate: Option<Spanned<f64>>,
+    pub peak_to_trough: Option<Spanned<f64>>,
+    pub peak_hour: Option<Spanned<f64>>,
+    pub hourly: Option<Spanned<Vec<f64>>>,
+    pub calm_rate: Option<Spanned<f64>>,
+    pub burst_rate: Option<Spanned<f64>>,
+    pub calm_duration: Option<Spanned<Duration>>,
+    pub burst_duration: Option<Spanned<Duration>>,
+    pub path: Option<Spanned<String>>,
+    pub time_column: Option<Spanned<String>>,
+    pub time_unit: Option<Spanned<String>>,
+    pub time_scale: Option<Spanned<f64>>,
+    pub rate_multiplier: Option<Spanned<f64>>,
+    pub service_time_column: Option<Spanned<String>>,
+    pub service_time_unit: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Dispatch {
+    pub policy: Option<Spanned<String>>,
+    pub queue_capacity: Option<Spanned<i64>>,
+    pub timeout: Option<Spanned<Duration>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Slo {
+    pub p99: Spanned<Duration>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Pool {
+    pub workload: Option<Spanned<String>>,
+    pub instance_type: Option<Spanned<String>>,
+    pub region: Option<Spanned<String>>,
+    pub cloud: Option<Spanned<String>>,
+    pub instance: Option<Spanned<InlineInstance>>,
+    pub market: Option<Spanned<String>>,
+    pub replicas: Spanned<i64>,
+    pub gpus_per_replica: Option<Spanned<i64>>,
+    pub reserved_discount: Option<Spanned<f64>>,
+    pub service: Option<Spanned<Service>>,
+}
+
+/// An instance type described in the scenario instead of taken from the catalog.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InlineInstance {
+    pub name: Option<String>,
+    pub gpu_model: Spanned<String>,
+    pub gpu_count: Spanned<i64>,
+    pub gpu_memory_gib: Option<f64>,
+    pub on_demand_usd_per_hour: Option<Spanned<f64>>,
+    pub spot_usd_per_hour: Option<Spanned<f64>>,
+}

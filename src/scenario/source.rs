@@ -1,0 +1,317 @@
+//! Where each value of a scenario came from: a line and column of the file, or a `--set` argument.
+//!
+//! Overrides (`--set pools.gpu.replicas=12`) are parsed as one-line TOML documents whose byte
+//! offsets are placed after the end of the file, so that one span type locates any value, and an
+//! error in an overridden value names the argument rather than a line of the file.
+
+use std::fmt;
+use std::ops::Range;
+
+use toml::Spanned;
+use toml::de::{DeTable, DeValue};
+
+/// A problem in a scenario, located.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Diagnostic {
+    /// `file:line:column`, or `--set KEY=VALUE`.
+    pub location: String,
+    pub message: String,
+    pub snippet: Option<Snippet>,
+}
+
+/// The source line a diagnostic points at.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Snippet {
+    pub line: usize,
+    pub text: String,
+    /// Zero-based character column and width of the marked part.
+    pub column: usize,
+    pub width: usize,
+}
+
+impl fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.location, self.message)?;
+        if let Some(s) = &self.snippet {
+            let gutter = s.line.to_string().len();
+            write!(
+                f,
+                "\n {:>gutter$} | {}\n {:>gutter$} | {}{}",
+                s.line,
+                s.text,
+                "",
+                " ".repeat(s.column),
+                "^".repeat(s.width.max(1)),
+            )?;
+        }
+        Ok(())
+    }
+}
+
+struct Override {
+    arg: String,
+    /// The one-line TOML document parsed for it, padded with spaces so that its spans fall in
+    /// `range`.
+    padded: String,
+    range: Range<usize>,
+}
+
+/// A scenario's text and its overrides, for locating spans.
+pub struct Source {
+    name: String,
+    text: String,
+    overrides: Vec<Override>,
+}
+
+impl Source {
+    /// `overrides` are `KEY=VALUE` arguments; a value that is not TOML is taken as a string.
+    pub fn new(name: &str, text: String, overrides: &[String]) -> Result<Source, Vec<Diagnostic>> {
+        let mut out = Vec::new();
+        let mut problems = Vec::new();
+        let mut next = text.len() + 1;
+        for arg in overrides {
+            match override_doc(arg) {
+                Ok(doc) => {
+                    let range = next..next + doc.len();
+                    next = range.end + 1;
+                    out.push(Override {
+                        arg: arg.clone(),
+                        padded: format!("{}{doc}", " ".repeat(range.start)),
+                        range,
+                    });
+                }
+                Err(message) => problems.push(Diagnostic {
+                    location: format!("--set {arg}"),
+                    message,
+                    snippet: None,
+                }),
+            }
+        }
+        if !problems.is_empty() {
+            return Err(problems);
+        }
+        Ok(Source {
+            name: name.to_string(),
+            text,
+            overrides: out,
+        })
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
+    /// A diagnostic at `span` (or at the start of the file if there is none).
+    pub fn diagnostic(&self, span: Option<Range<usize>>, message: impl Into<String>) -> Diagnostic {
+        let message = message.into();
+        let span = span.unwrap_or(0..0);
+        if span.start > self.text.len()
+            && let Some(o) = self
+                .overrides
+                .iter()
+                .find(|o| span.start >= o.range.start && span.start <= o.range.end)
+        {
+            return Diagnostic {
+                location: format!("--set {}", o.arg),
+                message,
+                snippet: None,
+            };
+        }
+        let start = span.start.min(self.text.len());
+        let line_start = self.text[..start].rfind('\n').map_or(0, |i| i + 1);
+        let line_end = self.text[start..]
+            .find('\n')
+            .map_or(self.text.len(), |i| start + i);
+        let line_no = self.text[..start].matches('\n').count() + 1;
+        let line_text = self.text[line_start..line_end].trim_end_matches('\r');
+        let column = self.text[line_start..start].chars().count();
+        let end = span.end.clamp(start, line_end);
+        let width = self.text[start..end].chars().count();
+        Diagnostic {
+            location: format!("{}:{}:{}", self.name, line_no, column + 1),
+            message,
+            snippet: Some(Snippet {
+                line: line_no,
+                text: line_text.to_string(),
+                column,
+                width,
+            }),
+        }
+    }
+
+    /// Parses each override and merges it into `root`. Entries of the named sections (`models`,
+    /// `workloads`, `pools`) must already exist: a typo in a name is an error, not a new entry.
+    pub fn apply_overrides<'a>(&'a self, root: &mut DeTable<'a>) -> Vec<Diagnostic> {
+        let mut problems = Vec::new();
+        for o in &self.overrides {
+            let parsed = match DeTable::parse(&o.padded) {
+                Ok(t) => t,
+                Err(e) => {
+                    problems.push(self.diagnostic(Some(o.range.clone()), e.message().to_string()));
+                    continue;
+                }
+            };
+            let table = parsed.into_inner();
+            if let Err(message) = merge(root, table, 0, None) {
+                problems.push(self.diagnostic(Some(o.range.clone()), message));
+            }
+        }
+        problems
+    }
+}
+
+/// `KEY=VALUE` as a TOML document; VALUE is quoted when it is not a TOML value by itself.
+fn override_doc(arg: &str) -> Result<String, String> {
+    let Some((key, value)) = arg.split_once('=') else {
+        return Err("expected KEY=VALUE, e.g. --set pools.gpu.replicas=12".into());
+    };
+    let (key, value) = (key.trim(), value.trim());
+    if key.is_empty() {
+        return Err(
+            "the key is empty; write a dotted path such as workloads.chat.arrival.rate".into(),
+        );
+    }
+    let doc = format!("{key} = {value}");
+    if DeTable::parse(&doc).is_ok() {
+        return Ok(doc);
+    }
+    let quoted = format!("{key} = {}", toml::Value::String(value.to_string()));
+    match DeTable::parse(&quoted) {
+        Ok(_) => Ok(quoted),
+        Err(e) => Err(format!(
+            "{key:?} is not a dotted key path ({})",
+            e.message()
+        )),
+    }
+}
+
+const NAMED_SECTIONS: [&str; 3] = ["models", "workloads", "pools"];
+
+fn merge<'a>(
+    dst: &mut DeTable<'a>,
+    src: DeTable<'a>,
+    depth: usize,
+    section: Option<&str>,
+) -> Result<(), String> {
+    for (key, value) in src {
+        let name: &str = key.get_ref();
+        if depth == 1
+            && let Some(section) = section
+            && !dst.contains_key(name)
+        {
+            let mut names: Vec<&str> = dst.keys().map(|k| k.get_ref().as_ref()).collect();
+            names.sort_unstable();
+            let what = section.trim_end_matches('s');
+            return Err(if names.is_empty() {
+                format!("there is no {what} named {name:?}: the scenario has no {section}")
+            } else {
+                format!(
+                    "there is no {what} named {name:?}; {section} are: {}",
+                    names.join(", ")
+                )
+            });
+        }
+        let child_section =
+            (depth == 0 && NAMED_SECTIONS.contains(&name)).then(|| name.to_string());
+        let existing = dst.get_mut(name);
+        match (existing, value.get_ref()) {
+            (Some(existing), DeValue::Table(_))
+                if matches!(existing.get_ref(), DeValue::Table(_)) =>
+            {
+                let DeValue::Table(src_table) = value.into_inner() else {
+                    unreachable!()
+                };
+                let DeValue::Table(dst_table) = existing.get_mut() else {
+                    unreachable!()
+                };
+                merge(dst_table, src_table, depth + 1, child_section.as_deref())?;
+            }
+            _ => {
+                dst.insert(key, value);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Deserializes `T` from a spanned TOML value, keeping toml's span on errors.
+pub fn deserialize<'a, T: serde::de::DeserializeOwned>(
+    value: Spanned<DeValue<'a>>,
+) -> Result<T, toml::de::Error> {
+    T::deserialize(toml::de::ValueDeserializer::from(value))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn locates_lines_and_columns() {
+        let s = Source::new("a.toml", "x = 1\nrate = -3\n".into(), &[]).unwrap();
+        let d = s.diagnostic(Some(13..15), "must be > 0");
+        assert_eq!(d.location, "a.toml:2:8");
+        assert_eq!(
+            d.to_string(),
+            "a.toml:2:8: must be > 0\n 2 | rate = -3\n   |        ^^"
+        );
+    }
+
+    #[test]
+    fn overrides_merge_and_locate() {
+        let text = "[pools.a]\nreplicas = 2\n".to_string();
+        let s = Source::new(
+            "a.toml",
+            text,
+            &["pools.a.replicas=5".into(), "pools.a.market=spot".into()],
+        )
+        .unwrap();
+        let mut root = DeTable::parse(s.text()).unwrap().into_inner();
+        assert!(s.apply_overrides(&mut root).is_empty());
+        let DeValue::Table(pools) = root["pools"].get_ref() else {
+            panic!()
+        };
+        let DeValue::Table(a) = pools["a"].get_ref() else {
+            panic!()
+        };
+        let replicas = &a["replicas"];
+        assert!(matches!(replicas.get_ref(), DeValue::Integer(_)));
+        let d = s.diagnostic(Some(replicas.span()), "bad");
+        assert_eq!(d.location, "--set pools.a.replicas=5");
+        let DeValue::String(m) = a["market"].get_ref() else {
+            panic!()
+        };
+        assert_eq!(m, "spot");
+    }
+
+    #[test]
+    fn override_of_missing_entry_names_the_existing_ones() {
+        let s = Source::new(
+            "a.toml",
+            "[pools.a]\nreplicas = 2\n".into(),
+            &["pools.b.replicas=5".into()],
+        )
+        .unwrap();
+        let mut root = DeTable::parse(s.text()).unwrap().into_inner();
+        let problems = s.apply_overrides(&mut root);
+        assert_eq!(problems.len(), 1);
+        assert_eq!(problems[0].location, "--set pools.b.replicas=5");
+        assert!(
+            problems[0]
+                .message
+                .contains("no pool named \"b\"; pools are: a"),
+            "{:?}",
+            problems[0]
+        );
+    }
+
+    #[test]
+    fn bad_override_syntax() {
+        assert!(Source::new("a", String::new(), &["novalue".into()]).is_err());
+        assert!(Source::new("a", String::new(), &["=3".into()]).is_err());
+        assert!(Source::new("a", String::new(), &["a..b=3".into()]).is_err());
+    }
+}

@@ -1,0 +1,363 @@
+//! From the raw file to a [`Scenario`]: every check, every problem reported at once.
+
+use std::collections::BTreeSet;
+use std::ops::Range;
+use std::path::Path;
+
+use toml::Spanned;
+use toml::de::{DeTable, DeValue};
+
+use super::raw;
+use super::source::{Diagnostic, Source, deserialize};
+use super::{Scenario, VERSION};
+use crate::fleet::{Pool, ServiceModel};
+use crate::pricing::{Catalog, DEFAULT_RESERVED_DISCOUNT};
+use crate::units::SimTime;
+
+mod pool;
+mod service;
+mod workload;
+
+/// Most rows a time series may have, so a tiny `interval` cannot exhaust memory.
+const MAX_INTERVALS: u64 = 1_000_000;
+/// Largest batch a replica may take.
+const MAX_BATCH: i64 = 1 << 16;
+
+type Entry<T> = (Spanned<String>, T);
+/// Service profiles of a model, by GPU model.
+type Profiles = Vec<(String, ServiceModel)>;
+/// A model's name and, if it validated, its profiles.
+type ModelEntry = (Spanned<String>, Option<Profiles>);
+
+pub(super) fn scenario(src: &Source, base: &Path) -> Result<Scenario, Vec<Diagnostic>> {
+    let mut c = Checker {
+        src,
+        problems: Vec::new(),
+    };
+    let (root, syntax) = DeTable::parse_recoverable(src.text());
+    if !syntax.is_empty() {
+        for e in syntax {
+            c.toml_error(&e);
+        }
+        return Err(c.problems);
+    }
+    let root_span = root.span();
+    let mut root = root.into_inner();
+    let override_problems = src.apply_overrides(&mut root);
+    if !override_problems.is_empty() {
+        return Err(override_problems);
+    }
+
+    let models_raw = c.section::<raw::Model>(&mut root, "models");
+    let workloads_raw = c.section::<raw::Workload>(&mut root, "workloads");
+    let pools_raw = c.section::<raw::Pool>(&mut root, "pools");
+    let top = match deserialize::<raw::Top>(Spanned::new(root_span.clone(), DeValue::Table(root))) {
+        Ok(top) => Some(top),
+        Err(e) => {
+            c.toml_error(&e);
+            None
+        }
+    };
+
+    let settings = top.as_ref().map(|t| c.settings(t, base));
+    let catalog = settings
+        .as_ref()
+        .and_then(|s| s.catalog.clone())
+        .unwrap_or_else(Catalog::bundled);
+    let reserved_discount = settings
+        .as_ref()
+        .map_or(DEFAULT_RESERVED_DISCOUNT, |s| s.reserved_discount);
+
+    // GPU models a service profile may name: the catalog's and the inline instances'.
+    let mut gpu_models: BTreeSet<String> =
+        catalog.rows().iter().map(|r| r.gpu_model.clone()).collect();
+    for (_, p) in &pools_raw {
+        if let Some(p) = p
+            && let Some(i) = &p.instance
+        {
+            gpu_models.insert(i.get_ref().gpu_model.get_ref().clone());
+        }
+    }
+
+    let models: Vec<ModelEntry> = models_raw
+        .into_iter()
+        .map(|(name, m)| {
+            let profiles = m.map(|m| c.model(&m, &gpu_models));
+            (name, profiles)
+        })
+        .collect();
+    if models.is_empty() && !c.has_problems() {
+        c.error(
+            root_span.start..root_span.start,
+            "the scenario has no models; add a [models.NAME] table with its service times per GPU",
+        );
+    }
+
+    let mut workloads = Vec::new();
+    for (name, w) in &workloads_raw {
+        let Some(w) = w else { continue };
+        if let Some(w) = c.workload(name, w, &models, base) {
+            workloads.push(w);
+        }
+    }
+    if workloads_raw.is_empty() && !c.has_problems() {
+        c.error(root_span.start..root_span.start, "the scenario has no workloads; add a [workloads.NAME] table with a model and an arrival process");
+    }
+
+    let mut pools = Vec::new();
+    for (name, p) in &pools_raw {
+        let Some(p) = p else { continue };
+        if let Some(pool) = c.pool(
+            name,
+            p,
+            &workloads_raw,
+            &workloads,
+            &models,
+            &catalog,
+            reserved_discount,
+        ) {
+            pools.push(pool);
+        }
+    }
+    if !c.has_problems() {
+        for (i, (name, _)) in workloads_raw.iter().enumerate() {
+            let serving: Vec<&Pool> = pools.iter().filter(|p| p.workload == i).collect();
+            if serving.is_empty() {
+                c.error(
+                    name.span(),
+                    format!(
+                        "no pool serves workload {:?}; add a [pools.NAME] table with workload = {:?}",
+                        name.get_ref(),
+                        name.get_ref()
+                    ),
+                );
+            } else if serving.iter().all(|p| p.replicas == 0) {
+                c.error(
+                    name.span(),
+                    format!(
+                        "the pools serving workload {:?} have no replicas; set `replicas` on at least one",
+                        name.get_ref()
+                    ),
+                );
+            }
+        }
+    }
+
+    if c.has_problems() {
+        return Err(c.problems);
+    }
+    let (top, settings) = (top.expect("no problems"), settings.expect("no problems"));
+    Ok(Scenario {
+        name: top.name.clone().unwrap_or_else(|| {
+            Path::new(src.name()).file_stem().map_or_else(
+                || src.name().to_string(),
+                |s| s.to_string_lossy().into_owned(),
+            )
+        }),
+        description: top.description,
+        path: None,
+        seed: settings.seed,
+        horizon: settings.horizon,
+        warmup: settings.warmup,
+        interval: settings.interval,
+        workloads,
+        pools,
+        catalog: catalog.name().to_string(),
+    })
+}
+
+struct Settings {
+    seed: u64,
+    horizon: SimTime,
+    warmup: SimTime,
+    interval: SimTime,
+    catalog: Option<Catalog>,
+    reserved_discount: f64,
+}
+
+struct Checker<'s> {
+    src: &'s Source,
+    problems: Vec<Diagnostic>,
+}
+
+impl Checker<'_> {
+    fn error(&mut self, span: Range<usize>, message: impl Into<String>) {
+        self.problems.push(self.src.diagnostic(Some(span), message));
+    }
+
+    fn has_problems(&self) -> bool {
+        !self.problems.is_empty()
+    }
+
+    fn toml_error(&mut self, e: &toml::de::Error) {
+        let message = e.message().trim_end().to_string();
+        let span = e.span();
+        // serde names an unknown field in backticks; point at the key itself when we can.
+        self.problems.push(self.src.diagnostic(span, message));
+    }
+
+    /// Takes a table of named entries (`[pools.NAME]`) out of the root and deserializes each one
+    /// on its own, so a problem in one entry does not hide problems in the others.
+    fn section<T: serde::de::DeserializeOwned>(
+        &mut self,
+        root: &mut DeTable<'_>,
+        key: &str,
+    ) -> Vec<Entry<Option<T>>> {
+        let Some((_, value)) = root.remove_entry(key) else {
+            return Vec::new();
+        };
+        let span = value.span();
+        let DeValue::Table(table) = value.into_inner() else {
+            self.error(
+                span,
+                format!("`{key}` must be a table of named entries, e.g. [{key}.NAME]"),
+            );
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for (name, value) in table {
+            let name = Spanned::new(name.span(), name.into_inner().into_owned());
+            if name.get_ref().trim().is_empty() {
+                self.error(
+                    name.span(),
+                    format!("an entry of `{key}` has an empty name"),
+                );
+            }
+            let entry = match deserialize::<T>(value) {
+                Ok(v) => Some(v),
+                Err(e) => {
+                    self.toml_error(&e);
+                    None
+                }
+            };
+            out.push((name, entry));
+        }
+        out
+    }
+
+    fn settings(&mut self, top: &raw::Top, base: &Path) -> Settings {
+        if *top.version.get_ref() != VERSION {
+            self.error(
+                top.version.span(),
+                format!(
+                    "this headroom reads scenario version {VERSION}, the file says version = {}",
+                    top.version.get_ref()
+                ),
+            );
+        }
+        let seed = match &top.seed {
+            Some(s) if *s.get_ref() < 0 => {
+                self.error(
+                    s.span(),
+                    format!("seed must be a whole number >= 0, got {}", s.get_ref()),
+                );
+                0
+            }
+            Some(s) => *s.get_ref() as u64,
+            None => 0,
+        };
+        let horizon = top.horizon.get_ref().0;
+        if horizon == SimTime::ZERO {
+            self.error(
+                top.horizon.span(),
+                "horizon must be longer than zero, e.g. \"1h\"",
+            );
+        }
+        let warmup = top.warmup.as_ref().map_or(SimTime::ZERO, |w| w.get_ref().0);
+        if let Some(w) = &top.warmup
+            && warmup >= horizon
+            && horizon > SimTime::ZERO
+        {
+            self.error(
+                w.span(),
+                format!(
+                    "warmup ({warmup}) must be shorter than the horizon ({horizon}): nothing would be measured"
+                ),
+            );
+        }
+        let interval = top
+            .interval
+            .as_ref()
+            .map_or(SimTime::from_secs(60), |i| i.get_ref().0);
+        if let Some(i) = &top.interval {
+            if interval == SimTime::ZERO {
+                self.error(i.span(), "interval must be longer than zero, e.g. \"1m\"");
+            } else if horizon.0 / interval.0 > MAX_INTERVALS {
+                self.error(
+                    i.span(),
+                    format!(
+                        "interval {interval} gives more than {MAX_INTERVALS} rows over {horizon}; use at least {}",
+                        SimTime(horizon.0.div_ceil(MAX_INTERVALS))
+                    ),
+                );
+            }
+        }
+        let mut catalog = None;
+        let mut reserved_discount = DEFAULT_RESERVED_DISCOUNT;
+        if let Some(p) = &top.pricing {
+            if let Some(path) = &p.catalog {
+                match Catalog::from_path(&base.join(path.get_ref())) {
+                    Ok(c) => catalog = Some(c),
+                    Err(e) => self.error(path.span(), e.to_string()),
+                }
+            }
+            if let Some(d) = &p.reserved_discount {
+                reserved_discount = self.discount(d);
+            }
+        }
+        Settings {
+            seed,
+            horizon,
+            warmup,
+            interval,
+            catalog,
+            reserved_discount,
+        }
+    }
+
+    fn discount(&mut self, d: &Spanned<f64>) -> f64 {
+        let v = *d.get_ref();
+        if !(0.0..1.0).contains(&v) {
+            self.error(
+                d.span(),
+                format!("reserved_discount is a fraction of the on-demand price in [0, 1), e.g. 0.4 for 40 % off; got {v}"),
+            );
+            return DEFAULT_RESERVED_DISCOUNT;
+        }
+        v
+    }
+
+    fn unused<T>(&mut self, v: &Option<Spanned<T>>, field: &str, kind: &str) {
+        if let Some(v) = v {
+            self.error(
+                v.span(),
+                format!("`{field}` does not apply to kind {kind:?}; remove it"),
+            );
+        }
+    }
+
+    fn positive(&mut self, v: &Spanned<f64>, field: &str) -> Option<f64> {
+        let x = *v.get_ref();
+        if x.is_finite() && x > 0.0 {
+            Some(x)
+        } else {
+            self.error(
+                v.span(),
+                format!("`{field}` must be greater than zero, got {x}"),
+            );
+            None
+        }
+    }
+
+    fn required<'a, T>(
+        &mut self,
+        v: &'a Option<Spanned<T>>,
+        at: &Range<usize>,
+        message: String,
+    ) -> Option<&'a Spanned<T>> {
+        if v.is_none() {
+            self.error(at.clone(), message);
+        }
+        v.as_ref()
+    }
+}

@@ -1,0 +1,284 @@
+//! Pools: workload, instance type, market, price, replicas and service.
+
+use toml::Spanned;
+
+use super::{Checker, Entry, ModelEntry};
+use crate::fleet::{Pool, ServiceTime};
+use crate::pricing::{Catalog, InstanceType, LookupError, Market};
+use crate::scenario::raw;
+use crate::workload::{Arrival, Workload};
+
+impl Checker<'_> {
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn pool(
+        &mut self,
+        name: &Spanned<String>,
+        p: &raw::Pool,
+        workloads_raw: &[Entry<Option<raw::Workload>>],
+        workloads: &[Workload],
+        models: &[ModelEntry],
+        catalog: &Catalog,
+        reserved_discount: f64,
+    ) -> Option<Pool> {
+        let before = self.problems.len();
+        let pool_name = name.get_ref();
+        // Which workload.
+        let workload = match &p.workload {
+            Some(w) => {
+                let idx = workloads_raw
+                    .iter()
+                    .position(|(n, _)| n.get_ref() == w.get_ref());
+                if idx.is_none() {
+                    let known: Vec<&str> = workloads_raw
+                        .iter()
+                        .map(|(n, _)| n.get_ref().as_str())
+                        .collect();
+                    self.error(
+                        w.span(),
+                        format!(
+                            "no workload named {:?}; workloads are: {}",
+                            w.get_ref(),
+                            known.join(", ")
+                        ),
+                    );
+                }
+                idx
+            }
+            None if workloads_raw.len() == 1 => Some(0),
+            None => {
+                self.error(
+                    name.span(),
+                    format!("pool {pool_name:?} must say which workload it serves (`workload = \"...\"`): the scenario has several"),
+                );
+                None
+            }
+        };
+        // Which instance type.
+        let instance = match (&p.instance_type, &p.instance) {
+            (Some(t), None) => {
+                match catalog.find(
+                    t.get_ref(),
+                    p.region.as_ref().map(|r| r.get_ref().as_str()),
+                    p.cloud.as_ref().map(|c| c.get_ref().as_str()),
+                ) {
+                    Ok(i) => Some(i.clone()),
+                    Err(e) => {
+                        let span = match &e {
+                            LookupError::NotInRegion { .. } => {
+                                p.region.as_ref().map_or(t.span(), Spanned::span)
+                            }
+                            _ => t.span(),
+                        };
+                        self.error(span, e.to_string());
+                        None
+                    }
+                }
+            }
+            (None, Some(i)) => {
+                for (field, v) in [("region", &p.region), ("cloud", &p.cloud)] {
+                    if let Some(v) = v {
+                        self.error(v.span(), format!("`{field}` applies to catalog instance types; an inline [instance] has none"));
+                    }
+                }
+                self.inline_instance(i, pool_name)
+            }
+            (Some(t), Some(i)) => {
+                self.error(i.span(), format!("pool {pool_name:?} sets both `instance_type` ({:?}) and an inline `instance`; keep one", t.get_ref()));
+                None
+            }
+            (None, None) => {
+                self.error(name.span(), format!("pool {pool_name:?} needs `instance_type` (from the catalog) or an inline `instance` table"));
+                None
+            }
+        };
+        let market = match &p.market {
+            None => Market::OnDemand,
+            Some(m) => Market::parse(m.get_ref()).unwrap_or_else(|| {
+                self.error(
+                    m.span(),
+                    format!(
+                        "unknown market {:?}; expected on-demand, spot or reserved",
+                        m.get_ref()
+                    ),
+                );
+                Market::OnDemand
+            }),
+        };
+        let discount = match &p.reserved_discount {
+            Some(d) => {
+                if market != Market::Reserved {
+                    self.error(d.span(), format!("reserved_discount applies to market = \"reserved\"; this pool is {market}"));
+                }
+                self.discount(d)
+            }
+            None => reserved_discount,
+        };
+        let replicas = match u32::try_from(*p.replicas.get_ref()) {
+            Ok(r) => r,
+            Err(_) => {
+                self.error(
+                    p.replicas.span(),
+                    format!(
+                        "replicas must be a whole number >= 0, got {}",
+                        p.replicas.get_ref()
+                    ),
+                );
+                0
+            }
+        };
+        let price = instance.as_ref().and_then(|i| {
+            let price = i.price_usd_per_hour(market, discount);
+            if price.is_none() {
+                let span = p.market.as_ref().map_or(name.span(), Spanned::span);
+                self.error(
+                    span,
+                    format!(
+                        "{} in {} has no {} price in {}; choose another market or region",
+                        i.name,
+                        i.region,
+                        if market == Market::Spot {
+                            "spot"
+                        } else {
+                            "on-demand"
+                        },
+                        catalog.name()
+                    ),
+                );
+            }
+            price
+        });
+        let gpus_per_replica = instance.as_ref().and_then(|i| match &p.gpus_per_replica {
+            None => Some(i.gpu_count),
+            Some(g) => {
+                let v = *g.get_ref();
+                let count = i64::from(i.gpu_count);
+                if (1..=1024).contains(&v) && (count % v == 0 || v % count == 0) {
+                    Some(v as u32)
+                } else {
+                    self.error(
+                        g.span(),
+                        format!("gpus_per_replica must divide the instance's {count} GPUs or be a multiple of it, got {v}"),
+                    );
+                    None
+                }
+            }
+        });
+        // The service model: the pool's own, or the model's profile for this GPU.
+        let service = match (&p.service, workload, &instance) {
+            (Some(s), _, _) => self.service(s),
+            (None, Some(w), Some(inst)) => {
+                let model_name = workloads_raw[w]
+                    .1
+                    .as_ref()
+                    .map(|w| w.model.get_ref().clone());
+                let profiles = model_name
+                    .as_ref()
+                    .and_then(|m| models.iter().find(|(n, _)| n.get_ref() == m))
+                    .and_then(|(_, p)| p.as_ref());
+                match (model_name, profiles) {
+                    (Some(model), Some(profiles)) => {
+                        match profiles.iter().find(|(gpu, _)| *gpu == inst.gpu_model) {
+                            Some((_, s)) => Some(s.clone()),
+                            None => {
+                                let span =
+                                    p.instance_type.as_ref().map_or(name.span(), Spanned::span);
+                                let have: Vec<&str> =
+                                    profiles.iter().map(|(g, _)| g.as_str()).collect();
+                                self.error(
+                                span,
+                                format!(
+                                    "model {model:?} has no service profile for GPU {:?} ({}); add [models.{model}.service.{}]{}",
+                                    inst.gpu_model,
+                                    inst.name,
+                                    inst.gpu_model,
+                                    if have.is_empty() { String::new() } else { format!(" or use an instance with {}", have.join(", ")) }
+                                ),
+                            );
+                                None
+                            }
+                        }
+                    }
+                    _ => None,
+                }
+            }
+            _ => None,
+        };
+        // Trace-driven service needs a trace with service times.
+        if let (Some(s), Some(w)) = (&service, workload)
+            && matches!(s.time, ServiceTime::Trace { .. })
+        {
+            let traced = workloads
+                .iter()
+                .find(|wl| Some(&wl.name) == workloads_raw.get(w).map(|(n, _)| n.get_ref()))
+                .is_some_and(|wl| matches!(&wl.arrival, Arrival::Trace(t) if t.service_time_column.is_some()));
+            if !traced {
+                let span = p.service.as_ref().map_or(name.span(), Spanned::span);
+                self.error(span, "service kind \"trace\" needs the workload's arrival to be a trace with `service_time_column`");
+            }
+        }
+        if self.problems.len() > before {
+            return None;
+        }
+        let instance = instance?;
+        Some(Pool {
+            name: pool_name.clone(),
+            workload: workload?,
+            market,
+            replicas,
+            gpus_per_replica: gpus_per_replica?,
+            price_usd_per_hour: price?,
+            service: service?,
+            instance,
+        })
+    }
+
+    pub(super) fn inline_instance(
+        &mut self,
+        i: &Spanned<raw::InlineInstance>,
+        pool: &str,
+    ) -> Option<InstanceType> {
+        let i = i.get_ref();
+        let gpu_count = match u32::try_from(*i.gpu_count.get_ref()) {
+            Ok(n) if n >= 1 => Some(n),
+            _ => {
+                self.error(
+                    i.gpu_count.span(),
+                    format!(
+                        "gpu_count must be a whole number >= 1, got {}",
+                        i.gpu_count.get_ref()
+                    ),
+                );
+                None
+            }
+        };
+        let price = |c: &mut Self, v: &Option<Spanned<f64>>, field: &str| -> Option<Option<f64>> {
+            match v {
+                None => Some(None),
+                Some(p) if p.get_ref().is_finite() && *p.get_ref() >= 0.0 => {
+                    Some(Some(*p.get_ref()))
+                }
+                Some(p) => {
+                    c.error(
+                        p.span(),
+                        format!("{field} must be a price >= 0, got {}", p.get_ref()),
+                    );
+                    None
+                }
+            }
+        };
+        let on_demand = price(self, &i.on_demand_usd_per_hour, "on_demand_usd_per_hour");
+        let spot = price(self, &i.spot_usd_per_hour, "spot_usd_per_hour");
+        Some(InstanceType {
+            cloud: "inline".into(),
+            name: i.name.clone().unwrap_or_else(|| format!("{pool}-instance")),
+            gpu_model: i.gpu_model.get_ref().clone(),
+            gpu_count: gpu_count?,
+            gpu_memory_gib: i.gpu_memory_gib,
+            vcpus: None,
+            memory_gib: None,
+            region: "inline".into(),
+            on_demand_usd_per_hour: on_demand?,
+            spot_usd_per_hour: spot?,
+        })
+    }
+}

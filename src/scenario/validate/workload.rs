@@ -1,0 +1,419 @@
+//! Workloads: model, arrival process, dispatch and SLO.
+
+use std::ops::Range;
+use std::path::Path;
+
+use toml::Spanned;
+
+use super::{Checker, ModelEntry};
+use crate::scenario::raw;
+use crate::units::SimTime;
+use crate::workload::{
+    Arrival, DailyShape, Dispatch, Policy, Slo, TimeUnit, TraceSpec, Workload, trace::TraceReader,
+};
+
+impl Checker<'_> {
+    pub(super) fn workload(
+        &mut self,
+        name: &Spanned<String>,
+        w: &raw::Workload,
+        models: &[ModelEntry],
+        base: &Path,
+    ) -> Option<Workload> {
+        let before = self.problems.len();
+        if !models.iter().any(|(m, _)| m.get_ref() == w.model.get_ref()) {
+            let known: Vec<&str> = models.iter().map(|(m, _)| m.get_ref().as_str()).collect();
+            self.error(
+                w.model.span(),
+                format!(
+                    "no model named {:?}; models are: {}",
+                    w.model.get_ref(),
+                    if known.is_empty() {
+                        "(none)".to_string()
+                    } else {
+                        known.join(", ")
+                    }
+                ),
+            );
+        }
+        let arrival = self.arrival(&w.arrival, base);
+        let dispatch = self.dispatch(w.dispatch.as_ref());
+        let slo = w.slo.as_ref().and_then(|s| {
+            if s.p99.get_ref().0 == SimTime::ZERO {
+                self.error(s.p99.span(), "the p99 target must be longer than zero");
+                None
+            } else {
+                Some(Slo {
+                    p99: s.p99.get_ref().0,
+                })
+            }
+        });
+        if self.problems.len() > before {
+            return None;
+        }
+        Some(Workload {
+            name: name.get_ref().clone(),
+            model: w.model.get_ref().clone(),
+            arrival: arrival?,
+            dispatch,
+            slo,
+        })
+    }
+
+    pub(super) fn dispatch(&mut self, d: Option<&raw::Dispatch>) -> Dispatch {
+        let mut out = Dispatch {
+            policy: Policy::SharedQueue,
+            queue_capacity: None,
+            timeout: None,
+        };
+        let Some(d) = d else { return out };
+        if let Some(p) = &d.policy {
+            match Policy::parse(p.get_ref()) {
+                Some(policy) => out.policy = policy,
+                None => self.error(
+                    p.span(),
+                    format!(
+                        "unknown dispatch policy {:?}; expected one of {}",
+                        p.get_ref(),
+                        Policy::ALL.map(Policy::as_str).join(", ")
+                    ),
+                ),
+            }
+        }
+        if let Some(q) = &d.queue_capacity {
+            match u32::try_from(*q.get_ref()) {
+                Ok(v) => out.queue_capacity = Some(v),
+                Err(_) => self.error(
+                    q.span(),
+                    format!(
+                        "queue_capacity must be a whole number >= 0, got {}",
+                        q.get_ref()
+                    ),
+                ),
+            }
+        }
+        if let Some(t) = &d.timeout {
+            if t.get_ref().0 == SimTime::ZERO {
+                self.error(
+                    t.span(),
+                    "timeout must be longer than zero (leave it out for no timeout)",
+                );
+            } else {
+                out.timeout = Some(t.get_ref().0);
+            }
+        }
+        out
+    }
+
+    pub(super) fn arrival(&mut self, a: &Spanned<raw::Arrival>, base: &Path) -> Option<Arrival> {
+        let a = a.get_ref();
+        let kind = a.kind.get_ref().as_str();
+        let at = a.kind.span();
+        match kind {
+            "poisson" => {
+                self.not_for(a, kind, &["rate"]);
+                let rate = self.required(
+                    &a.rate,
+                    &at,
+                    "a poisson arrival needs `rate` (requests per second)".into(),
+                )?;
+                Some(Arrival::Poisson {
+                    rate: self.positive(rate, "rate")?,
+                })
+            }
+            "diurnal" => {
+                self.not_for(a, kind, &["rate", "peak_to_trough", "peak_hour", "hourly"]);
+                let rate = self.required(&a.rate, &at, "a diurnal arrival needs `rate` (the mean over the day, requests per second)".into())
+                    .and_then(|r| self.positive(r, "rate"));
+                let shape = match (&a.hourly, &a.peak_to_trough, &a.peak_hour) {
+                    (Some(h), None, None) => self.hourly(h),
+                    (None, Some(r), p) => {
+                        let ratio = *r.get_ref();
+                        let ratio = if ratio.is_finite() && ratio >= 1.0 {
+                            Some(ratio)
+                        } else {
+                            self.error(r.span(), format!("peak_to_trough must be >= 1 (peak rate / trough rate), got {ratio}"));
+                            None
+                        };
+                        let peak = match p {
+                            None => Some(14.0),
+                            Some(p) if (0.0..24.0).contains(p.get_ref()) => Some(*p.get_ref()),
+                            Some(p) => {
+                                self.error(
+                                    p.span(),
+                                    format!("peak_hour must be in [0, 24), got {}", p.get_ref()),
+                                );
+                                None
+                            }
+                        };
+                        Some(DailyShape::Sinusoid {
+                            peak_to_trough: ratio?,
+                            peak_hour: peak?,
+                        })
+                    }
+                    (Some(h), _, _) => {
+                        self.error(
+                            h.span(),
+                            "give either `hourly` or `peak_to_trough` (with `peak_hour`), not both",
+                        );
+                        None
+                    }
+                    (None, None, Some(p)) => {
+                        self.error(p.span(), "`peak_hour` needs `peak_to_trough`");
+                        None
+                    }
+                    (None, None, None) => {
+                        self.error(at.clone(), "a diurnal arrival needs a daily shape: `peak_to_trough` and `peak_hour`, or `hourly` (24 multipliers)");
+                        None
+                    }
+                };
+                Some(Arrival::Diurnal {
+                    rate: rate?,
+                    shape: shape?,
+                })
+            }
+            "bursty" => {
+                self.not_for(
+                    a,
+                    kind,
+                    &["calm_rate", "burst_rate", "calm_duration", "burst_duration"],
+                );
+                let calm = self
+                    .required(
+                        &a.calm_rate,
+                        &at,
+                        "a bursty arrival needs `calm_rate`".into(),
+                    )
+                    .and_then(|r| {
+                        let v = *r.get_ref();
+                        if v.is_finite() && v >= 0.0 {
+                            Some(v)
+                        } else {
+                            self.error(r.span(), format!("calm_rate must be >= 0, got {v}"));
+                            None
+                        }
+                    });
+                let burst = self
+                    .required(
+                        &a.burst_rate,
+                        &at,
+                        "a bursty arrival needs `burst_rate`".into(),
+                    )
+                    .and_then(|r| self.positive(r, "burst_rate"));
+                let dur = |c: &mut Self, d: &Option<Spanned<raw::Duration>>, field: &str| {
+                    let d = c.required(d, &at, format!("a bursty arrival needs `{field}` (mean length of each period, e.g. \"5m\")"))?;
+                    if d.get_ref().0 == SimTime::ZERO {
+                        c.error(d.span(), format!("`{field}` must be longer than zero"));
+                        return None;
+                    }
+                    Some(d.get_ref().0)
+                };
+                let calm_mean = dur(self, &a.calm_duration, "calm_duration");
+                let burst_mean = dur(self, &a.burst_duration, "burst_duration");
+                Some(Arrival::Bursty {
+                    calm_rate: calm?,
+                    burst_rate: burst?,
+                    calm_mean: calm_mean?,
+                    burst_mean: burst_mean?,
+                })
+            }
+            "trace" => {
+                self.not_for(
+                    a,
+                    kind,
+                    &[
+                        "path",
+                        "time_column",
+                        "time_unit",
+                        "time_scale",
+                        "rate_multiplier",
+                        "service_time_column",
+                        "service_time_unit",
+                    ],
+                );
+                self.trace(a, &at, base).map(Arrival::Trace)
+            }
+            other => {
+                self.error(at, format!("unknown arrival kind {other:?}; expected one of poisson, diurnal, bursty, trace"));
+                None
+            }
+        }
+    }
+
+    /// Errors for every field of `a` that is set but not in `allowed` for `kind`.
+    pub(super) fn not_for(&mut self, a: &raw::Arrival, kind: &str, allowed: &[&str]) {
+        let spans: [(&str, Option<Range<usize>>); 15] = [
+            ("rate", a.rate.as_ref().map(Spanned::span)),
+            (
+                "peak_to_trough",
+                a.peak_to_trough.as_ref().map(Spanned::span),
+            ),
+            ("peak_hour", a.peak_hour.as_ref().map(Spanned::span)),
+            ("hourly", a.hourly.as_ref().map(Spanned::span)),
+            ("calm_rate", a.calm_rate.as_ref().map(Spanned::span)),
+            ("burst_rate", a.burst_rate.as_ref().map(Spanned::span)),
+            ("calm_duration", a.calm_duration.as_ref().map(Spanned::span)),
+            (
+                "burst_duration",
+                a.burst_duration.as_ref().map(Spanned::span),
+            ),
+            ("path", a.path.as_ref().map(Spanned::span)),
+            ("time_column", a.time_column.as_ref().map(Spanned::span)),
+            ("time_unit", a.time_unit.as_ref().map(Spanned::span)),
+            ("time_scale", a.time_scale.as_ref().map(Spanned::span)),
+            (
+                "rate_multiplier",
+                a.rate_multiplier.as_ref().map(Spanned::span),
+            ),
+            (
+                "service_time_column",
+                a.service_time_column.as_ref().map(Spanned::span),
+            ),
+            (
+                "service_time_unit",
+                a.service_time_unit.as_ref().map(Spanned::span),
+            ),
+        ];
+        for (field, span) in spans {
+            if let Some(span) = span
+                && !allowed.contains(&field)
+            {
+                self.error(
+                    span,
+                    format!("`{field}` does not apply to arrival kind {kind:?}; remove it"),
+                );
+            }
+        }
+    }
+
+    pub(super) fn hourly(&mut self, h: &Spanned<Vec<f64>>) -> Option<DailyShape> {
+        let v = h.get_ref();
+        if v.len() != 24 {
+            self.error(
+                h.span(),
+                format!(
+                    "`hourly` needs 24 multipliers (one per hour from midnight), got {}",
+                    v.len()
+                ),
+            );
+            return None;
+        }
+        if v.iter().any(|x| !x.is_finite() || *x < 0.0) {
+            self.error(h.span(), "hourly multipliers must be numbers >= 0");
+            return None;
+        }
+        let sum: f64 = v.iter().sum();
+        if sum <= 0.0 {
+            self.error(
+                h.span(),
+                "at least one hourly multiplier must be above zero",
+            );
+            return None;
+        }
+        Some(DailyShape::Hourly(std::array::from_fn(|i| {
+            v[i] * 24.0 / sum
+        })))
+    }
+
+    pub(super) fn trace(
+        &mut self,
+        a: &raw::Arrival,
+        at: &Range<usize>,
+        base: &Path,
+    ) -> Option<TraceSpec> {
+        let path = self.required(
+            &a.path,
+            at,
+            "a trace arrival needs `path` (a CSV file, relative to the scenario)".into(),
+        );
+        let column = self.required(
+            &a.time_column,
+            at,
+            "a trace arrival needs `time_column` (the header of the timestamp column)".into(),
+        );
+        let unit = self
+            .required(
+                &a.time_unit,
+                at,
+                "a trace arrival needs `time_unit`: s, ms, us, ns or datetime".into(),
+            )
+            .and_then(|u| self.time_unit(u));
+        let time_scale = a
+            .time_scale
+            .as_ref()
+            .map_or(Some(1.0), |v| self.positive(v, "time_scale"));
+        let rate_multiplier = a
+            .rate_multiplier
+            .as_ref()
+            .map_or(Some(1.0), |v| self.positive(v, "rate_multiplier"));
+        let service = match (&a.service_time_column, &a.service_time_unit) {
+            (None, None) => Some(None),
+            (Some(c), Some(u)) => self.time_unit(u).and_then(|unit| {
+                if unit == TimeUnit::Datetime {
+                    self.error(
+                        u.span(),
+                        "service_time_unit is a duration unit: s, ms, us or ns",
+                    );
+                    None
+                } else {
+                    Some(Some((c.get_ref().clone(), unit)))
+                }
+            }),
+            (Some(c), None) => {
+                self.error(
+                    c.span(),
+                    "`service_time_column` needs `service_time_unit` (s, ms, us or ns)",
+                );
+                None
+            }
+            (None, Some(u)) => {
+                self.error(u.span(), "`service_time_unit` needs `service_time_column`");
+                None
+            }
+        };
+        let (path, column, unit) = (path?, column?, unit?);
+        let spec = TraceSpec {
+            path: base.join(path.get_ref()),
+            display: path.get_ref().clone(),
+            time_column: column.get_ref().clone(),
+            time_unit: unit,
+            time_scale: time_scale?,
+            rate_multiplier: rate_multiplier?,
+            service_time_column: service?,
+        };
+        // Open it now: a missing file or column is a scenario error, found before simulating.
+        if let Err(e) = TraceReader::open(
+            &spec.path,
+            &spec.display,
+            &spec.time_column,
+            spec.time_unit,
+            spec.service_time_column
+                .as_ref()
+                .map(|(c, u)| (c.as_str(), *u)),
+        ) {
+            let span = if e.message.contains("no column") {
+                column.span()
+            } else {
+                path.span()
+            };
+            self.error(span, e.to_string());
+            return None;
+        }
+        Some(spec)
+    }
+
+    pub(super) fn time_unit(&mut self, u: &Spanned<String>) -> Option<TimeUnit> {
+        let unit = TimeUnit::parse(u.get_ref());
+        if unit.is_none() {
+            self.error(
+                u.span(),
+                format!(
+                    "unknown time unit {:?}; expected one of {}",
+                    u.get_ref(),
+                    TimeUnit::ALL.map(TimeUnit::as_str).join(", ")
+                ),
+            );
+        }
+        unit
+    }
+}

@@ -1,0 +1,446 @@
+//! The discrete-event engine for request-level inference serving.
+//!
+//! The engine owns its world directly: workloads with their arrival processes and dispatchers,
+//! replicas with their queues and batches in service, pools with their service-time samplers.
+//! Each event is handled by one method; the [`Recorder`] sees every state change.
+//!
+//! Rules of service:
+//! - A free replica takes up to `max_batch` requests from its queue, oldest first, and serves them
+//!   as one batch that completes together. With fewer than `max_batch` queued and `max_wait > 0`,
+//!   it waits until the oldest has waited `max_wait` or the batch fills, whichever is first.
+//! - `shared-queue`: one queue per workload; an arriving request goes to the replica that has been
+//!   free longest. Other policies pick a replica on arrival and queue there.
+//! - Queue capacity bounds the requests waiting (not in service); beyond it the newest is dropped.
+//! - A request still waiting at its timeout leaves its queue; one in service past its timeout is
+//!   finished (the work is spent) but counts as timed out.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use rand::RngExt;
+
+use super::SimError;
+use super::event::{Event, EventQueue, QueueRef};
+use super::metrics::Recorder;
+use super::result::RunResult;
+use crate::fleet::{Batching, ServiceSampler};
+use crate::rng::{Stream, substream};
+use crate::scenario::Scenario;
+use crate::units::SimTime;
+use crate::workload::{Arrivals, Policy, Request};
+
+/// How often (in events) the engine publishes its simulated time for progress bars.
+const PROGRESS_EVERY: u64 = 1 << 16;
+
+/// Requests waiting, with the timers armed for them.
+#[derive(Default)]
+struct WaitQueue {
+    items: VecDeque<Request>,
+    /// When a batch timer is armed for this queue.
+    batch_timer: Option<u64>,
+    /// Whether an expiry timer is armed for this queue.
+    expiry_armed: bool,
+}
+
+struct WorkloadRt {
+    arrivals: Arrivals,
+    next: Option<Request>,
+    policy: Policy,
+    /// Replicas serving this workload (indices into `Engine::replicas`).
+    replicas: Vec<u32>,
+    /// The shared queue (`shared-queue` policy only).
+    queue: WaitQueue,
+    /// Free replicas, longest free first (`shared-queue` policy only).
+    idle: VecDeque<u32>,
+    next_rr: usize,
+    rng: Stream,
+    capacity: usize,
+    timeout: u64,
+}
+
+struct ReplicaRt {
+    pool: u32,
+    workload: u32,
+    /// Own queue (policies other than `shared-queue`).
+    queue: WaitQueue,
+    batch: Vec<Request>,
+    busy: bool,
+}
+
+struct PoolRt {
+    sampler: ServiceSampler,
+    batching: Batching,
+    rng: Stream,
+}
+
+pub(super) struct Engine<'s> {
+    scenario: &'s Scenario,
+    now: u64,
+    events: EventQueue,
+    workloads: Vec<WorkloadRt>,
+    replicas: Vec<ReplicaRt>,
+    pools: Vec<PoolRt>,
+    rec: Recorder,
+    seed: u64,
+}
+
+impl<'s> Engine<'s> {
+    pub fn new(scenario: &'s Scenario, seed: u64) -> Result<Engine<'s>, SimError> {
+        let mut replicas = Vec::new();
+        let pools = scenario
+            .pools
+            .iter()
+            .enumerate()
+            .map(|(i, p)| {
+                for _ in 0..p.replicas {
+                    replicas.push(ReplicaRt {
+                        pool: i as u32,
+                        workload: p.workload as u32,
+                        queue: WaitQueue::default(),
+                        batch: Vec::with_capacity(p.service.batching.max_batch as usize),
+                        busy: false,
+                    });
+                }
+                PoolRt {
+                    sampler: ServiceSampler::new(&p.service.time),
+                    batching: p.service.batching,
+                    rng: substream(seed, &format!("service/{}", p.name)),
+                }
+            })
+            .collect();
+        let workloads = scenario
+            .workloads
+            .iter()
+            .enumerate()
+            .map(|(wi, w)| {
+                let mine: Vec<u32> = (0..replicas.len() as u32)
+                    .filter(|&r| replicas[r as usize].workload as usize == wi)
+                    .collect();
+                let arrivals = Arrivals::new(
+                    &w.arrival,
+                    substream(seed, &format!("arrivals/{}", w.name)),
+                    scenario.horizon,
+                )?;
+                Ok(WorkloadRt {
+                    arrivals,
+                    next: None,
+                    policy: w.dispatch.policy,
+                    idle: if w.dispatch.policy == Policy::SharedQueue {
+                        mine.iter().copied().collect()
+                    } else {
+                        VecDeque::new()
+                    },
+                    replicas: mine,
+                    queue: WaitQueue::default(),
+                    next_rr: 0,
+                    rng: substream(seed, &format!("dispatch/{}", w.name)),
+                    capacity: w.dispatch.queue_capacity.map_or(usize::MAX, |c| c as usize),
+                    timeout: w.dispatch.timeout.map_or(u64::MAX, |t| t.0),
+                })
+            })
+            .collect::<Result<Vec<_>, SimError>>()?;
+        Ok(Engine {
+            scenario,
+            now: 0,
+            events: EventQueue::new(),
+            workloads,
+            replicas,
+            pools,
+            rec: Recorder::new(scenario),
+            seed,
+        })
+    }
+
+    /// Runs to the end: arrivals stop at the horizon, then the fleet drains.
+    pub fn run(mut self, progress: Option<&AtomicU64>) -> Result<RunResult, SimError> {
+        for w in 0..self.workloads.len() {
+            self.schedule_arrival(w)?;
+        }
+        let mut count: u64 = 0;
+        while let Some((t, event)) = self.events.pop() {
+            debug_assert!(t.0 >= self.now, "time went back");
+            self.now = t.0;
+            self.rec.advance(t.0, self.scenario);
+            count += 1;
+            match event {
+                Event::Arrival { workload } => self.on_arrival(workload as usize)?,
+                Event::BatchDone { replica } => self.on_batch_done(replica as usize),
+                Event::BatchTimer(q) => self.on_batch_timer(q),
+                Event::Expire(q) => self.on_expire(q),
+            }
+            if count.is_multiple_of(PROGRESS_EVERY)
+                && let Some(p) = progress
+            {
+                p.store(self.now.min(self.scenario.horizon.0), Ordering::Relaxed);
+            }
+        }
+        if let Some(p) = progress {
+            p.store(self.scenario.horizon.0, Ordering::Relaxed);
+        }
+        Ok(self.rec.finish(self.scenario, self.seed, count))
+    }
+
+    fn schedule_arrival(&mut self, w: usize) -> Result<(), SimError> {
+        let wl = &mut self.workloads[w];
+        wl.next = wl.arrivals.next_request()?;
+        if let Some(r) = wl.next {
+            self.events
+                .push(r.arrival, Event::Arrival { workload: w as u32 });
+        }
+        Ok(())
+    }
+
+    fn on_arrival(&mut self, w: usize) -> Result<(), SimError> {
+        let req = self.workloads[w]
+            .next
+            .take()
+            .expect("an arrival event has its request");
+        self.rec.arrival(w, req.arrival.0);
+        let queue = match self.workloads[w].policy {
+            Policy::SharedQueue => {
+                self.workloads[w].queue.items.push_back(req);
+                self.start_shared(w);
+                QueueRef::Shared(w as u32)
+            }
+            policy => {
+                let r = self.pick_replica(w, policy);
+                self.replicas[r].queue.items.push_back(req);
+                self.start_replica(r);
+                QueueRef::Replica(r as u32)
+            }
+        };
+        let capacity = self.workloads[w].capacity;
+        let now = self.now;
+        let (q, rec) = self.queue_and_recorder(queue);
+        if q.items.len() > capacity
+            && let Some(dropped) = q.items.pop_back()
+        {
+            rec.failed(w, dropped.arrival.0, now, false);
+        }
+        self.arm_expiry(queue);
+        self.schedule_arrival(w)
+    }
+
+    fn on_batch_done(&mut self, r: usize) {
+        let replica = &mut self.replicas[r];
+        let (w, pool) = (replica.workload as usize, replica.pool as usize);
+        let timeout = self.workloads[w].timeout;
+        for req in replica.batch.drain(..) {
+            self.rec.completed(w, req.arrival.0, self.now, timeout);
+        }
+        replica.busy = false;
+        self.rec.batch_finished(pool, self.now);
+        if self.workloads[w].policy == Policy::SharedQueue {
+            self.workloads[w].idle.push_back(r as u32);
+            self.start_shared(w);
+            self.arm_expiry(QueueRef::Shared(w as u32));
+        } else {
+            self.start_replica(r);
+            self.arm_expiry(QueueRef::Replica(r as u32));
+        }
+    }
+
+    fn on_batch_timer(&mut self, q: QueueRef) {
+        self.queue_mut(q).batch_timer = None;
+        match q {
+            QueueRef::Shared(w) => self.start_shared(w as usize),
+            QueueRef::Replica(r) => self.start_replica(r as usize),
+        }
+        self.arm_expiry(q);
+    }
+
+    fn on_expire(&mut self, q: QueueRef) {
+        let w = self.workload_of(q);
+        let timeout = self.workloads[w].timeout;
+        let now = self.now;
+        self.queue_mut(q).expiry_armed = false;
+        let (queue, rec) = self.queue_and_recorder(q);
+        while let Some(front) = queue.items.front()
+            && front.arrival.0.saturating_add(timeout) <= now
+        {
+            let req = queue.items.pop_front().expect("front exists");
+            rec.failed(w, req.arrival.0, now, true);
+        }
+        self.arm_expiry(q);
+    }
+
+    fn workload_of(&self, q: QueueRef) -> usize {
+        match q {
+            QueueRef::Shared(w) => w as usize,
+            QueueRef::Replica(r) => self.replicas[r as usize].workload as usize,
+        }
+    }
+
+    fn queue_mut(&mut self, q: QueueRef) -> &mut WaitQueue {
+        match q {
+            QueueRef::Shared(w) => &mut self.workloads[w as usize].queue,
+            QueueRef::Replica(r) => &mut self.replicas[r as usize].queue,
+        }
+    }
+
+    fn queue_and_recorder(&mut self, q: QueueRef) -> (&mut WaitQueue, &mut Recorder) {
+        let queue = match q {
+            QueueRef::Shared(w) => &mut self.workloads[w as usize].queue,
+            QueueRef::Replica(r) => &mut self.replicas[r as usize].queue,
+        };
+        (queue, &mut self.rec)
+    }
+
+    /// Arms the expiry timer for the oldest request of `q`, if the workload has a timeout.
+    fn arm_expiry(&mut self, q: QueueRef) {
+        let timeout = self.workloads[self.workload_of(q)].timeout;
+        if timeout == u64::MAX {
+            return;
+        }
+        let queue = self.queue_mut(q);
+        if queue.expiry_armed {
+            return;
+        }
+        if let Some(front) = queue.items.front() {
+            let at = front.arrival.0.saturating_add(timeout);
+            queue.expiry_armed = true;
+            self.events.push(SimTime(at), Event::Expire(q));
+        }
+    }
+
+    fn arm_batch_timer(&mut self, q: QueueRef, at: u64) {
+        let queue = self.queue_mut(q);
+        if queue.batch_timer.is_none_or(|t| t > at) {
+            queue.batch_timer = Some(at);
+            self.events.push(SimTime(at), Event::BatchTimer(q));
+        }
+    }
+
+    /// Whether a free replica with `batching` should start now on a queue of `len` requests whose
+    /// oldest arrived at `oldest`; otherwise, when it should look again.
+    fn ready(&self, batching: Batching, len: usize, oldest: u64) -> Result<(), u64> {
+        let due = oldest.saturating_add(batching.max_wait.0);
+        if len >= batching.max_batch as usize || batching.max_wait.0 == 0 || self.now >= due {
+            Ok(())
+        } else {
+            Err(due)
+        }
+    }
+
+    fn start_shared(&mut self, w: usize) {
+        loop {
+            let wl = &self.workloads[w];
+            let (Some(&r), Some(front)) = (wl.idle.front(), wl.queue.items.front()) else {
+                return;
+            };
+            let batching = self.pools[self.replicas[r as usize].pool as usize].batching;
+            if let Err(due) = self.ready(batching, wl.queue.items.len(), front.arrival.0) {
+                self.arm_batch_timer(QueueRef::Shared(w as u32), due);
+                return;
+            }
+            self.workloads[w].idle.pop_front();
+            self.start_batch(r as usize, QueueRef::Shared(w as u32));
+        }
+    }
+
+    fn start_replica(&mut self, r: usize) {
+        let replica = &self.replicas[r];
+        let Some(front) = replica.queue.items.front() else {
+            return;
+        };
+        if replica.busy {
+            return;
+        }
+        let batching = self.pools[replica.pool as usize].batching;
+        match self.ready(batching, replica.queue.items.len(), front.arrival.0) {
+            Ok(()) => self.start_batch(r, QueueRef::Replica(r as u32)),
+            Err(due) => self.arm_batch_timer(QueueRef::Replica(r as u32), due),
+        }
+    }
+
+    /// Replica `r` takes a batch from queue `q` and starts serving it.
+    fn start_batch(&mut self, r: usize, q: QueueRef) {
+        let (pool, w) = (
+            self.replicas[r].pool as usize,
+            self.replicas[r].workload as usize,
+        );
+        let max = self.pools[pool].batching.max_batch as usize;
+        let (items, batch) = match q {
+            QueueRef::Shared(w) => (
+                &mut self.workloads[w as usize].queue.items,
+                &mut self.replicas[r].batch,
+            ),
+            QueueRef::Replica(_) => {
+                let replica = &mut self.replicas[r];
+                (&mut replica.queue.items, &mut replica.batch)
+            }
+        };
+        let n = items.len().min(max);
+        batch.extend(items.drain(..n));
+        let mut traced = SimTime::ZERO;
+        for req in batch.iter() {
+            traced = traced.max(req.traced_service);
+            self.rec.started(w, req.arrival.0, self.now);
+        }
+        self.replicas[r].busy = true;
+        self.rec.batch_started(pool, n, self.now);
+        let p = &mut self.pools[pool];
+        let service = p.sampler.sample(&mut p.rng, n as u32, traced);
+        self.events.push(
+            SimTime(self.now + service.0),
+            Event::BatchDone { replica: r as u32 },
+        );
+    }
+
+    fn outstanding(&self, r: u32) -> usize {
+        let replica = &self.replicas[r as usize];
+        replica.queue.items.len() + replica.batch.len()
+    }
+
+    fn pick_replica(&mut self, w: usize, policy: Policy) -> usize {
+        let n = self.workloads[w].replicas.len();
+        let chosen = match policy {
+            Policy::RoundRobin => {
+                let wl = &mut self.workloads[w];
+                let r = wl.replicas[wl.next_rr];
+                wl.next_rr = (wl.next_rr + 1) % n;
+                r
+            }
+            Policy::LeastOutstanding => {
+                // Scan from a rotating start so ties spread over the replicas.
+                let start = self.workloads[w].next_rr;
+                self.workloads[w].next_rr = (start + 1) % n;
+                let wl = &self.workloads[w];
+                let mut best = wl.replicas[start];
+                let mut best_load = self.outstanding(best);
+                for k in 1..n {
+                    if best_load == 0 {
+                        break;
+                    }
+                    let r = wl.replicas[(start + k) % n];
+                    let load = self.outstanding(r);
+                    if load < best_load {
+                        best = r;
+                        best_load = load;
+                    }
+                }
+                best
+            }
+            Policy::PowerOfTwo => {
+                let wl = &mut self.workloads[w];
+                if n == 1 {
+                    wl.replicas[0]
+                } else {
+                    let a = wl.rng.random_range(0..n);
+                    let mut b = wl.rng.random_range(0..n - 1);
+                    if b >= a {
+                        b += 1;
+                    }
+                    let (a, b) = (wl.replicas[a], wl.replicas[b]);
+                    if self.outstanding(b) < self.outstanding(a) {
+                        b
+                    } else {
+                        a
+                    }
+                }
+            }
+            Policy::SharedQueue => unreachable!("shared-queue does not pick on arrival"),
+        };
+        chosen as usize
+    }
+}

@@ -1,0 +1,555 @@
+//! Measuring a run: counts, HDR histograms and time integrals, with memory independent of the
+//! number of requests.
+//!
+//! Requests are counted in the window when they *arrive* in `[warmup, horizon)`, and followed to
+//! the end (the run drains after the horizon), so `arrived = completed + dropped + timed_out`
+//! holds exactly. Time integrals (busy replicas, replicas, instances, requests in system) are
+//! settled at every boundary (each interval of the time series, the end of warm-up and the
+//! horizon), so every integral splits exactly between intervals and window.
+
+use hdrhistogram::Histogram;
+
+use super::result::{Metric, PoolStats, RunResult, SeriesRow, Stats};
+use crate::pricing::Market;
+use crate::scenario::Scenario;
+
+/// Histogram values are microseconds; three significant digits (0.1 %) for the headline
+/// percentiles, two for the per-interval p99 of the time series.
+const SIGFIG: u8 = 3;
+const SIGFIG_INTERVAL: u8 = 2;
+const NS_PER_US: u64 = 1_000;
+const NS_PER_HOUR: f64 = 3.6e12;
+
+fn histogram(sigfig: u8) -> Histogram<u64> {
+    Histogram::new(sigfig).expect("valid significant figures")
+}
+
+/// A quantity that changes at instants (replicas busy, requests in system) and its integral
+/// over time, in unit-nanoseconds.
+#[derive(Clone, Debug, Default)]
+struct Level {
+    value: u64,
+    last: u64,
+    window: u128,
+    interval: u128,
+}
+
+impl Level {
+    #[inline]
+    fn settle(&mut self, now: u64, in_window: bool) {
+        let area = u128::from(self.value) * u128::from(now - self.last);
+        self.interval += area;
+        if in_window {
+            self.window += area;
+        }
+        self.last = now;
+    }
+
+    #[inline]
+    fn inc(&mut self, now: u64, in_window: bool) {
+        self.settle(now, in_window);
+        self.value += 1;
+    }
+
+    #[inline]
+    fn dec(&mut self, now: u64, in_window: bool) {
+        self.settle(now, in_window);
+        self.value -= 1;
+    }
+
+    fn take_interval(&mut self) -> u128 {
+        std::mem::take(&mut self.interval)
+    }
+}
+
+struct WorkloadRec {
+    arrived: u64,
+    completed: u64,
+    dropped: u64,
+    timed_out: u64,
+    within_target: u64,
+    target_ns: Option<u64>,
+    latency: Histogram<u64>,
+    wait: Histogram<u64>,
+    latency_sum_ns: u128,
+    latency_max_ns: u64,
+    wait_sum_ns: u128,
+    in_system: Level,
+    iv_arrivals: u64,
+    iv_completed: u64,
+    iv_failed: u64,
+    iv_latency: Histogram<u64>,
+}
+
+struct PoolRec {
+    busy: Level,
+    replicas: Level,
+    instances: Level,
+    batches: u64,
+    batch_items: u64,
+}
+
+/// Collects everything a run measures.
+pub(super) struct Recorder {
+    warmup: u64,
+    horizon: u64,
+    interval: u64,
+    next_boundary: u64,
+    next_interval_end: u64,
+    interval_start: u64,
+    in_window: bool,
+    workloads: Vec<WorkloadRec>,
+    pools: Vec<PoolRec>,
+    series: Vec<Vec<SeriesRow>>,
+    total_series: Vec<SeriesRow>,
+}
+
+impl Recorder {
+    pub fn new(s: &Scenario) -> Recorder {
+        let workloads = s
+            .workloads
+            .iter()
+            .map(|w| WorkloadRec {
+                arrived: 0,
+                completed: 0,
+                dropped: 0,
+                timed_out: 0,
+                within_target: 0,
+                target_ns: w.slo.map(|slo| slo.p99.0),
+                latency: histogram(SIGFIG),
+                wait: histogram(SIGFIG),
+                latency_sum_ns: 0,
+                latency_max_ns: 0,
+                wait_sum_ns: 0,
+                in_system: Level::default(),
+                iv_arrivals: 0,
+                iv_completed: 0,
+                iv_failed: 0,
+                iv_latency: histogram(SIGFIG_INTERVAL),
+            })
+            .collect();
+        let pools = s
+            .pools
+            .iter()
+            .map(|p| PoolRec {
+                busy: Level::default(),
+                replicas: Level {
+                    value: u64::from(p.replicas),
+                    ..Level::default()
+                },
+                instances: Level {
+                    value: u64::from(p.instances()),
+                    ..Level::default()
+                },
+                batches: 0,
+                batch_items: 0,
+            })
+            .collect();
+        let mut r = Recorder {
+            warmup: s.warmup.0,
+            horizon: s.horizon.0,
+            interval: s.interval.0,
+            next_boundary: 0,
+            next_interval_end: s.interval.0.min(s.horizon.0),
+            interval_start: 0,
+            in_window: s.warmup.0 == 0,
+            workloads,
+            pools,
+            series: vec![Vec::new(); s.workloads.len()],
+            total_series: Vec::new(),
+        };
+        r.next_boundary = r.compute_next_boundary(0);
+        r
+    }
+
+    fn compute_next_boundary(&self, now: u64) -> u64 {
+        let mut next = u64::MAX;
+        if now < self.horizon {
+            next = next.min(self.next_interval_end).min(self.horizon);
+        }
+        if now < self.warmup {
+            next = next.min(self.warmup);
+        }
+        next
+    }
+
+    #[inline]
+    fn counts(&self, arrival: u64) -> bool {
+        arrival >= self.warmup && arrival < self.horizon
+    }
+
+    /// Brings the integrals up to `now`, closing the intervals and window phases passed on the way.
+    #[inline]
+    pub fn advance(&mut self, now: u64, s: &Scenario) {
+        while now >= self.next_boundary {
+            self.cross(self.next_boundary, s);
+        }
+    }
+
+    #[cold]
+    fn cross(&mut self, b: u64, s: &Scenario) {
+        let in_window = self.in_window;
+        for w in &mut self.workloads {
+            w.in_system.settle(b, in_window);
+        }
+        for p in &mut self.pools {
+            p.busy.settle(b, in_window);
+            p.replicas.settle(b, in_window);
+            p.instances.settle(b, in_window);
+        }
+        if b == self.next_interval_end {
+            self.close_interval(b, s);
+            self.interval_start = b;
+            self.next_interval_end = b.saturating_add(self.interval).min(self.horizon);
+        }
+        self.in_window = b >= self.warmup && b < self.horizon;
+        self.next_boundary = self.compute_next_boundary(b);
+    }
+
+    fn close_interval(&mut self, end: u64, s: &Scenario) {
+        let len_ns = (end - self.interval_start) as f64;
+        let t_s = self.interval_start as f64 / 1e9;
+        let mut pool_parts: Vec<(f64, f64, f64)> = Vec::with_capacity(self.pools.len());
+        for (p, pool) in self.pools.iter_mut().zip(&s.pools) {
+            let busy = p.busy.take_interval() as f64;
+            let replicas = p.replicas.take_interval() as f64;
+            let cost = p.instances.take_interval() as f64 / NS_PER_HOUR * pool.price_usd_per_hour;
+            pool_parts.push((busy, replicas, cost));
+        }
+        let mut total = SeriesRow {
+            t_s,
+            arrivals: 0.0,
+            completed: 0.0,
+            failed: 0.0,
+            p99_ms: f64::NAN,
+            utilization: f64::NAN,
+            replicas: 0.0,
+            cost_usd: 0.0,
+        };
+        let mut total_hist: Option<Histogram<u64>> = None;
+        let (mut total_busy, mut total_replicas) = (0.0, 0.0);
+        let many = self.workloads.len() > 1;
+        for (wi, w) in self.workloads.iter_mut().enumerate() {
+            let (mut busy, mut replicas, mut cost) = (0.0, 0.0, 0.0);
+            for (pi, _) in s.pools.iter().enumerate().filter(|(_, p)| p.workload == wi) {
+                busy += pool_parts[pi].0;
+                replicas += pool_parts[pi].1;
+                cost += pool_parts[pi].2;
+            }
+            w.in_system.take_interval();
+            let row = SeriesRow {
+                t_s,
+                arrivals: w.iv_arrivals as f64,
+                completed: w.iv_completed as f64,
+                failed: w.iv_failed as f64,
+                p99_ms: p99_ms(&w.iv_latency),
+                utilization: busy / replicas,
+                replicas: replicas / len_ns,
+                cost_usd: cost,
+            };
+            total.arrivals += row.arrivals;
+            total.completed += row.completed;
+            total.failed += row.failed;
+            total.replicas += row.replicas;
+            total.cost_usd += row.cost_usd;
+            total_busy += busy;
+            total_replicas += replicas;
+            if many {
+                match &mut total_hist {
+                    Some(h) => h.add(&w.iv_latency).expect("same-shaped histograms"),
+                    None => total_hist = Some(w.iv_latency.clone()),
+                }
+            } else {
+                total.p99_ms = row.p99_ms;
+            }
+            self.series[wi].push(row);
+            w.iv_arrivals = 0;
+            w.iv_completed = 0;
+            w.iv_failed = 0;
+            w.iv_latency.reset();
+        }
+        if let Some(h) = total_hist {
+            total.p99_ms = p99_ms(&h);
+        }
+        total.utilization = total_busy / total_replicas;
+        self.total_series.push(total);
+    }
+
+    #[inline]
+    pub fn arrival(&mut self, w: usize, t: u64) {
+        let counts = self.counts(t);
+        let in_window = self.in_window;
+        let rec = &mut self.workloads[w];
+        rec.in_system.inc(t, in_window);
+        if counts {
+            rec.arrived += 1;
+        }
+        if t < self.horizon {
+            rec.iv_arrivals += 1;
+        }
+    }
+
+    /// A request leaves without being served: dropped (queue full) or timed out.
+    #[inline]
+    pub fn failed(&mut self, w: usize, arrival: u64, now: u64, timed_out: bool) {
+        let counts = self.counts(arrival);
+        let in_window = self.in_window;
+        let rec = &mut self.workloads[w];
+        rec.in_system.dec(now, in_window);
+        if counts {
+            if timed_out {
+                rec.timed_out += 1;
+            } else {
+                rec.dropped += 1;
+            }
+        }
+        if now < self.horizon {
+            rec.iv_failed += 1;
+        }
+    }
+
+    /// A request leaves its queue for service.
+    #[inline]
+    pub fn started(&mut self, w: usize, arrival: u64, now: u64) {
+        if self.counts(arrival) {
+            let rec = &mut self.workloads[w];
+            let wait = now - arrival;
+            rec.wait_sum_ns += u128::from(wait);
+            rec.wait
+                .record(wait / NS_PER_US)
+                .expect("an auto-resizing histogram takes any u64");
+        }
+    }
+
+    #[inline]
+    pub fn batch_started(&mut self, pool: usize, size: usize, now: u64) {
+        let in_window = self.in_window;
+        let p = &mut self.pools[pool];
+        p.busy.inc(now, in_window);
+        if now >= self.warmup && now < self.horizon {
+            p.batches += 1;
+            p.batch_items += size as u64;
+        }
+    }
+
+    #[inline]
+    pub fn batch_finished(&mut self, pool: usize, now: u64) {
+        let in_window = self.in_window;
+        self.pools[pool].busy.dec(now, in_window);
+    }
+
+    /// A request is served; it counts as completed unless it took longer than the timeout.
+    #[inline]
+    pub fn completed(&mut self, w: usize, arrival: u64, now: u64, timeout: u64) {
+        let latency = now - arrival;
+        if latency > timeout {
+            self.failed(w, arrival, now, true);
+            return;
+        }
+        let counts = self.counts(arrival);
+        let in_window = self.in_window;
+        let before_horizon = now < self.horizon;
+        let rec = &mut self.workloads[w];
+        rec.in_system.dec(now, in_window);
+        let us = latency / NS_PER_US;
+        if counts {
+            rec.completed += 1;
+            rec.latency_sum_ns += u128::from(latency);
+            rec.latency_max_ns = rec.latency_max_ns.max(latency);
+            rec.latency
+                .record(us)
+                .expect("an auto-resizing histogram takes any u64");
+            if rec.target_ns.is_some_and(|t| latency <= t) {
+                rec.within_target += 1;
+            }
+        }
+        if before_horizon {
+            rec.iv_completed += 1;
+            rec.iv_latency
+                .record(us)
+                .expect("an auto-resizing histogram takes any u64");
+        }
+    }
+
+    /// The figures of the run.
+    pub fn finish(mut self, s: &Scenario, seed: u64, events: u64) -> RunResult {
+        // Settle to the end of the drain (or the horizon, if everything ended before it).
+        let end = self
+            .workloads
+            .iter()
+            .map(|w| w.in_system.last)
+            .chain(self.pools.iter().map(|p| p.busy.last))
+            .max()
+            .unwrap_or(0)
+            .max(self.horizon);
+        self.advance(end, s);
+        let window_ns = (self.horizon - self.warmup) as f64;
+        let pools: Vec<PoolStats> = self
+            .pools
+            .iter()
+            .zip(&s.pools)
+            .map(|(p, pool)| {
+                let busy_gpu_h =
+                    p.busy.window as f64 * f64::from(pool.gpus_per_replica) / NS_PER_HOUR;
+                let paid_gpu_h =
+                    p.instances.window as f64 * f64::from(pool.instance.gpu_count) / NS_PER_HOUR;
+                let idle_gpu_h = (paid_gpu_h - busy_gpu_h).max(0.0);
+                PoolStats {
+                    utilization: p.busy.window as f64 / p.replicas.window as f64,
+                    gpu_hours_busy: busy_gpu_h,
+                    gpu_hours_idle: idle_gpu_h,
+                    cost_usd: p.instances.window as f64 / NS_PER_HOUR * pool.price_usd_per_hour,
+                    idle_cost_usd: idle_gpu_h * pool.price_usd_per_gpu_hour(),
+                    batch_size_mean: p.batch_items as f64 / p.batches as f64,
+                    batches: p.batches as f64,
+                }
+            })
+            .collect();
+        let all: Vec<usize> = (0..s.workloads.len()).collect();
+        let workloads = all
+            .iter()
+            .map(|&w| self.stats(s, &[w], &pools, window_ns))
+            .collect();
+        let total = self.stats(s, &all, &pools, window_ns);
+        RunResult {
+            seed,
+            events,
+            total,
+            workloads,
+            pools,
+            series: self.total_series,
+            workload_series: self.series,
+        }
+    }
+
+    fn stats(&self, s: &Scenario, ws: &[usize], pools: &[PoolStats], window_ns: f64) -> Stats {
+        let recs: Vec<&WorkloadRec> = ws.iter().map(|&w| &self.workloads[w]).collect();
+        let merged = |f: fn(&WorkloadRec) -> &Histogram<u64>| -> Histogram<u64> {
+            let mut h = f(recs[0]).clone();
+            for r in &recs[1..] {
+                h.add(f(r)).expect("same-shaped histograms");
+            }
+            h
+        };
+        let latency = merged(|r| &r.latency);
+        let wait = merged(|r| &r.wait);
+        let sum = |f: fn(&WorkloadRec) -> u64| recs.iter().map(|r| f(r)).sum::<u64>() as f64;
+        let arrived = sum(|r| r.arrived);
+        let completed = sum(|r| r.completed);
+        let started = wait.len() as f64;
+        let latency_sum: u128 = recs.iter().map(|r| r.latency_sum_ns).sum();
+        let wait_sum: u128 = recs.iter().map(|r| r.wait_sum_ns).sum();
+
+        let in_scope: Vec<usize> = (0..s.pools.len())
+            .filter(|&p| ws.contains(&s.pools[p].workload))
+            .collect();
+        let pool_sum =
+            |f: fn(&PoolStats) -> f64| in_scope.iter().map(|&p| f(&pools[p])).sum::<f64>();
+        let busy_replica_ns: u128 = in_scope.iter().map(|&p| self.pools[p].busy.window).sum();
+        let replica_ns: u128 = in_scope
+            .iter()
+            .map(|&p| self.pools[p].replicas.window)
+            .sum();
+        let cost = pool_sum(|p| p.cost_usd);
+        let market_cost = |m: Market| {
+            in_scope
+                .iter()
+                .filter(|&&p| s.pools[p].market == m)
+                .map(|&p| pools[p].cost_usd)
+                .sum::<f64>()
+        };
+        let batches: f64 = in_scope.iter().map(|&p| self.pools[p].batches as f64).sum();
+        let batch_items: f64 = in_scope
+            .iter()
+            .map(|&p| self.pools[p].batch_items as f64)
+            .sum();
+
+        let with_slo: Vec<&&WorkloadRec> = recs.iter().filter(|r| r.target_ns.is_some()).collect();
+        let slo_arrived: u64 = with_slo.iter().map(|r| r.arrived).sum();
+        let slo_within: u64 = with_slo.iter().map(|r| r.within_target).sum();
+        let attainment = if with_slo.is_empty() || slo_arrived == 0 {
+            f64::NAN
+        } else {
+            slo_within as f64 / slo_arrived as f64
+        };
+        let slo_met = (!with_slo.is_empty()).then(|| {
+            with_slo
+                .iter()
+                .all(|r| r.arrived == 0 || r.within_target as f64 >= 0.99 * r.arrived as f64)
+        });
+        let slo_target_ms = match with_slo.as_slice() {
+            [one] => one.target_ns.map(|t| t as f64 / 1e6),
+            _ => None,
+        };
+
+        let quantile = |h: &Histogram<u64>, q: f64| quantile_ms(h, q);
+        let mut v = [f64::NAN; Metric::COUNT];
+        let mut set = |m: Metric, x: f64| v[m.index()] = x;
+        set(Metric::Arrived, arrived);
+        set(Metric::Completed, completed);
+        set(Metric::Dropped, sum(|r| r.dropped));
+        set(Metric::TimedOut, sum(|r| r.timed_out));
+        set(Metric::LatencyMean, latency_sum as f64 / 1e6 / completed);
+        set(Metric::LatencyP50, quantile(&latency, 0.50));
+        set(Metric::LatencyP90, quantile(&latency, 0.90));
+        set(Metric::LatencyP95, quantile(&latency, 0.95));
+        set(Metric::LatencyP99, quantile(&latency, 0.99));
+        set(Metric::LatencyP999, quantile(&latency, 0.999));
+        set(
+            Metric::LatencyMax,
+            if latency.is_empty() {
+                f64::NAN
+            } else {
+                latency.max() as f64 / 1e3
+            },
+        );
+        set(Metric::WaitMean, wait_sum as f64 / 1e6 / started);
+        set(Metric::WaitP99, quantile(&wait, 0.99));
+        set(
+            Metric::Utilization,
+            busy_replica_ns as f64 / replica_ns as f64,
+        );
+        set(Metric::GpuHoursBusy, pool_sum(|p| p.gpu_hours_busy));
+        set(Metric::GpuHoursIdle, pool_sum(|p| p.gpu_hours_idle));
+        set(Metric::CostTotal, cost);
+        set(
+            Metric::CostPer1k,
+            if completed > 0.0 {
+                cost / completed * 1e3
+            } else {
+                f64::NAN
+            },
+        );
+        set(Metric::CostPerHour, cost / (window_ns / NS_PER_HOUR));
+        set(Metric::CostIdle, pool_sum(|p| p.idle_cost_usd));
+        set(Metric::CostOnDemand, market_cost(Market::OnDemand));
+        set(Metric::CostSpot, market_cost(Market::Spot));
+        set(Metric::CostReserved, market_cost(Market::Reserved));
+        set(Metric::SloAttainment, attainment);
+        set(Metric::Throughput, completed / (window_ns / 1e9));
+        set(
+            Metric::MeanInSystem,
+            recs.iter().map(|r| r.in_system.window as f64).sum::<f64>() / window_ns,
+        );
+        set(Metric::BatchMean, batch_items / batches);
+        Stats {
+            values: v,
+            slo_target_ms,
+            slo_met,
+        }
+    }
+}
+
+/// The `q` quantile in milliseconds, as the middle of its histogram bucket (hdrhistogram returns
+/// the bucket's top, which biases every percentile up by up to one bucket width).
+fn quantile_ms(h: &Histogram<u64>, q: f64) -> f64 {
+    if h.is_empty() {
+        f64::NAN
+    } else {
+        h.median_equivalent(h.value_at_quantile(q)) as f64 / 1e3
+    }
+}
+
+fn p99_ms(h: &Histogram<u64>) -> f64 {
+    quantile_ms(h, 0.99)
+}

@@ -1,0 +1,169 @@
+//! What one run measured: plain numbers, ready to aggregate over replications and to report.
+//!
+//! Headline metrics are a fixed list ([`Metric`]) so that replications, confidence intervals and
+//! every output format treat them alike; each metric knows its place in the JSON contract.
+
+/// A headline metric of a workload or of the whole scenario, measured over the window after
+/// warm-up. Percentiles and means are `NaN` when nothing completed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Metric {
+    Arrived,
+    Completed,
+    Dropped,
+    TimedOut,
+    LatencyMean,
+    LatencyP50,
+    LatencyP90,
+    LatencyP95,
+    LatencyP99,
+    LatencyP999,
+    LatencyMax,
+    WaitMean,
+    WaitP99,
+    Utilization,
+    GpuHoursBusy,
+    GpuHoursIdle,
+    CostTotal,
+    CostPer1k,
+    CostPerHour,
+    CostIdle,
+    CostOnDemand,
+    CostSpot,
+    CostReserved,
+    SloAttainment,
+    Throughput,
+    MeanInSystem,
+    BatchMean,
+}
+
+/// How a metric is named in the JSON contract and in CSV.
+pub struct MetricDef {
+    pub metric: Metric,
+    /// Dotted path in the JSON object, e.g. `latency_ms.p99`.
+    pub path: &'static str,
+}
+
+impl Metric {
+    pub const COUNT: usize = 27;
+
+    pub const ALL: [MetricDef; Metric::COUNT] = [
+        def(Metric::Arrived, "requests.arrived"),
+        def(Metric::Completed, "requests.completed"),
+        def(Metric::Dropped, "requests.dropped"),
+        def(Metric::TimedOut, "requests.timed_out"),
+        def(Metric::LatencyMean, "latency_ms.mean"),
+        def(Metric::LatencyP50, "latency_ms.p50"),
+        def(Metric::LatencyP90, "latency_ms.p90"),
+        def(Metric::LatencyP95, "latency_ms.p95"),
+        def(Metric::LatencyP99, "latency_ms.p99"),
+        def(Metric::LatencyP999, "latency_ms.p999"),
+        def(Metric::LatencyMax, "latency_ms.max"),
+        def(Metric::WaitMean, "wait_ms.mean"),
+        def(Metric::WaitP99, "wait_ms.p99"),
+        def(Metric::Utilization, "utilization"),
+        def(Metric::GpuHoursBusy, "gpu_hours.busy"),
+        def(Metric::GpuHoursIdle, "gpu_hours.idle"),
+        def(Metric::CostTotal, "cost_usd.total"),
+        def(Metric::CostPer1k, "cost_usd.per_1k_requests"),
+        def(Metric::CostPerHour, "cost_usd.per_hour"),
+        def(Metric::CostIdle, "cost_usd.idle"),
+        def(Metric::CostOnDemand, "cost_usd.by_market.on_demand"),
+        def(Metric::CostSpot, "cost_usd.by_market.spot"),
+        def(Metric::CostReserved, "cost_usd.by_market.reserved"),
+        def(Metric::SloAttainment, "slo.attainment"),
+        def(Metric::Throughput, "throughput_rps"),
+        def(Metric::MeanInSystem, "mean_in_system"),
+        def(Metric::BatchMean, "batch_size_mean"),
+    ];
+
+    pub fn index(self) -> usize {
+        self as usize
+    }
+
+    pub fn path(self) -> &'static str {
+        Metric::ALL[self.index()].path
+    }
+
+    /// Whether the metric is a count of requests (printed without decimals).
+    pub fn is_count(self) -> bool {
+        matches!(
+            self,
+            Metric::Arrived | Metric::Completed | Metric::Dropped | Metric::TimedOut
+        )
+    }
+}
+
+const fn def(metric: Metric, path: &'static str) -> MetricDef {
+    MetricDef { metric, path }
+}
+
+/// Headline metrics of one scope (a workload, or the total) in one run.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Stats {
+    pub values: [f64; Metric::COUNT],
+    /// The p99 target, if the scope has one SLO.
+    pub slo_target_ms: Option<f64>,
+    /// Whether every SLO in the scope was met; `None` without SLOs.
+    pub slo_met: Option<bool>,
+}
+
+impl Stats {
+    pub fn get(&self, m: Metric) -> f64 {
+        self.values[m.index()]
+    }
+}
+
+/// One pool's figures over the window.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PoolStats {
+    pub utilization: f64,
+    pub gpu_hours_busy: f64,
+    pub gpu_hours_idle: f64,
+    pub cost_usd: f64,
+    pub idle_cost_usd: f64,
+    pub batch_size_mean: f64,
+    pub batches: f64,
+}
+
+/// One interval of the time series (the whole horizon, warm-up included).
+#[derive(Clone, Debug, PartialEq)]
+pub struct SeriesRow {
+    /// Start of the interval, seconds since the start of the run.
+    pub t_s: f64,
+    pub arrivals: f64,
+    pub completed: f64,
+    /// Dropped and timed out, by when it happened.
+    pub failed: f64,
+    /// p99 latency of the requests completed in the interval (2 significant digits).
+    pub p99_ms: f64,
+    pub utilization: f64,
+    pub replicas: f64,
+    pub cost_usd: f64,
+}
+
+/// Everything one run measured.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RunResult {
+    pub seed: u64,
+    /// Events processed.
+    pub events: u64,
+    pub total: Stats,
+    /// In the order of `Scenario::workloads`.
+    pub workloads: Vec<Stats>,
+    /// In the order of `Scenario::pools`.
+    pub pools: Vec<PoolStats>,
+    pub series: Vec<SeriesRow>,
+    pub workload_series: Vec<Vec<SeriesRow>>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_is_in_enum_order() {
+        for (i, d) in Metric::ALL.iter().enumerate() {
+            assert_eq!(d.metric.index(), i, "{}", d.path);
+        }
+    }
+}

@@ -1,0 +1,230 @@
+//! Workloads: streams of inference requests, how they are dispatched to replicas, and their SLOs.
+
+pub mod arrival;
+pub mod trace;
+
+use std::path::PathBuf;
+
+use crate::units::SimTime;
+
+pub use arrival::{Arrivals, Request};
+pub use trace::{TimeUnit, TraceError};
+
+/// One stream of requests for one model.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Workload {
+    pub name: String,
+    /// The model's name, for reports.
+    pub model: String,
+    pub arrival: Arrival,
+    pub dispatch: Dispatch,
+    pub slo: Option<Slo>,
+}
+
+/// How requests arrive.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Arrival {
+    /// A Poisson process at `rate` requests per second.
+    Poisson { rate: f64 },
+    /// A non-homogeneous Poisson process with mean `rate` and a daily shape (simulated time zero is
+    /// midnight).
+    Diurnal { rate: f64, shape: DailyShape },
+    /// A two-state Markov-modulated Poisson process: calm and burst periods of exponentially
+    /// distributed length, each with its own rate.
+    Bursty {
+        calm_rate: f64,
+        burst_rate: f64,
+        calm_mean: SimTime,
+        burst_mean: SimTime,
+    },
+    /// Replay of a CSV trace, streamed.
+    Trace(TraceSpec),
+}
+
+impl Arrival {
+    /// The long-run mean rate in requests per second, where it is known without reading a trace.
+    pub fn mean_rate(&self) -> Option<f64> {
+        match self {
+            Arrival::Poisson { rate } | Arrival::Diurnal { rate, .. } => Some(*rate),
+            Arrival::Bursty {
+                calm_rate,
+                burst_rate,
+                calm_mean,
+                burst_mean,
+            } => {
+                let (c, b) = (calm_mean.as_secs_f64(), burst_mean.as_secs_f64());
+                Some((calm_rate * c + burst_rate * b) / (c + b))
+            }
+            Arrival::Trace(_) => None,
+        }
+    }
+
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Arrival::Poisson { .. } => "poisson",
+            Arrival::Diurnal { .. } => "diurnal",
+            Arrival::Bursty { .. } => "bursty",
+            Arrival::Trace(_) => "trace",
+        }
+    }
+}
+
+/// The shape of a day, as multipliers of the mean rate that average to one.
+#[derive(Clone, Debug, PartialEq)]
+pub enum DailyShape {
+    /// `1 + a cos(2 pi (hour - peak_hour) / 24)` with `a` set by the peak-to-trough ratio.
+    Sinusoid { peak_to_trough: f64, peak_hour: f64 },
+    /// One multiplier per hour of the day, held constant through the hour; normalised to mean one.
+    Hourly([f64; 24]),
+}
+
+impl DailyShape {
+    /// Rate multiplier at `hour` (any real number; the shape repeats daily).
+    pub fn multiplier(&self, hour: f64) -> f64 {
+        match self {
+            DailyShape::Sinusoid {
+                peak_to_trough,
+                peak_hour,
+            } => {
+                let a = (peak_to_trough - 1.0) / (peak_to_trough + 1.0);
+                1.0 + a * (std::f64::consts::TAU * (hour - peak_hour) / 24.0).cos()
+            }
+            DailyShape::Hourly(m) => m[hour.rem_euclid(24.0) as usize % 24],
+        }
+    }
+
+    /// The largest multiplier within hour-of-day `h` (0..24), for thinning.
+    pub fn hour_bound(&self, h: usize) -> f64 {
+        match self {
+            DailyShape::Hourly(m) => m[h],
+            DailyShape::Sinusoid { peak_hour, .. } => {
+                let start = h as f64;
+                let peak_in_hour = (peak_hour - start).rem_euclid(24.0) <= 1.0;
+                if peak_in_hour {
+                    self.multiplier(*peak_hour)
+                } else {
+                    self.multiplier(start).max(self.multiplier(start + 1.0))
+                }
+            }
+        }
+    }
+}
+
+/// Where a trace is and how to read it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TraceSpec {
+    /// The file, resolved against the scenario's folder.
+    pub path: PathBuf,
+    /// The path as the scenario wrote it, for messages.
+    pub display: String,
+    pub time_column: String,
+    pub time_unit: TimeUnit,
+    /// Multiplies the gaps between arrivals: 0.5 replays twice as fast.
+    pub time_scale: f64,
+    /// Multiplies the number of requests, keeping the daily shape: 1.6 is "60 % more traffic".
+    pub rate_multiplier: f64,
+    /// A column holding each request's recorded service time.
+    pub service_time_column: Option<(String, TimeUnit)>,
+}
+
+/// How requests reach replicas.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Policy {
+    /// One FIFO queue for all replicas of the workload (the M/M/c discipline).
+    SharedQueue,
+    /// Each request to the next replica in turn; a queue per replica.
+    RoundRobin,
+    /// Each request to the replica with the fewest requests queued or in service.
+    LeastOutstanding,
+    /// Two replicas at random; the request goes to the one with fewer outstanding.
+    PowerOfTwo,
+}
+
+impl Policy {
+    pub const ALL: [Policy; 4] = [
+        Policy::SharedQueue,
+        Policy::RoundRobin,
+        Policy::LeastOutstanding,
+        Policy::PowerOfTwo,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Policy::SharedQueue => "shared-queue",
+            Policy::RoundRobin => "round-robin",
+            Policy::LeastOutstanding => "least-outstanding",
+            Policy::PowerOfTwo => "power-of-two",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Policy> {
+        Policy::ALL.into_iter().find(|p| p.as_str() == s)
+    }
+}
+
+/// Dispatch policy and the limits that make a request fail.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Dispatch {
+    pub policy: Policy,
+    /// Most requests waiting in one queue (the shared queue, or each replica's); more are dropped.
+    pub queue_capacity: Option<u32>,
+    /// A request not finished this long after arrival is abandoned by its client: removed if it is
+    /// still queued, counted as timed out (its work wasted) if it is in service.
+    pub timeout: Option<SimTime>,
+}
+
+/// The latency objective of a workload.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Slo {
+    /// 99 % of requests must complete within this; dropped and timed-out requests count as misses.
+    pub p99: SimTime,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sinusoid_has_its_ratio_and_peak() {
+        let s = DailyShape::Sinusoid {
+            peak_to_trough: 3.0,
+            peak_hour: 14.0,
+        };
+        let peak = s.multiplier(14.0);
+        let trough = s.multiplier(2.0);
+        assert!((peak / trough - 3.0).abs() < 1e-12);
+        assert!((peak - 1.5).abs() < 1e-12);
+        let mean: f64 = (0..24_000)
+            .map(|i| s.multiplier(i as f64 / 1000.0))
+            .sum::<f64>()
+            / 24_000.0;
+        assert!((mean - 1.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn hour_bounds_cover_the_curve() {
+        let s = DailyShape::Sinusoid {
+            peak_to_trough: 4.0,
+            peak_hour: 13.5,
+        };
+        for h in 0..24 {
+            let b = s.hour_bound(h);
+            for k in 0..=100 {
+                let m = s.multiplier(h as f64 + k as f64 / 100.0);
+                assert!(m <= b + 1e-12, "hour {h}: {m} > {b}");
+            }
+        }
+        assert_eq!(s.hour_bound(13), 1.6);
+    }
+
+    #[test]
+    fn bursty_mean_rate_weights_by_duration() {
+        let a = Arrival::Bursty {
+            calm_rate: 10.0,
+            burst_rate: 100.0,
+            calm_mean: SimTime::from_secs(90),
+            burst_mean: SimTime::from_secs(10),
+        };
+        assert!((a.mean_rate().unwrap() - 19.0).abs() < 1e-12);
+    }
+}

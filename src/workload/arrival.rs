@@ -1,0 +1,390 @@
+//! Arrival generators: the next request of a workload, one at a time, in time order.
+//!
+//! Each generator is exact for its process: Poisson by exponential gaps; diurnal by thinning
+//! (Lewis and Shedler) against a bound per hour of the day, so nearly every candidate is kept;
+//! bursty by exponential gaps at the current state's rate, restarted at each state change (the
+//! process is memoryless, so restarting is exact); traces by reading rows.
+
+use std::collections::VecDeque;
+
+use rand::RngExt;
+use rand_distr::{Distribution, Exp1};
+
+use super::trace::TraceReader;
+use super::{Arrival, DailyShape, TraceError, TraceSpec};
+use crate::rng::Stream;
+use crate::units::SimTime;
+
+/// A request as it arrives.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Request {
+    pub arrival: SimTime,
+    /// Service time recorded in a trace; zero when there is none.
+    pub traced_service: SimTime,
+}
+
+/// The arrival process of one workload, running.
+pub struct Arrivals {
+    generator: Generator,
+    rng: Stream,
+    /// No arrivals at or after this time.
+    until: SimTime,
+}
+
+// One generator per workload, built once: the size of the diurnal variant does not matter.
+#[allow(clippy::large_enum_variant)]
+enum Generator {
+    Poisson {
+        t: f64,
+        rate: f64,
+    },
+    Diurnal {
+        t: f64,
+        rate: f64,
+        shape: DailyShape,
+        /// Upper bound of the rate in each hour of the day.
+        bounds: [f64; 24],
+        /// Whether the bound is the rate itself (hourly shapes), so no thinning draw is needed.
+        exact: bool,
+    },
+    Bursty {
+        t: f64,
+        rates: [f64; 2],
+        means_s: [f64; 2],
+        state: usize,
+        state_end: f64,
+    },
+    Trace(Box<TraceArrivals>),
+}
+
+const SECONDS_PER_HOUR: f64 = 3600.0;
+
+impl Arrivals {
+    /// Starts the process of `arrival`, drawing from `rng`, with no arrivals from `until` on.
+    pub fn new(arrival: &Arrival, mut rng: Stream, until: SimTime) -> Result<Arrivals, TraceError> {
+        let generator = match arrival {
+            Arrival::Poisson { rate } => Generator::Poisson {
+                t: 0.0,
+                rate: *rate,
+            },
+            Arrival::Diurnal { rate, shape } => {
+                let bounds = std::array::from_fn(|h| rate * shape.hour_bound(h));
+                Generator::Diurnal {
+                    t: 0.0,
+                    rate: *rate,
+                    shape: shape.clone(),
+                    bounds,
+                    exact: matches!(shape, DailyShape::Hourly(_)),
+                }
+            }
+            Arrival::Bursty {
+                calm_rate,
+                burst_rate,
+                calm_mean,
+                burst_mean,
+            } => {
+                let means_s = [calm_mean.as_secs_f64(), burst_mean.as_secs_f64()];
+                // Start in the stationary distribution of the two-state chain.
+                let p_burst = means_s[1] / (means_s[0] + means_s[1]);
+                let state = usize::from(rng.random::<f64>() < p_burst);
+                let first: f64 = Exp1.sample(&mut rng);
+                Generator::Bursty {
+                    t: 0.0,
+                    rates: [*calm_rate, *burst_rate],
+                    means_s,
+                    state,
+                    state_end: first * means_s[state],
+                }
+            }
+            Arrival::Trace(spec) => Generator::Trace(Box::new(TraceArrivals::open(spec)?)),
+        };
+        Ok(Arrivals {
+            generator,
+            rng,
+            until,
+        })
+    }
+
+    /// The next request, or `None` when the process has ended (past `until`, or end of trace).
+    #[inline]
+    pub fn next_request(&mut self) -> Result<Option<Request>, TraceError> {
+        let rng = &mut self.rng;
+        let (t, traced) = match &mut self.generator {
+            Generator::Poisson { t, rate } => {
+                let gap: f64 = Exp1.sample(rng);
+                *t += gap / *rate;
+                (*t, 0.0)
+            }
+            Generator::Diurnal {
+                t,
+                rate,
+                shape,
+                bounds,
+                exact,
+            } => loop {
+                if *t >= self.until.as_secs_f64() {
+                    return Ok(None);
+                }
+                let hour = (*t / SECONDS_PER_HOUR).floor();
+                let bound = bounds[hour.rem_euclid(24.0) as usize];
+                let hour_end = (hour + 1.0) * SECONDS_PER_HOUR;
+                let gap: f64 = Exp1.sample(rng);
+                let candidate = *t + gap / bound;
+                if candidate >= hour_end {
+                    // Memoryless: restart the clock at the hour boundary with the next bound.
+                    *t = hour_end;
+                    continue;
+                }
+                *t = candidate;
+                if *exact
+                    || rng.random::<f64>() * bound
+                        < *rate * shape.multiplier(candidate / SECONDS_PER_HOUR)
+                {
+                    break (candidate, 0.0);
+                }
+            },
+            Generator::Bursty {
+                t,
+                rates,
+                means_s,
+                state,
+                state_end,
+            } => loop {
+                if *t >= self.until.as_secs_f64() {
+                    return Ok(None);
+                }
+                let rate = rates[*state];
+                let candidate = if rate > 0.0 {
+                    let gap: f64 = Exp1.sample(rng);
+                    *t + gap / rate
+                } else {
+                    f64::INFINITY
+                };
+                if candidate >= *state_end {
+                    *t = *state_end;
+                    *state ^= 1;
+                    let len: f64 = Exp1.sample(rng);
+                    *state_end = *t + len * means_s[*state];
+                    continue;
+                }
+                *t = candidate;
+                break (candidate, 0.0);
+            },
+            Generator::Trace(trace) => match trace.next(rng)? {
+                Some(pair) => pair,
+                None => return Ok(None),
+            },
+        };
+        let arrival = SimTime::from_secs_f64(t);
+        if arrival >= self.until {
+            return Ok(None);
+        }
+        Ok(Some(Request {
+            arrival,
+            traced_service: SimTime::from_secs_f64(traced),
+        }))
+    }
+}
+
+/// Arrivals replayed from a trace, with time scaling and a rate multiplier.
+///
+/// The multiplier `m` keeps each row `floor(m)` times plus once more with probability
+/// `m - floor(m)`. The first copy keeps the row's time; further copies fall uniformly between the
+/// row and the next one, so the trace's shape over the day is kept without stacking duplicates.
+struct TraceArrivals {
+    reader: TraceReader,
+    time_scale: f64,
+    multiplier: f64,
+    lookahead: Option<super::trace::Row>,
+    started: bool,
+    /// Copies of the current row still to emit, in time order.
+    pending: VecDeque<(f64, f64)>,
+}
+
+impl TraceArrivals {
+    fn open(spec: &TraceSpec) -> Result<TraceArrivals, TraceError> {
+        let reader = TraceReader::open(
+            &spec.path,
+            &spec.display,
+            &spec.time_column,
+            spec.time_unit,
+            spec.service_time_column
+                .as_ref()
+                .map(|(name, unit)| (name.as_str(), *unit)),
+        )?;
+        Ok(TraceArrivals {
+            reader,
+            time_scale: spec.time_scale,
+            multiplier: spec.rate_multiplier,
+            lookahead: None,
+            started: false,
+            pending: VecDeque::new(),
+        })
+    }
+
+    fn next(&mut self, rng: &mut Stream) -> Result<Option<(f64, f64)>, TraceError> {
+        loop {
+            if let Some(x) = self.pending.pop_front() {
+                return Ok(Some(x));
+            }
+            if !self.started {
+                self.started = true;
+                self.lookahead = self.reader.next_row()?;
+            }
+            let Some(row) = self.lookahead.take() else {
+                return Ok(None);
+            };
+            self.lookahead = self.reader.next_row()?;
+            let t = row.time_s * self.time_scale;
+            let service = row.service_s.unwrap_or(0.0);
+            if self.multiplier == 1.0 {
+                return Ok(Some((t, service)));
+            }
+            let whole = self.multiplier.floor();
+            let copies = whole as u64 + u64::from(rng.random::<f64>() < self.multiplier - whole);
+            if copies == 0 {
+                continue;
+            }
+            let next_t = self.lookahead.map_or(t, |r| r.time_s * self.time_scale);
+            let mut extra: Vec<f64> = (1..copies)
+                .map(|_| t + rng.random::<f64>() * (next_t - t))
+                .collect();
+            extra.sort_by(f64::total_cmp);
+            self.pending.push_back((t, service));
+            self.pending.extend(extra.into_iter().map(|x| (x, service)));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rng::substream;
+    use crate::workload::TimeUnit;
+    use std::io::Write;
+
+    fn collect(arrival: &Arrival, until_s: u64) -> Vec<f64> {
+        let mut a = Arrivals::new(arrival, substream(3, "t"), SimTime::from_secs(until_s)).unwrap();
+        let mut out = Vec::new();
+        while let Some(r) = a.next_request().unwrap() {
+            out.push(r.arrival.as_secs_f64());
+        }
+        out
+    }
+
+    #[test]
+    fn poisson_rate_and_order() {
+        let ts = collect(&Arrival::Poisson { rate: 50.0 }, 2_000);
+        let rate = ts.len() as f64 / 2_000.0;
+        assert!((rate / 50.0 - 1.0).abs() < 0.01, "{rate}");
+        assert!(ts.windows(2).all(|w| w[0] <= w[1]));
+        assert!(*ts.last().unwrap() < 2_000.0);
+    }
+
+    #[test]
+    fn diurnal_follows_its_shape() {
+        let shape = DailyShape::Sinusoid {
+            peak_to_trough: 3.0,
+            peak_hour: 14.0,
+        };
+        let ts = collect(
+            &Arrival::Diurnal {
+                rate: 20.0,
+                shape: shape.clone(),
+            },
+            86_400,
+        );
+        let rate = ts.len() as f64 / 86_400.0;
+        assert!((rate / 20.0 - 1.0).abs() < 0.01, "{rate}");
+        let in_hour = |h: f64| ts.iter().filter(|t| (*t / 3600.0).floor() == h).count() as f64;
+        // Expected count in an hour is the integral of the rate; check peak and trough hours.
+        for h in [2.0, 14.0] {
+            let expect: f64 = (0..1000)
+                .map(|k| 20.0 * shape.multiplier(h + (k as f64 + 0.5) / 1000.0) * 3.6)
+                .sum();
+            let got = in_hour(h);
+            assert!(
+                (got / expect - 1.0).abs() < 0.03,
+                "hour {h}: {got} vs {expect}"
+            );
+        }
+    }
+
+    #[test]
+    fn hourly_shape_is_piecewise_constant() {
+        let mut m = [1.0; 24];
+        m[0] = 0.0;
+        m[12] = 3.0;
+        let sum: f64 = m.iter().sum();
+        let m = m.map(|x| x * 24.0 / sum);
+        let ts = collect(
+            &Arrival::Diurnal {
+                rate: 10.0,
+                shape: DailyShape::Hourly(m),
+            },
+            86_400,
+        );
+        assert!(
+            ts.iter().all(|t| *t >= 3600.0),
+            "no arrivals in a zero hour"
+        );
+        let noon = ts.iter().filter(|t| (**t / 3600.0) as u32 == 12).count() as f64;
+        let one = ts.iter().filter(|t| (**t / 3600.0) as u32 == 1).count() as f64;
+        assert!((noon / one - 3.0).abs() < 0.15, "{noon} {one}");
+    }
+
+    #[test]
+    fn bursty_mean_rate() {
+        let a = Arrival::Bursty {
+            calm_rate: 5.0,
+            burst_rate: 50.0,
+            calm_mean: SimTime::from_secs(60),
+            burst_mean: SimTime::from_secs(15),
+        };
+        let ts = collect(&a, 200_000);
+        let rate = ts.len() as f64 / 200_000.0;
+        let expect = a.mean_rate().unwrap();
+        assert!((rate / expect - 1.0).abs() < 0.03, "{rate} vs {expect}");
+    }
+
+    #[test]
+    fn trace_replay_scales_and_multiplies() {
+        let mut f = tempfile::NamedTempFile::new().unwrap();
+        let mut text = String::from("t\n");
+        for i in 0..10_000 {
+            text.push_str(&format!("{}\n", i * 10));
+        }
+        f.write_all(text.as_bytes()).unwrap();
+        let spec = |time_scale, rate_multiplier| {
+            Arrival::Trace(TraceSpec {
+                path: f.path().to_path_buf(),
+                display: "t.csv".into(),
+                time_column: "t".into(),
+                time_unit: TimeUnit::Ms,
+                time_scale,
+                rate_multiplier,
+                service_time_column: None,
+            })
+        };
+        let plain = collect(&spec(1.0, 1.0), 1_000);
+        assert_eq!(plain.len(), 10_000);
+        assert!((plain[1] - 0.01).abs() < 1e-12);
+        let fast = collect(&spec(0.5, 1.0), 1_000);
+        assert!((fast[1] - 0.005).abs() < 1e-12);
+        let more = collect(&spec(1.0, 1.6), 1_000);
+        assert!(
+            (more.len() as f64 / 16_000.0 - 1.0).abs() < 0.03,
+            "{}",
+            more.len()
+        );
+        assert!(more.windows(2).all(|w| w[0] <= w[1]));
+        let fewer = collect(&spec(1.0, 0.25), 1_000);
+        assert!(
+            (fewer.len() as f64 / 2_500.0 - 1.0).abs() < 0.06,
+            "{}",
+            fewer.len()
+        );
+        let cut = collect(&spec(1.0, 1.0), 50);
+        assert_eq!(cut.len(), 5_000);
+    }
+}
