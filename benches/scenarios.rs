@@ -1,1 +1,40 @@
-fn main() {}
+//! Whole scenarios through the engine, single-threaded: simulated requests per second.
+//!
+//! `cargo bench --bench scenarios`. Throughput is the number of requests the run simulates
+//! (warm-up included), so criterion reports requests per second directly.
+
+use std::path::Path;
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use headroom::scenario;
+
+fn load(name: &str, overrides: &[&str]) -> headroom::Scenario {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("scenarios")
+        .join(name);
+    let overrides: Vec<String> = overrides.iter().map(|s| s.to_string()).collect();
+    scenario::load(&path, &overrides).expect("bundled scenario loads")
+}
+
+fn bench(c: &mut Criterion, id: &str, s: &headroom::Scenario) {
+    let requests = headroom::run(s, s.seed, None)
+        .expect("runs")
+        .simulated_requests;
+    let mut g = c.benchmark_group("scenario");
+    g.sample_size(10);
+    g.throughput(Throughput::Elements(requests));
+    g.bench_function(id, |b| {
+        b.iter(|| headroom::run(s, s.seed, None).expect("runs"))
+    });
+    g.finish();
+}
+
+fn scenarios(c: &mut Criterion) {
+    bench(c, "mmc", &load("mmc.toml", &[]));
+    bench(c, "batching", &load("batching.toml", &[]));
+    bench(c, "day-1k-1h", &load("day-1k.toml", &["horizon=\"1h\""]));
+    bench(c, "chat-assistant", &load("chat-assistant.toml", &[]));
+}
+
+criterion_group!(benches, scenarios);
+criterion_main!(benches);

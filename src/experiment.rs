@@ -94,6 +94,8 @@ pub struct Summary {
     pub workload_series: Vec<Vec<SeriesRow>>,
     /// Events processed, over all replications.
     pub events: u64,
+    /// Requests simulated (warm-up included), over all replications.
+    pub simulated_requests: u64,
 }
 
 impl Summary {
@@ -136,6 +138,7 @@ impl Summary {
             series,
             workload_series,
             events: runs.iter().map(|r| r.events).sum(),
+            simulated_requests: runs.iter().map(|r| r.simulated_requests).sum(),
         }
     }
 }

@@ -58,12 +58,12 @@ impl ServiceSampler {
         let ns = match &self.kind {
             Kind::Exponential { mean_ns } => {
                 let z: f64 = Exp1.sample(rng);
-                (z * mean_ns).round() as u64
+                SimTime::from_nanos_f64(z * mean_ns).0
             }
             Kind::Fixed { ns } => *ns,
-            Kind::Lognormal(d) => d.sample(rng).round() as u64,
+            Kind::Lognormal(d) => SimTime::from_nanos_f64(d.sample(rng)).0,
             Kind::BatchLinear { base, per_item } => base + per_item * u64::from(size),
-            Kind::Trace { scale } => (traced.0 as f64 * scale).round() as u64,
+            Kind::Trace { scale } => SimTime::from_nanos_f64(traced.0 as f64 * scale).0,
         };
         SimTime(ns.max(1))
     }

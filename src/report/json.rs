@@ -77,14 +77,14 @@ pub fn to_value(r: &Report) -> Value {
         .collect();
     root.insert("pools".into(), Value::Array(pools));
     root.insert("timeseries".into(), timeseries(&s.series));
-    let requests = s.total.get(Metric::Arrived).mean * f64::from(s.replications);
     root.insert(
         "run".into(),
         json!({
             "wall_seconds": r.run.wall_seconds,
             "events": s.events,
             "events_per_second": s.events as f64 / r.run.wall_seconds,
-            "requests_per_second": requests / r.run.wall_seconds,
+            "simulated_requests": s.simulated_requests,
+            "requests_per_second": s.simulated_requests as f64 / r.run.wall_seconds,
             "threads": r.run.threads,
         }),
     );

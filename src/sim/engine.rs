@@ -82,6 +82,8 @@ pub(super) struct Engine<'s> {
     pools: Vec<PoolRt>,
     rec: Recorder,
     seed: u64,
+    /// Whether any workload has a timeout (so expiry timers are needed at all).
+    timeouts: bool,
 }
 
 impl<'s> Engine<'s> {
@@ -142,12 +144,16 @@ impl<'s> Engine<'s> {
         Ok(Engine {
             scenario,
             now: 0,
-            events: EventQueue::new(),
+            events: EventQueue::new(scenario.workloads.len()),
             workloads,
             replicas,
             pools,
             rec: Recorder::new(scenario),
             seed,
+            timeouts: scenario
+                .workloads
+                .iter()
+                .any(|w| w.dispatch.timeout.is_some()),
         })
     }
 
@@ -165,8 +171,14 @@ impl<'s> Engine<'s> {
             match event {
                 Event::Arrival { workload } => self.on_arrival(workload as usize)?,
                 Event::BatchDone { replica } => self.on_batch_done(replica as usize),
-                Event::BatchTimer(q) => self.on_batch_timer(q),
-                Event::Expire(q) => self.on_expire(q),
+                Event::SharedBatchTimer { workload } => {
+                    self.on_batch_timer(QueueRef::Shared(workload))
+                }
+                Event::ReplicaBatchTimer { replica } => {
+                    self.on_batch_timer(QueueRef::Replica(replica))
+                }
+                Event::SharedExpire { workload } => self.on_expire(QueueRef::Shared(workload)),
+                Event::ReplicaExpire { replica } => self.on_expire(QueueRef::Replica(replica)),
             }
             if count.is_multiple_of(PROGRESS_EVERY)
                 && let Some(p) = progress
@@ -198,12 +210,27 @@ impl<'s> Engine<'s> {
         self.rec.arrival(w, req.arrival.0);
         let queue = match self.workloads[w].policy {
             Policy::SharedQueue => {
+                // Fast path: a free replica that would start at once takes the request directly.
+                let wl = &self.workloads[w];
+                if wl.queue.items.is_empty()
+                    && let Some(&r) = wl.idle.front()
+                    && self.starts_alone(r as usize)
+                {
+                    self.workloads[w].idle.pop_front();
+                    self.start_single(r as usize, req);
+                    return self.schedule_arrival(w);
+                }
                 self.workloads[w].queue.items.push_back(req);
                 self.start_shared(w);
                 QueueRef::Shared(w as u32)
             }
             policy => {
                 let r = self.pick_replica(w, policy);
+                let replica = &self.replicas[r];
+                if !replica.busy && replica.queue.items.is_empty() && self.starts_alone(r) {
+                    self.start_single(r, req);
+                    return self.schedule_arrival(w);
+                }
                 self.replicas[r].queue.items.push_back(req);
                 self.start_replica(r);
                 QueueRef::Replica(r as u32)
@@ -225,9 +252,10 @@ impl<'s> Engine<'s> {
         let replica = &mut self.replicas[r];
         let (w, pool) = (replica.workload as usize, replica.pool as usize);
         let timeout = self.workloads[w].timeout;
-        for req in replica.batch.drain(..) {
+        for req in &replica.batch {
             self.rec.completed(w, req.arrival.0, self.now, timeout);
         }
+        replica.batch.clear();
         replica.busy = false;
         self.rec.batch_finished(pool, self.now);
         if self.workloads[w].policy == Policy::SharedQueue {
@@ -287,7 +315,11 @@ impl<'s> Engine<'s> {
     }
 
     /// Arms the expiry timer for the oldest request of `q`, if the workload has a timeout.
+    #[inline]
     fn arm_expiry(&mut self, q: QueueRef) {
+        if !self.timeouts {
+            return;
+        }
         let timeout = self.workloads[self.workload_of(q)].timeout;
         if timeout == u64::MAX {
             return;
@@ -299,7 +331,7 @@ impl<'s> Engine<'s> {
         if let Some(front) = queue.items.front() {
             let at = front.arrival.0.saturating_add(timeout);
             queue.expiry_armed = true;
-            self.events.push(SimTime(at), Event::Expire(q));
+            self.events.push(SimTime(at), Event::expire(q));
         }
     }
 
@@ -307,7 +339,7 @@ impl<'s> Engine<'s> {
         let queue = self.queue_mut(q);
         if queue.batch_timer.is_none_or(|t| t > at) {
             queue.batch_timer = Some(at);
-            self.events.push(SimTime(at), Event::BatchTimer(q));
+            self.events.push(SimTime(at), Event::batch_timer(q));
         }
     }
 
@@ -353,13 +385,25 @@ impl<'s> Engine<'s> {
         }
     }
 
+    /// Whether free replica `r`, offered a single request and nothing queued, starts at once.
+    #[inline]
+    fn starts_alone(&self, r: usize) -> bool {
+        let b = self.pools[self.replicas[r].pool as usize].batching;
+        b.max_batch == 1 || b.max_wait.0 == 0
+    }
+
+    /// Free replica `r` serves `req` alone.
+    #[inline]
+    fn start_single(&mut self, r: usize, req: Request) {
+        self.replicas[r].batch.push(req);
+        self.launch(r);
+    }
+
     /// Replica `r` takes a batch from queue `q` and starts serving it.
     fn start_batch(&mut self, r: usize, q: QueueRef) {
-        let (pool, w) = (
-            self.replicas[r].pool as usize,
-            self.replicas[r].workload as usize,
-        );
-        let max = self.pools[pool].batching.max_batch as usize;
+        let max = self.pools[self.replicas[r].pool as usize]
+            .batching
+            .max_batch as usize;
         let (items, batch) = match q {
             QueueRef::Shared(w) => (
                 &mut self.workloads[w as usize].queue.items,
@@ -371,13 +415,26 @@ impl<'s> Engine<'s> {
             }
         };
         let n = items.len().min(max);
-        batch.extend(items.drain(..n));
+        if n == 1 {
+            batch.push(items.pop_front().expect("n == 1"));
+        } else {
+            batch.extend(items.drain(..n));
+        }
+        self.launch(r);
+    }
+
+    /// Replica `r` starts serving the batch it holds.
+    #[inline]
+    fn launch(&mut self, r: usize) {
+        let replica = &mut self.replicas[r];
+        replica.busy = true;
+        let (pool, w) = (replica.pool as usize, replica.workload as usize);
+        let n = replica.batch.len();
         let mut traced = SimTime::ZERO;
-        for req in batch.iter() {
+        for req in &replica.batch {
             traced = traced.max(req.traced_service);
             self.rec.started(w, req.arrival.0, self.now);
         }
-        self.replicas[r].busy = true;
         self.rec.batch_started(pool, n, self.now);
         let p = &mut self.pools[pool];
         let service = p.sampler.sample(&mut p.rng, n as u32, traced);

@@ -7,16 +7,18 @@
 //! settled at every boundary (each interval of the time series, the end of warm-up and the
 //! horizon), so every integral splits exactly between intervals and window.
 
+mod coarse;
+
 use hdrhistogram::Histogram;
 
+use self::coarse::CoarseHistogram;
 use super::result::{Metric, PoolStats, RunResult, SeriesRow, Stats};
 use crate::pricing::Market;
 use crate::scenario::Scenario;
 
-/// Histogram values are microseconds; three significant digits (0.1 %) for the headline
-/// percentiles, two for the per-interval p99 of the time series.
+/// Histogram values are microseconds, with three significant digits (0.1 %) for the headline
+/// percentiles; the per-interval p99 of the time series uses a [`CoarseHistogram`].
 const SIGFIG: u8 = 3;
-const SIGFIG_INTERVAL: u8 = 2;
 const NS_PER_US: u64 = 1_000;
 const NS_PER_HOUR: f64 = 3.6e12;
 
@@ -78,7 +80,11 @@ struct WorkloadRec {
     iv_arrivals: u64,
     iv_completed: u64,
     iv_failed: u64,
-    iv_latency: Histogram<u64>,
+    /// Latencies completed in the current interval.
+    iv_latency: CoarseHistogram,
+    /// Waits of zero, counted apart (most requests of a lightly loaded fleet never wait) and
+    /// added to `wait` at the end.
+    zero_waits: u64,
 }
 
 struct PoolRec {
@@ -102,6 +108,7 @@ pub(super) struct Recorder {
     pools: Vec<PoolRec>,
     series: Vec<Vec<SeriesRow>>,
     total_series: Vec<SeriesRow>,
+    simulated_requests: u64,
 }
 
 impl Recorder {
@@ -125,7 +132,8 @@ impl Recorder {
                 iv_arrivals: 0,
                 iv_completed: 0,
                 iv_failed: 0,
-                iv_latency: histogram(SIGFIG_INTERVAL),
+                iv_latency: CoarseHistogram::default(),
+                zero_waits: 0,
             })
             .collect();
         let pools = s
@@ -157,6 +165,7 @@ impl Recorder {
             pools,
             series: vec![Vec::new(); s.workloads.len()],
             total_series: Vec::new(),
+            simulated_requests: 0,
         };
         r.next_boundary = r.compute_next_boundary(0);
         r
@@ -226,7 +235,7 @@ impl Recorder {
             replicas: 0.0,
             cost_usd: 0.0,
         };
-        let mut total_hist: Option<Histogram<u64>> = None;
+        let mut total_hist: Option<CoarseHistogram> = None;
         let (mut total_busy, mut total_replicas) = (0.0, 0.0);
         let many = self.workloads.len() > 1;
         for (wi, w) in self.workloads.iter_mut().enumerate() {
@@ -256,7 +265,7 @@ impl Recorder {
             total_replicas += replicas;
             if many {
                 match &mut total_hist {
-                    Some(h) => h.add(&w.iv_latency).expect("same-shaped histograms"),
+                    Some(h) => h.add(&w.iv_latency),
                     None => total_hist = Some(w.iv_latency.clone()),
                 }
             } else {
@@ -277,6 +286,7 @@ impl Recorder {
 
     #[inline]
     pub fn arrival(&mut self, w: usize, t: u64) {
+        self.simulated_requests += 1;
         let counts = self.counts(t);
         let in_window = self.in_window;
         let rec = &mut self.workloads[w];
@@ -315,9 +325,13 @@ impl Recorder {
             let rec = &mut self.workloads[w];
             let wait = now - arrival;
             rec.wait_sum_ns += u128::from(wait);
-            rec.wait
-                .record(wait / NS_PER_US)
-                .expect("an auto-resizing histogram takes any u64");
+            if wait < NS_PER_US {
+                rec.zero_waits += 1;
+            } else {
+                rec.wait
+                    .record(wait / NS_PER_US)
+                    .expect("an auto-resizing histogram takes any u64");
+            }
         }
     }
 
@@ -365,9 +379,7 @@ impl Recorder {
         }
         if before_horizon {
             rec.iv_completed += 1;
-            rec.iv_latency
-                .record(us)
-                .expect("an auto-resizing histogram takes any u64");
+            rec.iv_latency.record(us);
         }
     }
 
@@ -414,6 +426,7 @@ impl Recorder {
         RunResult {
             seed,
             events,
+            simulated_requests: self.simulated_requests,
             total,
             workloads,
             pools,
@@ -432,7 +445,10 @@ impl Recorder {
             h
         };
         let latency = merged(|r| &r.latency);
-        let wait = merged(|r| &r.wait);
+        let mut wait = merged(|r| &r.wait);
+        let zero_waits: u64 = recs.iter().map(|r| r.zero_waits).sum();
+        wait.record_n(0, zero_waits)
+            .expect("an auto-resizing histogram takes any u64");
         let sum = |f: fn(&WorkloadRec) -> u64| recs.iter().map(|r| f(r)).sum::<u64>() as f64;
         let arrived = sum(|r| r.arrived);
         let completed = sum(|r| r.completed);
@@ -550,6 +566,6 @@ fn quantile_ms(h: &Histogram<u64>, q: f64) -> f64 {
     }
 }
 
-fn p99_ms(h: &Histogram<u64>) -> f64 {
-    quantile_ms(h, 0.99)
+fn p99_ms(h: &CoarseHistogram) -> f64 {
+    h.quantile(0.99) / 1e3
 }

@@ -147,6 +147,8 @@ pub struct RunResult {
     pub seed: u64,
     /// Events processed.
     pub events: u64,
+    /// Requests simulated, warm-up and drain included.
+    pub simulated_requests: u64,
     pub total: Stats,
     /// In the order of `Scenario::workloads`.
     pub workloads: Vec<Stats>,
