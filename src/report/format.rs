@@ -43,6 +43,9 @@ pub fn usd(x: f64) -> String {
     if !x.is_finite() {
         return "-".into();
     }
+    if x != 0.0 && x.abs() < 0.01 {
+        return format!("${x:.4}");
+    }
     let cents = (x * 100.0).round();
     let whole = (cents / 100.0).trunc();
     let frac = (cents - whole * 100.0).abs();
@@ -93,7 +96,8 @@ mod tests {
         assert_eq!(ms(63.94), "63.9");
         assert_eq!(ms(2.5), "2.50");
         assert_eq!(usd(1234.567), "$1,234.57");
-        assert_eq!(usd(0.004), "$0.00");
+        assert_eq!(usd(0.004), "$0.0040");
+        assert_eq!(usd(0.0), "$0.00");
         assert_eq!(pct(0.8), "80%");
         assert_eq!(pct(0.05), "5.0%");
         assert_eq!(span(SimTime::from_secs(85_800)), "23h50m");

@@ -149,7 +149,7 @@ pub fn render(r: &Report) -> String {
         thousands(t.get(Metric::TimedOut).mean),
         format_rate(t.get(Metric::Throughput).mean),
     );
-    out
+    out.lines().map(|l| format!("{}\n", l.trim_end())).collect()
 }
 
 fn workload_row(out: &mut String, name: &str, ws: &ScopeSummary) {

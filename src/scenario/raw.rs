@@ -60,6 +60,14 @@ pub struct Top {
     pub warmup: Option<Spanned<Duration>>,
     pub interval: Option<Spanned<Duration>>,
     pub pricing: Option<Pricing>,
+    // The named sections are read entry by entry before `Top`; they are listed here only so
+    // that the message for an unknown top-level key names them too.
+    #[serde(default)]
+    pub models: Option<serde::de::IgnoredAny>,
+    #[serde(default)]
+    pub workloads: Option<serde::de::IgnoredAny>,
+    #[serde(default)]
+    pub pools: Option<serde::de::IgnoredAny>,
 }
 
 #[derive(Debug, Deserialize)]

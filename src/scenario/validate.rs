@@ -25,7 +25,8 @@ const MAX_BATCH: i64 = 1 << 16;
 
 type Entry<T> = (Spanned<String>, T);
 /// Service profiles of a model, by GPU model.
-type Profiles = Vec<(String, ServiceModel)>;
+/// `None` marks a profile that is in the file but invalid (already reported).
+type Profiles = Vec<(String, Option<ServiceModel>)>;
 /// A model's name and, if it validated, its profiles.
 type ModelEntry = (Spanned<String>, Option<Profiles>);
 
@@ -39,7 +40,7 @@ pub(super) fn scenario(src: &Source, base: &Path) -> Result<Scenario, Vec<Diagno
         for e in syntax {
             c.toml_error(&e);
         }
-        return Err(c.problems);
+        return Err(c.into_problems());
     }
     let root_span = root.span();
     let mut root = root.into_inner();
@@ -144,7 +145,7 @@ pub(super) fn scenario(src: &Source, base: &Path) -> Result<Scenario, Vec<Diagno
     }
 
     if c.has_problems() {
-        return Err(c.problems);
+        return Err(c.into_problems());
     }
     let (top, settings) = (top.expect("no problems"), settings.expect("no problems"));
     Ok(Scenario {
@@ -177,12 +178,21 @@ struct Settings {
 
 struct Checker<'s> {
     src: &'s Source,
-    problems: Vec<Diagnostic>,
+    /// Problems with the byte offset they point at, for reporting in file order.
+    problems: Vec<(usize, Diagnostic)>,
 }
 
 impl Checker<'_> {
     fn error(&mut self, span: Range<usize>, message: impl Into<String>) {
-        self.problems.push(self.src.diagnostic(Some(span), message));
+        self.problems
+            .push((span.start, self.src.diagnostic(Some(span), message)));
+    }
+
+    /// Every problem, in the order of the file, then of the overrides.
+    fn into_problems(mut self) -> Vec<Diagnostic> {
+        self.problems.sort_by_key(|(offset, _)| *offset);
+        self.problems.dedup_by(|a, b| a.1 == b.1);
+        self.problems.into_iter().map(|(_, d)| d).collect()
     }
 
     fn has_problems(&self) -> bool {
@@ -190,10 +200,10 @@ impl Checker<'_> {
     }
 
     fn toml_error(&mut self, e: &toml::de::Error) {
-        let message = e.message().trim_end().to_string();
-        let span = e.span();
-        // serde names an unknown field in backticks; point at the key itself when we can.
-        self.problems.push(self.src.diagnostic(span, message));
+        let span = e.span().unwrap_or(0..0);
+        let message = plain_message(e.message().trim_end());
+        self.problems
+            .push((span.start, self.src.diagnostic(Some(span), message)));
     }
 
     /// Takes a table of named entries (`[pools.NAME]`) out of the root and deserializes each one
@@ -360,4 +370,36 @@ impl Checker<'_> {
         }
         v.as_ref()
     }
+}
+
+/// serde's wording, in the scenario's terms: `expected f64` is "expected a number", and an unknown
+/// field suggests the closest known one instead of listing them all.
+fn plain_message(message: &str) -> String {
+    let mut m = message
+        .replace("expected f64", "expected a number")
+        .replace("expected i64", "expected a whole number")
+        .replace("expected u64", "expected a whole number >= 0")
+        .replace("expected a sequence", "expected an array");
+    if let Some(rest) = m.strip_prefix("unknown field `")
+        && let Some((field, tail)) = rest.split_once('`')
+    {
+        let known: Vec<&str> = tail.split('`').skip(1).step_by(2).collect();
+        let best = known
+            .iter()
+            .map(|k| (strsim::jaro_winkler(field, k), *k))
+            .filter(|(score, _)| *score > 0.8)
+            .max_by(|a, b| a.0.total_cmp(&b.0));
+        m = match best {
+            Some((_, k)) => format!("unknown field `{field}`; did you mean `{k}`?"),
+            None => format!(
+                "unknown field `{field}`; expected one of {}",
+                known
+                    .iter()
+                    .map(|k| format!("`{k}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        };
+    }
+    m
 }

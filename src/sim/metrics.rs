@@ -511,12 +511,13 @@ impl Recorder {
         set(Metric::LatencyP95, quantile(&latency, 0.95));
         set(Metric::LatencyP99, quantile(&latency, 0.99));
         set(Metric::LatencyP999, quantile(&latency, 0.999));
+        let max_ns = recs.iter().map(|r| r.latency_max_ns).max().unwrap_or(0);
         set(
             Metric::LatencyMax,
-            if latency.is_empty() {
-                f64::NAN
+            if completed > 0.0 {
+                max_ns as f64 / 1e6
             } else {
-                latency.max() as f64 / 1e3
+                f64::NAN
             },
         );
         set(Metric::WaitMean, wait_sum as f64 / 1e6 / started);

@@ -1,1 +1,8 @@
-mod placeholder {}
+//! Integration tests: the library against closed forms and reference simulations, the CLI as a
+//! process, golden files, and properties.
+
+mod cli;
+mod golden;
+mod properties;
+mod reference;
+mod support;

@@ -178,7 +178,8 @@ impl Checker<'_> {
                 match (model_name, profiles) {
                     (Some(model), Some(profiles)) => {
                         match profiles.iter().find(|(gpu, _)| *gpu == inst.gpu_model) {
-                            Some((_, s)) => Some(s.clone()),
+                            // An invalid profile was reported where it is written.
+                            Some((_, s)) => s.clone(),
                             None => {
                                 let span =
                                     p.instance_type.as_ref().map_or(name.span(), Spanned::span);

@@ -25,9 +25,8 @@ impl Checker<'_> {
                 );
                 continue;
             }
-            if let Some(s) = self.service(service) {
-                out.push((gpu.get_ref().clone(), s));
-            }
+            let s = self.service(service);
+            out.push((gpu.get_ref().clone(), s));
         }
         out
     }
