@@ -93,18 +93,37 @@ impl DailyShape {
         }
     }
 
-    /// The largest multiplier within hour-of-day `h` (0..24), for thinning.
-    pub fn hour_bound(&self, h: usize) -> f64 {
+    /// The smallest and largest multiplier between hours `from` and `to` of one day
+    /// (`0 <= from < to <= 24`), for thinning.
+    pub fn bounds(&self, from: f64, to: f64) -> (f64, f64) {
         match self {
-            DailyShape::Hourly(m) => m[h],
+            DailyShape::Hourly(m) => {
+                let first = from.floor() as usize;
+                let last = ((to.ceil() as usize).max(first + 1)).min(24);
+                m[first..last]
+                    .iter()
+                    .fold((f64::INFINITY, 0.0f64), |(lo, hi), x| {
+                        (lo.min(*x), hi.max(*x))
+                    })
+            }
             DailyShape::Sinusoid { peak_hour, .. } => {
-                let start = h as f64;
-                let peak_in_hour = (peak_hour - start).rem_euclid(24.0) <= 1.0;
-                if peak_in_hour {
+                let within = |h: f64| {
+                    let h = h.rem_euclid(24.0);
+                    (from..=to).contains(&h) || (from..=to).contains(&(h + 24.0))
+                };
+                let (a, b) = (self.multiplier(from), self.multiplier(to));
+                let hi = if within(*peak_hour) {
                     self.multiplier(*peak_hour)
                 } else {
-                    self.multiplier(start).max(self.multiplier(start + 1.0))
-                }
+                    a.max(b)
+                };
+                let trough = peak_hour + 12.0;
+                let lo = if within(trough) {
+                    self.multiplier(trough)
+                } else {
+                    a.min(b)
+                };
+                (lo, hi)
             }
         }
     }
@@ -202,19 +221,34 @@ mod tests {
     }
 
     #[test]
-    fn hour_bounds_cover_the_curve() {
+    fn bounds_cover_the_curve() {
         let s = DailyShape::Sinusoid {
             peak_to_trough: 4.0,
             peak_hour: 13.5,
         };
-        for h in 0..24 {
-            let b = s.hour_bound(h);
+        for (from, to) in [
+            (0.0, 1.0),
+            (13.0, 14.0),
+            (1.0, 1.0 + 1.0 / 60.0),
+            (23.0, 24.0),
+            (1.0, 2.0),
+        ] {
+            let (lo, hi) = s.bounds(from, to);
             for k in 0..=100 {
-                let m = s.multiplier(h as f64 + k as f64 / 100.0);
-                assert!(m <= b + 1e-12, "hour {h}: {m} > {b}");
+                let m = s.multiplier(from + (to - from) * k as f64 / 100.0);
+                assert!(
+                    lo - 1e-12 <= m && m <= hi + 1e-12,
+                    "[{from}, {to}]: {m} not in [{lo}, {hi}]"
+                );
             }
         }
-        assert_eq!(s.hour_bound(13), 1.6);
+        assert_eq!(s.bounds(13.0, 14.0).1, 1.6);
+        assert_eq!(s.bounds(1.0, 2.0).0, 0.4);
+        let mut m = [1.0; 24];
+        m[5] = 3.0;
+        let h = DailyShape::Hourly(m);
+        assert_eq!(h.bounds(5.0, 5.5), (3.0, 3.0));
+        assert_eq!(h.bounds(4.0, 6.0), (1.0, 3.0));
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! Arrival generators: the next request of a workload, one at a time, in time order.
 //!
 //! Each generator is exact for its process: Poisson by exponential gaps; diurnal by thinning
-//! (Lewis and Shedler) against a bound per hour of the day, so nearly every candidate is kept;
+//! (Lewis and Shedler) against the rate's maximum in each minute of the day, with its minimum as
+//! a squeeze, so nearly every candidate is kept without evaluating the rate;
 //! bursty by exponential gaps at the current state's rate, restarted at each state change (the
 //! process is memoryless, so restarting is exact); traces by reading rows.
 
@@ -31,8 +32,6 @@ pub struct Arrivals {
     until: SimTime,
 }
 
-// One generator per workload, built once: the size of the diurnal variant does not matter.
-#[allow(clippy::large_enum_variant)]
 enum Generator {
     Poisson {
         t: f64,
@@ -42,10 +41,8 @@ enum Generator {
         t: f64,
         rate: f64,
         shape: DailyShape,
-        /// Upper bound of the rate in each hour of the day.
-        bounds: [f64; 24],
-        /// Whether the bound is the rate itself (hourly shapes), so no thinning draw is needed.
-        exact: bool,
+        /// Lower and upper bounds of the rate in each minute of the day.
+        bounds: Box<[(f64, f64)]>,
     },
     Bursty {
         t: f64,
@@ -58,6 +55,9 @@ enum Generator {
 }
 
 const SECONDS_PER_HOUR: f64 = 3600.0;
+/// Thinning segments: one minute, 1,440 a day.
+const SEGMENT_S: f64 = 60.0;
+const SEGMENTS_PER_DAY: usize = 1440;
 
 impl Arrivals {
     /// Starts the process of `arrival`, drawing from `rng`, with no arrivals from `until` on.
@@ -68,13 +68,18 @@ impl Arrivals {
                 rate: *rate,
             },
             Arrival::Diurnal { rate, shape } => {
-                let bounds = std::array::from_fn(|h| rate * shape.hour_bound(h));
+                let hours = |i: usize| i as f64 * SEGMENT_S / SECONDS_PER_HOUR;
+                let bounds = (0..SEGMENTS_PER_DAY)
+                    .map(|i| {
+                        let (lo, hi) = shape.bounds(hours(i), hours(i + 1));
+                        (rate * lo, rate * hi)
+                    })
+                    .collect();
                 Generator::Diurnal {
                     t: 0.0,
                     rate: *rate,
                     shape: shape.clone(),
                     bounds,
-                    exact: matches!(shape, DailyShape::Hourly(_)),
                 }
             }
             Arrival::Bursty {
@@ -120,26 +125,28 @@ impl Arrivals {
                 rate,
                 shape,
                 bounds,
-                exact,
             } => loop {
                 if *t >= self.until.as_secs_f64() {
                     return Ok(None);
                 }
-                let hour = (*t / SECONDS_PER_HOUR).floor();
-                let bound = bounds[hour.rem_euclid(24.0) as usize];
-                let hour_end = (hour + 1.0) * SECONDS_PER_HOUR;
+                let segment = (*t / SEGMENT_S).floor();
+                let (lower, upper) = bounds[segment as usize % SEGMENTS_PER_DAY];
+                let segment_end = (segment + 1.0) * SEGMENT_S;
                 let gap: f64 = Exp1.sample(rng);
-                let candidate = *t + gap / bound;
-                if candidate >= hour_end {
-                    // Memoryless: restart the clock at the hour boundary with the next bound.
-                    *t = hour_end;
+                let candidate = if upper > 0.0 {
+                    *t + gap / upper
+                } else {
+                    f64::INFINITY
+                };
+                if candidate >= segment_end {
+                    // Memoryless: restart the clock at the segment boundary with the next bound.
+                    *t = segment_end;
                     continue;
                 }
                 *t = candidate;
-                if *exact
-                    || rng.random::<f64>() * bound
-                        < *rate * shape.multiplier(candidate / SECONDS_PER_HOUR)
-                {
+                let u = rng.random::<f64>() * upper;
+                // Below the segment's minimum rate: accepted without evaluating the rate.
+                if u < lower || u < *rate * shape.multiplier(candidate / SECONDS_PER_HOUR) {
                     break (candidate, 0.0);
                 }
             },
