@@ -116,15 +116,7 @@ pub fn check_traces(
     let mut out = Vec::new();
     for w in &scenario.workloads {
         if let Arrival::Trace(spec) = &w.arrival {
-            let reader = TraceReader::open(
-                &spec.path,
-                &spec.display,
-                &spec.time_column,
-                spec.time_unit,
-                spec.service_time_column
-                    .as_ref()
-                    .map(|(c, u)| (c.as_str(), *u)),
-            )?;
+            let reader = TraceReader::for_spec(spec)?;
             let (rows, span) = reader.scan()?;
             out.push((w.name.clone(), rows, span));
         }

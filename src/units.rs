@@ -100,7 +100,7 @@ pub enum DurationError {
     NoUnit(String),
     #[error("duration {0:?} has an unknown unit; use one of ns, us, ms, s, m, h, d")]
     BadUnit(String),
-    #[error("duration {0:?} is not a number followed by a unit, e.g. \"1.5s\"")]
+    #[error("duration {0:?} is not a number followed by a unit, e.g. \"1.5s\" or \"1h30m\"")]
     BadNumber(String),
     #[error("duration {0:?} is negative")]
     Negative(String),
@@ -108,41 +108,50 @@ pub enum DurationError {
     TooLong(String),
 }
 
-/// Parses `"250ms"`, `"1.5s"`, `"10m"`, `"24h"`, `"2d"` into nanoseconds.
+/// Parses `"250ms"`, `"1.5s"`, `"10m"`, `"24h"`, `"2d"`, and sums such as `"1h30m"` or
+/// `"1h 30m"`, into nanoseconds (a fraction is rounded to the nanosecond).
 ///
-/// A single number with a single unit; a fraction is allowed and rounded to the nanosecond. Hand
-/// written because the common crates (humantime, go-parse-duration) reject fractions or `µs`.
+/// Hand written because the common crates (humantime, go-parse-duration) reject fractions or `µs`.
 pub fn parse_duration(text: &str) -> Result<SimTime, DurationError> {
     let s = text.trim();
     if s.is_empty() {
         return Err(DurationError::Empty);
     }
-    let split = s
-        .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '-' || c == '+' || c == '_'))
-        .unwrap_or(s.len());
-    let (num, unit) = s.split_at(split);
-    let unit = unit.trim();
-    if unit.is_empty() {
-        return Err(DurationError::NoUnit(s.to_string()));
+    let mut rest = s;
+    let mut total = 0.0f64;
+    while !rest.is_empty() {
+        let split = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '-' || c == '+' || c == '_'))
+            .unwrap_or(rest.len());
+        let (num, after) = rest.split_at(split);
+        let after = after.trim_start();
+        let unit_len = after
+            .find(|c: char| c.is_ascii_digit() || c.is_whitespace() || c == '.')
+            .unwrap_or(after.len());
+        let (unit, after) = after.split_at(unit_len);
+        if unit.is_empty() {
+            return Err(DurationError::NoUnit(s.to_string()));
+        }
+        let Some(&(_, scale)) = UNITS.iter().find(|(u, _)| *u == unit) else {
+            return Err(DurationError::BadUnit(s.to_string()));
+        };
+        let value: f64 = num
+            .replace('_', "")
+            .parse()
+            .map_err(|_| DurationError::BadNumber(s.to_string()))?;
+        if !value.is_finite() {
+            return Err(DurationError::BadNumber(s.to_string()));
+        }
+        if value < 0.0 {
+            return Err(DurationError::Negative(s.to_string()));
+        }
+        total += value * scale as f64;
+        rest = after.trim_start();
     }
-    let Some(&(_, scale)) = UNITS.iter().find(|(u, _)| *u == unit) else {
-        return Err(DurationError::BadUnit(s.to_string()));
-    };
-    let num = num.replace('_', "");
-    let value: f64 = num
-        .parse()
-        .map_err(|_| DurationError::BadNumber(s.to_string()))?;
-    if !value.is_finite() {
-        return Err(DurationError::BadNumber(s.to_string()));
-    }
-    if value < 0.0 {
-        return Err(DurationError::Negative(s.to_string()));
-    }
-    let ns = value * scale as f64;
-    if ns >= u64::MAX as f64 {
+    if total >= u64::MAX as f64 {
         return Err(DurationError::TooLong(s.to_string()));
     }
-    Ok(SimTime(ns.round() as u64))
+    Ok(SimTime(total.round() as u64))
 }
 
 /// Formats a duration with the largest unit that keeps it exact, else as fractional seconds.
@@ -177,6 +186,9 @@ mod tests {
         assert_eq!(parse_duration("3ns"), Ok(SimTime(3)));
         assert_eq!(parse_duration(" 0s "), Ok(SimTime::ZERO));
         assert_eq!(parse_duration("1_000ms"), Ok(SimTime::from_secs(1)));
+        assert_eq!(parse_duration("1h15m"), Ok(SimTime::from_secs(4_500)));
+        assert_eq!(parse_duration("1h 30m 15s"), Ok(SimTime::from_secs(5_415)));
+        assert_eq!(parse_duration("1d12h"), Ok(SimTime::from_secs(129_600)));
     }
 
     #[test]

@@ -52,6 +52,16 @@ pub fn usd(x: f64) -> String {
     format!("${}.{:02}", thousands(whole), frac as u64)
 }
 
+/// A small price with three significant digits (`$0.0143`), for unit costs such as per 1,000
+/// requests; from $10 up, as [`usd`].
+pub fn usd_unit(x: f64) -> String {
+    if !x.is_finite() || x == 0.0 || x.abs() >= 10.0 {
+        return usd(x);
+    }
+    let decimals = (2 - x.abs().log10().floor() as i32).max(2) as usize;
+    format!("${x:.decimals$}")
+}
+
 /// A fraction as a percentage with no decimals (one below 10 %).
 pub fn pct(x: f64) -> String {
     if !x.is_finite() {
@@ -98,6 +108,10 @@ mod tests {
         assert_eq!(usd(1234.567), "$1,234.57");
         assert_eq!(usd(0.004), "$0.0040");
         assert_eq!(usd(0.0), "$0.00");
+        assert_eq!(usd_unit(0.01432), "$0.0143");
+        assert_eq!(usd_unit(0.4), "$0.400");
+        assert_eq!(usd_unit(3.456), "$3.46");
+        assert_eq!(usd_unit(1234.5), "$1,234.50");
         assert_eq!(pct(0.8), "80%");
         assert_eq!(pct(0.05), "5.0%");
         assert_eq!(span(SimTime::from_secs(85_800)), "23h50m");

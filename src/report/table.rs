@@ -3,7 +3,7 @@
 use std::fmt::Write;
 
 use super::Report;
-use super::format::{ms, pct, span, thousands, usd};
+use super::format::{ms, pct, span, thousands, usd, usd_unit};
 use crate::experiment::{Estimate, ScopeSummary};
 use crate::sim::Metric;
 
@@ -117,7 +117,7 @@ pub fn render(r: &Report) -> String {
         usd(cost),
         span(sc.window()),
         usd(t.get(Metric::CostPerHour).mean),
-        usd(t.get(Metric::CostPer1k).mean),
+        usd_unit(t.get(Metric::CostPer1k).mean),
     );
     let busy = t.get(Metric::GpuHoursBusy).mean;
     let idle = t.get(Metric::GpuHoursIdle).mean;

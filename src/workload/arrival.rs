@@ -210,15 +210,7 @@ struct TraceArrivals {
 
 impl TraceArrivals {
     fn open(spec: &TraceSpec) -> Result<TraceArrivals, TraceError> {
-        let reader = TraceReader::open(
-            &spec.path,
-            &spec.display,
-            &spec.time_column,
-            spec.time_unit,
-            spec.service_time_column
-                .as_ref()
-                .map(|(name, unit)| (name.as_str(), *unit)),
-        )?;
+        let reader = TraceReader::for_spec(spec)?;
         Ok(TraceArrivals {
             reader,
             time_scale: spec.time_scale,

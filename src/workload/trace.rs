@@ -90,6 +90,19 @@ enum Origin {
 }
 
 impl TraceReader {
+    /// Opens the trace a scenario describes.
+    pub fn for_spec(spec: &super::TraceSpec) -> Result<TraceReader, TraceError> {
+        TraceReader::open(
+            &spec.path,
+            &spec.display,
+            &spec.time_column,
+            spec.time_unit,
+            spec.service_time_column
+                .as_ref()
+                .map(|(name, unit)| (name.as_str(), *unit)),
+        )
+    }
+
     /// Opens the trace and checks that its header has the named columns.
     pub fn open(
         path: &Path,

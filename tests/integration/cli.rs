@@ -482,3 +482,111 @@ fn missing_file_and_no_arguments() {
     assert_eq!(out.status.code(), Some(0));
     let _ = scenario_path("mmc.toml");
 }
+
+#[test]
+fn costs_follow_the_catalog_and_the_market() {
+    let out = headroom()
+        .args([
+            "simulate",
+            "scenarios/chat-assistant.toml",
+            "-f",
+            "json",
+            "--set",
+            "horizon=\"1h15m\"",
+        ])
+        .output()
+        .unwrap();
+    let v = json_of(&out);
+    // g6e.xlarge us-east-1: on-demand $1.861/h, spot $0.9154/h; reserved at the 40 % default.
+    let expect = [
+        ("reserved", 1.861 * 0.6 * 3.0),
+        ("on-demand", 1.861 * 2.0),
+        ("spot", 0.9154 * 2.0),
+    ];
+    for (pool, (market, per_hour)) in v["pools"].as_array().unwrap().iter().zip(expect) {
+        assert_eq!(pool["market"], market);
+        let cost = pool["cost_usd"]["total"].as_f64().unwrap();
+        assert!(
+            (cost - per_hour).abs() < 1e-9,
+            "{market}: {cost} vs {per_hour} for one hour"
+        );
+    }
+    let total = v["cost_usd"]["total"].as_f64().unwrap();
+    let by_market: f64 = ["on_demand", "spot", "reserved"]
+        .iter()
+        .map(|m| v["cost_usd"]["by_market"][m].as_f64().unwrap())
+        .sum();
+    assert!((total - by_market).abs() < 1e-9);
+    // Idle GPU-hours are what was paid for and not used.
+    let busy = v["gpu_hours"]["busy"].as_f64().unwrap();
+    let idle = v["gpu_hours"]["idle"].as_f64().unwrap();
+    assert!(
+        (busy + idle - 7.0).abs() < 1e-9,
+        "7 single-GPU instances for one hour"
+    );
+}
+
+#[test]
+fn a_scenario_can_bring_its_own_catalog() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("prices.csv"),
+        "cloud,instance_type,gpu_model,gpu_count,gpu_memory_gib,vcpus,memory_gib,region,on_demand_usd_per_hour,spot_usd_per_hour\n\
+         neo,h100x8,H100,8,80,192,2048,dc-1,16.00,\n",
+    )
+    .unwrap();
+    let scenario = dir.path().join("s.toml");
+    let write = |pool: &str| {
+        std::fs::write(
+            &scenario,
+            format!(
+                r#"version = 1
+horizon = "2h"
+warmup = "1h"
+[pricing]
+catalog = "prices.csv"
+[models.m]
+service.H100 = {{ kind = "exponential", mean = "10ms" }}
+[workloads.w]
+model = "m"
+arrival = {{ kind = "poisson", rate = 100 }}
+[pools.p]
+{pool}
+"#
+            ),
+        )
+        .unwrap()
+    };
+    write("instance_type = \"h100x8\"\ngpus_per_replica = 1\nreplicas = 12");
+    let out = headroom()
+        .args(["simulate", "-f", "json"])
+        .arg(&scenario)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
+    let v = json_of(&out);
+    assert_eq!(
+        v["pools"][0]["instances"], 2,
+        "12 one-GPU replicas on 8-GPU instances"
+    );
+    assert_eq!(v["cost_usd"]["total"].as_f64(), Some(32.0));
+    assert!(v["catalog"].as_str().unwrap().ends_with("prices.csv"));
+    // No spot price in that catalog: a clear error.
+    write("instance_type = \"h100x8\"\nmarket = \"spot\"\nreplicas = 1");
+    let out = headroom().arg("simulate").arg(&scenario).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr_of(&out).contains("h100x8 in dc-1 has no spot price"),
+        "{}",
+        stderr_of(&out)
+    );
+    // A broken catalog names its line.
+    std::fs::write(dir.path().join("prices.csv"), "cloud,instance_type\nneo\n").unwrap();
+    let out = headroom().arg("validate").arg(&scenario).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr_of(&out).contains("prices.csv:"),
+        "{}",
+        stderr_of(&out)
+    );
+}

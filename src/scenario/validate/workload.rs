@@ -382,15 +382,7 @@ impl Checker<'_> {
             service_time_column: service?,
         };
         // Open it now: a missing file or column is a scenario error, found before simulating.
-        if let Err(e) = TraceReader::open(
-            &spec.path,
-            &spec.display,
-            &spec.time_column,
-            spec.time_unit,
-            spec.service_time_column
-                .as_ref()
-                .map(|(c, u)| (c.as_str(), *u)),
-        ) {
+        if let Err(e) = TraceReader::for_spec(&spec) {
             let span = if e.message.contains("no column") {
                 column.span()
             } else {
