@@ -33,6 +33,7 @@ type ModelEntry = (Spanned<String>, Option<Profiles>);
 pub(super) fn scenario(src: &Source, base: &Path) -> Result<Scenario, Vec<Diagnostic>> {
     let mut c = Checker {
         src,
+        tree: DeTable::new(),
         problems: Vec::new(),
     };
     let (root, syntax) = DeTable::parse_recoverable(src.text());
@@ -48,6 +49,7 @@ pub(super) fn scenario(src: &Source, base: &Path) -> Result<Scenario, Vec<Diagno
     if !override_problems.is_empty() {
         return Err(override_problems);
     }
+    c.tree = root.clone();
 
     let models_raw = c.section::<raw::Model>(&mut root, "models");
     let workloads_raw = c.section::<raw::Workload>(&mut root, "workloads");
@@ -178,6 +180,8 @@ struct Settings {
 
 struct Checker<'s> {
     src: &'s Source,
+    /// The whole document, for naming the key a serde error points at.
+    tree: DeTable<'s>,
     /// Problems with the byte offset they point at, for reporting in file order.
     problems: Vec<(usize, Diagnostic)>,
 }
@@ -201,7 +205,9 @@ impl Checker<'_> {
 
     fn toml_error(&mut self, e: &toml::de::Error) {
         let span = e.span().unwrap_or(0..0);
-        let message = plain_message(e.message().trim_end());
+        let mut path = Vec::new();
+        key_path(&self.tree, span.start, &mut path);
+        let message = plain_message(e.message().trim_end(), &path);
         self.problems
             .push((span.start, self.src.diagnostic(Some(span), message)));
     }
@@ -372,34 +378,76 @@ impl Checker<'_> {
     }
 }
 
-/// serde's wording, in the scenario's terms: `expected f64` is "expected a number", and an unknown
-/// field suggests the closest known one instead of listing them all.
-fn plain_message(message: &str) -> String {
-    let mut m = message
+/// serde's wording, in the scenario's terms: `expected f64` is "expected a number", the message
+/// names the key (`path`, where the error points), and an unknown field suggests the closest known
+/// one instead of listing them all.
+fn plain_message(message: &str, path: &[String]) -> String {
+    let m = message
         .replace("expected f64", "expected a number")
         .replace("expected i64", "expected a whole number")
         .replace("expected u64", "expected a whole number >= 0")
         .replace("expected a sequence", "expected an array");
-    if let Some(rest) = m.strip_prefix("unknown field `")
-        && let Some((field, tail)) = rest.split_once('`')
-    {
-        let known: Vec<&str> = tail.split('`').skip(1).step_by(2).collect();
-        let best = known
-            .iter()
-            .map(|k| (strsim::jaro_winkler(field, k), *k))
-            .filter(|(score, _)| *score > 0.8)
-            .max_by(|a, b| a.0.total_cmp(&b.0));
-        m = match best {
-            Some((_, k)) => format!("unknown field `{field}`; did you mean `{k}`?"),
-            None => format!(
-                "unknown field `{field}`; expected one of {}",
-                known
-                    .iter()
-                    .map(|k| format!("`{k}`"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
+    let Some((field, tail)) = m
+        .strip_prefix("unknown field `")
+        .and_then(|rest| rest.split_once('`'))
+    else {
+        return if path.is_empty() {
+            m
+        } else {
+            format!("`{}`: {m}", path.join("."))
         };
+    };
+    let within = match path.split_last() {
+        Some((_, parent)) if !parent.is_empty() => format!(" in `{}`", parent.join(".")),
+        _ => String::new(),
+    };
+    let known: Vec<&str> = tail.split('`').skip(1).step_by(2).collect();
+    let best = known
+        .iter()
+        .map(|k| (strsim::jaro_winkler(field, k), *k))
+        .filter(|(score, _)| *score > 0.8)
+        .max_by(|a, b| a.0.total_cmp(&b.0));
+    match best {
+        Some((_, k)) => format!("unknown field `{field}`{within}; did you mean `{k}`?"),
+        None => format!(
+            "unknown field `{field}`{within}; expected one of {}",
+            known
+                .iter()
+                .map(|k| format!("`{k}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
     }
-    m
+}
+
+/// The dotted path of the key or value at byte `offset` of the document, into `path`.
+fn key_path(table: &DeTable<'_>, offset: usize, path: &mut Vec<String>) -> bool {
+    for (key, value) in table {
+        path.push(key.get_ref().to_string());
+        if key.span().contains(&offset) || value_path(value, offset, path) {
+            return true;
+        }
+        path.pop();
+    }
+    false
+}
+
+fn value_path(value: &Spanned<DeValue<'_>>, offset: usize, path: &mut Vec<String>) -> bool {
+    match value.get_ref() {
+        DeValue::Table(t) => key_path(t, offset, path) || value.span().contains(&offset),
+        DeValue::Array(items) => {
+            for (i, item) in items.iter().enumerate() {
+                let mut inner = Vec::new();
+                if value_path(item, offset, &mut inner) {
+                    if let Some(last) = path.last_mut() {
+                        last.push_str(&format!("[{i}]"));
+                    }
+                    path.extend(inner);
+                    return true;
+                }
+            }
+            value.span().contains(&offset)
+        }
+        _ => value.span().contains(&offset),
+    }
 }

@@ -313,15 +313,15 @@ fn bad_input_exits_2_and_names_the_place() {
             &[],
             &[
                 ":3:1: unknown field `colour`",
-                ":15:1: unknown field `replica`; did you mean `replicas`?",
+                ":15:1: unknown field `replica` in `pools.p`; did you mean `replicas`?",
             ],
         ),
         (
             "wrong-types.toml",
             &[],
             &[
-                ":9:38: invalid type: string \"fast\", expected a number",
-                ":14:12: invalid type: floating point `2.5`",
+                ":9:38: `workloads.w.arrival.rate`: invalid type: string \"fast\", expected a number",
+                ":14:12: `pools.p.replicas`: invalid type: floating point `2.5`",
             ],
         ),
         (
@@ -423,7 +423,7 @@ fn bad_overrides_name_the_argument() {
         ),
         (
             "workloads.requests.arrival.rate=fast",
-            "--set workloads.requests.arrival.rate=fast: invalid type: string \"fast\", expected a number",
+            "--set workloads.requests.arrival.rate=fast: `workloads.requests.arrival.rate`: invalid type: string \"fast\", expected a number",
         ),
         ("horizon", "--set horizon: expected KEY=VALUE"),
         ("workloads.requests.arrival.rait=3", "did you mean `rate`?"),
