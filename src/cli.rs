@@ -52,6 +52,9 @@ struct SimulateArgs {
     /// Write the report to this file (atomically) instead of standard output.
     #[arg(long, short = 'o', value_name = "FILE")]
     output: Option<PathBuf>,
+    /// Also write the time series (per interval, total and per workload) to this CSV file.
+    #[arg(long, value_name = "FILE")]
+    timeseries: Option<PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]

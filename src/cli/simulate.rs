@@ -49,6 +49,9 @@ pub(super) fn run(args: SimulateArgs) -> anyhow::Result<Outcome> {
         Format::Json => json::render(&report),
         Format::Csv => csv::render(&report),
     };
+    if let Some(path) = &args.timeseries {
+        output::emit(&csv::render_timeseries(&report), Some(path))?;
+    }
     output::emit(&text, args.output.as_deref())?;
     Ok(if summary.total.slo_met == Some(false) {
         Outcome::CheckFailed

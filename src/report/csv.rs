@@ -1,9 +1,10 @@
-//! The CSV report: one row for the total and one per workload, one column per headline metric
-//! (named by its JSON path), with `_ci95_low` and `_ci95_high` columns after replications.
+//! The CSV reports. The summary: one row for the total and one per workload, one column per
+//! headline metric (named by its JSON path), with `_ci95_low` and `_ci95_high` columns after
+//! replications. The time series: one row per (scope, interval), for charts.
 
 use super::Report;
 use crate::experiment::ScopeSummary;
-use crate::sim::Metric;
+use crate::sim::{Metric, SeriesRow};
 
 /// The CSV text.
 pub fn render(r: &Report) -> String {
@@ -60,4 +61,67 @@ fn row(name: &str, s: &ScopeSummary, with_ci: bool) -> Vec<String> {
         }
     }
     out
+}
+
+/// The time series in long form: `scope,t_s,arrivals,completed,failed,p99_ms,utilization,
+/// replicas,cost_usd`, the total first, then each workload (means over replications).
+pub fn render_timeseries(r: &Report) -> String {
+    let s = r.summary;
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record([
+        "scope",
+        "t_s",
+        "arrivals",
+        "completed",
+        "failed",
+        "p99_ms",
+        "utilization",
+        "replicas",
+        "cost_usd",
+    ])
+    .expect("writing to memory");
+    let num = |x: f64| {
+        if x.is_finite() {
+            x.to_string()
+        } else {
+            String::new()
+        }
+    };
+    let scopes = std::iter::once(("total", &s.series)).chain(
+        r.scenario
+            .workloads
+            .iter()
+            .map(|w| w.name.as_str())
+            .zip(&s.workload_series),
+    );
+    for (name, rows) in scopes {
+        for row in rows {
+            let SeriesRow {
+                t_s,
+                arrivals,
+                completed,
+                failed,
+                p99_ms,
+                utilization,
+                replicas,
+                cost_usd,
+            } = row;
+            let mut record = vec![name.to_string()];
+            record.extend(
+                [
+                    *t_s,
+                    *arrivals,
+                    *completed,
+                    *failed,
+                    *p99_ms,
+                    *utilization,
+                    *replicas,
+                    *cost_usd,
+                ]
+                .map(num),
+            );
+            w.write_record(&record).expect("writing to memory");
+        }
+    }
+    String::from_utf8(w.into_inner().expect("flushing to memory")).expect("CSV of UTF-8 is UTF-8")
 }

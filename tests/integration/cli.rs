@@ -229,6 +229,37 @@ fn csv_has_a_row_per_scope() {
 }
 
 #[test]
+fn timeseries_csv_covers_the_horizon() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ts.csv");
+    let out = headroom()
+        .args(["simulate", "tests/fixtures/valid/tiny.toml", "--timeseries"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.code().is_some_and(|c| c <= 1),
+        "{}",
+        stderr_of(&out)
+    );
+    let text = std::fs::read_to_string(&path).unwrap();
+    let mut rdr = csv::Reader::from_reader(text.as_bytes());
+    let rows: Vec<csv::StringRecord> = rdr.records().map(Result::unwrap).collect();
+    // 20 one-minute intervals for the total and each of two workloads.
+    assert_eq!(rows.len(), 60);
+    assert_eq!(&rows[0][0], "total");
+    assert_eq!(&rows[19][1], "1140");
+    assert_eq!(&rows[20][0], "api");
+    let arrivals = |scope: &str| -> f64 {
+        rows.iter()
+            .filter(|r| &r[0] == scope)
+            .map(|r| r[2].parse::<f64>().unwrap())
+            .sum()
+    };
+    assert_eq!(arrivals("total"), arrivals("api") + arrivals("batch"));
+}
+
+#[test]
 fn output_file_is_written_whole() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("report.json");
