@@ -197,7 +197,7 @@ impl<'s> Engine<'s> {
         wl.next = wl.arrivals.next_request()?;
         if let Some(r) = wl.next {
             self.events
-                .push(r.arrival, Event::Arrival { workload: w as u32 });
+                .push_slot(w, r.arrival, Event::Arrival { workload: w as u32 });
         }
         Ok(())
     }
