@@ -13,6 +13,7 @@ use statrs::distribution::{ContinuousCDF, StudentsT};
 use crate::rng::replication_seed;
 use crate::scenario::Scenario;
 use crate::sim::{self, Metric, PoolStats, RunResult, SeriesRow, SimError, Stats};
+use crate::units::SimTime;
 
 /// A mean over replications and, with two or more, its 95 % confidence interval.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -22,9 +23,17 @@ pub struct Estimate {
 }
 
 impl Estimate {
-    /// Student-t interval of the mean of `xs`. `NaN` if any value is `NaN` (nothing measured).
+    /// The mean of `xs` and its Student-t interval. A `NaN` (a replication that measured nothing,
+    /// such as a percentile when no request completed) is left out; all `NaN` gives `NaN`.
     pub fn of(xs: &[f64]) -> Estimate {
+        let xs: Vec<f64> = xs.iter().copied().filter(|x| !x.is_nan()).collect();
         let n = xs.len() as f64;
+        if xs.is_empty() {
+            return Estimate {
+                mean: f64::NAN,
+                ci95: None,
+            };
+        }
         let mean = xs.iter().sum::<f64>() / n;
         if xs.len() < 2 || !mean.is_finite() {
             return Estimate { mean, ci95: None };
@@ -72,7 +81,8 @@ impl ScopeSummary {
                 if runs.len() == 1 {
                     runs[0].slo_met == Some(true)
                 } else {
-                    attainment.mean >= 0.99
+                    // Nothing arrived in any replication: nothing was missed, as for one run.
+                    attainment.mean.is_nan() || attainment.mean >= 0.99
                 }
             }),
             slo_met_share,
@@ -96,6 +106,8 @@ pub struct Summary {
     pub events: u64,
     /// Requests simulated (warm-up included), over all replications.
     pub simulated_requests: u64,
+    /// Per workload, the latest time any replication's arrivals ran out before the horizon.
+    pub arrivals_ended: Vec<Option<SimTime>>,
 }
 
 impl Summary {
@@ -139,6 +151,9 @@ impl Summary {
             workload_series,
             events: runs.iter().map(|r| r.events).sum(),
             simulated_requests: runs.iter().map(|r| r.simulated_requests).sum(),
+            arrivals_ended: (0..scenario.workloads.len())
+                .map(|w| runs.iter().filter_map(|r| r.arrivals_ended[w]).max())
+                .collect(),
         }
     }
 }
@@ -247,6 +262,7 @@ mod tests {
         assert!((hi - 3.0 - half).abs() < 1e-4, "{hi}");
         assert!((3.0 - lo - half).abs() < 1e-4, "{lo}");
         assert_eq!(Estimate::of(&[7.0]).ci95, None);
-        assert!(Estimate::of(&[1.0, f64::NAN]).mean.is_nan());
+        assert_eq!(Estimate::of(&[1.0, f64::NAN]).mean, 1.0);
+        assert!(Estimate::of(&[f64::NAN, f64::NAN]).mean.is_nan());
     }
 }

@@ -9,6 +9,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use super::{Format, Outcome, SimulateArgs, output};
 use crate::experiment::{Progress, Summary, replicate};
+use crate::report::format::span;
 use crate::report::{Report, RunInfo, csv, json, table};
 use crate::scenario;
 
@@ -36,6 +37,18 @@ pub(super) fn run(args: SimulateArgs) -> anyhow::Result<Outcome> {
     })?;
     let wall_seconds = started.elapsed().as_secs_f64();
     let summary = Summary::of(&scenario, seed, &runs);
+    for (w, ended) in scenario.workloads.iter().zip(&summary.arrivals_ended) {
+        if let Some(t) = ended
+            && scenario.horizon.saturating_sub(*t) > scenario.interval
+        {
+            eprintln!(
+                "warning: the arrivals of workload {:?} ran out at {} of a {} horizon (the trace is shorter); the rest of the run has none of its traffic",
+                w.name,
+                span(*t),
+                span(scenario.horizon)
+            );
+        }
+    }
     let report = Report {
         scenario: &scenario,
         summary: &summary,

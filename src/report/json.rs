@@ -36,12 +36,17 @@ pub fn to_value(r: &Report) -> Value {
         .iter()
         .zip(&s.workloads)
         .zip(&s.workload_series)
-        .map(|((w, ws), series)| {
+        .zip(&s.arrivals_ended)
+        .map(|(((w, ws), series), ended)| {
             let mut m = Map::new();
             m.insert("name".into(), json!(w.name));
             m.insert("model".into(), json!(w.model));
             m.insert("arrival".into(), json!(w.arrival.kind()));
             m.insert("dispatch".into(), json!(w.dispatch.policy.as_str()));
+            m.insert(
+                "arrivals_ended_s".into(),
+                json!(ended.map(|t| t.as_secs_f64())),
+            );
             scope(&mut m, ws);
             m.insert("timeseries".into(), timeseries(series));
             Value::Object(m)

@@ -56,6 +56,10 @@ struct WorkloadRt {
     rng: Stream,
     capacity: usize,
     timeout: u64,
+    /// Whether every pool serving the workload batches the same way.
+    uniform_batching: bool,
+    /// When the arrival process ran out before the horizon.
+    ended: Option<SimTime>,
 }
 
 struct ReplicaRt {
@@ -138,6 +142,14 @@ impl<'s> Engine<'s> {
                     rng: substream(seed, &format!("dispatch/{}", w.name)),
                     capacity: w.dispatch.queue_capacity.map_or(usize::MAX, |c| c as usize),
                     timeout: w.dispatch.timeout.map_or(u64::MAX, |t| t.0),
+                    ended: None,
+                    uniform_batching: {
+                        let mut b = scenario
+                            .pools_of(wi)
+                            .map(|p| scenario.pools[p].service.batching);
+                        let first = b.next();
+                        b.all(|x| Some(x) == first)
+                    },
                 })
             })
             .collect::<Result<Vec<_>, SimError>>()?;
@@ -189,15 +201,20 @@ impl<'s> Engine<'s> {
         if let Some(p) = progress {
             p.store(self.scenario.horizon.0, Ordering::Relaxed);
         }
-        Ok(self.rec.finish(self.scenario, self.seed, count))
+        let mut result = self.rec.finish(self.scenario, self.seed, count);
+        result.arrivals_ended = self.workloads.iter().map(|w| w.ended).collect();
+        Ok(result)
     }
 
     fn schedule_arrival(&mut self, w: usize) -> Result<(), SimError> {
         let wl = &mut self.workloads[w];
         wl.next = wl.arrivals.next_request()?;
-        if let Some(r) = wl.next {
-            self.events
-                .push_slot(w, r.arrival, Event::Arrival { workload: w as u32 });
+        match wl.next {
+            Some(r) => self
+                .events
+                .push_slot(w, r.arrival, Event::Arrival { workload: w as u32 }),
+            None if wl.arrivals.exhausted() => wl.ended = Some(SimTime(self.now)),
+            None => {}
         }
         Ok(())
     }
@@ -278,10 +295,21 @@ impl<'s> Engine<'s> {
     }
 
     fn on_expire(&mut self, q: QueueRef) {
+        self.queue_mut(q).expiry_armed = false;
+        self.purge_expired(q);
+        self.arm_expiry(q);
+    }
+
+    /// Removes the requests of `q` whose deadline has come, oldest first (a queue is in arrival
+    /// order, so they are at its front).
+    #[inline]
+    fn purge_expired(&mut self, q: QueueRef) {
+        if !self.timeouts {
+            return;
+        }
         let w = self.workload_of(q);
         let timeout = self.workloads[w].timeout;
         let now = self.now;
-        self.queue_mut(q).expiry_armed = false;
         let (queue, rec) = self.queue_and_recorder(q);
         while let Some(front) = queue.items.front()
             && front.arrival.0.saturating_add(timeout) <= now
@@ -289,7 +317,6 @@ impl<'s> Engine<'s> {
             let req = queue.items.pop_front().expect("front exists");
             rec.failed(w, req.arrival.0, now, true);
         }
-        self.arm_expiry(q);
     }
 
     fn workload_of(&self, q: QueueRef) -> usize {
@@ -344,33 +371,72 @@ impl<'s> Engine<'s> {
     }
 
     /// Whether a free replica with `batching` should start now on a queue of `len` requests whose
-    /// oldest arrived at `oldest`; otherwise, when it should look again.
-    fn ready(&self, batching: Batching, len: usize, oldest: u64) -> Result<(), u64> {
+    /// oldest arrived at `oldest`, in a workload whose queues hold at most `capacity`; otherwise,
+    /// when it should look again. A queue at its capacity is a full batch: no fuller one can come.
+    fn ready(
+        &self,
+        batching: Batching,
+        len: usize,
+        oldest: u64,
+        capacity: usize,
+    ) -> Result<(), u64> {
         let due = oldest.saturating_add(batching.max_wait.0);
-        if len >= batching.max_batch as usize || batching.max_wait.0 == 0 || self.now >= due {
+        let full = (batching.max_batch as usize).min(capacity.max(1));
+        if len >= full || batching.max_wait.0 == 0 || self.now >= due {
             Ok(())
         } else {
             Err(due)
         }
     }
 
+    /// Free replicas of workload `w` take batches from its shared queue while any is ready.
     fn start_shared(&mut self, w: usize) {
+        let q = QueueRef::Shared(w as u32);
+        self.purge_expired(q);
         loop {
             let wl = &self.workloads[w];
-            let (Some(&r), Some(front)) = (wl.idle.front(), wl.queue.items.front()) else {
+            let Some(front) = wl.queue.items.front() else {
                 return;
             };
-            let batching = self.pools[self.replicas[r as usize].pool as usize].batching;
-            if let Err(due) = self.ready(batching, wl.queue.items.len(), front.arrival.0) {
-                self.arm_batch_timer(QueueRef::Shared(w as u32), due);
-                return;
+            let (len, oldest) = (wl.queue.items.len(), front.arrival.0);
+            // The free replica that has waited longest and is ready starts; when the pools of the
+            // workload batch alike, that is the first free one or none.
+            let mut chosen = None;
+            let mut due = u64::MAX;
+            for (i, &r) in wl.idle.iter().enumerate() {
+                let batching = self.pools[self.replicas[r as usize].pool as usize].batching;
+                match self.ready(batching, len, oldest, wl.capacity) {
+                    Ok(()) => {
+                        chosen = Some(i);
+                        break;
+                    }
+                    Err(at) => due = due.min(at),
+                }
+                if wl.uniform_batching {
+                    break;
+                }
             }
-            self.workloads[w].idle.pop_front();
-            self.start_batch(r as usize, QueueRef::Shared(w as u32));
+            match chosen {
+                Some(i) => {
+                    let r = self.workloads[w]
+                        .idle
+                        .remove(i)
+                        .expect("index from the scan");
+                    self.start_batch(r as usize, q);
+                }
+                None => {
+                    if due != u64::MAX {
+                        self.arm_batch_timer(q, due);
+                    }
+                    return;
+                }
+            }
         }
     }
 
     fn start_replica(&mut self, r: usize) {
+        let q = QueueRef::Replica(r as u32);
+        self.purge_expired(q);
         let replica = &self.replicas[r];
         let Some(front) = replica.queue.items.front() else {
             return;
@@ -379,9 +445,15 @@ impl<'s> Engine<'s> {
             return;
         }
         let batching = self.pools[replica.pool as usize].batching;
-        match self.ready(batching, replica.queue.items.len(), front.arrival.0) {
-            Ok(()) => self.start_batch(r, QueueRef::Replica(r as u32)),
-            Err(due) => self.arm_batch_timer(QueueRef::Replica(r as u32), due),
+        let capacity = self.workloads[replica.workload as usize].capacity;
+        match self.ready(
+            batching,
+            replica.queue.items.len(),
+            front.arrival.0,
+            capacity,
+        ) {
+            Ok(()) => self.start_batch(r, q),
+            Err(due) => self.arm_batch_timer(q, due),
         }
     }
 

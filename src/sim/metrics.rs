@@ -432,6 +432,7 @@ impl Recorder {
             pools,
             series: self.total_series,
             workload_series: self.series,
+            arrivals_ended: vec![None; s.workloads.len()],
         }
     }
 

@@ -3,6 +3,8 @@
 //! Headline metrics are a fixed list ([`Metric`]) so that replications, confidence intervals and
 //! every output format treat them alike; each metric knows its place in the JSON contract.
 
+use crate::units::SimTime;
+
 /// A headline metric of a workload or of the whole scenario, measured over the window after
 /// warm-up. Percentiles and means are `NaN` when nothing completed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -156,6 +158,9 @@ pub struct RunResult {
     pub pools: Vec<PoolStats>,
     pub series: Vec<SeriesRow>,
     pub workload_series: Vec<Vec<SeriesRow>>,
+    /// Per workload, when its arrivals ran out before the horizon (a trace that ended early):
+    /// the time of its last request.
+    pub arrivals_ended: Vec<Option<SimTime>>,
 }
 
 #[cfg(test)]

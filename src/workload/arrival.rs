@@ -30,6 +30,8 @@ pub struct Arrivals {
     rng: Stream,
     /// No arrivals at or after this time.
     until: SimTime,
+    /// Whether the process ran out of requests before `until` (the end of a trace).
+    exhausted: bool,
 }
 
 enum Generator {
@@ -107,7 +109,13 @@ impl Arrivals {
             generator,
             rng,
             until,
+            exhausted: false,
         })
+    }
+
+    /// Whether the process ran out of requests before its end time (a trace that ended).
+    pub fn exhausted(&self) -> bool {
+        self.exhausted
     }
 
     /// The next request, or `None` when the process has ended (past `until`, or end of trace).
@@ -179,7 +187,10 @@ impl Arrivals {
             },
             Generator::Trace(trace) => match trace.next(rng)? {
                 Some(pair) => pair,
-                None => return Ok(None),
+                None => {
+                    self.exhausted = true;
+                    return Ok(None);
+                }
             },
         };
         let arrival = SimTime::from_secs_f64(t);

@@ -5,4 +5,5 @@ mod cli;
 mod golden;
 mod properties;
 mod reference;
+mod rules;
 mod support;
