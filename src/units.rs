@@ -69,10 +69,9 @@ impl fmt::Display for SimTime {
 fn round_ns(x: f64) -> u64 {
     // Through i64: one conversion instruction, where f64 -> u64 needs a compare and a branch.
     // Exact below 2^63 ns (292 years); beyond that, saturate.
-    if x.is_nan() || x <= 0.0 {
-        0
-    } else if x < 9.2e18 {
-        (x + 0.5) as i64 as u64
+    let y = (x + 0.5).max(0.0); // NaN and negatives become 0
+    if y < 9.2e18 {
+        y as i64 as u64
     } else {
         u64::MAX
     }

@@ -201,7 +201,7 @@ impl<'s> Engine<'s> {
         if let Some(p) = progress {
             p.store(self.scenario.horizon.0, Ordering::Relaxed);
         }
-        let mut result = self.rec.finish(self.scenario, self.seed, count);
+        let mut result = self.rec.finish(self.scenario, self.seed, count, self.now);
         result.arrivals_ended = self.workloads.iter().map(|w| w.ended).collect();
         Ok(result)
     }
@@ -276,6 +276,23 @@ impl<'s> Engine<'s> {
         replica.busy = false;
         self.rec.batch_finished(pool, self.now);
         if self.workloads[w].policy == Policy::SharedQueue {
+            let wl = &self.workloads[w];
+            // Fast path: nobody else is free, so this replica is the one to look at the queue.
+            if wl.idle.is_empty()
+                && !self.timeouts
+                && let Some(front) = wl.queue.items.front()
+                && self
+                    .ready(
+                        self.pools[pool].batching,
+                        wl.queue.items.len(),
+                        front.arrival.0,
+                        wl.capacity,
+                    )
+                    .is_ok()
+            {
+                self.start_batch(r, QueueRef::Shared(w as u32));
+                return;
+            }
             self.workloads[w].idle.push_back(r as u32);
             self.start_shared(w);
             self.arm_expiry(QueueRef::Shared(w as u32));
@@ -304,9 +321,13 @@ impl<'s> Engine<'s> {
     /// order, so they are at its front).
     #[inline]
     fn purge_expired(&mut self, q: QueueRef) {
-        if !self.timeouts {
-            return;
+        if self.timeouts {
+            self.purge_expired_now(q);
         }
+    }
+
+    #[inline(never)]
+    fn purge_expired_now(&mut self, q: QueueRef) {
         let w = self.workload_of(q);
         let timeout = self.workloads[w].timeout;
         let now = self.now;
@@ -418,11 +439,13 @@ impl<'s> Engine<'s> {
             }
             match chosen {
                 Some(i) => {
-                    let r = self.workloads[w]
-                        .idle
-                        .remove(i)
-                        .expect("index from the scan");
-                    self.start_batch(r as usize, q);
+                    let idle = &mut self.workloads[w].idle;
+                    let r = if i == 0 {
+                        idle.pop_front()
+                    } else {
+                        idle.remove(i)
+                    };
+                    self.start_batch(r.expect("index from the scan") as usize, q);
                 }
                 None => {
                     if due != u64::MAX {

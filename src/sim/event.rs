@@ -168,6 +168,9 @@ impl EventQueue {
         let taken = self.slots[f].take().expect("the first slot is full");
         self.first_slot = None;
         self.first_key = u128::MAX;
+        if self.slots.len() == 1 {
+            return taken;
+        }
         for (i, e) in self.slots.iter().enumerate() {
             if let Some(e) = e
                 && e.key() < self.first_key

@@ -3,9 +3,10 @@
 //!
 //! Requests are counted in the window when they *arrive* in `[warmup, horizon)`, and followed to
 //! the end (the run drains after the horizon), so `arrived = completed + dropped + timed_out`
-//! holds exactly. Time integrals (busy replicas, replicas, instances, requests in system) are
-//! settled at every boundary (each interval of the time series, the end of warm-up and the
-//! horizon), so every integral splits exactly between intervals and window.
+//! holds exactly. Time integrals (busy replicas, replicas, instances) are settled at every
+//! boundary (each interval of the time series, the end of warm-up and the horizon), so every
+//! integral splits exactly between intervals and window. Requests in system (Little's L) are
+//! integrated as each request leaves, by the part of its stay inside the window.
 
 mod coarse;
 
@@ -76,7 +77,9 @@ struct WorkloadRec {
     latency_sum_ns: u128,
     latency_max_ns: u64,
     wait_sum_ns: u128,
-    in_system: Level,
+    /// Time spent in the fleet within the window, over all requests (Little's L times the
+    /// window), added as each request leaves.
+    in_system_ns: u128,
     iv_arrivals: u64,
     iv_completed: u64,
     iv_failed: u64,
@@ -128,7 +131,7 @@ impl Recorder {
                 latency_sum_ns: 0,
                 latency_max_ns: 0,
                 wait_sum_ns: 0,
-                in_system: Level::default(),
+                in_system_ns: 0,
                 iv_arrivals: 0,
                 iv_completed: 0,
                 iv_failed: 0,
@@ -198,9 +201,6 @@ impl Recorder {
     #[cold]
     fn cross(&mut self, b: u64, s: &Scenario) {
         let in_window = self.in_window;
-        for w in &mut self.workloads {
-            w.in_system.settle(b, in_window);
-        }
         for p in &mut self.pools {
             p.busy.settle(b, in_window);
             p.replicas.settle(b, in_window);
@@ -245,7 +245,6 @@ impl Recorder {
                 replicas += pool_parts[pi].1;
                 cost += pool_parts[pi].2;
             }
-            w.in_system.take_interval();
             let row = SeriesRow {
                 t_s,
                 arrivals: w.iv_arrivals as f64,
@@ -288,9 +287,7 @@ impl Recorder {
     pub fn arrival(&mut self, w: usize, t: u64) {
         self.simulated_requests += 1;
         let counts = self.counts(t);
-        let in_window = self.in_window;
         let rec = &mut self.workloads[w];
-        rec.in_system.inc(t, in_window);
         if counts {
             rec.arrived += 1;
         }
@@ -299,13 +296,21 @@ impl Recorder {
         }
     }
 
+    /// A request that arrived at `arrival` leaves the fleet at `now`.
+    #[inline]
+    fn departed(&mut self, w: usize, arrival: u64, now: u64) {
+        let (from, to) = (arrival.max(self.warmup), now.min(self.horizon));
+        if to > from {
+            self.workloads[w].in_system_ns += u128::from(to - from);
+        }
+    }
+
     /// A request leaves without being served: dropped (queue full) or timed out.
     #[inline]
     pub fn failed(&mut self, w: usize, arrival: u64, now: u64, timed_out: bool) {
+        self.departed(w, arrival, now);
         let counts = self.counts(arrival);
-        let in_window = self.in_window;
         let rec = &mut self.workloads[w];
-        rec.in_system.dec(now, in_window);
         if counts {
             if timed_out {
                 rec.timed_out += 1;
@@ -360,11 +365,10 @@ impl Recorder {
             self.failed(w, arrival, now, true);
             return;
         }
+        self.departed(w, arrival, now);
         let counts = self.counts(arrival);
-        let in_window = self.in_window;
         let before_horizon = now < self.horizon;
         let rec = &mut self.workloads[w];
-        rec.in_system.dec(now, in_window);
         let us = latency / NS_PER_US;
         if counts {
             rec.completed += 1;
@@ -384,17 +388,9 @@ impl Recorder {
     }
 
     /// The figures of the run.
-    pub fn finish(mut self, s: &Scenario, seed: u64, events: u64) -> RunResult {
-        // Settle to the end of the drain (or the horizon, if everything ended before it).
-        let end = self
-            .workloads
-            .iter()
-            .map(|w| w.in_system.last)
-            .chain(self.pools.iter().map(|p| p.busy.last))
-            .max()
-            .unwrap_or(0)
-            .max(self.horizon);
-        self.advance(end, s);
+    /// The figures of the run, which ended (drained) at `end`.
+    pub fn finish(mut self, s: &Scenario, seed: u64, events: u64, end: u64) -> RunResult {
+        self.advance(end.max(self.horizon), s);
         let window_ns = (self.horizon - self.warmup) as f64;
         let pools: Vec<PoolStats> = self
             .pools
@@ -547,7 +543,7 @@ impl Recorder {
         set(Metric::Throughput, completed / (window_ns / 1e9));
         set(
             Metric::MeanInSystem,
-            recs.iter().map(|r| r.in_system.window as f64).sum::<f64>() / window_ns,
+            recs.iter().map(|r| r.in_system_ns as f64).sum::<f64>() / window_ns,
         );
         set(Metric::BatchMean, batch_items / batches);
         Stats {
