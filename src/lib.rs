@@ -7,6 +7,7 @@
 pub mod cli;
 pub mod experiment;
 pub mod fleet;
+pub mod llm;
 pub mod pricing;
 pub mod report;
 pub mod rng;

@@ -1,0 +1,396 @@
+//! Iteration time of an LLM replica from a roofline, and whether a model fits on its GPUs.
+//!
+//! One iteration of a continuous-batching engine runs every scheduled sequence through the
+//! model once: prompt chunks (prefill) and one token for each decoding sequence. Its time is the
+//! larger of two bounds, plus communication and a fixed overhead:
+//!
+//! - compute: `2 x active params x tokens` for the matrix multiplies (at the weights' precision,
+//!   twice as fast with 2:4 sparsity on GPUs that have sparse tensor cores) plus the attention
+//!   terms `4 x layers x heads x head_dim` per (query, key) pair (16-bit), over
+//!   `TP x peak x compute efficiency`;
+//! - memory: weights read once per iteration (only the experts the batch touches, for a mixture
+//!   of experts), KV cache read for attention and written for the new tokens, over
+//!   `TP x bandwidth x memory efficiency`;
+//! - tensor parallelism: two ring all-reduces of the activations per layer,
+//!   `2 (TP - 1) / TP x bytes / link bandwidth` plus a fixed latency each;
+//! - a per-iteration overhead (scheduling, sampling, kernel launches).
+//!
+//! The efficiency factors are the model's only free parameters; `DEFAULT_EFFICIENCY` documents
+//! where their values come from.
+
+use super::gpu::GpuSpec;
+use super::model::Variant;
+
+/// How far real kernels fall short of the datasheet peaks, and fixed costs.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Efficiency {
+    /// Fraction of peak tensor throughput that matrix multiplies and attention reach.
+    pub compute: f64,
+    /// Fraction of peak memory bandwidth that weight and KV reads reach.
+    pub memory: f64,
+    /// Fraction of link bandwidth an all-reduce reaches.
+    pub interconnect: f64,
+    /// Fixed cost of one all-reduce, seconds.
+    pub allreduce_latency_s: f64,
+    /// Fixed cost of one iteration (scheduler, sampling, launches), seconds.
+    pub iteration_overhead_s: f64,
+}
+
+/// Defaults before calibration; see `docs/llm-validation.md` for how they were fitted and how
+/// far predictions fall from published measurements.
+pub const DEFAULT_EFFICIENCY: Efficiency = Efficiency {
+    compute: 0.6,
+    memory: 0.8,
+    interconnect: 0.7,
+    allreduce_latency_s: 10e-6,
+    iteration_overhead_s: 1e-3,
+};
+
+/// The work of one iteration.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Step {
+    /// Prompt tokens processed (all chunks).
+    pub prefill_tokens: u64,
+    /// Attention (query, key) pairs of the prompt chunks: for a chunk of `n` tokens after `c`
+    /// already cached, `n x c + n (n + 1) / 2`.
+    pub prefill_pairs: f64,
+    /// Keys read by the prompt chunks: `c + n` per chunk.
+    pub prefill_keys: u64,
+    /// Sequences generating one token each.
+    pub decode_seqs: u64,
+    /// Tokens of context those sequences attend to, summed.
+    pub decode_context: u64,
+    /// Sequences that produce a token this iteration (decodes, and prompts whose last chunk
+    /// runs), each paying the output projection.
+    pub logits: u64,
+}
+
+impl Step {
+    pub fn tokens(&self) -> u64 {
+        self.prefill_tokens + self.decode_seqs
+    }
+
+    /// A prompt chunk of `n` tokens after `cached` tokens of context; `last` when it completes
+    /// the prompt (and so produces the first output token).
+    pub fn add_prefill(&mut self, cached: u64, n: u64, last: bool) {
+        self.prefill_tokens += n;
+        self.prefill_pairs += (n * cached) as f64 + (n * (n + 1)) as f64 / 2.0;
+        self.prefill_keys += cached + n;
+        self.logits += u64::from(last);
+    }
+
+    /// A sequence generating one token with `context` tokens before it.
+    pub fn add_decode(&mut self, context: u64) {
+        self.decode_seqs += 1;
+        self.decode_context += context + 1;
+        self.logits += 1;
+    }
+}
+
+/// A model variant on `tp` GPUs of one type.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Roofline {
+    pub variant: Variant,
+    pub gpu: GpuSpec,
+    pub tp: u32,
+    pub efficiency: Efficiency,
+}
+
+/// The parts of one iteration's time, seconds.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct StepTime {
+    pub compute_s: f64,
+    pub memory_s: f64,
+    pub communication_s: f64,
+    pub overhead_s: f64,
+}
+
+impl StepTime {
+    pub fn total_s(&self) -> f64 {
+        self.compute_s.max(self.memory_s) + self.communication_s + self.overhead_s
+    }
+}
+
+impl Roofline {
+    fn sparse_speedup(&self) -> f64 {
+        if self.variant.sparse_2_4 && self.gpu.sparse_tensor_cores {
+            2.0
+        } else {
+            1.0
+        }
+    }
+
+    /// Time of one iteration, by part.
+    pub fn step_time(&self, s: &Step) -> StepTime {
+        let a = &self.variant.architecture;
+        let e = &self.efficiency;
+        let tp = f64::from(self.tp);
+        let tokens = s.tokens() as f64;
+        let linear_flops = 2.0 * a.active_layer_params() * tokens;
+        let head_flops = 2.0 * a.head_params() * s.logits as f64;
+        let attention_flops =
+            a.attention_flops_per_pair() * (s.prefill_pairs + s.decode_context as f64);
+        let compute_s = (linear_flops
+            / (self.gpu.peak_flops(self.variant.weights) * self.sparse_speedup())
+            + (head_flops + attention_flops) / self.gpu.peak_bf16_flops())
+            / (tp * e.compute);
+
+        let kv = self.variant.kv_bytes_per_token();
+        let weights = if tokens > 0.0 {
+            self.variant
+                .weight_bytes_read(self.variant.experts_touched(tokens))
+        } else {
+            0.0
+        };
+        let kv_bytes = kv * ((s.decode_context + s.prefill_keys) as f64 + tokens);
+        let memory_s = (weights + kv_bytes) / (tp * self.gpu.bandwidth_bytes_per_s() * e.memory);
+
+        let communication_s = if self.tp > 1 {
+            let bytes = tokens * f64::from(a.hidden) * 2.0;
+            let ring = 2.0 * (tp - 1.0) / tp * bytes
+                / (self.gpu.interconnect_bytes_per_s() * e.interconnect);
+            2.0 * f64::from(a.layers) * (e.allreduce_latency_s + ring)
+        } else {
+            0.0
+        };
+        StepTime {
+            compute_s,
+            memory_s,
+            communication_s,
+            overhead_s: e.iteration_overhead_s,
+        }
+    }
+}
+
+/// GPU memory set aside from the KV cache, per GPU.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct MemoryPlan {
+    pub weights_bytes_per_gpu: f64,
+    /// CUDA context, libraries and the activations of the largest step.
+    pub reserved_bytes_per_gpu: f64,
+    pub kv_bytes_per_gpu: f64,
+    /// Tokens of KV cache the replica holds.
+    pub kv_tokens: u64,
+}
+
+/// Fixed per-GPU memory of the runtime (CUDA context, cuBLAS workspaces, graphs): 1 GiB, in line
+/// with what vLLM reports as non-torch memory on Hopper and Ampere.
+const RUNTIME_RESERVE_BYTES: f64 = 1024.0 * 1024.0 * 1024.0;
+
+/// Why a replica does not fit.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum FitError {
+    #[error(
+        "{model} needs {weights_gib:.1} GiB of weights per GPU at TP={tp}, but {gpu} has {usable_gib:.1} GiB usable ({utilization:.0}% of {memory_gib:.1} GiB); use more GPUs per replica{hint}"
+    )]
+    Weights {
+        model: String,
+        gpu: String,
+        tp: u32,
+        weights_gib: f64,
+        usable_gib: f64,
+        memory_gib: f64,
+        utilization: f64,
+        hint: String,
+    },
+    #[error(
+        "{model} on {tp} x {gpu} leaves room for {kv_tokens} tokens of KV cache, fewer than one sequence of max_model_len = {max_model_len}; lower max_model_len or use more GPUs per replica"
+    )]
+    Kv {
+        model: String,
+        gpu: String,
+        tp: u32,
+        kv_tokens: u64,
+        max_model_len: u64,
+    },
+}
+
+impl Roofline {
+    /// How GPU memory divides between weights, runtime and KV cache, when the engine may use
+    /// `utilization` of each GPU's memory and steps hold at most `max_batched_tokens` tokens.
+    pub fn memory_plan(
+        &self,
+        utilization: f64,
+        max_batched_tokens: u64,
+        max_model_len: u64,
+    ) -> Result<MemoryPlan, FitError> {
+        let a = &self.variant.architecture;
+        let tp = f64::from(self.tp);
+        let weights = self.variant.weight_bytes() / tp;
+        // Activations of the largest step: a few hidden-sized and two MLP-sized buffers per token.
+        let activations = max_batched_tokens as f64
+            * (4.0 * f64::from(a.hidden) + 2.0 * f64::from(a.intermediate) / tp)
+            * 2.0;
+        let reserved = RUNTIME_RESERVE_BYTES + activations;
+        let usable = self.gpu.memory_bytes() * utilization;
+        let kv_budget = usable - weights - reserved;
+        let gib = |b: f64| b / (1024.0 * 1024.0 * 1024.0);
+        if kv_budget <= 0.0 {
+            let min_tp = [1u32, 2, 4, 8, 16, 32, 64].into_iter().find(|&t| {
+                self.variant.weight_bytes() / f64::from(t) + RUNTIME_RESERVE_BYTES < usable
+            });
+            return Err(FitError::Weights {
+                model: a.name.clone(),
+                gpu: self.gpu.gpu_model.clone(),
+                tp: self.tp,
+                weights_gib: gib(weights),
+                usable_gib: gib(usable),
+                memory_gib: self.gpu.memory_gib,
+                utilization: utilization * 100.0,
+                hint: min_tp.map_or(String::new(), |t| format!(" (TP={t} fits the weights)")),
+            });
+        }
+        // KV heads split across the tensor-parallel ranks, replicated when there are fewer heads
+        // than ranks.
+        let kv_share = (f64::from(a.kv_heads) / tp).max(1.0) / f64::from(a.kv_heads);
+        let kv_per_token_per_gpu = self.variant.kv_bytes_per_token() * kv_share;
+        let kv_tokens = (kv_budget / kv_per_token_per_gpu).floor() as u64;
+        if kv_tokens < max_model_len {
+            return Err(FitError::Kv {
+                model: a.name.clone(),
+                gpu: self.gpu.gpu_model.clone(),
+                tp: self.tp,
+                kv_tokens,
+                max_model_len,
+            });
+        }
+        Ok(MemoryPlan {
+            weights_bytes_per_gpu: weights,
+            reserved_bytes_per_gpu: reserved,
+            kv_bytes_per_gpu: kv_budget,
+            kv_tokens,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::llm::model::Precision;
+    use crate::llm::{GpuCatalog, library};
+
+    fn roofline(model: &str, gpu: &str, weights: Precision, tp: u32) -> Roofline {
+        Roofline {
+            variant: Variant {
+                architecture: library::find(model).unwrap(),
+                weights,
+                kv_cache: Precision::Bf16,
+                sparse_2_4: false,
+                quality: None,
+            },
+            gpu: GpuCatalog::bundled().find(gpu).unwrap().clone(),
+            tp,
+            efficiency: DEFAULT_EFFICIENCY,
+        }
+    }
+
+    fn decode(r: &Roofline, batch: u64, context: u64) -> f64 {
+        let mut s = Step::default();
+        for _ in 0..batch {
+            s.add_decode(context);
+        }
+        r.step_time(&s).total_s()
+    }
+
+    fn prefill(r: &Roofline, tokens: u64) -> f64 {
+        let mut s = Step::default();
+        s.add_prefill(0, tokens, true);
+        r.step_time(&s).total_s()
+    }
+
+    #[test]
+    fn decode_is_never_faster_than_reading_the_weights() {
+        let r = roofline("llama-3.1-8b", "H100", Precision::Bf16, 1);
+        let floor = r.variant.weight_bytes() / r.gpu.bandwidth_bytes_per_s();
+        assert!(
+            (floor - 4.8e-3).abs() < 0.1e-3,
+            "weights / bandwidth = {floor}"
+        );
+        for batch in [1, 2, 8, 32, 128, 256] {
+            for context in [1, 128, 2048, 8192] {
+                let t = decode(&r, batch, context);
+                assert!(t >= floor, "batch {batch} context {context}: {t} < {floor}");
+            }
+        }
+    }
+
+    #[test]
+    fn small_decode_batches_are_nearly_free() {
+        let r = roofline("llama-3.1-8b", "H100", Precision::Bf16, 1);
+        let (one, eight) = (decode(&r, 1, 512), decode(&r, 8, 512));
+        assert!(eight < 1.2 * one, "batch 8 {eight} vs batch 1 {one}");
+        assert!(eight < 8.0 * one / 5.0);
+    }
+
+    #[test]
+    fn prefill_grows_linearly_when_compute_bound() {
+        let r = roofline("llama-3.1-8b", "H100", Precision::Bf16, 1);
+        for n in [1024u64, 2048, 4096] {
+            let ratio = prefill(&r, 2 * n) / prefill(&r, n);
+            assert!(
+                (1.9..2.2).contains(&ratio),
+                "prefill {n} -> {}: x{ratio}",
+                2 * n
+            );
+            let t = r.step_time(&{
+                let mut s = Step::default();
+                s.add_prefill(0, n, true);
+                s
+            });
+            assert!(t.compute_s > t.memory_s, "prefill of {n} is compute-bound");
+        }
+    }
+
+    #[test]
+    fn fp8_weights_halve_the_decode_step() {
+        let bf16 = roofline("llama-3.1-8b", "H100", Precision::Bf16, 1);
+        let fp8 = roofline("llama-3.1-8b", "H100", Precision::Fp8, 1);
+        let ratio = decode(&fp8, 1, 512) / decode(&bf16, 1, 512);
+        assert!((0.45..0.65).contains(&ratio), "fp8 / bf16 = {ratio}");
+    }
+
+    #[test]
+    fn tensor_parallelism_splits_the_work_and_adds_communication() {
+        let one = roofline("llama-3.1-8b", "H100", Precision::Bf16, 1);
+        let two = roofline("llama-3.1-8b", "H100", Precision::Bf16, 2);
+        let (t1, t2) = (decode(&one, 16, 1024), decode(&two, 16, 1024));
+        assert!(t2 < t1 && t2 > 0.45 * t1, "TP=2 {t2} vs TP=1 {t1}");
+        let mut s = Step::default();
+        s.add_decode(10);
+        assert!(two.step_time(&s).communication_s > 0.0);
+        assert_eq!(one.step_time(&s).communication_s, 0.0);
+    }
+
+    #[test]
+    fn a_mixture_of_experts_reads_only_the_experts_it_uses() {
+        let r = roofline("mixtral-8x7b", "H100", Precision::Bf16, 2);
+        let (one, many) = (decode(&r, 1, 512), decode(&r, 64, 512));
+        // One token touches 2 of 8 experts; 64 tokens touch nearly all of them.
+        assert!(many > 2.0 * one, "{many} vs {one}");
+        assert!((r.variant.experts_touched(1.0) - 2.0).abs() < 1e-9);
+        assert!(r.variant.experts_touched(64.0) > 7.9);
+    }
+
+    #[test]
+    fn memory_plans_reject_what_does_not_fit() {
+        let r = roofline("llama-3.1-70b", "H100", Precision::Bf16, 1);
+        let e = r.memory_plan(0.9, 8192, 8192).unwrap_err();
+        assert!(
+            e.to_string().contains("TP=4 fits the weights") || e.to_string().contains("TP=2 fits"),
+            "{e}"
+        );
+        let r = roofline("llama-3.1-70b", "H100", Precision::Bf16, 4);
+        let plan = r.memory_plan(0.9, 8192, 8192).unwrap();
+        assert!(
+            (400_000..600_000).contains(&plan.kv_tokens),
+            "{}",
+            plan.kv_tokens
+        );
+        let r = roofline("llama-3.1-8b", "L4", Precision::Bf16, 1);
+        assert!(matches!(
+            r.memory_plan(0.9, 8192, 131_072),
+            Err(FitError::Kv { .. })
+        ));
+        assert!(r.memory_plan(0.9, 8192, 8192).is_ok());
+    }
+}
