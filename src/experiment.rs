@@ -54,7 +54,7 @@ impl Estimate {
 #[derive(Clone, Debug, PartialEq)]
 pub struct ScopeSummary {
     pub values: [Estimate; Metric::COUNT],
-    pub slo_target_ms: Option<f64>,
+    pub slo_targets: Option<crate::sim::result::SloTargets>,
     /// Whether the SLO is met by the mean attainment (every workload's, for the total).
     pub slo_met: Option<bool>,
     /// Share of replications in which the SLO was met.
@@ -76,7 +76,7 @@ impl ScopeSummary {
         let attainment = values[Metric::SloAttainment.index()];
         ScopeSummary {
             values,
-            slo_target_ms: runs[0].slo_target_ms,
+            slo_targets: runs[0].slo_targets,
             slo_met: runs[0].slo_met.map(|_| {
                 if runs.len() == 1 {
                     runs[0].slo_met == Some(true)
@@ -162,6 +162,9 @@ fn mean_pool(ps: &[&PoolStats]) -> PoolStats {
     let m = |f: fn(&PoolStats) -> f64| ps.iter().map(|p| f(p)).sum::<f64>() / ps.len() as f64;
     PoolStats {
         utilization: m(|p| p.utilization),
+        output_tokens_per_second_per_replica: m(|p| p.output_tokens_per_second_per_replica),
+        output_tokens_per_second_per_gpu: m(|p| p.output_tokens_per_second_per_gpu),
+        kv_utilization: m(|p| p.kv_utilization),
         gpu_hours_busy: m(|p| p.gpu_hours_busy),
         gpu_hours_idle: m(|p| p.gpu_hours_idle),
         cost_usd: m(|p| p.cost_usd),

@@ -6,6 +6,7 @@
 
 pub mod service;
 
+use crate::llm::{MemoryPlan, Roofline, Settings};
 use crate::pricing::{InstanceType, Market};
 use crate::units::SimTime;
 
@@ -77,6 +78,49 @@ pub struct ServiceModel {
     pub batching: Batching,
 }
 
+/// How a pool's replicas serve.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Serving {
+    /// Request by request (or in dynamic batches), with a service-time distribution.
+    Requests(ServiceModel),
+    /// An LLM at token level: continuous batching over a paged KV cache, timed by a roofline.
+    Llm(Box<LlmServing>),
+}
+
+/// An LLM replica: the model on its GPUs, the engine's settings and how memory divides.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LlmServing {
+    pub roofline: Roofline,
+    pub settings: Settings,
+    pub memory: MemoryPlan,
+}
+
+impl LlmServing {
+    /// KV-cache capacity of one replica, in blocks.
+    pub fn kv_blocks(&self) -> u64 {
+        self.memory.kv_tokens / u64::from(self.settings.block_tokens)
+    }
+}
+
+impl Serving {
+    /// The dynamic-batching settings of request-level serving (none for an LLM, which batches
+    /// continuously).
+    pub fn batching(&self) -> Batching {
+        match self {
+            Serving::Requests(s) => s.batching,
+            Serving::Llm(_) => Batching::NONE,
+        }
+    }
+
+    /// The name of the serving model, for reports.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Serving::Requests(s) => s.time.kind(),
+            Serving::Llm(_) => "llm",
+        }
+    }
+}
+
 /// A group of identical replicas: one instance type, one market, one workload.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Pool {
@@ -89,7 +133,7 @@ pub struct Pool {
     pub gpus_per_replica: u32,
     /// What one instance costs per hour in this pool's market, discounts applied.
     pub price_usd_per_hour: f64,
-    pub service: ServiceModel,
+    pub serving: Serving,
 }
 
 impl Pool {

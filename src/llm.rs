@@ -12,3 +12,37 @@ pub mod roofline;
 pub use gpu::{GpuCatalog, GpuSpec};
 pub use model::{Architecture, Precision, Quality, Variant};
 pub use roofline::{DEFAULT_EFFICIENCY, Efficiency, FitError, MemoryPlan, Roofline, Step};
+
+/// Serving-engine settings of an LLM deployment (vLLM's names in brackets).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Settings {
+    /// Sequences in one iteration at most (`max_num_seqs`).
+    pub max_seqs: u32,
+    /// Tokens in one iteration at most (`max_num_batched_tokens`).
+    pub max_batched_tokens: u32,
+    /// Tokens per KV-cache block (`block_size`).
+    pub block_tokens: u32,
+    /// Share of each GPU's memory the engine may use (`gpu_memory_utilization`).
+    pub gpu_memory_utilization: f64,
+    /// Split long prompts over iterations (`enable_chunked_prefill`).
+    pub chunked_prefill: bool,
+    /// Reuse the KV of shared prompt prefixes (`enable_prefix_caching`).
+    pub prefix_caching: bool,
+    /// Longest prompt plus output accepted (`max_model_len`).
+    pub max_model_len: u32,
+}
+
+impl Settings {
+    /// vLLM's defaults (V1 engine), with `max_model_len` the model's context.
+    pub fn defaults(max_context: u32) -> Settings {
+        Settings {
+            max_seqs: 256,
+            max_batched_tokens: 8192,
+            block_tokens: 16,
+            gpu_memory_utilization: 0.9,
+            chunked_prefill: true,
+            prefix_caching: true,
+            max_model_len: max_context,
+        }
+    }
+}

@@ -7,6 +7,7 @@ mod engine;
 pub mod event;
 mod metrics;
 pub mod result;
+mod scheduler;
 
 use std::sync::atomic::AtomicU64;
 

@@ -1,13 +1,15 @@
 //! Workloads: streams of inference requests, how they are dispatched to replicas, and their SLOs.
 
 pub mod arrival;
+pub mod tokens;
 pub mod trace;
 
 use std::path::PathBuf;
 
 use crate::units::SimTime;
 
-pub use arrival::{Arrivals, Request};
+pub use arrival::{Arrivals, Arrived, Request};
+pub use tokens::{TokenDist, TokenSpec};
 pub use trace::{TimeUnit, TraceError};
 
 /// One stream of requests for one model.
@@ -17,6 +19,8 @@ pub struct Workload {
     /// The model's name, for reports.
     pub model: String,
     pub arrival: Arrival,
+    /// Token counts for requests whose trace does not record them.
+    pub tokens: Option<TokenSpec>,
     pub dispatch: Dispatch,
     pub slo: Option<Slo>,
 }
@@ -144,6 +148,29 @@ pub struct TraceSpec {
     pub rate_multiplier: f64,
     /// A column holding each request's recorded service time.
     pub service_time_column: Option<(String, TimeUnit)>,
+    /// Columns of input and output token counts, for LLM serving.
+    pub input_tokens_column: Option<String>,
+    pub output_tokens_column: Option<String>,
+    /// A column of prompt-prefix block hashes, and how many tokens one block covers.
+    pub prefix_column: Option<String>,
+    pub prefix_block_tokens: u32,
+}
+
+impl TraceSpec {
+    /// The columns to read.
+    pub fn columns(&self) -> trace::Columns<'_> {
+        trace::Columns {
+            time: &self.time_column,
+            time_unit: self.time_unit,
+            service: self
+                .service_time_column
+                .as_ref()
+                .map(|(c, u)| (c.as_str(), *u)),
+            input_tokens: self.input_tokens_column.as_deref(),
+            output_tokens: self.output_tokens_column.as_deref(),
+            prefix: self.prefix_column.as_deref(),
+        }
+    }
 }
 
 /// How requests reach replicas.
@@ -153,18 +180,23 @@ pub enum Policy {
     SharedQueue,
     /// Each request to the next replica in turn; a queue per replica.
     RoundRobin,
-    /// Each request to the replica with the fewest requests queued or in service.
+    /// Each request to the replica with the fewest requests queued or in service (for an LLM,
+    /// the fewest tokens still to process).
     LeastOutstanding,
     /// Two replicas at random; the request goes to the one with fewer outstanding.
     PowerOfTwo,
+    /// LLM: to the replica that has cached the longest prefix of the prompt; ties to the one with
+    /// the fewest outstanding tokens.
+    PrefixAware,
 }
 
 impl Policy {
-    pub const ALL: [Policy; 4] = [
+    pub const ALL: [Policy; 5] = [
         Policy::SharedQueue,
         Policy::RoundRobin,
         Policy::LeastOutstanding,
         Policy::PowerOfTwo,
+        Policy::PrefixAware,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -173,6 +205,7 @@ impl Policy {
             Policy::RoundRobin => "round-robin",
             Policy::LeastOutstanding => "least-outstanding",
             Policy::PowerOfTwo => "power-of-two",
+            Policy::PrefixAware => "prefix-aware",
         }
     }
 
@@ -192,11 +225,16 @@ pub struct Dispatch {
     pub timeout: Option<SimTime>,
 }
 
-/// The latency objective of a workload.
+/// The latency objectives of a workload: 99 % of requests within each target given. Dropped and
+/// timed-out requests count as misses of every target.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Slo {
-    /// 99 % of requests must complete within this; dropped and timed-out requests count as misses.
-    pub p99: SimTime,
+    /// End-to-end latency (arrival to last token).
+    pub p99: Option<SimTime>,
+    /// Time to first token (LLM workloads).
+    pub ttft_p99: Option<SimTime>,
+    /// Time per output token after the first (LLM workloads).
+    pub tpot_p99: Option<SimTime>,
 }
 
 #[cfg(test)]

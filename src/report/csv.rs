@@ -10,17 +10,23 @@ use crate::sim::{Metric, SeriesRow};
 pub fn render(r: &Report) -> String {
     let s = r.summary;
     let with_ci = s.replications > 1;
+    let llm = super::json::serves_llm(r.scenario);
+    let metrics: Vec<Metric> = Metric::ALL
+        .iter()
+        .map(|d| d.metric)
+        .filter(|m| llm || !m.is_llm())
+        .collect();
     let mut w = csv::Writer::from_writer(Vec::new());
     let mut header = vec![
         "scope".to_string(),
         "slo.p99_target_ms".into(),
         "slo.met".into(),
     ];
-    for def in Metric::ALL {
-        header.push(def.path.to_string());
+    for m in &metrics {
+        header.push(m.path().to_string());
         if with_ci {
-            header.push(format!("{}_ci95_low", def.path));
-            header.push(format!("{}_ci95_high", def.path));
+            header.push(format!("{}_ci95_low", m.path()));
+            header.push(format!("{}_ci95_high", m.path()));
         }
     }
     w.write_record(&header).expect("writing to memory");
@@ -32,13 +38,13 @@ pub fn render(r: &Report) -> String {
             .zip(&s.workloads),
     );
     for (name, scope) in scopes {
-        w.write_record(row(name, scope, with_ci))
+        w.write_record(row(name, scope, &metrics, with_ci))
             .expect("writing to memory");
     }
     String::from_utf8(w.into_inner().expect("flushing to memory")).expect("CSV of UTF-8 is UTF-8")
 }
 
-fn row(name: &str, s: &ScopeSummary, with_ci: bool) -> Vec<String> {
+fn row(name: &str, s: &ScopeSummary, metrics: &[Metric], with_ci: bool) -> Vec<String> {
     let num = |x: f64| {
         if x.is_finite() {
             x.to_string()
@@ -48,11 +54,14 @@ fn row(name: &str, s: &ScopeSummary, with_ci: bool) -> Vec<String> {
     };
     let mut out = vec![
         name.to_string(),
-        s.slo_target_ms.map(num).unwrap_or_default(),
+        s.slo_targets
+            .and_then(|t| t.p99_ms)
+            .map(num)
+            .unwrap_or_default(),
         s.slo_met.map(|m| m.to_string()).unwrap_or_default(),
     ];
-    for def in Metric::ALL {
-        let e = s.get(def.metric);
+    for m in metrics {
+        let e = s.get(*m);
         out.push(num(e.mean));
         if with_ci {
             let (lo, hi) = e.ci95.unwrap_or((f64::NAN, f64::NAN));

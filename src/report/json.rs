@@ -11,6 +11,8 @@ use serde_json::{Map, Value, json};
 
 use super::Report;
 use crate::experiment::{Estimate, ScopeSummary};
+use crate::fleet::Serving;
+use crate::scenario::Scenario;
 use crate::sim::{Metric, SeriesRow};
 
 /// The whole report as a JSON value.
@@ -29,7 +31,8 @@ pub fn to_value(r: &Report) -> Value {
             "interval_s": sc.interval.as_secs_f64(),
         }),
     );
-    scope(&mut root, &s.total);
+    let llm = serves_llm(sc);
+    scope(&mut root, &s.total, llm);
     root.insert("catalog".into(), json!(sc.catalog));
     let workloads = sc
         .workloads
@@ -43,11 +46,14 @@ pub fn to_value(r: &Report) -> Value {
             m.insert("model".into(), json!(w.model));
             m.insert("arrival".into(), json!(w.arrival.kind()));
             m.insert("dispatch".into(), json!(w.dispatch.policy.as_str()));
+            if let Some(v) = llm_variant(sc, &w.name) {
+                m.insert("variant".into(), v);
+            }
             m.insert(
                 "arrivals_ended_s".into(),
                 json!(ended.map(|t| t.as_secs_f64())),
             );
-            scope(&mut m, ws);
+            scope(&mut m, ws, llm);
             m.insert("timeseries".into(), timeseries(series));
             Value::Object(m)
         })
@@ -58,7 +64,7 @@ pub fn to_value(r: &Report) -> Value {
         .iter()
         .zip(&s.pools)
         .map(|(p, ps)| {
-            json!({
+            let mut pool = json!({
                 "name": p.name,
                 "workload": sc.workloads[p.workload].name,
                 "instance_type": p.instance.name,
@@ -71,13 +77,28 @@ pub fn to_value(r: &Report) -> Value {
                 "gpus_per_replica": p.gpus_per_replica,
                 "instances": p.instances(),
                 "price_usd_per_hour": p.price_usd_per_hour,
-                "service": p.service.time.kind(),
-                "max_batch": p.service.batching.max_batch,
+                "service": p.serving.kind(),
+                "max_batch": p.serving.batching().max_batch,
                 "utilization": ps.utilization,
                 "batch_size_mean": ps.batch_size_mean,
                 "gpu_hours": { "busy": ps.gpu_hours_busy, "idle": ps.gpu_hours_idle },
                 "cost_usd": { "total": ps.cost_usd, "idle": ps.idle_cost_usd },
-            })
+            });
+            if let Serving::Llm(l) = &p.serving {
+                let obj = pool.as_object_mut().expect("an object");
+                obj.insert("tensor_parallel".into(), json!(l.roofline.tp));
+                obj.insert("kv_cache_tokens".into(), json!(l.memory.kv_tokens));
+                obj.insert("kv_utilization".into(), json!(ps.kv_utilization));
+                obj.insert(
+                    "output_tokens_per_second_per_replica".into(),
+                    json!(ps.output_tokens_per_second_per_replica),
+                );
+                obj.insert(
+                    "output_tokens_per_second_per_gpu".into(),
+                    json!(ps.output_tokens_per_second_per_gpu),
+                );
+            }
+            pool
         })
         .collect();
     root.insert("pools".into(), Value::Array(pools));
@@ -96,6 +117,26 @@ pub fn to_value(r: &Report) -> Value {
     Value::Object(root)
 }
 
+/// The LLM variant serving workload `name`: architecture, precisions, sparsity, stated quality.
+fn llm_variant(sc: &Scenario, name: &str) -> Option<Value> {
+    let w = sc.workloads.iter().position(|w| w.name == name)?;
+    sc.pools_of(w).find_map(|p| match &sc.pools[p].serving {
+        Serving::Llm(l) => {
+            let v = &l.roofline.variant;
+            Some(json!({
+                "architecture": v.architecture.name,
+                "parameters": v.architecture.total_params(),
+                "active_parameters": v.architecture.active_params(),
+                "weights": v.weights.as_str(),
+                "kv_cache": v.kv_cache.as_str(),
+                "sparsity": if v.sparse_2_4 { Some("2:4") } else { None },
+                "quality": v.quality.as_ref().map(|q| json!({ "metric": q.metric, "value": q.value })),
+            }))
+        }
+        Serving::Requests(_) => None,
+    })
+}
+
 /// Pretty JSON text with a final newline.
 pub fn render(r: &Report) -> String {
     let mut text = serde_json::to_string_pretty(&to_value(r)).expect("JSON values serialise");
@@ -111,12 +152,28 @@ fn number(m: Metric, x: f64) -> Value {
     }
 }
 
-/// Inserts the headline metrics of a scope at their dotted paths.
-fn scope(obj: &mut Map<String, Value>, s: &ScopeSummary) {
+/// Whether any pool of the scenario serves an LLM at token level.
+pub fn serves_llm(sc: &Scenario) -> bool {
+    sc.pools
+        .iter()
+        .any(|p| matches!(p.serving, Serving::Llm(_)))
+}
+
+/// Inserts the headline metrics of a scope at their dotted paths (the token-level ones only for
+/// scenarios that serve an LLM).
+fn scope(obj: &mut Map<String, Value>, s: &ScopeSummary, llm: bool) {
     for def in Metric::ALL {
+        if def.metric.is_llm() && !llm {
+            continue;
+        }
         if def.metric == Metric::SloAttainment {
             let slo = child(obj, "slo");
-            slo.insert("p99_target_ms".into(), json!(s.slo_target_ms));
+            let t = s.slo_targets.unwrap_or_default();
+            slo.insert("p99_target_ms".into(), json!(t.p99_ms));
+            if llm {
+                slo.insert("ttft_p99_target_ms".into(), json!(t.ttft_p99_ms));
+                slo.insert("tpot_p99_target_ms".into(), json!(t.tpot_p99_ms));
+            }
             slo.insert("met".into(), json!(s.slo_met));
             if let Some(share) = s.slo_met_share
                 && s.values[0].ci95.is_some()

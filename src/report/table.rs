@@ -108,6 +108,37 @@ pub fn render(r: &Report) -> String {
         t,
         with_ci,
     );
+    let llm = super::json::serves_llm(sc);
+    if llm {
+        for (label, m) in [
+            (
+                "ttft ms",
+                [
+                    Metric::TtftMean,
+                    Metric::TtftP50,
+                    Metric::TtftP90,
+                    Metric::TtftP99,
+                ],
+            ),
+            (
+                "tpot ms",
+                [
+                    Metric::TpotMean,
+                    Metric::TpotP50,
+                    Metric::TpotP90,
+                    Metric::TpotP99,
+                ],
+            ),
+        ] {
+            grid(
+                &mut out,
+                label,
+                &[("mean", m[0]), ("p50", m[1]), ("p90", m[2]), ("p99", m[3])],
+                t,
+                with_ci,
+            );
+        }
+    }
     out.push('\n');
 
     let cost = t.get(Metric::CostTotal).mean;
@@ -141,6 +172,34 @@ pub fn render(r: &Report) -> String {
     if !markets.is_empty() {
         let _ = writeln!(out, "markets   {}", markets.join(" · "));
     }
+    if llm {
+        let _ = writeln!(
+            out,
+            "tokens    {} in · {} out · {} out/s ({} per GPU)",
+            compact(t.get(Metric::InputTokens).mean),
+            compact(t.get(Metric::OutputTokens).mean),
+            thousands(t.get(Metric::OutputTokensPerSecond).mean),
+            thousands(t.get(Metric::OutputTokensPerGpuSecond).mean),
+        );
+        let _ = writeln!(
+            out,
+            "per 1M    {} output tokens · {} tokens in and out",
+            usd_unit(t.get(Metric::CostPer1MOutputTokens).mean),
+            usd_unit(t.get(Metric::CostPer1MTokens).mean),
+        );
+        let hit = t.get(Metric::PrefixHitRate).mean;
+        let _ = writeln!(
+            out,
+            "kv cache  {} used on average · {} preemptions{}",
+            pct(t.get(Metric::KvUtilization).mean),
+            thousands(t.get(Metric::Preemptions).mean),
+            if hit.is_finite() {
+                format!(" · prefix cache hits {}", pct(hit))
+            } else {
+                String::new()
+            }
+        );
+    }
     let _ = writeln!(
         out,
         "requests {} completed · {} dropped · {} timed out · {} req/s",
@@ -154,16 +213,32 @@ pub fn render(r: &Report) -> String {
 
 fn workload_row(out: &mut String, name: &str, ws: &ScopeSummary) {
     let failed = ws.get(Metric::Dropped).mean + ws.get(Metric::TimedOut).mean;
-    let target = ws
-        .slo_target_ms
-        .map_or("-".to_string(), |t| format!("{} ms", ms(t)));
+    let target = match ws.slo_targets {
+        Some(t) => match (t.p99_ms, t.ttft_p99_ms, t.tpot_p99_ms) {
+            (Some(p), _, _) => format!("{} ms", ms(p)),
+            (None, Some(_), _) => {
+                "ttft".to_string() + if t.tpot_p99_ms.is_some() { "+tpot" } else { "" }
+            }
+            (None, None, Some(_)) => "tpot".to_string(),
+            (None, None, None) => "-".to_string(),
+        },
+        None => "-".to_string(),
+    };
     let status = match ws.slo_met {
         None => "no SLO".to_string(),
-        Some(met) => format!(
-            "{} {}",
-            if met { "met" } else { "MISSED" },
-            pct_fine(ws.get(Metric::SloAttainment).mean)
-        ),
+        Some(met) => {
+            // The lowest attainment among the targets set.
+            let worst = [
+                Metric::SloAttainment,
+                Metric::SloTtftAttainment,
+                Metric::SloTpotAttainment,
+            ]
+            .into_iter()
+            .map(|m| ws.get(m).mean)
+            .filter(|x| x.is_finite())
+            .fold(f64::NAN, f64::min);
+            format!("{} {}", if met { "met" } else { "MISSED" }, pct_fine(worst))
+        }
     };
     let _ = writeln!(
         out,
@@ -212,6 +287,21 @@ fn pct_fine(x: f64) -> String {
         format!("{:.2}%", x * 100.0)
     } else {
         "-".into()
+    }
+}
+
+/// Large counts as `21.9M`, `3.96k`.
+fn compact(x: f64) -> String {
+    if !x.is_finite() {
+        "-".into()
+    } else if x >= 1e9 {
+        format!("{:.3}G", x / 1e9)
+    } else if x >= 1e6 {
+        format!("{:.3}M", x / 1e6)
+    } else if x >= 1e4 {
+        format!("{:.1}k", x / 1e3)
+    } else {
+        thousands(x)
     }
 }
 

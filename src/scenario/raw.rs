@@ -77,6 +77,8 @@ pub struct Pricing {
     pub reserved_discount: Option<Spanned<f64>>,
 }
 
+/// A model: request-level (`service` profiles per GPU) or an LLM served at token level
+/// (`architecture` or `shape`, precisions and engine settings).
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Model {
@@ -84,6 +86,48 @@ pub struct Model {
     /// Service-time profile per GPU model (the catalog's `gpu_model` names).
     #[serde(default)]
     pub service: BTreeMap<Spanned<String>, Spanned<Service>>,
+    /// A bundled architecture by name (`models/NAME.toml`).
+    pub architecture: Option<Spanned<String>>,
+    /// An architecture written out (the fields of `config.json`).
+    pub shape: Option<Spanned<crate::llm::library::RawArchitecture>>,
+    pub weights: Option<Spanned<String>>,
+    pub kv_cache: Option<Spanned<String>>,
+    pub sparsity: Option<Spanned<String>>,
+    pub quality: Option<Spanned<Quality>>,
+    pub serving: Option<Spanned<LlmSettings>>,
+    pub efficiency: Option<Spanned<Efficiency>>,
+}
+
+/// A quality figure stated by the user.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Quality {
+    pub metric: Spanned<String>,
+    pub value: Spanned<f64>,
+}
+
+/// Serving-engine settings of an LLM (defaults: vLLM's).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LlmSettings {
+    pub max_seqs: Option<Spanned<i64>>,
+    pub max_batched_tokens: Option<Spanned<i64>>,
+    pub block_tokens: Option<Spanned<i64>>,
+    pub gpu_memory_utilization: Option<Spanned<f64>>,
+    pub chunked_prefill: Option<bool>,
+    pub prefix_caching: Option<bool>,
+    pub max_model_len: Option<Spanned<i64>>,
+}
+
+/// Overrides of the roofline's efficiency factors.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Efficiency {
+    pub compute: Option<Spanned<f64>>,
+    pub memory: Option<Spanned<f64>>,
+    pub interconnect: Option<Spanned<f64>>,
+    pub allreduce_latency: Option<Spanned<Duration>>,
+    pub iteration_overhead: Option<Spanned<Duration>>,
 }
 
 /// A service-time model; which fields apply depends on `kind`.
@@ -105,8 +149,9 @@ pub struct Service {
 pub struct Workload {
     pub model: Spanned<String>,
     pub arrival: Spanned<Arrival>,
+    pub tokens: Option<Spanned<Tokens>>,
     pub dispatch: Option<Dispatch>,
-    pub slo: Option<Slo>,
+    pub slo: Option<Spanned<Slo>>,
 }
 
 /// An arrival process; which fields apply depends on `kind`.
@@ -129,6 +174,32 @@ pub struct Arrival {
     pub rate_multiplier: Option<Spanned<f64>>,
     pub service_time_column: Option<Spanned<String>>,
     pub service_time_unit: Option<Spanned<String>>,
+    pub input_tokens_column: Option<Spanned<String>>,
+    pub output_tokens_column: Option<Spanned<String>>,
+    pub prefix_column: Option<Spanned<String>>,
+    pub prefix_block_tokens: Option<Spanned<i64>>,
+}
+
+/// Input and output token distributions of a workload.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Tokens {
+    pub input: Option<Spanned<TokenDist>>,
+    pub output: Option<Spanned<TokenDist>>,
+}
+
+/// A token-count distribution; which fields apply depends on `kind`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenDist {
+    pub kind: Spanned<String>,
+    pub value: Option<Spanned<i64>>,
+    pub min: Option<Spanned<i64>>,
+    pub max: Option<Spanned<i64>>,
+    pub mean: Option<Spanned<f64>>,
+    pub cv: Option<Spanned<f64>>,
+    pub values: Option<Spanned<Vec<i64>>>,
+    pub weights: Option<Spanned<Vec<f64>>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -139,10 +210,14 @@ pub struct Dispatch {
     pub timeout: Option<Spanned<Duration>>,
 }
 
+/// Latency objectives: p99 targets of end-to-end latency, time to first token and time per
+/// output token.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Slo {
-    pub p99: Spanned<Duration>,
+    pub p99: Option<Spanned<Duration>>,
+    pub ttft_p99: Option<Spanned<Duration>>,
+    pub tpot_p99: Option<Spanned<Duration>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -156,6 +231,7 @@ pub struct Pool {
     pub market: Option<Spanned<String>>,
     pub replicas: Spanned<i64>,
     pub gpus_per_replica: Option<Spanned<i64>>,
+    pub tensor_parallel: Option<Spanned<i64>>,
     pub reserved_discount: Option<Spanned<f64>>,
     pub service: Option<Spanned<Service>>,
 }

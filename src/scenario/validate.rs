@@ -14,8 +14,10 @@ use crate::fleet::{Pool, ServiceModel};
 use crate::pricing::{Catalog, DEFAULT_RESERVED_DISCOUNT};
 use crate::units::SimTime;
 
+mod llm;
 mod pool;
 mod service;
+mod tokens;
 mod workload;
 
 /// Most rows a time series may have, so a tiny `interval` cannot exhaust memory.
@@ -27,12 +29,29 @@ type Entry<T> = (Spanned<String>, T);
 /// Service profiles of a model, by GPU model.
 /// `None` marks a profile that is in the file but invalid (already reported).
 type Profiles = Vec<(String, Option<ServiceModel>)>;
-/// A model's name and, if it validated, its profiles.
-type ModelEntry = (Spanned<String>, Option<Profiles>);
+
+/// A validated model.
+enum ModelKind {
+    /// Request-level service profiles, per GPU model.
+    Requests(Profiles),
+    /// An LLM served at token level.
+    Llm(Box<LlmModel>),
+}
+
+/// An LLM model entry: what a pool needs to build its replicas.
+struct LlmModel {
+    variant: crate::llm::Variant,
+    settings: crate::llm::Settings,
+    efficiency: crate::llm::Efficiency,
+}
+
+/// A model's name and, if it validated, what it is.
+type ModelEntry = (Spanned<String>, Option<ModelKind>);
 
 pub(super) fn scenario(src: &Source, base: &Path) -> Result<Scenario, Vec<Diagnostic>> {
     let mut c = Checker {
         src,
+        gpus: crate::llm::GpuCatalog::bundled(),
         tree: DeTable::new(),
         problems: Vec::new(),
     };
@@ -85,8 +104,8 @@ pub(super) fn scenario(src: &Source, base: &Path) -> Result<Scenario, Vec<Diagno
     let models: Vec<ModelEntry> = models_raw
         .into_iter()
         .map(|(name, m)| {
-            let profiles = m.map(|m| c.model(&m, &gpu_models));
-            (name, profiles)
+            let kind = m.and_then(|m| c.model(name.get_ref(), &m, &gpu_models));
+            (name, kind)
         })
         .collect();
     if models.is_empty() && !c.has_problems() {
@@ -180,6 +199,8 @@ struct Settings {
 
 struct Checker<'s> {
     src: &'s Source,
+    /// GPU specifications, for LLM pools.
+    gpus: crate::llm::GpuCatalog,
     /// The whole document, for naming the key a serde error points at.
     tree: DeTable<'s>,
     /// Problems with the byte offset they point at, for reporting in file order.

@@ -19,15 +19,21 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use rand::RngExt;
 
+mod llm;
+
 use super::SimError;
 use super::event::{Event, EventQueue, QueueRef};
 use super::metrics::Recorder;
 use super::result::RunResult;
-use crate::fleet::{Batching, ServiceSampler};
+use super::scheduler::{LlmReplica, Outcome};
+use crate::fleet::{Batching, ServiceSampler, Serving};
+use crate::llm::Roofline;
 use crate::rng::{Stream, substream};
 use crate::scenario::Scenario;
 use crate::units::SimTime;
 use crate::workload::{Arrivals, Policy, Request};
+
+use self::llm::llm_config;
 
 /// How often (in events) the engine publishes its simulated time for progress bars.
 const PROGRESS_EVERY: u64 = 1 << 16;
@@ -45,6 +51,10 @@ struct WaitQueue {
 struct WorkloadRt {
     arrivals: Arrivals,
     next: Option<Request>,
+    /// Prompt-prefix hashes of the next request, if its trace has them.
+    next_prefix: Option<Box<[u64]>>,
+    /// Whether the workload is served by an LLM (token-level replicas).
+    llm: bool,
     policy: Policy,
     /// Replicas serving this workload (indices into `Engine::replicas`).
     replicas: Vec<u32>,
@@ -69,12 +79,17 @@ struct ReplicaRt {
     queue: WaitQueue,
     batch: Vec<Request>,
     busy: bool,
+    /// The LLM scheduler, for replicas of LLM pools.
+    llm: Option<Box<LlmReplica>>,
 }
 
 struct PoolRt {
-    sampler: ServiceSampler,
+    /// Request-level service times (`None` for LLM pools).
+    sampler: Option<ServiceSampler>,
     batching: Batching,
     rng: Stream,
+    /// The roofline, for LLM pools.
+    roofline: Option<Roofline>,
 }
 
 pub(super) struct Engine<'s> {
@@ -88,6 +103,8 @@ pub(super) struct Engine<'s> {
     seed: u64,
     /// Whether any workload has a timeout (so expiry timers are needed at all).
     timeouts: bool,
+    /// Scratch space for what an LLM iteration did.
+    outcomes: Vec<Outcome>,
 }
 
 impl<'s> Engine<'s> {
@@ -98,19 +115,31 @@ impl<'s> Engine<'s> {
             .iter()
             .enumerate()
             .map(|(i, p)| {
+                let llm_config = match &p.serving {
+                    Serving::Llm(l) => Some(llm_config(l, &scenario.workloads[p.workload])),
+                    Serving::Requests(_) => None,
+                };
                 for _ in 0..p.replicas {
                     replicas.push(ReplicaRt {
                         pool: i as u32,
                         workload: p.workload as u32,
                         queue: WaitQueue::default(),
-                        batch: Vec::with_capacity(p.service.batching.max_batch as usize),
+                        batch: Vec::with_capacity(p.serving.batching().max_batch as usize),
                         busy: false,
+                        llm: llm_config.map(|c| Box::new(LlmReplica::new(c))),
                     });
                 }
                 PoolRt {
-                    sampler: ServiceSampler::new(&p.service.time),
-                    batching: p.service.batching,
+                    sampler: match &p.serving {
+                        Serving::Requests(s) => Some(ServiceSampler::new(&s.time)),
+                        Serving::Llm(_) => None,
+                    },
+                    batching: p.serving.batching(),
                     rng: substream(seed, &format!("service/{}", p.name)),
+                    roofline: match &p.serving {
+                        Serving::Llm(l) => Some(l.roofline.clone()),
+                        Serving::Requests(_) => None,
+                    },
                 }
             })
             .collect();
@@ -124,12 +153,18 @@ impl<'s> Engine<'s> {
                     .collect();
                 let arrivals = Arrivals::new(
                     &w.arrival,
+                    w.tokens.as_ref(),
                     substream(seed, &format!("arrivals/{}", w.name)),
+                    substream(seed, &format!("tokens/{}", w.name)),
                     scenario.horizon,
                 )?;
                 Ok(WorkloadRt {
                     arrivals,
                     next: None,
+                    next_prefix: None,
+                    llm: scenario
+                        .pools_of(wi)
+                        .any(|p| matches!(scenario.pools[p].serving, Serving::Llm(_))),
                     policy: w.dispatch.policy,
                     idle: if w.dispatch.policy == Policy::SharedQueue {
                         mine.iter().copied().collect()
@@ -146,7 +181,7 @@ impl<'s> Engine<'s> {
                     uniform_batching: {
                         let mut b = scenario
                             .pools_of(wi)
-                            .map(|p| scenario.pools[p].service.batching);
+                            .map(|p| scenario.pools[p].serving.batching());
                         let first = b.next();
                         b.all(|x| Some(x) == first)
                     },
@@ -166,6 +201,7 @@ impl<'s> Engine<'s> {
                 .workloads
                 .iter()
                 .any(|w| w.dispatch.timeout.is_some()),
+            outcomes: Vec::new(),
         })
     }
 
@@ -208,7 +244,9 @@ impl<'s> Engine<'s> {
 
     fn schedule_arrival(&mut self, w: usize) -> Result<(), SimError> {
         let wl = &mut self.workloads[w];
-        wl.next = wl.arrivals.next_request()?;
+        let next = wl.arrivals.next_request()?;
+        wl.next = next.as_ref().map(|a| a.request);
+        wl.next_prefix = next.and_then(|a| a.prefix);
         match wl.next {
             Some(r) => self
                 .events
@@ -225,6 +263,11 @@ impl<'s> Engine<'s> {
             .take()
             .expect("an arrival event has its request");
         self.rec.arrival(w, req.arrival.0);
+        if self.workloads[w].llm {
+            let prefix = self.workloads[w].next_prefix.take();
+            self.llm_arrival(w, req, prefix);
+            return self.schedule_arrival(w);
+        }
         let queue = match self.workloads[w].policy {
             Policy::SharedQueue => {
                 // Fast path: a free replica that would start at once takes the request directly.
@@ -266,6 +309,10 @@ impl<'s> Engine<'s> {
     }
 
     fn on_batch_done(&mut self, r: usize) {
+        if self.replicas[r].llm.is_some() {
+            self.llm_iteration_done(r);
+            return;
+        }
         let replica = &mut self.replicas[r];
         let (w, pool) = (replica.workload as usize, replica.pool as usize);
         let timeout = self.workloads[w].timeout;
@@ -532,7 +579,11 @@ impl<'s> Engine<'s> {
         }
         self.rec.batch_started(pool, n, self.now);
         let p = &mut self.pools[pool];
-        let service = p.sampler.sample(&mut p.rng, n as u32, traced);
+        let service = p
+            .sampler
+            .as_ref()
+            .expect("request-level pools have a sampler")
+            .sample(&mut p.rng, n as u32, traced);
         self.events.push(
             SimTime(self.now + service.0),
             Event::BatchDone { replica: r as u32 },
@@ -591,7 +642,11 @@ impl<'s> Engine<'s> {
                     }
                 }
             }
-            Policy::SharedQueue => unreachable!("shared-queue does not pick on arrival"),
+            Policy::SharedQueue | Policy::PrefixAware => {
+                unreachable!(
+                    "validated: shared-queue does not pick on arrival; prefix-aware is for LLMs"
+                )
+            }
         };
         chosen as usize
     }

@@ -9,21 +9,25 @@
 //! integrated as each request leaves, by the part of its stay inside the window.
 
 mod coarse;
+mod tokens;
 
 use hdrhistogram::Histogram;
 
 use self::coarse::CoarseHistogram;
-use super::result::{Metric, PoolStats, RunResult, SeriesRow, Stats};
+use self::tokens::TokenRec;
+use super::result::{Metric, PoolStats, RunResult, SeriesRow, SloTargets, Stats};
+use crate::fleet::Serving;
 use crate::pricing::Market;
 use crate::scenario::Scenario;
+use crate::workload::Slo;
 
 /// Histogram values are microseconds, with three significant digits (0.1 %) for the headline
 /// percentiles; the per-interval p99 of the time series uses a [`CoarseHistogram`].
-const SIGFIG: u8 = 3;
-const NS_PER_US: u64 = 1_000;
+pub(super) const SIGFIG: u8 = 3;
+pub(super) const NS_PER_US: u64 = 1_000;
 const NS_PER_HOUR: f64 = 3.6e12;
 
-fn histogram(sigfig: u8) -> Histogram<u64> {
+pub(super) fn histogram(sigfig: u8) -> Histogram<u64> {
     Histogram::new(sigfig).expect("valid significant figures")
 }
 
@@ -71,7 +75,10 @@ struct WorkloadRec {
     dropped: u64,
     timed_out: u64,
     within_target: u64,
+    /// The end-to-end p99 target, nanoseconds.
     target_ns: Option<u64>,
+    slo: Option<Slo>,
+    tokens: TokenRec,
     latency: Histogram<u64>,
     wait: Histogram<u64>,
     latency_sum_ns: u128,
@@ -96,6 +103,10 @@ struct PoolRec {
     instances: Level,
     batches: u64,
     batch_items: u64,
+    /// KV-cache blocks in use over the pool's replicas, and their capacity (LLM pools).
+    kv: Level,
+    kv_capacity: u64,
+    output_tokens: u64,
 }
 
 /// Collects everything a run measures.
@@ -125,7 +136,9 @@ impl Recorder {
                 dropped: 0,
                 timed_out: 0,
                 within_target: 0,
-                target_ns: w.slo.map(|slo| slo.p99.0),
+                target_ns: w.slo.and_then(|slo| slo.p99).map(|t| t.0),
+                slo: w.slo,
+                tokens: TokenRec::new(),
                 latency: histogram(SIGFIG),
                 wait: histogram(SIGFIG),
                 latency_sum_ns: 0,
@@ -154,6 +167,12 @@ impl Recorder {
                 },
                 batches: 0,
                 batch_items: 0,
+                kv: Level::default(),
+                kv_capacity: match &p.serving {
+                    Serving::Llm(l) => l.kv_blocks() * u64::from(p.replicas),
+                    Serving::Requests(_) => 0,
+                },
+                output_tokens: 0,
             })
             .collect();
         let mut r = Recorder {
@@ -205,6 +224,7 @@ impl Recorder {
             p.busy.settle(b, in_window);
             p.replicas.settle(b, in_window);
             p.instances.settle(b, in_window);
+            p.kv.settle(b, in_window);
         }
         if b == self.next_interval_end {
             self.close_interval(b, s);
@@ -402,8 +422,20 @@ impl Recorder {
                 let paid_gpu_h =
                     p.instances.window as f64 * f64::from(pool.instance.gpu_count) / NS_PER_HOUR;
                 let idle_gpu_h = (paid_gpu_h - busy_gpu_h).max(0.0);
+                let out_per_replica_s = p.output_tokens as f64 / (p.replicas.window as f64 / 1e9);
                 PoolStats {
                     utilization: p.busy.window as f64 / p.replicas.window as f64,
+                    output_tokens_per_second_per_replica: if p.kv_capacity > 0 {
+                        out_per_replica_s
+                    } else {
+                        f64::NAN
+                    },
+                    output_tokens_per_second_per_gpu: if p.kv_capacity > 0 {
+                        out_per_replica_s / f64::from(pool.gpus_per_replica)
+                    } else {
+                        f64::NAN
+                    },
+                    kv_utilization: p.kv.window as f64 / (p.kv_capacity as f64 * window_ns),
                     gpu_hours_busy: busy_gpu_h,
                     gpu_hours_idle: idle_gpu_h,
                     cost_usd: p.instances.window as f64 / NS_PER_HOUR * pool.price_usd_per_hour,
@@ -469,7 +501,7 @@ impl Recorder {
                 .iter()
                 .filter(|&&p| s.pools[p].market == m)
                 .map(|&p| pools[p].cost_usd)
-                .sum::<f64>()
+                .fold(0.0, |a, b| a + b)
         };
         let batches: f64 = in_scope.iter().map(|&p| self.pools[p].batches as f64).sum();
         let batch_items: f64 = in_scope
@@ -477,24 +509,7 @@ impl Recorder {
             .map(|&p| self.pools[p].batch_items as f64)
             .sum();
 
-        let with_slo: Vec<&&WorkloadRec> = recs.iter().filter(|r| r.target_ns.is_some()).collect();
-        let slo_arrived: u64 = with_slo.iter().map(|r| r.arrived).sum();
-        let slo_within: u64 = with_slo.iter().map(|r| r.within_target).sum();
-        let attainment = if with_slo.is_empty() || slo_arrived == 0 {
-            f64::NAN
-        } else {
-            slo_within as f64 / slo_arrived as f64
-        };
-        let slo_met = (!with_slo.is_empty()).then(|| {
-            with_slo
-                .iter()
-                .all(|r| r.arrived == 0 || r.within_target as f64 >= 0.99 * r.arrived as f64)
-        });
-        let slo_target_ms = match with_slo.as_slice() {
-            [one] => one.target_ns.map(|t| t as f64 / 1e6),
-            _ => None,
-        };
-
+        let slo = slo_summary(&recs);
         let quantile = |h: &Histogram<u64>, q: f64| quantile_ms(h, q);
         let mut v = [f64::NAN; Metric::COUNT];
         let mut set = |m: Metric, x: f64| v[m.index()] = x;
@@ -539,24 +554,95 @@ impl Recorder {
         set(Metric::CostOnDemand, market_cost(Market::OnDemand));
         set(Metric::CostSpot, market_cost(Market::Spot));
         set(Metric::CostReserved, market_cost(Market::Reserved));
-        set(Metric::SloAttainment, attainment);
+        set(Metric::SloAttainment, slo.attainment[0]);
+        set(Metric::SloTtftAttainment, slo.attainment[1]);
+        set(Metric::SloTpotAttainment, slo.attainment[2]);
         set(Metric::Throughput, completed / (window_ns / 1e9));
         set(
             Metric::MeanInSystem,
             recs.iter().map(|r| r.in_system_ns as f64).sum::<f64>() / window_ns,
         );
         set(Metric::BatchMean, batch_items / batches);
+        let gpu_seconds: f64 = in_scope
+            .iter()
+            .map(|&p| {
+                self.pools[p].replicas.window as f64 * f64::from(s.pools[p].gpus_per_replica) / 1e9
+            })
+            .sum();
+        let kv = in_scope.iter().fold((0.0, 0.0), |(used, cap), &p| {
+            let rec = &self.pools[p];
+            (
+                used + rec.kv.window as f64,
+                cap + rec.kv_capacity as f64 * window_ns,
+            )
+        });
+        let token_recs: Vec<&TokenRec> = recs.iter().map(|r| &r.tokens).collect();
+        tokens::fill(&mut v, &token_recs, window_ns / 1e9, gpu_seconds, cost, kv);
         Stats {
             values: v,
-            slo_target_ms,
-            slo_met,
+            slo_targets: slo.targets,
+            slo_met: slo.met,
         }
+    }
+}
+
+/// SLO attainment (end to end, TTFT, TPOT) of a scope, whether its SLOs were met, and its
+/// targets when it has exactly one workload with an SLO.
+struct SloSummary {
+    attainment: [f64; 3],
+    met: Option<bool>,
+    targets: Option<SloTargets>,
+}
+
+/// A kind of SLO target: whether an SLO sets it, and how many requests of a workload met it.
+type SloKind = (fn(&Slo) -> bool, fn(&WorkloadRec) -> u64);
+
+fn slo_summary(recs: &[&WorkloadRec]) -> SloSummary {
+    let with_slo: Vec<&&WorkloadRec> = recs.iter().filter(|r| r.slo.is_some()).collect();
+    // For each kind of target: the workloads that have it, and how many of their requests met it.
+    let kinds: [SloKind; 3] = [
+        (|s| s.p99.is_some(), |r| r.within_target),
+        (|s| s.ttft_p99.is_some(), |r| r.tokens.ttft_within),
+        (|s| s.tpot_p99.is_some(), |r| r.tokens.tpot_within),
+    ];
+    let attainment = kinds.map(|(has, within)| {
+        let (arrived, met) = with_slo
+            .iter()
+            .filter(|r| r.slo.as_ref().is_some_and(has))
+            .fold((0u64, 0u64), |(a, m), r| (a + r.arrived, m + within(r)));
+        if arrived == 0 {
+            f64::NAN
+        } else {
+            met as f64 / arrived as f64
+        }
+    });
+    let met = (!with_slo.is_empty()).then(|| {
+        with_slo.iter().all(|r| {
+            let slo = r.slo.expect("filtered");
+            kinds.iter().all(|(has, within)| {
+                !has(&slo) || r.arrived == 0 || within(r) as f64 >= 0.99 * r.arrived as f64
+            })
+        })
+    });
+    let ms = |t: Option<crate::units::SimTime>| t.map(|t| t.as_millis_f64());
+    let targets = match with_slo.as_slice() {
+        [one] => one.slo.map(|s| SloTargets {
+            p99_ms: ms(s.p99),
+            ttft_p99_ms: ms(s.ttft_p99),
+            tpot_p99_ms: ms(s.tpot_p99),
+        }),
+        _ => None,
+    };
+    SloSummary {
+        attainment,
+        met,
+        targets,
     }
 }
 
 /// The `q` quantile in milliseconds, as the middle of its histogram bucket (hdrhistogram returns
 /// the bucket's top, which biases every percentile up by up to one bucket width).
-fn quantile_ms(h: &Histogram<u64>, q: f64) -> f64 {
+pub(super) fn quantile_ms(h: &Histogram<u64>, q: f64) -> f64 {
     if h.is_empty() {
         f64::NAN
     } else {

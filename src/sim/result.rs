@@ -36,6 +36,25 @@ pub enum Metric {
     Throughput,
     MeanInSystem,
     BatchMean,
+    TtftMean,
+    TtftP50,
+    TtftP90,
+    TtftP99,
+    TpotMean,
+    TpotP50,
+    TpotP90,
+    TpotP99,
+    InputTokens,
+    OutputTokens,
+    OutputTokensPerSecond,
+    OutputTokensPerGpuSecond,
+    CostPer1MOutputTokens,
+    CostPer1MTokens,
+    KvUtilization,
+    Preemptions,
+    PrefixHitRate,
+    SloTtftAttainment,
+    SloTpotAttainment,
 }
 
 /// How a metric is named in the JSON contract and in CSV.
@@ -46,7 +65,7 @@ pub struct MetricDef {
 }
 
 impl Metric {
-    pub const COUNT: usize = 27;
+    pub const COUNT: usize = 46;
 
     pub const ALL: [MetricDef; Metric::COUNT] = [
         def(Metric::Arrived, "requests.arrived"),
@@ -76,6 +95,31 @@ impl Metric {
         def(Metric::Throughput, "throughput_rps"),
         def(Metric::MeanInSystem, "mean_in_system"),
         def(Metric::BatchMean, "batch_size_mean"),
+        def(Metric::TtftMean, "ttft_ms.mean"),
+        def(Metric::TtftP50, "ttft_ms.p50"),
+        def(Metric::TtftP90, "ttft_ms.p90"),
+        def(Metric::TtftP99, "ttft_ms.p99"),
+        def(Metric::TpotMean, "tpot_ms.mean"),
+        def(Metric::TpotP50, "tpot_ms.p50"),
+        def(Metric::TpotP90, "tpot_ms.p90"),
+        def(Metric::TpotP99, "tpot_ms.p99"),
+        def(Metric::InputTokens, "tokens.input"),
+        def(Metric::OutputTokens, "tokens.output"),
+        def(Metric::OutputTokensPerSecond, "tokens.output_per_second"),
+        def(
+            Metric::OutputTokensPerGpuSecond,
+            "tokens.output_per_gpu_second",
+        ),
+        def(
+            Metric::CostPer1MOutputTokens,
+            "cost_usd.per_1m_output_tokens",
+        ),
+        def(Metric::CostPer1MTokens, "cost_usd.per_1m_tokens"),
+        def(Metric::KvUtilization, "kv_cache.utilization"),
+        def(Metric::Preemptions, "kv_cache.preemptions"),
+        def(Metric::PrefixHitRate, "prefix_cache.hit_rate"),
+        def(Metric::SloTtftAttainment, "slo.ttft_attainment"),
+        def(Metric::SloTpotAttainment, "slo.tpot_attainment"),
     ];
 
     pub fn index(self) -> usize {
@@ -86,11 +130,23 @@ impl Metric {
         Metric::ALL[self.index()].path
     }
 
+    /// Whether the metric describes token-level LLM serving (reported only for scenarios that
+    /// serve an LLM).
+    pub fn is_llm(self) -> bool {
+        self >= Metric::TtftMean
+    }
+
     /// Whether the metric is a count of requests (printed without decimals).
     pub fn is_count(self) -> bool {
         matches!(
             self,
-            Metric::Arrived | Metric::Completed | Metric::Dropped | Metric::TimedOut
+            Metric::Arrived
+                | Metric::Completed
+                | Metric::Dropped
+                | Metric::TimedOut
+                | Metric::InputTokens
+                | Metric::OutputTokens
+                | Metric::Preemptions
         )
     }
 }
@@ -99,13 +155,21 @@ const fn def(metric: Metric, path: &'static str) -> MetricDef {
     MetricDef { metric, path }
 }
 
+/// The SLO targets of a scope that has exactly one workload with an SLO, milliseconds.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct SloTargets {
+    pub p99_ms: Option<f64>,
+    pub ttft_p99_ms: Option<f64>,
+    pub tpot_p99_ms: Option<f64>,
+}
+
 /// Headline metrics of one scope (a workload, or the total) in one run.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Stats {
     pub values: [f64; Metric::COUNT],
-    /// The p99 target, if the scope has one SLO.
-    pub slo_target_ms: Option<f64>,
-    /// Whether every SLO in the scope was met; `None` without SLOs.
+    /// The targets, if the scope has one SLO.
+    pub slo_targets: Option<SloTargets>,
+    /// Whether every SLO target in the scope was met; `None` without SLOs.
     pub slo_met: Option<bool>,
 }
 
@@ -119,6 +183,10 @@ impl Stats {
 #[derive(Clone, Debug, PartialEq)]
 pub struct PoolStats {
     pub utilization: f64,
+    /// LLM pools: output tokens per second per replica, and per GPU; mean KV-cache use.
+    pub output_tokens_per_second_per_replica: f64,
+    pub output_tokens_per_second_per_gpu: f64,
+    pub kv_utilization: f64,
     pub gpu_hours_busy: f64,
     pub gpu_hours_idle: f64,
     pub cost_usd: f64,

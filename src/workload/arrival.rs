@@ -11,8 +11,9 @@ use std::collections::VecDeque;
 use rand::RngExt;
 use rand_distr::{Distribution, Exp1};
 
-use super::trace::TraceReader;
-use super::{Arrival, DailyShape, TraceError, TraceSpec};
+use super::tokens::TokenSampler;
+use super::trace::{Row, TraceReader};
+use super::{Arrival, DailyShape, TokenSpec, TraceError, TraceSpec};
 use crate::rng::Stream;
 use crate::units::SimTime;
 
@@ -22,12 +23,32 @@ pub struct Request {
     pub arrival: SimTime,
     /// Service time recorded in a trace; zero when there is none.
     pub traced_service: SimTime,
+    /// Prompt and output tokens (LLM serving); zero when the workload has none.
+    pub input_tokens: u32,
+    pub output_tokens: u32,
+    /// Where the engine keeps the request's prompt-prefix hashes, or [`Request::NO_PREFIX`].
+    pub prefix: u32,
+}
+
+impl Request {
+    pub const NO_PREFIX: u32 = u32::MAX;
+}
+
+/// A request and, if its trace records them, the hashes of its prompt's blocks.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Arrived {
+    pub request: Request,
+    pub prefix: Option<Box<[u64]>>,
 }
 
 /// The arrival process of one workload, running.
 pub struct Arrivals {
     generator: Generator,
     rng: Stream,
+    /// Token counts for requests whose trace does not record them, and their stream.
+    input_tokens: Option<TokenSampler>,
+    output_tokens: Option<TokenSampler>,
+    token_rng: Stream,
     /// No arrivals at or after this time.
     until: SimTime,
     /// Whether the process ran out of requests before `until` (the end of a trace).
@@ -62,8 +83,15 @@ const SEGMENT_S: f64 = 60.0;
 const SEGMENTS_PER_DAY: usize = 1440;
 
 impl Arrivals {
-    /// Starts the process of `arrival`, drawing from `rng`, with no arrivals from `until` on.
-    pub fn new(arrival: &Arrival, mut rng: Stream, until: SimTime) -> Result<Arrivals, TraceError> {
+    /// Starts the process of `arrival`, drawing gaps from `rng` and token counts (per `tokens`)
+    /// from `token_rng`, with no arrivals from `until` on.
+    pub fn new(
+        arrival: &Arrival,
+        tokens: Option<&TokenSpec>,
+        mut rng: Stream,
+        token_rng: Stream,
+        until: SimTime,
+    ) -> Result<Arrivals, TraceError> {
         let generator = match arrival {
             Arrival::Poisson { rate } => Generator::Poisson {
                 t: 0.0,
@@ -108,6 +136,11 @@ impl Arrivals {
         Ok(Arrivals {
             generator,
             rng,
+            input_tokens: tokens.and_then(|t| t.input.as_ref()).map(TokenSampler::new),
+            output_tokens: tokens
+                .and_then(|t| t.output.as_ref())
+                .map(TokenSampler::new),
+            token_rng,
             until,
             exhausted: false,
         })
@@ -120,13 +153,14 @@ impl Arrivals {
 
     /// The next request, or `None` when the process has ended (past `until`, or end of trace).
     #[inline]
-    pub fn next_request(&mut self) -> Result<Option<Request>, TraceError> {
+    pub fn next_request(&mut self) -> Result<Option<Arrived>, TraceError> {
         let rng = &mut self.rng;
-        let (t, traced) = match &mut self.generator {
+        let mut row = None;
+        let t = match &mut self.generator {
             Generator::Poisson { t, rate } => {
                 let gap: f64 = Exp1.sample(rng);
                 *t += gap / *rate;
-                (*t, 0.0)
+                *t
             }
             Generator::Diurnal {
                 t,
@@ -155,7 +189,7 @@ impl Arrivals {
                 let u = rng.random::<f64>() * upper;
                 // Below the segment's minimum rate: accepted without evaluating the rate.
                 if u < lower || u < *rate * shape.multiplier(candidate / SECONDS_PER_HOUR) {
-                    break (candidate, 0.0);
+                    break candidate;
                 }
             },
             Generator::Bursty {
@@ -183,10 +217,14 @@ impl Arrivals {
                     continue;
                 }
                 *t = candidate;
-                break (candidate, 0.0);
+                break candidate;
             },
             Generator::Trace(trace) => match trace.next(rng)? {
-                Some(pair) => pair,
+                Some(r) => {
+                    let t = r.time_s;
+                    row = Some(r);
+                    t
+                }
                 None => {
                     self.exhausted = true;
                     return Ok(None);
@@ -197,9 +235,25 @@ impl Arrivals {
         if arrival >= self.until {
             return Ok(None);
         }
-        Ok(Some(Request {
-            arrival,
-            traced_service: SimTime::from_secs_f64(traced),
+        let row = row.unwrap_or_default();
+        let token_rng = &mut self.token_rng;
+        let mut draw =
+            |recorded: Option<u32>, sampler: &Option<TokenSampler>| match (recorded, sampler) {
+                (Some(n), _) => n,
+                (None, Some(s)) => s.sample(token_rng),
+                (None, None) => 0,
+            };
+        let input_tokens = draw(row.input_tokens, &self.input_tokens);
+        let output_tokens = draw(row.output_tokens, &self.output_tokens);
+        Ok(Some(Arrived {
+            request: Request {
+                arrival,
+                traced_service: SimTime::from_secs_f64(row.service_s.unwrap_or(0.0)),
+                input_tokens,
+                output_tokens,
+                prefix: Request::NO_PREFIX,
+            },
+            prefix: row.prefix,
         }))
     }
 }
@@ -213,10 +267,10 @@ struct TraceArrivals {
     reader: TraceReader,
     time_scale: f64,
     multiplier: f64,
-    lookahead: Option<super::trace::Row>,
+    lookahead: Option<Row>,
     started: bool,
-    /// Copies of the current row still to emit, in time order.
-    pending: VecDeque<(f64, f64)>,
+    /// Copies of the current row still to emit, in time order (times already scaled).
+    pending: VecDeque<Row>,
 }
 
 impl TraceArrivals {
@@ -232,7 +286,8 @@ impl TraceArrivals {
         })
     }
 
-    fn next(&mut self, rng: &mut Stream) -> Result<Option<(f64, f64)>, TraceError> {
+    /// The next row to emit, its time scaled.
+    fn next(&mut self, rng: &mut Stream) -> Result<Option<Row>, TraceError> {
         loop {
             if let Some(x) = self.pending.pop_front() {
                 return Ok(Some(x));
@@ -241,27 +296,35 @@ impl TraceArrivals {
                 self.started = true;
                 self.lookahead = self.reader.next_row()?;
             }
-            let Some(row) = self.lookahead.take() else {
+            let Some(mut row) = self.lookahead.take() else {
                 return Ok(None);
             };
             self.lookahead = self.reader.next_row()?;
-            let t = row.time_s * self.time_scale;
-            let service = row.service_s.unwrap_or(0.0);
+            row.time_s *= self.time_scale;
             if self.multiplier == 1.0 {
-                return Ok(Some((t, service)));
+                return Ok(Some(row));
             }
             let whole = self.multiplier.floor();
             let copies = whole as u64 + u64::from(rng.random::<f64>() < self.multiplier - whole);
             if copies == 0 {
                 continue;
             }
-            let next_t = self.lookahead.map_or(t, |r| r.time_s * self.time_scale);
+            let t = row.time_s;
+            let next_t = self
+                .lookahead
+                .as_ref()
+                .map_or(t, |r| r.time_s * self.time_scale);
             let mut extra: Vec<f64> = (1..copies)
                 .map(|_| t + rng.random::<f64>() * (next_t - t))
                 .collect();
             extra.sort_by(f64::total_cmp);
-            self.pending.push_back((t, service));
-            self.pending.extend(extra.into_iter().map(|x| (x, service)));
+            for x in extra {
+                self.pending.push_back(Row {
+                    time_s: x,
+                    ..row.clone()
+                });
+            }
+            self.pending.push_front(row);
         }
     }
 }
@@ -274,10 +337,17 @@ mod tests {
     use std::io::Write;
 
     fn collect(arrival: &Arrival, until_s: u64) -> Vec<f64> {
-        let mut a = Arrivals::new(arrival, substream(3, "t"), SimTime::from_secs(until_s)).unwrap();
+        let mut a = Arrivals::new(
+            arrival,
+            None,
+            substream(3, "t"),
+            substream(3, "k"),
+            SimTime::from_secs(until_s),
+        )
+        .unwrap();
         let mut out = Vec::new();
         while let Some(r) = a.next_request().unwrap() {
-            out.push(r.arrival.as_secs_f64());
+            out.push(r.request.arrival.as_secs_f64());
         }
         out
     }
@@ -374,6 +444,10 @@ mod tests {
                 time_scale,
                 rate_multiplier,
                 service_time_column: None,
+                input_tokens_column: None,
+                output_tokens_column: None,
+                prefix_column: None,
+                prefix_block_tokens: 512,
             })
         };
         let plain = collect(&spec(1.0, 1.0), 1_000);

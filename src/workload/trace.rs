@@ -63,12 +63,41 @@ pub struct TraceError {
     pub message: String,
 }
 
-/// One row of a trace: time since the first row, and the recorded service time if asked for, in
-/// seconds.
-#[derive(Clone, Copy, Debug, PartialEq)]
+/// One row of a trace: time since the first row and, where asked for, the recorded service time
+/// (seconds), token counts and prompt-prefix block hashes.
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct Row {
     pub time_s: f64,
     pub service_s: Option<f64>,
+    pub input_tokens: Option<u32>,
+    pub output_tokens: Option<u32>,
+    pub prefix: Option<Box<[u64]>>,
+}
+
+/// Which columns of a trace to read.
+#[derive(Clone, Copy, Debug)]
+pub struct Columns<'a> {
+    pub time: &'a str,
+    pub time_unit: TimeUnit,
+    pub service: Option<(&'a str, TimeUnit)>,
+    pub input_tokens: Option<&'a str>,
+    pub output_tokens: Option<&'a str>,
+    /// Space-separated block hashes of the prompt (as in the Mooncake trace).
+    pub prefix: Option<&'a str>,
+}
+
+impl<'a> Columns<'a> {
+    /// Just a time column.
+    pub fn time(time: &'a str, time_unit: TimeUnit) -> Columns<'a> {
+        Columns {
+            time,
+            time_unit,
+            service: None,
+            input_tokens: None,
+            output_tokens: None,
+            prefix: None,
+        }
+    }
 }
 
 /// Reads rows of a trace in order.
@@ -79,6 +108,9 @@ pub struct TraceReader {
     time_idx: usize,
     time_unit: TimeUnit,
     service: Option<(usize, TimeUnit)>,
+    input_idx: Option<usize>,
+    output_idx: Option<usize>,
+    prefix_idx: Option<usize>,
     origin: Option<Origin>,
     last_s: f64,
 }
@@ -92,24 +124,14 @@ enum Origin {
 impl TraceReader {
     /// Opens the trace a scenario describes.
     pub fn for_spec(spec: &super::TraceSpec) -> Result<TraceReader, TraceError> {
-        TraceReader::open(
-            &spec.path,
-            &spec.display,
-            &spec.time_column,
-            spec.time_unit,
-            spec.service_time_column
-                .as_ref()
-                .map(|(name, unit)| (name.as_str(), *unit)),
-        )
+        TraceReader::open(&spec.path, &spec.display, spec.columns())
     }
 
     /// Opens the trace and checks that its header has the named columns.
     pub fn open(
         path: &Path,
         display: &str,
-        time_column: &str,
-        time_unit: TimeUnit,
-        service_column: Option<(&str, TimeUnit)>,
+        columns: Columns<'_>,
     ) -> Result<TraceReader, TraceError> {
         let err = |line: Option<u64>, message: String| TraceError {
             path: display.to_string(),
@@ -148,8 +170,8 @@ impl TraceReader {
                     )
                 })
         };
-        let time_idx = find(time_column)?;
-        let service = match service_column {
+        let time_idx = find(columns.time)?;
+        let service = match columns.service {
             Some((name, unit)) => {
                 if unit == TimeUnit::Datetime {
                     return Err(err(
@@ -162,13 +184,17 @@ impl TraceReader {
             }
             None => None,
         };
+        let optional = |c: Option<&str>| c.map(find).transpose();
         Ok(TraceReader {
             reader,
             record: csv::ByteRecord::new(),
             display: display.to_string(),
             time_idx,
-            time_unit,
+            time_unit: columns.time_unit,
             service,
+            input_idx: optional(columns.input_tokens)?,
+            output_idx: optional(columns.output_tokens)?,
+            prefix_idx: optional(columns.prefix)?,
             origin: None,
             last_s: 0.0,
         })
@@ -223,7 +249,43 @@ impl TraceReader {
             }
             None => None,
         };
-        Ok(Some(Row { time_s, service_s }))
+        let input_tokens = self.tokens(self.input_idx)?;
+        let output_tokens = self.tokens(self.output_idx)?;
+        let prefix = match self.prefix_idx {
+            Some(idx) => {
+                let text = self.field(idx)?;
+                let hashes = text
+                    .split_ascii_whitespace()
+                    .map(str::parse::<u64>)
+                    .collect::<Result<Box<[u64]>, _>>()
+                    .map_err(|_| {
+                        self.error(format!(
+                            "prefix hashes {text:?} in column {} are not whole numbers separated by spaces",
+                            idx + 1
+                        ))
+                    })?;
+                Some(hashes)
+            }
+            None => None,
+        };
+        Ok(Some(Row {
+            time_s,
+            service_s,
+            input_tokens,
+            output_tokens,
+            prefix,
+        }))
+    }
+
+    fn tokens(&self, idx: Option<usize>) -> Result<Option<u32>, TraceError> {
+        let Some(idx) = idx else { return Ok(None) };
+        let text = self.field(idx)?;
+        text.parse::<u32>().map(Some).map_err(|_| {
+            self.error(format!(
+                "token count {text:?} in column {} is not a whole number >= 0",
+                idx + 1
+            ))
+        })
     }
 
     fn field(&self, idx: usize) -> Result<&str, TraceError> {
@@ -299,8 +361,12 @@ mod tests {
     fn reads_datetimes_relative_to_the_first_row() {
         let f =
             trace("TIMESTAMP,x\n2023-11-16 18:17:03.9799600,1\n2023-11-16 18:17:04.0319600,2\n");
-        let mut r =
-            TraceReader::open(f.path(), "t.csv", "TIMESTAMP", TimeUnit::Datetime, None).unwrap();
+        let mut r = TraceReader::open(
+            f.path(),
+            "t.csv",
+            Columns::time("TIMESTAMP", TimeUnit::Datetime),
+        )
+        .unwrap();
         assert_eq!(r.next_row().unwrap().unwrap().time_s, 0.0);
         let t = r.next_row().unwrap().unwrap().time_s;
         assert!((t - 0.052).abs() < 1e-9, "{t}");
@@ -313,16 +379,18 @@ mod tests {
         let mut r = TraceReader::open(
             f.path(),
             "t.csv",
-            "ts",
-            TimeUnit::Ms,
-            Some(("exec", TimeUnit::S)),
+            Columns {
+                service: Some(("exec", TimeUnit::S)),
+                ..Columns::time("ts", TimeUnit::Ms)
+            },
         )
         .unwrap();
         assert_eq!(
             r.next_row().unwrap(),
             Some(Row {
                 time_s: 0.0,
-                service_s: Some(0.5)
+                service_s: Some(0.5),
+                ..Row::default()
             })
         );
         let row = r.next_row().unwrap().unwrap();
@@ -333,7 +401,7 @@ mod tests {
     #[test]
     fn errors_name_the_line() {
         let f = trace("ts\n1\n2\nabc\n");
-        let r = TraceReader::open(f.path(), "t.csv", "ts", TimeUnit::S, None).unwrap();
+        let r = TraceReader::open(f.path(), "t.csv", Columns::time("ts", TimeUnit::S)).unwrap();
         let e = r.scan().unwrap_err();
         assert_eq!(e.line, Some(4));
         assert!(
@@ -342,7 +410,7 @@ mod tests {
         );
 
         let f = trace("ts\n5\n3\n");
-        let e = TraceReader::open(f.path(), "t.csv", "ts", TimeUnit::S, None)
+        let e = TraceReader::open(f.path(), "t.csv", Columns::time("ts", TimeUnit::S))
             .unwrap()
             .scan()
             .unwrap_err();
@@ -350,14 +418,14 @@ mod tests {
         assert!(e.message.contains("backwards"));
 
         let f = trace("ts,b\n5,1\n6\n");
-        let e = TraceReader::open(f.path(), "t.csv", "ts", TimeUnit::S, None)
+        let e = TraceReader::open(f.path(), "t.csv", Columns::time("ts", TimeUnit::S))
             .unwrap()
             .scan()
             .unwrap_err();
         assert_eq!(e.line, Some(3), "{e}");
 
         let f = trace("ts\n5\n");
-        let e = TraceReader::open(f.path(), "t.csv", "time", TimeUnit::S, None)
+        let e = TraceReader::open(f.path(), "t.csv", Columns::time("time", TimeUnit::S))
             .err()
             .unwrap();
         assert!(e.message.contains("no column \"time\""), "{e}");
@@ -365,12 +433,44 @@ mod tests {
         let e = TraceReader::open(
             Path::new("/no/such/file.csv"),
             "x.csv",
-            "t",
-            TimeUnit::S,
-            None,
+            Columns::time("t", TimeUnit::S),
         )
         .err()
         .unwrap();
         assert!(e.to_string().starts_with("x.csv: cannot open trace"), "{e}");
+    }
+}
+
+#[cfg(test)]
+mod token_tests {
+    use super::*;
+    use std::io::Write;
+
+    #[test]
+    fn reads_tokens_and_prefix_hashes() {
+        let mut f = tempfile::NamedTempFile::new().unwrap();
+        f.write_all(
+            b"timestamp,input_length,output_length,hash_ids\n0,6758,500,0 1 2\n10,7322,490,0 14\n",
+        )
+        .unwrap();
+        let mut r = TraceReader::open(
+            f.path(),
+            "m.csv",
+            Columns {
+                input_tokens: Some("input_length"),
+                output_tokens: Some("output_length"),
+                prefix: Some("hash_ids"),
+                ..Columns::time("timestamp", TimeUnit::Ms)
+            },
+        )
+        .unwrap();
+        let row = r.next_row().unwrap().unwrap();
+        assert_eq!(
+            (row.input_tokens, row.output_tokens),
+            (Some(6758), Some(500))
+        );
+        assert_eq!(row.prefix.as_deref(), Some(&[0u64, 1, 2][..]));
+        let row = r.next_row().unwrap().unwrap();
+        assert_eq!(row.prefix.as_deref(), Some(&[0u64, 14][..]));
     }
 }

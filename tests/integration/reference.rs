@@ -109,6 +109,7 @@ fn littles_law_holds_on_every_example() {
         ("day-1k.toml", vec!["horizon=\"2h\""]),
         ("chat-assistant.toml", vec![]),
         ("trace-replay.toml", vec![]),
+        ("llm-chat.toml", vec![]),
     ] {
         let s = load(name, &overrides);
         let sum = summarise(&s, 1);

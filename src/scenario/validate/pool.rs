@@ -2,8 +2,9 @@
 
 use toml::Spanned;
 
-use super::{Checker, Entry, ModelEntry};
-use crate::fleet::{Pool, ServiceTime};
+use super::{Checker, Entry, LlmModel, ModelEntry, ModelKind, Profiles};
+use crate::fleet::{LlmServing, Pool, ServiceModel, ServiceTime, Serving};
+use crate::llm::Roofline;
 use crate::pricing::{Catalog, InstanceType, LookupError, Market};
 use crate::scenario::raw;
 use crate::workload::{Arrival, Workload};
@@ -147,65 +148,34 @@ impl Checker<'_> {
             }
             price
         });
-        let gpus_per_replica = instance.as_ref().and_then(|i| match &p.gpus_per_replica {
-            None => Some(i.gpu_count),
-            Some(g) => {
-                let v = *g.get_ref();
-                let count = i64::from(i.gpu_count);
-                if (1..=1024).contains(&v) && (count % v == 0 || v % count == 0) {
-                    Some(v as u32)
-                } else {
-                    self.error(
-                        g.span(),
-                        format!("gpus_per_replica must divide the instance's {count} GPUs or be a multiple of it, got {v}"),
-                    );
-                    None
-                }
+        // The workload's model decides how replicas serve.
+        let model_name = workload
+            .and_then(|w| workloads_raw[w].1.as_ref())
+            .map(|w| w.model.get_ref().clone());
+        let kind = model_name
+            .as_ref()
+            .and_then(|m| models.iter().find(|(n, _)| n.get_ref() == m))
+            .and_then(|(_, k)| k.as_ref());
+        let serving = match (kind, &instance) {
+            (Some(ModelKind::Llm(llm)), Some(inst)) => {
+                let model = model_name.as_deref().unwrap_or_default();
+                self.llm_pool(name, p, inst, model, llm)
             }
-        });
-        // The service model: the pool's own, or the model's profile for this GPU.
-        let service = match (&p.service, workload, &instance) {
-            (Some(s), _, _) => self.service(s),
-            (None, Some(w), Some(inst)) => {
-                let model_name = workloads_raw[w]
-                    .1
-                    .as_ref()
-                    .map(|w| w.model.get_ref().clone());
-                let profiles = model_name
-                    .as_ref()
-                    .and_then(|m| models.iter().find(|(n, _)| n.get_ref() == m))
-                    .and_then(|(_, p)| p.as_ref());
-                match (model_name, profiles) {
-                    (Some(model), Some(profiles)) => {
-                        match profiles.iter().find(|(gpu, _)| *gpu == inst.gpu_model) {
-                            // An invalid profile was reported where it is written.
-                            Some((_, s)) => s.clone(),
-                            None => {
-                                let span =
-                                    p.instance_type.as_ref().map_or(name.span(), Spanned::span);
-                                let have: Vec<&str> =
-                                    profiles.iter().map(|(g, _)| g.as_str()).collect();
-                                self.error(
-                                span,
-                                format!(
-                                    "model {model:?} has no service profile for GPU {:?} ({}); add [models.{model}.service.{}]{}",
-                                    inst.gpu_model,
-                                    inst.name,
-                                    inst.gpu_model,
-                                    if have.is_empty() { String::new() } else { format!(" or use an instance with {}", have.join(", ")) }
-                                ),
-                            );
-                                None
-                            }
-                        }
-                    }
-                    _ => None,
+            (Some(ModelKind::Requests(profiles)), Some(inst)) => {
+                if let Some(t) = &p.tensor_parallel {
+                    self.error(
+                        t.span(),
+                        "`tensor_parallel` applies to pools of LLM models; use `gpus_per_replica`",
+                    );
                 }
+                let model = model_name.as_deref().unwrap_or_default();
+                self.request_pool(name, p, inst, model, profiles)
+                    .map(|(gpus, s)| (gpus, Serving::Requests(s)))
             }
             _ => None,
         };
         // Trace-driven service needs a trace with service times.
-        if let (Some(s), Some(w)) = (&service, workload)
+        if let (Some((_, Serving::Requests(s))), Some(w)) = (&serving, workload)
             && matches!(s.time, ServiceTime::Trace { .. })
         {
             let traced = workloads
@@ -221,16 +191,149 @@ impl Checker<'_> {
             return None;
         }
         let instance = instance?;
+        let (gpus_per_replica, serving) = serving?;
         Some(Pool {
             name: pool_name.clone(),
             workload: workload?,
             market,
             replicas,
-            gpus_per_replica: gpus_per_replica?,
+            gpus_per_replica,
             price_usd_per_hour: price?,
-            service: service?,
+            serving,
             instance,
         })
+    }
+
+    /// GPUs per replica: `gpus_per_replica` if set (it must divide the instance's GPUs or be a
+    /// multiple of them), else `default`.
+    fn gpus_per_replica(
+        &mut self,
+        v: Option<&Spanned<i64>>,
+        field: &str,
+        inst: &InstanceType,
+        default: u32,
+    ) -> Option<u32> {
+        let Some(g) = v else { return Some(default) };
+        let x = *g.get_ref();
+        let count = i64::from(inst.gpu_count);
+        if (1..=1024).contains(&x) && (count % x == 0 || x % count == 0) {
+            Some(x as u32)
+        } else {
+            self.error(
+                g.span(),
+                format!("{field} must divide the instance's {count} GPUs or be a multiple of it, got {x}"),
+            );
+            None
+        }
+    }
+
+    /// A request-level pool: the pool's own service model, or the model's profile for its GPU.
+    fn request_pool(
+        &mut self,
+        name: &Spanned<String>,
+        p: &raw::Pool,
+        inst: &InstanceType,
+        model: &str,
+        profiles: &Profiles,
+    ) -> Option<(u32, ServiceModel)> {
+        let gpus = self.gpus_per_replica(
+            p.gpus_per_replica.as_ref(),
+            "gpus_per_replica",
+            inst,
+            inst.gpu_count,
+        );
+        let service = match &p.service {
+            Some(s) => self.service(s),
+            None => match profiles.iter().find(|(gpu, _)| *gpu == inst.gpu_model) {
+                // An invalid profile was reported where it is written.
+                Some((_, s)) => s.clone(),
+                None => {
+                    let span = p.instance_type.as_ref().map_or(name.span(), Spanned::span);
+                    let have: Vec<&str> = profiles.iter().map(|(g, _)| g.as_str()).collect();
+                    self.error(
+                        span,
+                        format!(
+                            "model {model:?} has no service profile for GPU {:?} ({}); add [models.{model}.service.{}]{}",
+                            inst.gpu_model,
+                            inst.name,
+                            inst.gpu_model,
+                            if have.is_empty() { String::new() } else { format!(" or use an instance with {}", have.join(", ")) }
+                        ),
+                    );
+                    None
+                }
+            },
+        };
+        Some((gpus?, service?))
+    }
+
+    /// An LLM pool: the model on `tensor_parallel` GPUs, which must hold its weights and at
+    /// least one sequence of `max_model_len` in KV cache.
+    fn llm_pool(
+        &mut self,
+        name: &Spanned<String>,
+        p: &raw::Pool,
+        inst: &InstanceType,
+        model: &str,
+        llm: &LlmModel,
+    ) -> Option<(u32, Serving)> {
+        if let Some(s) = &p.service {
+            self.error(s.span(), format!("model {model:?} is an LLM, timed by its roofline; a pool cannot give it a `service`"));
+            return None;
+        }
+        let at = p.instance_type.as_ref().map_or(name.span(), Spanned::span);
+        let Some(gpu) = self.gpus.find(&inst.gpu_model).cloned() else {
+            let known: Vec<&str> = self
+                .gpus
+                .rows()
+                .iter()
+                .map(|g| g.gpu_model.as_str())
+                .collect();
+            self.error(
+                at,
+                format!(
+                    "no GPU specification for {:?} ({}), which the LLM roofline needs; known: {}",
+                    inst.gpu_model,
+                    inst.name,
+                    known.join(", ")
+                ),
+            );
+            return None;
+        };
+        let tp_field = p.tensor_parallel.as_ref().or(p.gpus_per_replica.as_ref());
+        let tp = self.gpus_per_replica(tp_field, "tensor_parallel", inst, 1)?;
+        if let (Some(t), Some(g)) = (&p.tensor_parallel, &p.gpus_per_replica)
+            && t.get_ref() != g.get_ref()
+        {
+            self.error(g.span(), "an LLM replica's GPUs are its tensor-parallel degree: give `tensor_parallel` alone");
+            return None;
+        }
+        let roofline = Roofline {
+            variant: llm.variant.clone(),
+            gpu,
+            tp,
+            efficiency: llm.efficiency,
+        };
+        let s = llm.settings;
+        match roofline.memory_plan(
+            s.gpu_memory_utilization,
+            u64::from(s.max_batched_tokens),
+            u64::from(s.max_model_len),
+        ) {
+            Ok(memory) => Some((
+                tp,
+                Serving::Llm(Box::new(LlmServing {
+                    roofline,
+                    settings: s,
+                    memory,
+                })),
+            )),
+            Err(e) => {
+                let at = tp_field.map_or(at, Spanned::span);
+                self.error(at, format!("pool {:?}: {e}", name.get_ref()));
+                None
+            }
+        }
     }
 
     pub(super) fn inline_instance(

@@ -4,13 +4,28 @@ use std::collections::BTreeSet;
 
 use toml::Spanned;
 
-use super::{Checker, MAX_BATCH, Profiles};
+use super::{Checker, MAX_BATCH, ModelKind};
 use crate::fleet::{Batching, ServiceModel, ServiceTime};
 use crate::scenario::raw;
 use crate::units::SimTime;
 
 impl Checker<'_> {
-    pub(super) fn model(&mut self, m: &raw::Model, gpu_models: &BTreeSet<String>) -> Profiles {
+    pub(super) fn model(
+        &mut self,
+        name: &str,
+        m: &raw::Model,
+        gpu_models: &BTreeSet<String>,
+    ) -> Option<ModelKind> {
+        if m.architecture.is_some() || m.shape.is_some() {
+            if let Some((gpu, _)) = m.service.iter().next() {
+                self.error(
+                    gpu.span(),
+                    "an LLM model (with `architecture` or `shape`) is timed by its roofline; remove its request-level `service` profiles",
+                );
+            }
+            return self.llm_model(name, m).map(|l| ModelKind::Llm(Box::new(l)));
+        }
+        self.no_llm_fields(m);
         let mut out = Vec::new();
         for (gpu, service) in &m.service {
             if !gpu_models.contains(gpu.get_ref()) {
@@ -28,7 +43,7 @@ impl Checker<'_> {
             let s = self.service(service);
             out.push((gpu.get_ref().clone(), s));
         }
-        out
+        Some(ModelKind::Requests(out))
     }
 
     pub(super) fn service(&mut self, s: &Spanned<raw::Service>) -> Option<ServiceModel> {

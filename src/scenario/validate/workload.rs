@@ -5,11 +5,12 @@ use std::path::Path;
 
 use toml::Spanned;
 
-use super::{Checker, ModelEntry};
+use super::{Checker, LlmModel, ModelEntry, ModelKind};
 use crate::scenario::raw;
 use crate::units::SimTime;
 use crate::workload::{
-    Arrival, DailyShape, Dispatch, Policy, Slo, TimeUnit, TraceSpec, Workload, trace::TraceReader,
+    Arrival, DailyShape, Dispatch, Policy, Slo, TimeUnit, TokenSpec, TraceSpec, Workload,
+    trace::TraceReader,
 };
 
 impl Checker<'_> {
@@ -37,17 +38,38 @@ impl Checker<'_> {
             );
         }
         let arrival = self.arrival(&w.arrival, base);
-        let dispatch = self.dispatch(w.dispatch.as_ref());
-        let slo = w.slo.as_ref().and_then(|s| {
-            if s.p99.get_ref().0 == SimTime::ZERO {
-                self.error(s.p99.span(), "the p99 target must be longer than zero");
-                None
-            } else {
-                Some(Slo {
-                    p99: s.p99.get_ref().0,
-                })
-            }
-        });
+        let tokens = w.tokens.as_ref().and_then(|t| self.tokens(t));
+        let llm = models
+            .iter()
+            .find(|(m, _)| m.get_ref() == w.model.get_ref())
+            .and_then(|(_, k)| match k {
+                Some(ModelKind::Llm(l)) => Some(l.as_ref()),
+                _ => None,
+            });
+        let is_llm = llm.is_some();
+        let mut dispatch = self.dispatch(w.dispatch.as_ref());
+        let policy_span = w
+            .dispatch
+            .as_ref()
+            .and_then(|d| d.policy.as_ref())
+            .map(Spanned::span);
+        match (is_llm, dispatch.policy, policy_span) {
+            // LLM replicas keep their own queues; by default requests go where the least work is.
+            (true, Policy::SharedQueue, None) => dispatch.policy = Policy::LeastOutstanding,
+            (true, Policy::SharedQueue, Some(at)) => self.error(
+                at,
+                "LLM replicas schedule their own queues: use round-robin, least-outstanding, power-of-two or prefix-aware",
+            ),
+            (false, Policy::PrefixAware, Some(at)) => self.error(
+                at,
+                "prefix-aware routing needs an LLM model (with prompt-prefix hashes in its trace)",
+            ),
+            _ => {}
+        }
+        if let (Some(llm), Some(arrival)) = (llm, &arrival) {
+            self.llm_workload(name, w, arrival, tokens.as_ref(), llm);
+        }
+        let slo = w.slo.as_ref().and_then(|s| self.slo(s, is_llm));
         if self.problems.len() > before {
             return None;
         }
@@ -55,9 +77,101 @@ impl Checker<'_> {
             name: name.get_ref().clone(),
             model: w.model.get_ref().clone(),
             arrival: arrival?,
+            tokens,
             dispatch,
             slo,
         })
+    }
+
+    fn slo(&mut self, s: &Spanned<raw::Slo>, is_llm: bool) -> Option<Slo> {
+        let span = s.span();
+        let s = s.get_ref();
+        let target =
+            |c: &mut Self, v: &Option<Spanned<raw::Duration>>, field: &str, llm_only: bool| {
+                let v = v.as_ref()?;
+                if v.get_ref().0 == SimTime::ZERO {
+                    c.error(v.span(), format!("`{field}` must be longer than zero"));
+                    return None;
+                }
+                if llm_only && !is_llm {
+                    c.error(
+                        v.span(),
+                        format!("`{field}` applies to LLM workloads (a model with `architecture`)"),
+                    );
+                    return None;
+                }
+                Some(v.get_ref().0)
+            };
+        let slo = Slo {
+            p99: target(self, &s.p99, "p99", false),
+            ttft_p99: target(self, &s.ttft_p99, "ttft_p99", true),
+            tpot_p99: target(self, &s.tpot_p99, "tpot_p99", true),
+        };
+        if s.p99.is_none() && s.ttft_p99.is_none() && s.tpot_p99.is_none() {
+            self.error(
+                span,
+                "an SLO needs at least one target: p99 (end to end), ttft_p99 or tpot_p99",
+            );
+            return None;
+        }
+        Some(slo)
+    }
+
+    /// An LLM workload needs token counts for every request, and prefix blocks that are whole
+    /// KV-cache blocks.
+    fn llm_workload(
+        &mut self,
+        name: &Spanned<String>,
+        w: &raw::Workload,
+        arrival: &Arrival,
+        tokens: Option<&TokenSpec>,
+        llm: &LlmModel,
+    ) {
+        let trace = match arrival {
+            Arrival::Trace(t) => Some(t),
+            _ => None,
+        };
+        for (which, column, dist) in [
+            (
+                "input",
+                trace.and_then(|t| t.input_tokens_column.as_ref()),
+                tokens.and_then(|t| t.input.as_ref()),
+            ),
+            (
+                "output",
+                trace.and_then(|t| t.output_tokens_column.as_ref()),
+                tokens.and_then(|t| t.output.as_ref()),
+            ),
+        ] {
+            if column.is_none() && dist.is_none() {
+                self.error(
+                    w.model.span(),
+                    format!(
+                        "workload {:?} serves an LLM, so each request needs {which} tokens: set `{which}_tokens_column` of a trace, or [workloads.{}.tokens] {which} = {{ kind = ... }}",
+                        name.get_ref(),
+                        name.get_ref()
+                    ),
+                );
+            }
+        }
+        if let Some(t) = trace
+            && t.prefix_column.is_some()
+            && t.prefix_block_tokens % llm.settings.block_tokens != 0
+        {
+            let at = w
+                .arrival
+                .get_ref()
+                .prefix_block_tokens
+                .as_ref()
+                .map_or(w.arrival.span(), Spanned::span);
+            self.error(
+                at,
+                format!(
+                    "prefix blocks of {} tokens must be whole KV-cache blocks of {} tokens (the model's block_tokens)",
+                    t.prefix_block_tokens, llm.settings.block_tokens
+                ),
+            );
+        }
     }
 
     pub(super) fn dispatch(&mut self, d: Option<&raw::Dispatch>) -> Dispatch {
@@ -229,6 +343,10 @@ impl Checker<'_> {
                         "rate_multiplier",
                         "service_time_column",
                         "service_time_unit",
+                        "input_tokens_column",
+                        "output_tokens_column",
+                        "prefix_column",
+                        "prefix_block_tokens",
                     ],
                 );
                 self.trace(a, &at, base).map(Arrival::Trace)
@@ -242,7 +360,7 @@ impl Checker<'_> {
 
     /// Errors for every field of `a` that is set but not in `allowed` for `kind`.
     pub(super) fn not_for(&mut self, a: &raw::Arrival, kind: &str, allowed: &[&str]) {
-        let spans: [(&str, Option<Range<usize>>); 15] = [
+        let spans: [(&str, Option<Range<usize>>); 19] = [
             ("rate", a.rate.as_ref().map(Spanned::span)),
             (
                 "peak_to_trough",
@@ -272,6 +390,19 @@ impl Checker<'_> {
             (
                 "service_time_unit",
                 a.service_time_unit.as_ref().map(Spanned::span),
+            ),
+            (
+                "input_tokens_column",
+                a.input_tokens_column.as_ref().map(Spanned::span),
+            ),
+            (
+                "output_tokens_column",
+                a.output_tokens_column.as_ref().map(Spanned::span),
+            ),
+            ("prefix_column", a.prefix_column.as_ref().map(Spanned::span)),
+            (
+                "prefix_block_tokens",
+                a.prefix_block_tokens.as_ref().map(Spanned::span),
             ),
         ];
         for (field, span) in spans {
@@ -371,6 +502,23 @@ impl Checker<'_> {
                 None
             }
         };
+        let prefix_block_tokens = match &a.prefix_block_tokens {
+            None => Some(512),
+            Some(b) if (1..=1_048_576).contains(b.get_ref()) => Some(*b.get_ref() as u32),
+            Some(b) => {
+                self.error(
+                    b.span(),
+                    format!(
+                        "prefix_block_tokens must be from 1 to 1048576, got {}",
+                        b.get_ref()
+                    ),
+                );
+                None
+            }
+        };
+        if let (Some(b), None) = (&a.prefix_block_tokens, &a.prefix_column) {
+            self.error(b.span(), "`prefix_block_tokens` needs `prefix_column`");
+        }
         let (path, column, unit) = (path?, column?, unit?);
         let spec = TraceSpec {
             path: base.join(path.get_ref()),
@@ -380,14 +528,28 @@ impl Checker<'_> {
             time_scale: time_scale?,
             rate_multiplier: rate_multiplier?,
             service_time_column: service?,
+            input_tokens_column: a.input_tokens_column.as_ref().map(|c| c.get_ref().clone()),
+            output_tokens_column: a.output_tokens_column.as_ref().map(|c| c.get_ref().clone()),
+            prefix_column: a.prefix_column.as_ref().map(|c| c.get_ref().clone()),
+            prefix_block_tokens: prefix_block_tokens?,
         };
         // Open it now: a missing file or column is a scenario error, found before simulating.
         if let Err(e) = TraceReader::for_spec(&spec) {
-            let span = if e.message.contains("no column") {
-                column.span()
-            } else {
-                path.span()
-            };
+            // Point at the field that names the missing column, if that is the problem.
+            let span = [
+                Some(column),
+                a.service_time_column.as_ref(),
+                a.input_tokens_column.as_ref(),
+                a.output_tokens_column.as_ref(),
+                a.prefix_column.as_ref(),
+            ]
+            .into_iter()
+            .flatten()
+            .find(|c| {
+                e.message
+                    .starts_with(&format!("no column {:?}", c.get_ref()))
+            })
+            .map_or(path.span(), Spanned::span);
             self.error(span, e.to_string());
             return None;
         }

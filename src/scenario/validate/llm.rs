@@ -1,0 +1,241 @@
+//! LLM models: architecture, precisions, sparsity, stated quality, engine settings and
+//! efficiency overrides.
+
+use toml::Spanned;
+
+use super::{Checker, LlmModel};
+use crate::llm::{DEFAULT_EFFICIENCY, Precision, Quality, Settings, Variant, library};
+use crate::scenario::raw;
+
+impl Checker<'_> {
+    /// Errors for LLM fields on a request-level model.
+    pub(super) fn no_llm_fields(&mut self, m: &raw::Model) {
+        let spans = [
+            ("weights", m.weights.as_ref().map(Spanned::span)),
+            ("kv_cache", m.kv_cache.as_ref().map(Spanned::span)),
+            ("sparsity", m.sparsity.as_ref().map(Spanned::span)),
+            ("serving", m.serving.as_ref().map(Spanned::span)),
+            ("efficiency", m.efficiency.as_ref().map(Spanned::span)),
+        ];
+        for (field, span) in spans {
+            if let Some(span) = span {
+                self.error(
+                    span,
+                    format!("`{field}` applies to LLM models; add `architecture` (or `shape`) to make this one, or remove it"),
+                );
+            }
+        }
+    }
+
+    fn precision(
+        &mut self,
+        v: &Option<Spanned<String>>,
+        field: &str,
+        allowed: &[Precision],
+    ) -> Option<Precision> {
+        let Some(v) = v else {
+            return Some(Precision::Bf16);
+        };
+        match Precision::parse(v.get_ref()).filter(|p| allowed.contains(p)) {
+            Some(p) => Some(p),
+            None => {
+                self.error(
+                    v.span(),
+                    format!(
+                        "`{field}` must be one of {}, got {:?}",
+                        allowed
+                            .iter()
+                            .map(|p| p.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", "),
+                        v.get_ref()
+                    ),
+                );
+                None
+            }
+        }
+    }
+
+    fn count(
+        &mut self,
+        v: &Option<Spanned<i64>>,
+        field: &str,
+        default: u32,
+        max: i64,
+    ) -> Option<u32> {
+        match v {
+            None => Some(default),
+            Some(x) if (1..=max).contains(x.get_ref()) => Some(*x.get_ref() as u32),
+            Some(x) => {
+                self.error(
+                    x.span(),
+                    format!(
+                        "`{field}` must be a whole number from 1 to {max}, got {}",
+                        x.get_ref()
+                    ),
+                );
+                None
+            }
+        }
+    }
+
+    fn fraction(&mut self, v: &Option<Spanned<f64>>, field: &str, default: f64) -> Option<f64> {
+        match v {
+            None => Some(default),
+            Some(x) if x.get_ref().is_finite() && *x.get_ref() > 0.0 && *x.get_ref() <= 1.0 => {
+                Some(*x.get_ref())
+            }
+            Some(x) => {
+                self.error(
+                    x.span(),
+                    format!("`{field}` is a fraction in (0, 1], got {}", x.get_ref()),
+                );
+                None
+            }
+        }
+    }
+
+    pub(super) fn llm_model(&mut self, name: &str, m: &raw::Model) -> Option<LlmModel> {
+        let before = self.problems.len();
+        let architecture = match (&m.architecture, &m.shape) {
+            (Some(a), None) => library::find(a.get_ref()).or_else(|| {
+                self.error(
+                    a.span(),
+                    format!(
+                        "no bundled architecture {:?}; bundled: {} (or write one out as `shape`)",
+                        a.get_ref(),
+                        library::names().join(", ")
+                    ),
+                );
+                None
+            }),
+            (None, Some(shape)) => match shape.get_ref().clone().build(name) {
+                Ok(a) => Some(a),
+                Err(message) => {
+                    self.error(shape.span(), message);
+                    None
+                }
+            },
+            (Some(a), Some(_)) => {
+                self.error(
+                    a.span(),
+                    "give `architecture` (a bundled model) or `shape` (written out), not both",
+                );
+                None
+            }
+            (None, None) => unreachable!("called for LLM models only"),
+        };
+        let weights = self.precision(
+            &m.weights,
+            "weights",
+            &[
+                Precision::Bf16,
+                Precision::Fp16,
+                Precision::Fp8,
+                Precision::Int8,
+                Precision::Int4,
+            ],
+        );
+        let kv_cache = self.precision(
+            &m.kv_cache,
+            "kv_cache",
+            &[Precision::Bf16, Precision::Fp16, Precision::Fp8],
+        );
+        let sparse_2_4 = match &m.sparsity {
+            None => Some(false),
+            Some(s) if s.get_ref() == "2:4" => Some(true),
+            Some(s) => {
+                self.error(
+                    s.span(),
+                    format!(
+                        "`sparsity` can be \"2:4\" (structured, on sparse tensor cores), got {:?}",
+                        s.get_ref()
+                    ),
+                );
+                None
+            }
+        };
+        let quality = m.quality.as_ref().and_then(|q| {
+            let q = q.get_ref();
+            if q.value.get_ref().is_finite() {
+                Some(Quality {
+                    metric: q.metric.get_ref().clone(),
+                    value: *q.value.get_ref(),
+                })
+            } else {
+                self.error(q.value.span(), "`value` must be a number");
+                None
+            }
+        });
+        let max_context = architecture.as_ref().map_or(u32::MAX, |a| a.max_context);
+        let mut settings = Settings::defaults(max_context);
+        if let Some(s) = &m.serving {
+            let s = s.get_ref();
+            let d = settings;
+            settings = Settings {
+                max_seqs: self.count(&s.max_seqs, "max_seqs", d.max_seqs, 65_536)?,
+                max_batched_tokens: self.count(
+                    &s.max_batched_tokens,
+                    "max_batched_tokens",
+                    d.max_batched_tokens,
+                    1 << 24,
+                )?,
+                block_tokens: self.count(&s.block_tokens, "block_tokens", d.block_tokens, 4096)?,
+                gpu_memory_utilization: self.fraction(
+                    &s.gpu_memory_utilization,
+                    "gpu_memory_utilization",
+                    d.gpu_memory_utilization,
+                )?,
+                chunked_prefill: s.chunked_prefill.unwrap_or(d.chunked_prefill),
+                prefix_caching: s.prefix_caching.unwrap_or(d.prefix_caching),
+                max_model_len: self.count(
+                    &s.max_model_len,
+                    "max_model_len",
+                    d.max_model_len,
+                    i64::from(max_context),
+                )?,
+            };
+            if !settings.chunked_prefill && settings.max_batched_tokens < settings.max_model_len {
+                let at = s.max_batched_tokens.as_ref().map_or(
+                    m.serving.as_ref().map(Spanned::span).unwrap_or(0..0),
+                    Spanned::span,
+                );
+                self.error(
+                    at,
+                    format!(
+                        "without chunked prefill a whole prompt runs in one step: max_batched_tokens ({}) must be at least max_model_len ({})",
+                        settings.max_batched_tokens, settings.max_model_len
+                    ),
+                );
+            }
+        }
+        let mut efficiency = DEFAULT_EFFICIENCY;
+        if let Some(e) = &m.efficiency {
+            let e = e.get_ref();
+            efficiency.compute = self.fraction(&e.compute, "compute", efficiency.compute)?;
+            efficiency.memory = self.fraction(&e.memory, "memory", efficiency.memory)?;
+            efficiency.interconnect =
+                self.fraction(&e.interconnect, "interconnect", efficiency.interconnect)?;
+            if let Some(d) = &e.allreduce_latency {
+                efficiency.allreduce_latency_s = d.get_ref().0.as_secs_f64();
+            }
+            if let Some(d) = &e.iteration_overhead {
+                efficiency.iteration_overhead_s = d.get_ref().0.as_secs_f64();
+            }
+        }
+        if self.problems.len() > before {
+            return None;
+        }
+        Some(LlmModel {
+            variant: Variant {
+                architecture: architecture?,
+                weights: weights?,
+                kv_cache: kv_cache?,
+                sparse_2_4: sparse_2_4?,
+                quality,
+            },
+            settings,
+            efficiency,
+        })
+    }
+}

@@ -1,0 +1,735 @@
+//! The LLM scheduler of one replica: continuous batching over a paged KV cache, in the style of vLLM.
+//!
+//! Each iteration runs every running sequence once: prompt chunks (prefill) within a token budget,
+//! one token for each sequence past its prompt (decode). Rules:
+//!
+//! - Running sequences are served first, oldest first: their next prompt chunk or one decode
+//!   token. Then waiting requests are admitted in arrival order while the step has sequence and
+//!   token budget and the cache has blocks for their first chunk. Without chunked prefill a prompt
+//!   is admitted only whole.
+//! - KV memory is paged in blocks of `block_tokens`. When a running sequence needs a block and none
+//!   is free, the most recently admitted sequence is preempted by recomputation: its blocks are
+//!   freed and it goes back to the head of the queue, to prefill its prompt and the tokens it had
+//!   generated again. Nothing new is admitted in an iteration that preempted.
+//! - Prefix caching: a prompt's blocks of `prefix_block_tokens` are identified by hashes (from the
+//!   trace). Blocks of finished prompts stay cached, shared and reference-counted; a new prompt
+//!   starting with cached blocks skips their prefill. Idle cached blocks are evicted least
+//!   recently used first when memory is needed.
+//! - A prompt's prefill completing yields its first token (time to first token); each decode
+//!   yields one more. A request whose prompt does not fit `max_model_len` is rejected.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+
+use slab::Slab;
+
+use crate::llm::Step;
+use crate::workload::Request;
+
+/// Scheduler settings of one replica.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct LlmConfig {
+    pub max_seqs: u32,
+    pub max_batched_tokens: u32,
+    pub block_tokens: u32,
+    /// KV-cache capacity in blocks.
+    pub kv_blocks: u64,
+    pub chunked_prefill: bool,
+    pub prefix_caching: bool,
+    pub prefix_block_tokens: u32,
+    pub max_model_len: u32,
+}
+
+/// What an iteration did to one request, for the metrics.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Outcome {
+    /// The first output token came out at `at`.
+    FirstToken { arrival: u64, at: u64 },
+    /// The request finished at `at`.
+    Done {
+        arrival: u64,
+        first_token: u64,
+        input_tokens: u32,
+        output_tokens: u32,
+        at: u64,
+    },
+    /// A running request lost its KV cache and went back to the queue.
+    Preempted,
+    /// A prompt was admitted with `hit` of its `prompt` tokens already cached.
+    PrefixLookup { hit: u32, prompt: u32 },
+    /// A request still waiting reached its deadline and left.
+    Expired { arrival: u64 },
+    /// A request was admitted for the first time (its wait in the queue ends).
+    Admitted { arrival: u64 },
+}
+
+#[derive(Debug)]
+struct Seq {
+    arrival: u64,
+    input: u32,
+    output: u32,
+    /// Tokens to prefill: the prompt, plus the tokens generated before a preemption.
+    prompt: u32,
+    prefilled: u32,
+    generated: u32,
+    /// Blocks held by this sequence alone.
+    own_blocks: u64,
+    /// Prefix units (cached, shared) this sequence references.
+    shared_units: u32,
+    first_token: Option<u64>,
+    prefix: Option<Box<[u64]>>,
+}
+
+impl Seq {
+    /// Tokens whose KV the sequence holds: what was prefilled, and the generated tokens already
+    /// fed back through the model (all but the newest, which the next decode step feeds).
+    fn kv_tokens(&self) -> u64 {
+        let since_prompt = self.generated - self.generated_in_prompt();
+        u64::from(self.prefilled) + u64::from(since_prompt.saturating_sub(1))
+    }
+
+    /// Generated tokens folded into `prompt` by a preemption (prefilled again on recompute).
+    fn generated_in_prompt(&self) -> u32 {
+        self.prompt - self.input
+    }
+
+    fn in_prefill(&self) -> bool {
+        self.prefilled < self.prompt
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Unit {
+    refs: u32,
+    /// Position in the idle LRU list, when `refs` is zero.
+    stamp: u64,
+}
+
+/// Work planned for one sequence in the current iteration.
+#[derive(Clone, Copy, Debug)]
+enum Work {
+    Prefill { seq: usize, n: u32 },
+    Decode { seq: usize },
+}
+
+/// A replica's scheduler state.
+#[derive(Debug)]
+pub struct LlmReplica {
+    cfg: LlmConfig,
+    seqs: Slab<Seq>,
+    waiting: VecDeque<usize>,
+    running: Vec<usize>,
+    free_blocks: u64,
+    units: HashMap<u64, Unit>,
+    /// Idle cached units by last use, oldest first.
+    idle: BTreeMap<u64, u64>,
+    next_stamp: u64,
+    blocks_per_unit: u64,
+    plan: Vec<Work>,
+    busy: bool,
+    /// Tokens of work not done yet (prompt still to prefill, output still to generate).
+    outstanding: u64,
+}
+
+impl LlmReplica {
+    pub fn new(cfg: LlmConfig) -> LlmReplica {
+        LlmReplica {
+            cfg,
+            seqs: Slab::new(),
+            waiting: VecDeque::new(),
+            running: Vec::new(),
+            free_blocks: cfg.kv_blocks,
+            units: HashMap::new(),
+            idle: BTreeMap::new(),
+            next_stamp: 0,
+            blocks_per_unit: u64::from(cfg.prefix_block_tokens.div_ceil(cfg.block_tokens)),
+            plan: Vec::new(),
+            busy: false,
+            outstanding: 0,
+        }
+    }
+
+    pub fn is_busy(&self) -> bool {
+        self.busy
+    }
+
+    pub fn has_work(&self) -> bool {
+        !self.running.is_empty() || !self.waiting.is_empty()
+    }
+
+    /// Tokens still to process for the requests on this replica (for routing).
+    pub fn outstanding_tokens(&self) -> u64 {
+        self.outstanding
+    }
+
+    /// Requests waiting to be admitted (or readmitted after a preemption).
+    pub fn waiting_len(&self) -> usize {
+        self.waiting.len()
+    }
+
+    /// Requests still waiting whose deadline (`arrival + timeout`) has come leave the queue. The
+    /// queue is in arrival order (readmissions, being older, go first), so they are at its front.
+    pub fn expire_waiting(&mut self, now: u64, timeout: u64, out: &mut Vec<Outcome>) {
+        while let Some(&key) = self.waiting.front()
+            && self.seqs[key].arrival.saturating_add(timeout) <= now
+        {
+            self.waiting.pop_front();
+            let seq = self.seqs.remove(key);
+            self.outstanding -=
+                u64::from(seq.prompt - seq.prefilled) + u64::from(seq.output - seq.generated);
+            out.push(Outcome::Expired {
+                arrival: seq.arrival,
+            });
+        }
+    }
+
+    /// Blocks holding live KV (of running sequences); idle cached blocks are not counted.
+    pub fn used_blocks(&self) -> u64 {
+        self.cfg.kv_blocks - self.free_blocks - self.idle.len() as u64 * self.blocks_per_unit
+    }
+
+    /// Leading units of `prefix` this replica has cached (for prefix-aware routing).
+    pub fn cached_units(&self, prefix: &[u64]) -> usize {
+        prefix
+            .iter()
+            .take_while(|h| self.units.contains_key(h))
+            .count()
+    }
+
+    /// Queues a request. Returns `false` (rejected) when its prompt does not fit `max_model_len`.
+    pub fn enqueue(&mut self, req: &Request, prefix: Option<Box<[u64]>>) -> bool {
+        let input = req.input_tokens.max(1);
+        if input >= self.cfg.max_model_len {
+            return false;
+        }
+        let output = req.output_tokens.max(1).min(self.cfg.max_model_len - input);
+        let key = self.seqs.insert(Seq {
+            arrival: req.arrival.0,
+            input,
+            output,
+            prompt: input,
+            prefilled: 0,
+            generated: 0,
+            own_blocks: 0,
+            shared_units: 0,
+            first_token: None,
+            prefix: if self.cfg.prefix_caching {
+                prefix
+            } else {
+                None
+            },
+        });
+        self.outstanding += u64::from(input) + u64::from(output);
+        self.waiting.push_back(key);
+        true
+    }
+
+    fn blocks_for(&self, tokens: u64) -> u64 {
+        tokens.div_ceil(u64::from(self.cfg.block_tokens))
+    }
+
+    /// Own blocks a sequence needs to hold `kv_tokens` tokens of KV.
+    fn own_blocks_needed(&self, seq: &Seq, kv_tokens: u64) -> u64 {
+        let shared = u64::from(seq.shared_units) * u64::from(self.cfg.prefix_block_tokens);
+        self.blocks_for(kv_tokens.saturating_sub(shared))
+    }
+
+    /// Frees at least `n` blocks by evicting idle cached units; whether it managed.
+    fn reserve(&mut self, n: u64) -> bool {
+        while self.free_blocks < n {
+            let Some((&stamp, &hash)) = self.idle.iter().next() else {
+                return false;
+            };
+            self.idle.remove(&stamp);
+            self.units.remove(&hash);
+            self.free_blocks += self.blocks_per_unit;
+        }
+        true
+    }
+
+    /// Grows `seq`'s own blocks to hold `kv_tokens`; whether the memory was there.
+    fn grow(&mut self, key: usize, kv_tokens: u64) -> bool {
+        let need = self.own_blocks_needed(&self.seqs[key], kv_tokens);
+        let have = self.seqs[key].own_blocks;
+        if need <= have {
+            return true;
+        }
+        if !self.reserve(need - have) {
+            return false;
+        }
+        self.free_blocks -= need - have;
+        self.seqs[key].own_blocks = need;
+        true
+    }
+
+    /// Drops `key`'s KV: own blocks freed, shared units released to the idle list.
+    fn release(&mut self, key: usize) {
+        let seq = &mut self.seqs[key];
+        self.free_blocks += seq.own_blocks;
+        seq.own_blocks = 0;
+        let units = seq.shared_units as usize;
+        seq.shared_units = 0;
+        let hashes: Vec<u64> = seq
+            .prefix
+            .as_deref()
+            .map(|p| p[..units].to_vec())
+            .unwrap_or_default();
+        for h in hashes {
+            let unit = self.units.get_mut(&h).expect("a shared unit is cached");
+            unit.refs -= 1;
+            if unit.refs == 0 {
+                unit.stamp = self.next_stamp;
+                self.idle.insert(self.next_stamp, h);
+                self.next_stamp += 1;
+            }
+        }
+    }
+
+    /// Looks the prompt's prefix up in the cache and references the leading units found.
+    fn attach_cached_prefix(&mut self, key: usize) -> u32 {
+        let Some(prefix) = self.seqs[key].prefix.as_deref() else {
+            return 0;
+        };
+        let unit_tokens = self.cfg.prefix_block_tokens;
+        // Only whole units of the original prompt, and never the whole prompt: its last token
+        // must run to produce the first output token.
+        let usable = ((self.seqs[key].input - 1) / unit_tokens) as usize;
+        let hits: Vec<u64> = prefix
+            .iter()
+            .take(usable)
+            .take_while(|h| self.units.contains_key(h))
+            .copied()
+            .collect();
+        for h in &hits {
+            let unit = self.units.get_mut(h).expect("found above");
+            if unit.refs == 0 {
+                self.idle.remove(&unit.stamp);
+            }
+            unit.refs += 1;
+        }
+        let n = hits.len() as u32;
+        let seq = &mut self.seqs[key];
+        seq.shared_units = n;
+        seq.prefilled = n * unit_tokens;
+        n * unit_tokens
+    }
+
+    /// After a prompt is fully prefilled, its whole units become cached and shared. A unit another
+    /// sequence cached meanwhile is referenced instead, and this sequence's copy is freed.
+    fn publish_prefix(&mut self, key: usize) {
+        let unit_tokens = self.cfg.prefix_block_tokens;
+        let Some(prefix) = self.seqs[key].prefix.clone() else {
+            return;
+        };
+        let whole = ((self.seqs[key].input / unit_tokens) as usize).min(prefix.len());
+        let from = self.seqs[key].shared_units as usize;
+        if whole <= from {
+            return;
+        }
+        let mut inserted = 0u64;
+        for h in &prefix[from..whole] {
+            match self.units.get_mut(h) {
+                Some(unit) => {
+                    if unit.refs == 0 {
+                        self.idle.remove(&unit.stamp);
+                    }
+                    unit.refs += 1;
+                }
+                None => {
+                    self.units.insert(*h, Unit { refs: 1, stamp: 0 });
+                    inserted += 1;
+                }
+            }
+        }
+        let seq = &mut self.seqs[key];
+        seq.shared_units = whole as u32;
+        let before = seq.own_blocks;
+        let after = self.own_blocks_needed(&self.seqs[key], self.seqs[key].kv_tokens());
+        // Units are whole blocks (validation), so the inserted units' blocks move from own to
+        // shared exactly, and the rest of the difference is freed.
+        self.free_blocks += before - inserted * self.blocks_per_unit - after;
+        self.seqs[key].own_blocks = after;
+    }
+
+    /// Preempts the most recently admitted running sequence.
+    fn preempt_last(&mut self, out: &mut Vec<Outcome>) -> usize {
+        let key = self.running.pop().expect("a running sequence to preempt");
+        self.release(key);
+        let seq = &mut self.seqs[key];
+        // Recompute: the prompt and what was generated are prefilled again.
+        let left_before = seq.prompt - seq.prefilled;
+        seq.prompt = seq.input + seq.generated;
+        seq.prefilled = 0;
+        self.outstanding += u64::from(seq.prompt - left_before);
+        self.waiting.push_front(key);
+        out.push(Outcome::Preempted);
+        key
+    }
+
+    /// Plans the next iteration and returns its work, or `None` when there is nothing to do.
+    pub fn plan(&mut self, out: &mut Vec<Outcome>) -> Option<Step> {
+        debug_assert!(!self.busy);
+        self.plan.clear();
+        let mut step = Step::default();
+        let mut budget = self.cfg.max_batched_tokens;
+        let mut preempted = false;
+        let mut i = 0;
+        while i < self.running.len() && budget > 0 {
+            let key = self.running[i];
+            let seq = &self.seqs[key];
+            let (work, kv_after) = if seq.in_prefill() {
+                let n = (seq.prompt - seq.prefilled).min(budget);
+                (Work::Prefill { seq: key, n }, u64::from(seq.prefilled + n))
+            } else {
+                (Work::Decode { seq: key }, seq.kv_tokens() + 1)
+            };
+            // Make room, preempting from the back; this sequence itself may be the one to go.
+            let mut scheduled = true;
+            while !self.grow(key, kv_after) {
+                preempted = true;
+                if self.preempt_last(out) == key {
+                    scheduled = false;
+                    break;
+                }
+            }
+            if !scheduled {
+                break;
+            }
+            let seq = &self.seqs[key];
+            match work {
+                Work::Prefill { n, .. } => {
+                    step.add_prefill(
+                        u64::from(seq.prefilled),
+                        u64::from(n),
+                        seq.prefilled + n == seq.prompt,
+                    );
+                    budget -= n;
+                }
+                Work::Decode { .. } => {
+                    step.add_decode(seq.kv_tokens());
+                    budget -= 1;
+                }
+            }
+            self.plan.push(work);
+            i += 1;
+        }
+        // Admit waiting requests.
+        while !preempted
+            && budget > 0
+            && self.running.len() < self.cfg.max_seqs as usize
+            && let Some(&key) = self.waiting.front()
+        {
+            let fresh = self.seqs[key].shared_units == 0 && self.seqs[key].prefilled == 0;
+            let hit = if fresh {
+                self.attach_cached_prefix(key)
+            } else {
+                0
+            };
+            let seq = &self.seqs[key];
+            let remaining = seq.prompt - seq.prefilled;
+            let n = remaining.min(budget);
+            if !self.cfg.chunked_prefill && n < remaining {
+                self.release_lookup(key);
+                break;
+            }
+            let kv_after = u64::from(seq.prefilled + n);
+            if !self.grow(key, kv_after) {
+                self.release_lookup(key);
+                break;
+            }
+            if fresh && self.seqs[key].prefix.is_some() {
+                out.push(Outcome::PrefixLookup {
+                    hit,
+                    prompt: self.seqs[key].input,
+                });
+            }
+            if self.seqs[key].first_token.is_none() && self.seqs[key].generated == 0 && fresh {
+                out.push(Outcome::Admitted {
+                    arrival: self.seqs[key].arrival,
+                });
+            }
+            self.outstanding -= u64::from(hit);
+            self.waiting.pop_front();
+            self.running.push(key);
+            let seq = &self.seqs[key];
+            step.add_prefill(
+                u64::from(seq.prefilled),
+                u64::from(n),
+                seq.prefilled + n == seq.prompt,
+            );
+            budget -= n;
+            self.plan.push(Work::Prefill { seq: key, n });
+        }
+        if self.plan.is_empty() {
+            return None;
+        }
+        self.busy = true;
+        Some(step)
+    }
+
+    /// Undoes a prefix lookup for a request that could not be admitted after all.
+    fn release_lookup(&mut self, key: usize) {
+        if self.seqs[key].shared_units > 0 {
+            self.release(key);
+            self.seqs[key].prefilled = 0;
+        }
+    }
+
+    /// Completes the planned iteration at `now`.
+    pub fn finish(&mut self, now: u64, out: &mut Vec<Outcome>) {
+        debug_assert!(self.busy);
+        self.busy = false;
+        let mut done = Vec::new();
+        for work in std::mem::take(&mut self.plan) {
+            match work {
+                Work::Prefill { seq: key, n } => {
+                    let seq = &mut self.seqs[key];
+                    seq.prefilled += n;
+                    self.outstanding -= u64::from(n);
+                    if seq.prefilled == seq.prompt {
+                        // The step that completes a prompt samples the next token.
+                        seq.generated += 1;
+                        self.outstanding -= 1;
+                        if seq.first_token.is_none() {
+                            seq.first_token = Some(now);
+                            out.push(Outcome::FirstToken {
+                                arrival: seq.arrival,
+                                at: now,
+                            });
+                        }
+                        self.publish_prefix(key);
+                        if self.seqs[key].generated >= self.seqs[key].output {
+                            done.push(key);
+                        }
+                    }
+                }
+                Work::Decode { seq: key } => {
+                    let seq = &mut self.seqs[key];
+                    seq.generated += 1;
+                    self.outstanding -= 1;
+                    if seq.generated >= seq.output {
+                        done.push(key);
+                    }
+                }
+            }
+        }
+        for key in done {
+            self.release(key);
+            self.running.retain(|k| *k != key);
+            let seq = self.seqs.remove(key);
+            out.push(Outcome::Done {
+                arrival: seq.arrival,
+                first_token: seq
+                    .first_token
+                    .expect("a finished request has its first token"),
+                input_tokens: seq.input,
+                output_tokens: seq.output,
+                at: now,
+            });
+        }
+        self.plan = Vec::new();
+    }
+
+    /// Checks the block accounting (tests).
+    #[cfg(test)]
+    pub fn check(&self) {
+        let own: u64 = self.seqs.iter().map(|(_, s)| s.own_blocks).sum();
+        let shared =
+            self.units.values().filter(|u| u.refs > 0).count() as u64 * self.blocks_per_unit;
+        let idle = self.idle.len() as u64 * self.blocks_per_unit;
+        assert_eq!(
+            own + shared + idle + self.free_blocks,
+            self.cfg.kv_blocks,
+            "blocks are conserved"
+        );
+        assert!(
+            own + shared <= self.cfg.kv_blocks,
+            "KV use never exceeds capacity"
+        );
+        assert!(self.running.len() <= self.cfg.max_seqs as usize);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::units::SimTime;
+    use proptest::prelude::*;
+
+    fn cfg(kv_blocks: u64) -> LlmConfig {
+        LlmConfig {
+            max_seqs: 8,
+            max_batched_tokens: 64,
+            block_tokens: 4,
+            kv_blocks,
+            chunked_prefill: true,
+            prefix_caching: true,
+            prefix_block_tokens: 8,
+            max_model_len: 512,
+        }
+    }
+
+    fn req(input: u32, output: u32) -> Request {
+        Request {
+            arrival: SimTime(0),
+            traced_service: SimTime::ZERO,
+            input_tokens: input,
+            output_tokens: output,
+            prefix: Request::NO_PREFIX,
+        }
+    }
+
+    /// Runs the replica until it is idle; returns the outcomes and the tokens sampled.
+    fn drain(r: &mut LlmReplica) -> (Vec<Outcome>, u64) {
+        let (mut out, mut sampled, mut now) = (Vec::new(), 0, 0);
+        while let Some(step) = r.plan(&mut out) {
+            r.check();
+            sampled += step.logits;
+            now += 1;
+            r.finish(now, &mut out);
+            r.check();
+        }
+        (out, sampled)
+    }
+
+    #[test]
+    fn one_request_prefills_in_chunks_then_decodes() {
+        let mut r = LlmReplica::new(cfg(1000));
+        assert!(r.enqueue(&req(100, 5), None));
+        let (out, sampled) = drain(&mut r);
+        // 100 prompt tokens in chunks of 64: 2 steps, the second yields the first token; 4 decodes.
+        let first = out.iter().find_map(|o| match o {
+            Outcome::FirstToken { at, .. } => Some(*at),
+            _ => None,
+        });
+        assert_eq!(first, Some(2));
+        assert!(matches!(
+            out.last(),
+            Some(Outcome::Done {
+                at: 6,
+                output_tokens: 5,
+                ..
+            })
+        ));
+        assert_eq!(sampled, 5);
+        assert_eq!(r.used_blocks(), 0);
+    }
+
+    #[test]
+    fn a_full_cache_preempts_the_newest_and_everything_still_finishes() {
+        // 30 blocks of 4 tokens: two requests of 40 + 40 tokens do not fit together.
+        let mut r = LlmReplica::new(cfg(30));
+        for _ in 0..2 {
+            assert!(r.enqueue(&req(40, 40), None));
+        }
+        let (out, sampled) = drain(&mut r);
+        let preempted = out
+            .iter()
+            .filter(|o| matches!(o, Outcome::Preempted))
+            .count();
+        let done = out
+            .iter()
+            .filter(|o| matches!(o, Outcome::Done { .. }))
+            .count();
+        assert!(preempted >= 1, "{out:?}");
+        assert_eq!(done, 2);
+        assert_eq!(sampled, 80, "no token is generated twice");
+    }
+
+    #[test]
+    fn cached_prefixes_skip_their_prefill() {
+        let mut r = LlmReplica::new(cfg(1000));
+        let prefix: Box<[u64]> = vec![7, 8, 9].into();
+        assert!(r.enqueue(&req(30, 2), Some(prefix.clone())));
+        drain(&mut r);
+        assert!(r.enqueue(&req(30, 2), Some(prefix)));
+        let (out, _) = drain(&mut r);
+        // 30 tokens: 3 whole units of 8 are cached, all usable (the last token always runs).
+        assert!(
+            out.contains(&Outcome::PrefixLookup {
+                hit: 24,
+                prompt: 30
+            }),
+            "{out:?}"
+        );
+        assert_eq!(r.cached_units(&[7, 8, 9, 10]), 3);
+    }
+
+    #[test]
+    fn over_long_prompts_are_rejected() {
+        let mut r = LlmReplica::new(cfg(1000));
+        assert!(!r.enqueue(&req(512, 1), None));
+        assert!(r.enqueue(&req(511, 100), None));
+        let (out, _) = drain(&mut r);
+        assert!(matches!(
+            out.last(),
+            Some(Outcome::Done {
+                output_tokens: 1,
+                ..
+            })
+        ));
+    }
+
+    proptest! {
+        /// KV use never exceeds capacity, blocks are conserved, every admitted request finishes
+        /// exactly once with all its tokens (preempted ones resume), and no token is sampled twice.
+        #[test]
+        fn kv_admission_and_token_conservation(
+            kv_blocks in 130u64..400,
+            max_seqs in 1u32..10,
+            budget in 8u32..128,
+            chunked in any::<bool>(),
+            caching in any::<bool>(),
+            requests in proptest::collection::vec(
+                (1u32..300, 1u32..120, proptest::collection::vec(0u64..6, 0..6), 0u32..4),
+                1..40,
+            ),
+        ) {
+            let budget = if chunked { budget } else { 512 };
+            let mut r = LlmReplica::new(LlmConfig {
+                max_seqs,
+                max_batched_tokens: budget,
+                block_tokens: 4,
+                kv_blocks,
+                chunked_prefill: chunked,
+                prefix_caching: caching,
+                prefix_block_tokens: 8,
+                max_model_len: 512,
+            });
+            let (mut out, mut sampled, mut now, mut want) = (Vec::new(), 0u64, 0u64, 0u64);
+            let mut accepted = 0;
+            for (i, (input, output, prefix, gap)) in requests.iter().enumerate() {
+                let prefix: Option<Box<[u64]>> = (!prefix.is_empty()).then(|| prefix.clone().into());
+                if r.enqueue(&req(*input, *output), prefix) {
+                    accepted += 1;
+                    want += u64::from((*output).min(512 - input.max(&1)).max(1));
+                }
+                // Run a few iterations between arrivals.
+                for _ in 0..*gap {
+                    if r.is_busy() { break; }
+                    if let Some(step) = r.plan(&mut out) {
+                        r.check();
+                        sampled += step.logits;
+                        now += 1;
+                        r.finish(now, &mut out);
+                        r.check();
+                    }
+                }
+                let _ = i;
+            }
+            let (rest, more) = drain(&mut r);
+            out.extend(rest);
+            sampled += more;
+            let done: u64 = out.iter().filter_map(|o| match o {
+                Outcome::Done { output_tokens, .. } => Some(u64::from(*output_tokens)),
+                _ => None,
+            }).sum();
+            let finished = out.iter().filter(|o| matches!(o, Outcome::Done { .. })).count();
+            prop_assert_eq!(finished, accepted);
+            prop_assert_eq!(done, want);
+            prop_assert_eq!(sampled, want);
+            prop_assert!(!r.has_work());
+            prop_assert_eq!(r.used_blocks(), 0);
+            prop_assert_eq!(r.outstanding_tokens(), 0);
+        }
+    }
+}
