@@ -5,6 +5,8 @@
 //! order-preserving `par_iter().map().collect()`, and every sum is taken after the collect in
 //! replication order, so the summary does not depend on the number of threads.
 
+pub mod validation;
+
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use rayon::prelude::*;

@@ -11,7 +11,9 @@ pub mod roofline;
 
 pub use gpu::{GpuCatalog, GpuSpec};
 pub use model::{Architecture, Precision, Quality, Variant};
-pub use roofline::{DEFAULT_EFFICIENCY, Efficiency, FitError, MemoryPlan, Roofline, Step};
+pub use roofline::{
+    DEFAULT_EFFICIENCY, Efficiency, FitError, MemoryPlan, Roofline, Step, StepModel, StepTime,
+};
 
 /// Serving-engine settings of an LLM deployment (vLLM's names in brackets).
 #[derive(Clone, Copy, Debug, PartialEq)]

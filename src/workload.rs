@@ -43,6 +43,8 @@ pub enum Arrival {
     },
     /// Replay of a CSV trace, streamed.
     Trace(TraceSpec),
+    /// `count` requests all at `at`: an offline batch job, or a benchmark's static batch.
+    Batch { count: u64, at: SimTime },
 }
 
 impl Arrival {
@@ -59,7 +61,7 @@ impl Arrival {
                 let (c, b) = (calm_mean.as_secs_f64(), burst_mean.as_secs_f64());
                 Some((calm_rate * c + burst_rate * b) / (c + b))
             }
-            Arrival::Trace(_) => None,
+            Arrival::Trace(_) | Arrival::Batch { .. } => None,
         }
     }
 
@@ -69,6 +71,7 @@ impl Arrival {
             Arrival::Diurnal { .. } => "diurnal",
             Arrival::Bursty { .. } => "bursty",
             Arrival::Trace(_) => "trace",
+            Arrival::Batch { .. } => "batch",
         }
     }
 }

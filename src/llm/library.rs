@@ -4,20 +4,25 @@ use serde::Deserialize;
 
 use super::model::Architecture;
 
-const FILES: &[(&str, &str)] = &[
-    (
-        "llama-3.1-8b.toml",
-        include_str!("../../models/llama-3.1-8b.toml"),
-    ),
-    (
-        "llama-3.1-70b.toml",
-        include_str!("../../models/llama-3.1-70b.toml"),
-    ),
-    (
-        "mixtral-8x7b.toml",
-        include_str!("../../models/mixtral-8x7b.toml"),
-    ),
-];
+/// (name, file text) of every bundled model.
+macro_rules! bundled {
+    ($($name:literal),* $(,)?) => {
+        &[$(($name, include_str!(concat!("../../models/", $name, ".toml")))),*]
+    };
+}
+
+const FILES: &[(&str, &str)] = bundled!(
+    "llama-3.1-8b",
+    "llama-3.1-70b",
+    "llama-3.1-405b",
+    "llama-3.2-1b",
+    "llama-3.2-3b",
+    "llama-2-7b",
+    "llama-2-70b",
+    "mistral-7b",
+    "mixtral-8x7b",
+    "qwen2.5-7b",
+);
 
 /// An architecture as written in a file or inline in a scenario.
 #[derive(Clone, Debug, Deserialize)]
@@ -102,17 +107,12 @@ impl RawArchitecture {
 
 /// The names of the bundled architectures.
 pub fn names() -> Vec<String> {
-    FILES
-        .iter()
-        .map(|(f, _)| f.trim_end_matches(".toml").to_string())
-        .collect()
+    FILES.iter().map(|(name, _)| name.to_string()).collect()
 }
 
 /// A bundled architecture by name (the file name without `.toml`).
 pub fn find(name: &str) -> Option<Architecture> {
-    let (file, text) = FILES
-        .iter()
-        .find(|(f, _)| f.trim_end_matches(".toml") == name)?;
+    let (file, text) = FILES.iter().find(|(n, _)| *n == name)?;
     let raw: RawArchitecture =
         toml::from_str(text).unwrap_or_else(|e| panic!("bundled models/{file} parses: {e}"));
     Some(
@@ -151,5 +151,24 @@ mod tests {
         let m = p("mixtral-8x7b");
         assert!(close(m.total_params(), 46.70e9), "{}", m.total_params());
         assert!(close(m.active_params(), 12.88e9), "{}", m.active_params());
+        assert!(close(p("llama-3.1-405b").total_params(), 405.85e9));
+        assert!(
+            close(p("llama-3.2-1b").total_params(), 1.236e9),
+            "{}",
+            p("llama-3.2-1b").total_params()
+        );
+        assert!(close(p("llama-3.2-3b").total_params(), 3.213e9));
+        assert!(close(p("mistral-7b").total_params(), 7.24e9));
+        assert!(close(p("qwen2.5-7b").total_params(), 7.616e9));
+        assert!(
+            close(p("llama-2-7b").total_params(), 6.738e9),
+            "{}",
+            p("llama-2-7b").total_params()
+        );
+        assert!(
+            close(p("llama-2-70b").total_params(), 68.98e9),
+            "{}",
+            p("llama-2-70b").total_params()
+        );
     }
 }

@@ -5,6 +5,7 @@ use std::fmt::Write;
 use super::Report;
 use super::format::{ms, pct, span, thousands, usd, usd_unit};
 use crate::experiment::{Estimate, ScopeSummary};
+use crate::fleet::Serving;
 use crate::sim::Metric;
 
 /// The table text, every line at most 80 columns.
@@ -39,6 +40,9 @@ pub fn render(r: &Report) -> String {
         workload_row(&mut out, "total", &s.total);
     }
     out.push('\n');
+    if super::json::serves_llm(sc) {
+        llm_rows(&mut out, r);
+    }
 
     let _ = writeln!(
         out,
@@ -209,6 +213,49 @@ pub fn render(r: &Report) -> String {
         format_rate(t.get(Metric::Throughput).mean),
     );
     out.lines().map(|l| format!("{}\n", l.trim_end())).collect()
+}
+
+/// LLM workloads side by side: the variant, its stated quality, and what it costs and delivers.
+fn llm_rows(out: &mut String, r: &Report) {
+    let (sc, s) = (r.scenario, r.summary);
+    let _ = writeln!(
+        out,
+        "{:<14} {:<14} {:<9} {:>2} {:>8} {:>8} {:>8} {:>9}",
+        "LLM", "MODEL", "WEIGHTS", "TP", "QUALITY", "TTFT P99", "TPOT P99", "$/1M OUT"
+    );
+    for (wi, (w, ws)) in sc.workloads.iter().zip(&s.workloads).enumerate() {
+        let Some(l) = sc.pools_of(wi).find_map(|p| match &sc.pools[p].serving {
+            Serving::Llm(l) => Some(l),
+            Serving::Requests(_) => None,
+        }) else {
+            continue;
+        };
+        let v = &l.roofline.variant;
+        let weights = format!("{}{}", v.weights, if v.sparse_2_4 { " 2:4" } else { "" });
+        let quality = v
+            .quality
+            .as_ref()
+            .map_or("-".to_string(), |q| format!("{:+.1}", q.value));
+        let _ = writeln!(
+            out,
+            "{:<14} {:<14} {:<9} {:>2} {:>8} {:>8} {:>8} {:>9}",
+            clip(&w.name, 14),
+            clip(&v.architecture.name, 14),
+            weights,
+            l.roofline.tp,
+            quality,
+            ms(ws.get(Metric::TtftP99).mean),
+            ms(ws.get(Metric::TpotP99).mean),
+            usd_unit(ws.get(Metric::CostPer1MOutputTokens).mean),
+        );
+    }
+    if let Some(q) = sc.pools.iter().find_map(|p| match &p.serving {
+        Serving::Llm(l) => l.roofline.variant.quality.as_ref(),
+        Serving::Requests(_) => None,
+    }) {
+        let _ = writeln!(out, "{:<14} quality: {}", "", q.metric);
+    }
+    out.push('\n');
 }
 
 fn workload_row(out: &mut String, name: &str, ws: &ScopeSummary) {

@@ -124,6 +124,7 @@ pub struct LlmSettings {
 #[serde(deny_unknown_fields)]
 pub struct Efficiency {
     pub compute: Option<Spanned<f64>>,
+    pub compute_8bit: Option<Spanned<f64>>,
     pub memory: Option<Spanned<f64>>,
     pub interconnect: Option<Spanned<f64>>,
     pub allreduce_latency: Option<Spanned<Duration>>,
@@ -178,6 +179,8 @@ pub struct Arrival {
     pub output_tokens_column: Option<Spanned<String>>,
     pub prefix_column: Option<Spanned<String>>,
     pub prefix_block_tokens: Option<Spanned<i64>>,
+    pub count: Option<Spanned<i64>>,
+    pub at: Option<Spanned<Duration>>,
 }
 
 /// Input and output token distributions of a workload.

@@ -27,7 +27,7 @@ use super::metrics::Recorder;
 use super::result::RunResult;
 use super::scheduler::{LlmReplica, Outcome};
 use crate::fleet::{Batching, ServiceSampler, Serving};
-use crate::llm::Roofline;
+use crate::llm::StepModel;
 use crate::rng::{Stream, substream};
 use crate::scenario::Scenario;
 use crate::units::SimTime;
@@ -88,8 +88,8 @@ struct PoolRt {
     sampler: Option<ServiceSampler>,
     batching: Batching,
     rng: Stream,
-    /// The roofline, for LLM pools.
-    roofline: Option<Roofline>,
+    /// Iteration times, for LLM pools.
+    steps: Option<StepModel>,
 }
 
 pub(super) struct Engine<'s> {
@@ -136,8 +136,8 @@ impl<'s> Engine<'s> {
                     },
                     batching: p.serving.batching(),
                     rng: substream(seed, &format!("service/{}", p.name)),
-                    roofline: match &p.serving {
-                        Serving::Llm(l) => Some(l.roofline.clone()),
+                    steps: match &p.serving {
+                        Serving::Llm(l) => Some(StepModel::new(&l.roofline)),
                         Serving::Requests(_) => None,
                     },
                 }

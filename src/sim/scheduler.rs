@@ -125,6 +125,8 @@ pub struct LlmReplica {
     next_stamp: u64,
     blocks_per_unit: u64,
     plan: Vec<Work>,
+    /// Scratch list of sequences that finish in an iteration.
+    done: Vec<usize>,
     busy: bool,
     /// Tokens of work not done yet (prompt still to prefill, output still to generate).
     outstanding: u64,
@@ -143,6 +145,7 @@ impl LlmReplica {
             next_stamp: 0,
             blocks_per_unit: u64::from(cfg.prefix_block_tokens.div_ceil(cfg.block_tokens)),
             plan: Vec::new(),
+            done: Vec::new(),
             busy: false,
             outstanding: 0,
         }
@@ -247,6 +250,7 @@ impl LlmReplica {
     }
 
     /// Grows `seq`'s own blocks to hold `kv_tokens`; whether the memory was there.
+    #[inline]
     fn grow(&mut self, key: usize, kv_tokens: u64) -> bool {
         let need = self.own_blocks_needed(&self.seqs[key], kv_tokens);
         let have = self.seqs[key].own_blocks;
@@ -478,9 +482,10 @@ impl LlmReplica {
     pub fn finish(&mut self, now: u64, out: &mut Vec<Outcome>) {
         debug_assert!(self.busy);
         self.busy = false;
-        let mut done = Vec::new();
-        for work in std::mem::take(&mut self.plan) {
-            match work {
+        let mut done = std::mem::take(&mut self.done);
+        done.clear();
+        for i in 0..self.plan.len() {
+            match self.plan[i] {
                 Work::Prefill { seq: key, n } => {
                     let seq = &mut self.seqs[key];
                     seq.prefilled += n;
@@ -512,7 +517,7 @@ impl LlmReplica {
                 }
             }
         }
-        for key in done {
+        for &key in &done {
             self.release(key);
             self.running.retain(|k| *k != key);
             let seq = self.seqs.remove(key);
@@ -526,7 +531,8 @@ impl LlmReplica {
                 at: now,
             });
         }
-        self.plan = Vec::new();
+        self.done = done;
+        self.plan.clear();
     }
 
     /// Checks the block accounting (tests).

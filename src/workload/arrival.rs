@@ -75,6 +75,10 @@ enum Generator {
         state_end: f64,
     },
     Trace(Box<TraceArrivals>),
+    Batch {
+        left: u64,
+        at: f64,
+    },
 }
 
 const SECONDS_PER_HOUR: f64 = 3600.0;
@@ -132,6 +136,10 @@ impl Arrivals {
                 }
             }
             Arrival::Trace(spec) => Generator::Trace(Box::new(TraceArrivals::open(spec)?)),
+            Arrival::Batch { count, at } => Generator::Batch {
+                left: *count,
+                at: at.as_secs_f64(),
+            },
         };
         Ok(Arrivals {
             generator,
@@ -219,6 +227,13 @@ impl Arrivals {
                 *t = candidate;
                 break candidate;
             },
+            Generator::Batch { left, at } => {
+                if *left == 0 {
+                    return Ok(None);
+                }
+                *left -= 1;
+                *at
+            }
             Generator::Trace(trace) => match trace.next(rng)? {
                 Some(r) => {
                     let t = r.time_s;
@@ -411,6 +426,18 @@ mod tests {
         let noon = ts.iter().filter(|t| (**t / 3600.0) as u32 == 12).count() as f64;
         let one = ts.iter().filter(|t| (**t / 3600.0) as u32 == 1).count() as f64;
         assert!((noon / one - 3.0).abs() < 0.15, "{noon} {one}");
+    }
+
+    #[test]
+    fn a_batch_arrives_at_once() {
+        let ts = collect(
+            &Arrival::Batch {
+                count: 5,
+                at: SimTime::from_secs(2),
+            },
+            10,
+        );
+        assert_eq!(ts, vec![2.0; 5]);
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 mod cli;
 mod golden;
+mod llm_validation;
 mod properties;
 mod reference;
 mod rules;

@@ -213,6 +213,8 @@ impl Checker<'_> {
         if let Some(e) = &m.efficiency {
             let e = e.get_ref();
             efficiency.compute = self.fraction(&e.compute, "compute", efficiency.compute)?;
+            efficiency.compute_8bit =
+                self.fraction(&e.compute_8bit, "compute_8bit", efficiency.compute_8bit)?;
             efficiency.memory = self.fraction(&e.memory, "memory", efficiency.memory)?;
             efficiency.interconnect =
                 self.fraction(&e.interconnect, "interconnect", efficiency.interconnect)?;

@@ -331,6 +331,26 @@ impl Checker<'_> {
                     burst_mean: burst_mean?,
                 })
             }
+            "batch" => {
+                self.not_for(a, kind, &["count", "at"]);
+                let count = self.required(
+                    &a.count,
+                    &at,
+                    "a batch arrival needs `count` (requests)".into(),
+                )?;
+                let n = *count.get_ref();
+                if !(1..=100_000_000).contains(&n) {
+                    self.error(
+                        count.span(),
+                        format!("`count` must be from 1 to 100000000 requests, got {n}"),
+                    );
+                    return None;
+                }
+                Some(Arrival::Batch {
+                    count: n as u64,
+                    at: a.at.as_ref().map_or(SimTime::ZERO, |t| t.get_ref().0),
+                })
+            }
             "trace" => {
                 self.not_for(
                     a,
@@ -352,7 +372,7 @@ impl Checker<'_> {
                 self.trace(a, &at, base).map(Arrival::Trace)
             }
             other => {
-                self.error(at, format!("unknown arrival kind {other:?}; expected one of poisson, diurnal, bursty, trace"));
+                self.error(at, format!("unknown arrival kind {other:?}; expected one of poisson, diurnal, bursty, trace, batch"));
                 None
             }
         }
@@ -360,7 +380,7 @@ impl Checker<'_> {
 
     /// Errors for every field of `a` that is set but not in `allowed` for `kind`.
     pub(super) fn not_for(&mut self, a: &raw::Arrival, kind: &str, allowed: &[&str]) {
-        let spans: [(&str, Option<Range<usize>>); 19] = [
+        let spans: [(&str, Option<Range<usize>>); 21] = [
             ("rate", a.rate.as_ref().map(Spanned::span)),
             (
                 "peak_to_trough",
@@ -404,6 +424,8 @@ impl Checker<'_> {
                 "prefix_block_tokens",
                 a.prefix_block_tokens.as_ref().map(Spanned::span),
             ),
+            ("count", a.count.as_ref().map(Spanned::span)),
+            ("at", a.at.as_ref().map(Spanned::span)),
         ];
         for (field, span) in spans {
             if let Some(span) = span

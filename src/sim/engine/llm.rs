@@ -62,8 +62,8 @@ impl Engine<'_> {
         self.rec.kv_blocks(pool, used_before, used_after, self.now);
         self.record_outcomes(w, pool);
         if let Some(step) = step {
-            let roofline = self.pools[pool].roofline.as_ref().expect("an LLM pool");
-            let t = SimTime::from_secs_f64(roofline.step_time(&step).total_s()).max(SimTime(1));
+            let steps = self.pools[pool].steps.as_ref().expect("an LLM pool");
+            let t = SimTime::from_secs_f64(steps.seconds(&step)).max(SimTime(1));
             self.rec.batch_started(pool, step.logits as usize, self.now);
             self.events.push(
                 SimTime(self.now + t.0),

@@ -1,0 +1,109 @@
+//! Reruns the published LLM measurements in `docs/llm-measurements.csv` with headroom, prints
+//! the comparison as a markdown table, and (with `--fit`) searches the efficiency factors that
+//! best fit the calibration rows.
+//!
+//!     cargo run --release --example llm_validation [-- --fit]
+
+use std::path::Path;
+
+use headroom::experiment::validation::{self, Measurement};
+use headroom::llm::{DEFAULT_EFFICIENCY, Efficiency};
+
+fn errors(rows: &[Measurement], e: &Efficiency) -> Vec<(f64, f64)> {
+    rows.iter()
+        .map(|m| {
+            let p = validation::predict(m, e).unwrap_or_else(|err| panic!("{err}"));
+            (p, validation::error(p, m.value))
+        })
+        .collect()
+}
+
+fn main() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/llm-measurements.csv");
+    let rows = validation::load(&path).expect("measurements load");
+    let calibration: Vec<Measurement> = rows
+        .iter()
+        .filter(|m| m.is_calibration())
+        .cloned()
+        .collect();
+    let mut e = DEFAULT_EFFICIENCY;
+    if std::env::args().any(|a| a == "--fit") {
+        // Grid search on the calibration rows only: the mean absolute log error.
+        let mut best = (f64::INFINITY, e);
+        for c in (6..=18).map(|i| f64::from(i) * 0.05) {
+            for c8 in (4..=16).map(|i| f64::from(i) * 0.05) {
+                for m in (10..=19).map(|i| f64::from(i) * 0.05) {
+                    for ov in [0.0, 0.25e-3, 0.5e-3, 1e-3, 1.5e-3, 2e-3, 3e-3, 4e-3] {
+                        let cand = Efficiency {
+                            compute: c,
+                            compute_8bit: c8,
+                            memory: m,
+                            iteration_overhead_s: ov,
+                            ..e
+                        };
+                        let logs: Vec<f64> = calibration
+                            .iter()
+                            .map(|r| {
+                                let p = validation::predict(r, &cand).unwrap_or(f64::NAN);
+                                (p / r.value).ln()
+                            })
+                            .collect();
+                        let score = logs.iter().map(|x| x.abs()).sum::<f64>() / logs.len() as f64;
+                        if score < best.0 {
+                            best = (score, cand);
+                        }
+                    }
+                }
+            }
+        }
+        e = best.1;
+        println!(
+            "fitted on {} calibration rows: compute {:.2}, compute_8bit {:.2}, memory {:.2}, iteration overhead {:.2} ms (mean |log error| {:.3})\n",
+            calibration.len(),
+            e.compute,
+            e.compute_8bit,
+            e.memory,
+            e.iteration_overhead_s * 1e3,
+            best.0
+        );
+    }
+    println!(
+        "| id | set | engine | model | weights/KV | GPU x TP | batch | in/out | metric | published | headroom | error |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
+    let errs = errors(&rows, &e);
+    for (m, (p, err)) in rows.iter().zip(&errs) {
+        println!(
+            "| {} | {} | {} | {} | {}/{} | {} x {} | {} | {}/{} | {} | {} | {:.1} | {:+.1}% |",
+            m.id,
+            m.set,
+            m.engine,
+            m.model,
+            m.weights,
+            m.kv_cache,
+            m.gpu,
+            m.tp,
+            m.batch,
+            m.input,
+            m.output,
+            m.metric,
+            m.value,
+            p,
+            err * 100.0
+        );
+    }
+    for set in ["calibration", "held-out"] {
+        let e: Vec<f64> = rows
+            .iter()
+            .zip(&errs)
+            .filter(|(m, _)| m.set == set)
+            .map(|(_, (_, err))| *err)
+            .collect();
+        println!(
+            "\n{set}: {} rows, median |error| {:.1}%, max |error| {:.1}%",
+            e.len(),
+            validation::median_abs(&e) * 100.0,
+            e.iter().fold(0.0f64, |a, x| a.max(x.abs())) * 100.0
+        );
+    }
+}
