@@ -32,3 +32,11 @@ pub fn run(
 ) -> Result<RunResult, SimError> {
     engine::Engine::new(scenario, seed)?.run(progress)
 }
+
+/// Runs `scenario` timing every LLM iteration on its own, without decode runs: slower, and the
+/// reference that decode runs are tested against.
+pub fn run_single_steps(scenario: &Scenario, seed: u64) -> Result<RunResult, SimError> {
+    let mut engine = engine::Engine::new(scenario, seed)?;
+    engine.max_run = 1;
+    engine.run(None)
+}

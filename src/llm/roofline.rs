@@ -170,6 +170,47 @@ impl StepModel {
         self.parts(s).total_s()
     }
 
+    /// Seconds of the first `j` iterations of a decode run that starts with `first`: each
+    /// iteration after it has one more token of context per sequence. Every part of a decode
+    /// iteration is affine in the iteration's index, so the sum has a closed form (split where the
+    /// compute and memory lines cross).
+    pub fn run_seconds(&self, first: &Step, j: u32) -> f64 {
+        if j == 0 {
+            return 0.0;
+        }
+        let mut second = *first;
+        second.decode_context += first.decode_seqs;
+        let (p0, p1) = (self.parts(first), self.parts(&second));
+        let (a, b) = (p0.compute_s, p1.compute_s - p0.compute_s);
+        let (m, d) = (p0.memory_s, p1.memory_s - p0.memory_s);
+        let fixed = p0.communication_s + p0.overhead_s;
+        // Sum over i in [from, to) of (c + slope * i).
+        let line = |c: f64, slope: f64, from: f64, to: f64| {
+            (to - from) * c + slope * (from + to - 1.0) * (to - from) / 2.0
+        };
+        let n = f64::from(j);
+        // Within each side of the crossing one line is the larger; sum that one.
+        let side = |from: f64, to: f64| {
+            if to <= from {
+                0.0
+            } else {
+                let mid = (from + to - 1.0) / 2.0;
+                if a + b * mid >= m + d * mid {
+                    line(a, b, from, to)
+                } else {
+                    line(m, d, from, to)
+                }
+            }
+        };
+        let cross = if b == d {
+            0.0
+        } else {
+            ((m - a) / (b - d)).ceil().clamp(0.0, n)
+        };
+        let total = side(0.0, cross) + side(cross, n);
+        total + n * fixed
+    }
+
     /// One iteration's time, by part.
     #[inline]
     pub fn parts(&self, s: &Step) -> StepTime {
@@ -437,6 +478,28 @@ mod tests {
         assert!(many > 2.0 * one, "{many} vs {one}");
         assert!((r.variant.experts_touched(1.0) - 2.0).abs() < 1e-9);
         assert!(r.variant.experts_touched(64.0) > 7.9);
+    }
+
+    #[test]
+    fn a_decode_run_sums_its_iterations() {
+        let model = StepModel::new(&roofline("llama-3.1-8b", "H100", Precision::Bf16, 1));
+        for (seqs, context) in [(1u64, 10u64), (8, 500), (64, 4000), (200, 90_000)] {
+            let mut first = Step::default();
+            for _ in 0..seqs {
+                first.add_decode(context);
+            }
+            let mut step = first;
+            let mut total = 0.0;
+            for j in 0..300u32 {
+                let run = model.run_seconds(&first, j);
+                assert!(
+                    (run - total).abs() <= 1e-9 * total.max(1.0),
+                    "{seqs} x {context}, j {j}: {run} vs {total}"
+                );
+                total += model.seconds(&step);
+                step.decode_context += seqs;
+            }
+        }
     }
 
     #[test]

@@ -81,6 +81,21 @@ struct ReplicaRt {
     busy: bool,
     /// The LLM scheduler, for replicas of LLM pools.
     llm: Option<Box<LlmReplica>>,
+    /// The LLM iterations in flight.
+    run: Run,
+}
+
+/// What an LLM replica is running: `steps` iterations from `start`, the first being `first`;
+/// they end at `end`, where its `BatchDone` event is (an earlier event for a run since cut short
+/// is stale).
+#[derive(Clone, Copy, Debug, Default)]
+struct Run {
+    start: u64,
+    end: u64,
+    steps: u32,
+    first: crate::llm::Step,
+    /// KV blocks last reported to the recorder for this replica.
+    kv_reported: u64,
 }
 
 struct PoolRt {
@@ -105,6 +120,8 @@ pub(super) struct Engine<'s> {
     timeouts: bool,
     /// Scratch space for what an LLM iteration did.
     outcomes: Vec<Outcome>,
+    /// Most LLM iterations planned as one decode run.
+    pub(super) max_run: u32,
 }
 
 impl<'s> Engine<'s> {
@@ -127,6 +144,7 @@ impl<'s> Engine<'s> {
                         batch: Vec::with_capacity(p.serving.batching().max_batch as usize),
                         busy: false,
                         llm: llm_config.map(|c| Box::new(LlmReplica::new(c))),
+                        run: Run::default(),
                     });
                 }
                 PoolRt {
@@ -202,6 +220,7 @@ impl<'s> Engine<'s> {
                 .iter()
                 .any(|w| w.dispatch.timeout.is_some()),
             outcomes: Vec::new(),
+            max_run: llm::MAX_RUN,
         })
     }
 

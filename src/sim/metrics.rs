@@ -371,6 +371,15 @@ impl Recorder {
         }
     }
 
+    /// `count` more batches of `size` that ran back to back from `start` (an LLM decode run).
+    pub fn more_batches(&mut self, pool: usize, size: usize, count: u32, start: u64) {
+        if start >= self.warmup && start < self.horizon {
+            let p = &mut self.pools[pool];
+            p.batches += u64::from(count);
+            p.batch_items += size as u64 * u64::from(count);
+        }
+    }
+
     #[inline]
     pub fn batch_finished(&mut self, pool: usize, now: u64) {
         let in_window = self.in_window;

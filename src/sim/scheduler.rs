@@ -104,6 +104,16 @@ struct Unit {
     stamp: u64,
 }
 
+/// A planned iteration, or a run of decode iterations over the same sequences.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Planned {
+    /// The first (or only) iteration.
+    pub step: Step,
+    /// Iterations planned: more than one only for a decode run, which the engine may cut short
+    /// at any iteration boundary (when a request arrives).
+    pub steps: u32,
+}
+
 /// Work planned for one sequence in the current iteration.
 #[derive(Clone, Copy, Debug)]
 enum Work {
@@ -128,7 +138,9 @@ pub struct LlmReplica {
     /// Scratch list of sequences that finish in an iteration.
     done: Vec<usize>,
     busy: bool,
-    /// Tokens of work not done yet (prompt still to prefill, output still to generate).
+    /// Prompt plus output tokens of the requests on this replica, each counted whole until it
+    /// finishes: what a router that knows request sizes sees. It changes only when a request
+    /// arrives or leaves, so routing does not depend on how iterations are grouped into events.
     outstanding: u64,
 }
 
@@ -159,7 +171,7 @@ impl LlmReplica {
         !self.running.is_empty() || !self.waiting.is_empty()
     }
 
-    /// Tokens still to process for the requests on this replica (for routing).
+    /// Prompt plus output tokens of the requests on this replica (for routing).
     pub fn outstanding_tokens(&self) -> u64 {
         self.outstanding
     }
@@ -177,8 +189,7 @@ impl LlmReplica {
         {
             self.waiting.pop_front();
             let seq = self.seqs.remove(key);
-            self.outstanding -=
-                u64::from(seq.prompt - seq.prefilled) + u64::from(seq.output - seq.generated);
+            self.outstanding -= u64::from(seq.input) + u64::from(seq.output);
             out.push(Outcome::Expired {
                 arrival: seq.arrival,
             });
@@ -188,6 +199,24 @@ impl LlmReplica {
     /// Blocks holding live KV (of running sequences); idle cached blocks are not counted.
     pub fn used_blocks(&self) -> u64 {
         self.cfg.kv_blocks - self.free_blocks - self.idle.len() as u64 * self.blocks_per_unit
+    }
+
+    /// Blocks the running sequences' KV fills now: [`LlmReplica::used_blocks`] less what a
+    /// decode run took ahead of need. This is what KV-cache utilization reports.
+    pub fn filled_blocks(&self) -> u64 {
+        let ahead: u64 = self
+            .running
+            .iter()
+            .map(|&k| {
+                let s = &self.seqs[k];
+                s.own_blocks - self.own_blocks_needed(s, s.kv_tokens()).min(s.own_blocks)
+            })
+            .sum();
+        self.used_blocks() - ahead
+    }
+
+    pub fn block_tokens(&self) -> u32 {
+        self.cfg.block_tokens
     }
 
     /// Leading units of `prefix` this replica has cached (for prefix-aware routing).
@@ -252,6 +281,12 @@ impl LlmReplica {
     /// Grows `seq`'s own blocks to hold `kv_tokens`; whether the memory was there.
     #[inline]
     fn grow(&mut self, key: usize, kv_tokens: u64) -> bool {
+        let seq = &self.seqs[key];
+        let held = seq.own_blocks * u64::from(self.cfg.block_tokens)
+            + u64::from(seq.shared_units) * u64::from(self.cfg.prefix_block_tokens);
+        if kv_tokens <= held {
+            return true; // the common case: room left in the last block
+        }
         let need = self.own_blocks_needed(&self.seqs[key], kv_tokens);
         let have = self.seqs[key].own_blocks;
         if need <= have {
@@ -360,19 +395,71 @@ impl LlmReplica {
         self.release(key);
         let seq = &mut self.seqs[key];
         // Recompute: the prompt and what was generated are prefilled again.
-        let left_before = seq.prompt - seq.prefilled;
         seq.prompt = seq.input + seq.generated;
         seq.prefilled = 0;
-        self.outstanding += u64::from(seq.prompt - left_before);
         self.waiting.push_front(key);
         out.push(Outcome::Preempted);
         key
     }
 
-    /// Plans the next iteration and returns its work, or `None` when there is nothing to do.
-    pub fn plan(&mut self, out: &mut Vec<Outcome>) -> Option<Step> {
+    /// Plans the next iterations, at most `max_steps` of them, or `None` when there is nothing to
+    /// do. Several iterations are planned only when they are all alike: every running sequence
+    /// decoding, nobody waiting, and none finishing before the last of them.
+    pub fn plan(&mut self, out: &mut Vec<Outcome>, max_steps: u32) -> Option<Planned> {
         debug_assert!(!self.busy);
         self.plan.clear();
+        if let Some(run) = self.plan_decode_run(max_steps) {
+            return Some(run);
+        }
+        self.plan_step(out).map(|step| Planned { step, steps: 1 })
+    }
+
+    /// A run of `k` decode iterations, if the state allows one (see [`LlmReplica::plan`]). Blocks
+    /// for the whole run are taken now.
+    fn plan_decode_run(&mut self, max_steps: u32) -> Option<Planned> {
+        if max_steps < 2
+            || !self.waiting.is_empty()
+            || self.running.is_empty()
+            || self.running.len() > self.cfg.max_batched_tokens as usize
+        {
+            return None;
+        }
+        let mut k = max_steps;
+        let mut extra = 0;
+        for &key in &self.running {
+            let s = &self.seqs[key];
+            if s.in_prefill() {
+                return None;
+            }
+            k = k.min(s.output - s.generated);
+        }
+        if k < 2 {
+            return None;
+        }
+        for &key in &self.running {
+            let s = &self.seqs[key];
+            extra += self
+                .own_blocks_needed(s, s.kv_tokens() + u64::from(k))
+                .saturating_sub(s.own_blocks);
+        }
+        if extra > self.free_blocks + self.idle.len() as u64 * self.blocks_per_unit {
+            return None;
+        }
+        let mut step = Step::default();
+        for i in 0..self.running.len() {
+            let key = self.running[i];
+            let kv = self.seqs[key].kv_tokens();
+            let grown = self.grow(key, kv + u64::from(k));
+            debug_assert!(grown, "room was checked");
+            step.add_decode(kv);
+            self.plan.push(Work::Decode { seq: key });
+        }
+        self.busy = true;
+        Some(Planned { step, steps: k })
+    }
+
+    /// Plans one iteration.
+    fn plan_step(&mut self, out: &mut Vec<Outcome>) -> Option<Step> {
         let mut step = Step::default();
         let mut budget = self.cfg.max_batched_tokens;
         let mut preempted = false;
@@ -451,7 +538,6 @@ impl LlmReplica {
                     arrival: self.seqs[key].arrival,
                 });
             }
-            self.outstanding -= u64::from(hit);
             self.waiting.pop_front();
             self.running.push(key);
             let seq = &self.seqs[key];
@@ -478,8 +564,8 @@ impl LlmReplica {
         }
     }
 
-    /// Completes the planned iteration at `now`.
-    pub fn finish(&mut self, now: u64, out: &mut Vec<Outcome>) {
+    /// Completes the first `steps` planned iterations at `now` (a decode run may end early).
+    pub fn finish(&mut self, now: u64, steps: u32, out: &mut Vec<Outcome>) {
         debug_assert!(self.busy);
         self.busy = false;
         let mut done = std::mem::take(&mut self.done);
@@ -489,11 +575,9 @@ impl LlmReplica {
                 Work::Prefill { seq: key, n } => {
                     let seq = &mut self.seqs[key];
                     seq.prefilled += n;
-                    self.outstanding -= u64::from(n);
                     if seq.prefilled == seq.prompt {
                         // The step that completes a prompt samples the next token.
                         seq.generated += 1;
-                        self.outstanding -= 1;
                         if seq.first_token.is_none() {
                             seq.first_token = Some(now);
                             out.push(Outcome::FirstToken {
@@ -509,8 +593,7 @@ impl LlmReplica {
                 }
                 Work::Decode { seq: key } => {
                     let seq = &mut self.seqs[key];
-                    seq.generated += 1;
-                    self.outstanding -= 1;
+                    seq.generated += steps;
                     if seq.generated >= seq.output {
                         done.push(key);
                     }
@@ -521,6 +604,7 @@ impl LlmReplica {
             self.release(key);
             self.running.retain(|k| *k != key);
             let seq = self.seqs.remove(key);
+            self.outstanding -= u64::from(seq.input) + u64::from(seq.output);
             out.push(Outcome::Done {
                 arrival: seq.arrival,
                 first_token: seq
@@ -587,14 +671,46 @@ mod tests {
     /// Runs the replica until it is idle; returns the outcomes and the tokens sampled.
     fn drain(r: &mut LlmReplica) -> (Vec<Outcome>, u64) {
         let (mut out, mut sampled, mut now) = (Vec::new(), 0, 0);
-        while let Some(step) = r.plan(&mut out) {
+        while let Some(p) = r.plan(&mut out, 1) {
             r.check();
-            sampled += step.logits;
+            sampled += p.step.logits;
             now += 1;
-            r.finish(now, &mut out);
+            r.finish(now, 1, &mut out);
             r.check();
         }
         (out, sampled)
+    }
+
+    /// Like `drain`, with decode runs of up to `max_run` iterations.
+    fn drain_runs(r: &mut LlmReplica, max_run: u32) -> (Vec<Outcome>, u64) {
+        let (mut out, mut sampled, mut now) = (Vec::new(), 0, 0);
+        while let Some(p) = r.plan(&mut out, max_run) {
+            r.check();
+            sampled += p.step.logits * u64::from(p.steps);
+            now += 1;
+            r.finish(now, p.steps, &mut out);
+            r.check();
+        }
+        (out, sampled)
+    }
+
+    #[test]
+    fn decode_runs_match_single_steps() {
+        for max_run in [1, 2, 7, 1000] {
+            let mut r = LlmReplica::new(cfg(1000));
+            for (i, o) in [(10, 30), (20, 5), (5, 17)] {
+                assert!(r.enqueue(&req(i, o), None));
+            }
+            let (out, sampled) = drain_runs(&mut r, max_run);
+            assert_eq!(sampled, 52, "max_run {max_run}");
+            assert_eq!(
+                out.iter()
+                    .filter(|o| matches!(o, Outcome::Done { .. }))
+                    .count(),
+                3
+            );
+            assert_eq!(r.used_blocks(), 0);
+        }
     }
 
     #[test]
@@ -689,6 +805,8 @@ mod tests {
                 (1u32..300, 1u32..120, proptest::collection::vec(0u64..6, 0..6), 0u32..4),
                 1..40,
             ),
+            max_run in 1u32..50,
+            cut in 0u32..1000,
         ) {
             let budget = if chunked { budget } else { 512 };
             let mut r = LlmReplica::new(LlmConfig {
@@ -712,17 +830,19 @@ mod tests {
                 // Run a few iterations between arrivals.
                 for _ in 0..*gap {
                     if r.is_busy() { break; }
-                    if let Some(step) = r.plan(&mut out) {
+                    if let Some(p) = r.plan(&mut out, max_run) {
                         r.check();
-                        sampled += step.logits;
+                        // A run may be cut short, as an arrival would cut it.
+                        let steps = if p.steps > 1 { 1 + (cut % p.steps) } else { 1 };
+                        sampled += p.step.logits * u64::from(steps);
                         now += 1;
-                        r.finish(now, &mut out);
+                        r.finish(now, steps, &mut out);
                         r.check();
                     }
                 }
                 let _ = i;
             }
-            let (rest, more) = drain(&mut r);
+            let (rest, more) = drain_runs(&mut r, max_run);
             out.extend(rest);
             sampled += more;
             let done: u64 = out.iter().filter_map(|o| match o {

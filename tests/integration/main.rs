@@ -3,6 +3,7 @@
 
 mod cli;
 mod golden;
+mod llm;
 mod llm_validation;
 mod properties;
 mod reference;

@@ -1,13 +1,17 @@
 //! The engine's side of LLM serving: routing requests to replicas, and running each replica's
 //! iterations (planned by its scheduler, timed by its roofline).
 
-use super::Engine;
+use super::{Engine, Run};
 use crate::fleet::LlmServing;
+use crate::llm::StepModel;
 use crate::sim::scheduler::{LlmConfig, Outcome};
 use crate::units::SimTime;
 use crate::workload::{Arrival, Policy, Request, Workload};
 
 use rand::RngExt;
+
+/// Most iterations planned as one decode run (the run ends early at the first arrival anyway).
+pub(super) const MAX_RUN: u32 = 4096;
 
 /// The scheduler settings of a replica of `serving` for `workload`.
 pub(super) fn llm_config(serving: &LlmServing, workload: &Workload) -> LlmConfig {
@@ -41,51 +45,115 @@ impl Engine<'_> {
         }
         if !llm.is_busy() {
             self.llm_start(r);
+        } else if self.replicas[r].run.steps > 1 {
+            self.cut_run(r);
         }
     }
 
-    /// Plans and starts replica `r`'s next iteration, if it has work.
+    /// A request waits at a replica in a decode run: the run ends at its next iteration boundary,
+    /// so the next iteration can admit the request, as a single-step engine would.
+    fn cut_run(&mut self, r: usize) {
+        let pool = self.replicas[r].pool as usize;
+        let steps = self.pools[pool].steps.as_ref().expect("an LLM pool");
+        let run = self.replicas[r].run;
+        let boundary =
+            |j: u32| run.start + SimTime::from_secs_f64(steps.run_seconds(&run.first, j)).0;
+        // The first boundary after now: binary search over iterations 1..=steps.
+        let (mut lo, mut hi) = (1u32, run.steps);
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            if boundary(mid) > self.now {
+                hi = mid
+            } else {
+                lo = mid + 1
+            }
+        }
+        if lo < run.steps {
+            let end = boundary(lo).max(self.now + 1);
+            let run = &mut self.replicas[r].run;
+            run.steps = lo;
+            run.end = end;
+            self.events
+                .push(SimTime(end), super::Event::BatchDone { replica: r as u32 });
+        }
+    }
+
+    /// Plans and starts replica `r`'s next iterations, if it has work.
     fn llm_start(&mut self, r: usize) {
         let (pool, w) = (
             self.replicas[r].pool as usize,
             self.replicas[r].workload as usize,
         );
         let timeout = self.workloads[w].timeout;
-        let llm = self.replicas[r].llm.as_mut().expect("an LLM replica");
-        let used_before = llm.used_blocks();
+        let replica = &mut self.replicas[r];
+        let llm = replica.llm.as_mut().expect("an LLM replica");
         self.outcomes.clear();
         if timeout != u64::MAX {
             llm.expire_waiting(self.now, timeout, &mut self.outcomes);
         }
-        let step = llm.plan(&mut self.outcomes);
-        let used_after = llm.used_blocks();
-        self.rec.kv_blocks(pool, used_before, used_after, self.now);
+        let planned = llm.plan(&mut self.outcomes, self.max_run);
+        let level = llm.filled_blocks();
+        self.rec
+            .kv_blocks(pool, replica.run.kv_reported, level, self.now);
+        replica.run.kv_reported = level;
         self.record_outcomes(w, pool);
-        if let Some(step) = step {
-            let steps = self.pools[pool].steps.as_ref().expect("an LLM pool");
-            let t = SimTime::from_secs_f64(steps.seconds(&step)).max(SimTime(1));
-            self.rec.batch_started(pool, step.logits as usize, self.now);
-            self.events.push(
-                SimTime(self.now + t.0),
-                super::Event::BatchDone { replica: r as u32 },
-            );
+        if let Some(p) = planned {
+            let steps: &StepModel = self.pools[pool].steps.as_ref().expect("an LLM pool");
+            let seconds = if p.steps == 1 {
+                steps.seconds(&p.step)
+            } else {
+                steps.run_seconds(&p.step, p.steps)
+            };
+            let end = self.now + SimTime::from_secs_f64(seconds).0.max(1);
+            self.replicas[r].run = Run {
+                start: self.now,
+                end,
+                steps: p.steps,
+                first: p.step,
+                kv_reported: self.replicas[r].run.kv_reported,
+            };
+            self.rec
+                .batch_started(pool, p.step.logits as usize, self.now);
+            self.events
+                .push(SimTime(end), super::Event::BatchDone { replica: r as u32 });
         }
     }
 
-    /// Replica `r`'s iteration ends: apply it, record what it finished, start the next.
+    /// Replica `r`'s iterations end (unless the event is stale: the run was cut short, and ends
+    /// at another time): apply them, record what they finished, start the next.
     pub(super) fn llm_iteration_done(&mut self, r: usize) {
+        if self.replicas[r].run.end != self.now {
+            return;
+        }
         let (pool, w) = (
             self.replicas[r].pool as usize,
             self.replicas[r].workload as usize,
         );
+        let run = self.replicas[r].run;
         self.rec.batch_finished(pool, self.now);
-        let llm = self.replicas[r].llm.as_mut().expect("an LLM replica");
-        let used_before = llm.used_blocks();
+        if run.steps > 1 {
+            self.rec
+                .more_batches(pool, run.first.logits as usize, run.steps - 1, run.start);
+        }
+        let replica = &mut self.replicas[r];
+        let llm = replica.llm.as_mut().expect("an LLM replica");
+        if run.steps > 1 {
+            // The level stayed at the run's start; its KV grew by one token per sequence and
+            // iteration, a block every `block_tokens`: add the area of that ramp.
+            let growth = run.first.decode_seqs as f64 * f64::from(run.steps - 1)
+                / f64::from(llm.block_tokens())
+                / 2.0;
+            self.rec
+                .kv_area(pool, growth * (self.now - run.start) as f64);
+        }
         self.outcomes.clear();
-        llm.finish(self.now, &mut self.outcomes);
-        let used_after = llm.used_blocks();
+        llm.finish(self.now, run.steps, &mut self.outcomes);
+        let level = llm.filled_blocks();
         let more = llm.has_work();
-        self.rec.kv_blocks(pool, used_before, used_after, self.now);
+        self.rec
+            .kv_blocks(pool, replica.run.kv_reported, level, self.now);
+        replica.run.kv_reported = level;
+        replica.run.steps = 0;
         self.record_outcomes(w, pool);
         if more {
             self.llm_start(r);

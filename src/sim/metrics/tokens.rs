@@ -114,6 +114,17 @@ impl Recorder {
         }
     }
 
+    /// Block-nanoseconds of KV use to add to `pool`'s integral now (the ramp of a decode run,
+    /// whose level is held at its start).
+    pub fn kv_area(&mut self, pool: usize, area: f64) {
+        let kv = &mut self.pools[pool].kv;
+        let a = area.round() as u128;
+        kv.interval += a;
+        if self.in_window {
+            kv.window += a;
+        }
+    }
+
     /// A replica of `pool` went from `before` to `after` KV blocks in use.
     pub fn kv_blocks(&mut self, pool: usize, before: u64, after: u64, now: u64) {
         if before != after {
