@@ -86,6 +86,14 @@ pub fn to_value(r: &Report) -> Value {
             });
             if let Serving::Llm(l) = &p.serving {
                 let obj = pool.as_object_mut().expect("an object");
+                // Continuous batching has no batch cap of its own; its limits are the engine's.
+                obj.remove("max_batch");
+                obj.insert("gpu_spec".into(), json!(l.roofline.gpu.gpu_model));
+                obj.insert("max_seqs".into(), json!(l.settings.max_seqs));
+                obj.insert(
+                    "max_batched_tokens".into(),
+                    json!(l.settings.max_batched_tokens),
+                );
                 obj.insert("tensor_parallel".into(), json!(l.roofline.tp));
                 obj.insert("kv_cache_tokens".into(), json!(l.memory.kv_tokens));
                 obj.insert("kv_utilization".into(), json!(ps.kv_utilization));

@@ -235,6 +235,8 @@ pub struct Pool {
     pub replicas: Spanned<i64>,
     pub gpus_per_replica: Option<Spanned<i64>>,
     pub tensor_parallel: Option<Spanned<i64>>,
+    /// The GPU specification to time an LLM with, when the catalog's `gpu_model` is ambiguous.
+    pub gpu: Option<Spanned<String>>,
     pub reserved_discount: Option<Spanned<f64>>,
     pub service: Option<Spanned<Service>>,
 }

@@ -383,6 +383,18 @@ fn bad_input_exits_2_and_names_the_place() {
         ),
         ("syntax.toml", &[], &[":7:1:"]),
         (
+            "llm.toml",
+            &[],
+            &[
+                ":9:16: no bundled architecture \"llama-3.1-8 b\"",
+                ":15:9: workload \"chat\" serves an LLM, so each request needs input tokens",
+                ":17:23: LLM replicas schedule their own queues",
+                ":22:23: prefix-aware routing needs an LLM model",
+                ":23:20: `ttft_p99` applies to LLM workloads",
+                ":26:17: pool \"l4\": llama-3.1-70b needs 131.4 GiB of weights per GPU at TP=1",
+            ],
+        ),
+        (
             "semantics.toml",
             &[],
             &[

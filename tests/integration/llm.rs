@@ -1,5 +1,6 @@
 //! Token-level LLM serving through the whole engine.
 
+use headroom::fleet;
 use headroom::sim::{self, Metric};
 
 use crate::support::load;
@@ -73,4 +74,36 @@ fn kv_utilization_agrees_closely_with_single_steps() {
         plain.total.get(Metric::KvUtilization),
     );
     assert!((a - b).abs() <= 0.01 * b, "KV utilization {a} vs {b}");
+}
+
+/// The same H100 instance timed as the PCIe card (2.0 TB/s against the SXM module's 3.35 TB/s):
+/// decode is memory-bound, so time per output token grows at least by the bandwidth ratio (more,
+/// as the slower card also batches more and prefills slower).
+#[test]
+fn the_pool_gpu_override_retimes_the_replica() {
+    let tpot = |gpu: &str| {
+        let s = load(
+            "llm-chat.toml",
+            &[
+                "horizon=\"12m\"",
+                "pools.a100.replicas=0",
+                "pools.l40s.replicas=0",
+                &format!("pools.h100.gpu=\"{gpu}\""),
+            ],
+        );
+        let fleet::Serving::Llm(l) = &s.pools[0].serving else {
+            panic!("an LLM pool")
+        };
+        assert_eq!(l.roofline.gpu.gpu_model, gpu);
+        sim::run(&s, s.seed, None)
+            .unwrap()
+            .total
+            .get(Metric::TpotP50)
+    };
+    let (sxm, pcie) = (tpot("H100"), tpot("H100-PCIe"));
+    let ratio = pcie / sxm;
+    assert!(
+        (1.5..2.5).contains(&ratio),
+        "TPOT p50 {sxm} vs {pcie}: ratio {ratio}"
+    );
 }

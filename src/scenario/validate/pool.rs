@@ -282,7 +282,12 @@ impl Checker<'_> {
             return None;
         }
         let at = p.instance_type.as_ref().map_or(name.span(), Spanned::span);
-        let Some(gpu) = self.gpus.find(&inst.gpu_model).cloned() else {
+        let spec_name = match &p.gpu {
+            Some(g) => g.get_ref().clone(),
+            None => gpu_spec_name(inst),
+        };
+        let at = p.gpu.as_ref().map_or(at, Spanned::span);
+        let Some(gpu) = self.gpus.find(&spec_name).cloned() else {
             let known: Vec<&str> = self
                 .gpus
                 .rows()
@@ -292,8 +297,7 @@ impl Checker<'_> {
             self.error(
                 at,
                 format!(
-                    "no GPU specification for {:?} ({}), which the LLM roofline needs; known: {}",
-                    inst.gpu_model,
+                    "no GPU specification for {spec_name:?} ({}), which the LLM roofline needs; known: {}",
                     inst.name,
                     known.join(", ")
                 ),
@@ -384,5 +388,54 @@ impl Checker<'_> {
             on_demand_usd_per_hour: on_demand?,
             spot_usd_per_hour: spot?,
         })
+    }
+}
+
+/// The GPU specification of a catalog instance. The catalogs call every H100 "H100"; the PCIe
+/// card (Lambda's `gpu_1x_h100_pcie`) and the NVL part (Azure's `Standard_NC*_H100_v5`) differ
+/// enough from the SXM module to have rows of their own.
+fn gpu_spec_name(inst: &InstanceType) -> String {
+    let name = inst.name.to_ascii_lowercase();
+    match inst.gpu_model.as_str() {
+        "H100" if name.contains("pcie") => "H100-PCIe".to_string(),
+        "H100" if inst.cloud == "azure" && name.starts_with("standard_nc") => {
+            "H100-NVL".to_string()
+        }
+        other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn inst(cloud: &str, name: &str, gpu: &str) -> InstanceType {
+        InstanceType {
+            cloud: cloud.into(),
+            name: name.into(),
+            gpu_model: gpu.into(),
+            gpu_count: 1,
+            gpu_memory_gib: None,
+            vcpus: None,
+            memory_gib: None,
+            region: "r".into(),
+            on_demand_usd_per_hour: None,
+            spot_usd_per_hour: None,
+        }
+    }
+
+    #[test]
+    fn h100_variants_get_their_own_specs() {
+        let cases = [
+            ("lambda", "gpu_1x_h100_pcie", "H100", "H100-PCIe"),
+            ("lambda", "gpu_1x_h100_sxm5", "H100", "H100"),
+            ("azure", "Standard_NC40ads_H100_v5", "H100", "H100-NVL"),
+            ("azure", "Standard_ND96isr_H100_v5", "H100", "H100"),
+            ("aws", "p5.48xlarge", "H100", "H100"),
+            ("aws", "g6e.xlarge", "L40S", "L40S"),
+        ];
+        for (cloud, name, gpu, want) in cases {
+            assert_eq!(gpu_spec_name(&inst(cloud, name, gpu)), want, "{name}");
+        }
     }
 }
