@@ -6,7 +6,9 @@
 
 pub mod service;
 
-use crate::llm::{MemoryPlan, Roofline, Settings};
+use std::sync::Arc;
+
+use crate::llm::{IterationTable, MemoryPlan, Roofline, Settings};
 use crate::pricing::{InstanceType, Market};
 use crate::units::SimTime;
 
@@ -83,7 +85,8 @@ pub struct ServiceModel {
 pub enum Serving {
     /// Request by request (or in dynamic batches), with a service-time distribution.
     Requests(ServiceModel),
-    /// An LLM at token level: continuous batching over a paged KV cache, timed by a roofline.
+    /// An LLM at token level: continuous batching over a paged KV cache, timed by a roofline or
+    /// a measured table.
     Llm(Box<LlmServing>),
 }
 
@@ -93,6 +96,8 @@ pub struct LlmServing {
     pub roofline: Roofline,
     pub settings: Settings,
     pub memory: MemoryPlan,
+    /// Measured iteration times that replace the roofline's (the roofline still plans memory).
+    pub table: Option<Arc<IterationTable>>,
 }
 
 impl LlmServing {

@@ -1,5 +1,6 @@
 //! Token-level LLM serving physics: model architectures and variants, GPU specifications, and
-//! the roofline that turns them into iteration times and KV-cache capacity.
+//! the roofline that turns them into iteration times and KV-cache capacity, or a measured table
+//! that replaces the roofline's times for one model on one GPU type.
 //!
 //! This layer knows nothing of scheduling: the engine's continuous-batching scheduler asks it
 //! how long a step takes and how much KV cache a replica holds.
@@ -8,12 +9,16 @@ pub mod gpu;
 pub mod library;
 pub mod model;
 pub mod roofline;
+pub mod table;
+pub mod timing;
 
 pub use gpu::{GpuCatalog, GpuSpec};
 pub use model::{Architecture, Precision, Quality, Variant};
 pub use roofline::{
     DEFAULT_EFFICIENCY, Efficiency, FitError, MemoryPlan, Roofline, Step, StepModel, StepTime,
 };
+pub use table::IterationTable;
+pub use timing::Timing;
 
 /// Serving-engine settings of an LLM deployment (vLLM's names in brackets).
 #[derive(Clone, Copy, Debug, PartialEq)]

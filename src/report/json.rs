@@ -89,6 +89,15 @@ pub fn to_value(r: &Report) -> Value {
                 // Continuous batching has no batch cap of its own; its limits are the engine's.
                 obj.remove("max_batch");
                 obj.insert("gpu_spec".into(), json!(l.roofline.gpu.gpu_model));
+                match &l.table {
+                    Some(t) => {
+                        obj.insert("timing".into(), json!("table"));
+                        obj.insert("iteration_table".into(), json!(t.path));
+                    }
+                    None => {
+                        obj.insert("timing".into(), json!("roofline"));
+                    }
+                }
                 obj.insert("max_seqs".into(), json!(l.settings.max_seqs));
                 obj.insert(
                     "max_batched_tokens".into(),

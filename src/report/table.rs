@@ -255,6 +255,13 @@ fn llm_rows(out: &mut String, r: &Report) {
     }) {
         let _ = writeln!(out, "{:<14} quality: {}", "", q.metric);
     }
+    for p in &sc.pools {
+        if let Serving::Llm(l) = &p.serving
+            && let Some(t) = &l.table
+        {
+            let _ = writeln!(out, "{:<14} pool {} timed by {}", "", p.name, t.path);
+        }
+    }
     out.push('\n');
 }
 

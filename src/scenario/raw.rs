@@ -96,6 +96,8 @@ pub struct Model {
     pub quality: Option<Spanned<Quality>>,
     pub serving: Option<Spanned<LlmSettings>>,
     pub efficiency: Option<Spanned<Efficiency>>,
+    /// Measured iteration-time tables (files), each replacing the roofline on one GPU type.
+    pub iteration_tables: Option<Vec<Spanned<String>>>,
 }
 
 /// A quality figure stated by the user.

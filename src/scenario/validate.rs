@@ -43,6 +43,11 @@ struct LlmModel {
     variant: crate::llm::Variant,
     settings: crate::llm::Settings,
     efficiency: crate::llm::Efficiency,
+    /// Measured iteration tables, with where the scenario names each.
+    tables: Vec<(
+        std::ops::Range<usize>,
+        std::sync::Arc<crate::llm::IterationTable>,
+    )>,
 }
 
 /// A model's name and, if it validated, what it is.
@@ -104,7 +109,7 @@ pub(super) fn scenario(src: &Source, base: &Path) -> Result<Scenario, Vec<Diagno
     let models: Vec<ModelEntry> = models_raw
         .into_iter()
         .map(|(name, m)| {
-            let kind = m.and_then(|m| c.model(name.get_ref(), &m, &gpu_models));
+            let kind = m.and_then(|m| c.model(name.get_ref(), &m, &gpu_models, base));
             (name, kind)
         })
         .collect();

@@ -27,7 +27,7 @@ use super::metrics::Recorder;
 use super::result::RunResult;
 use super::scheduler::{LlmReplica, Outcome};
 use crate::fleet::{Batching, ServiceSampler, Serving};
-use crate::llm::StepModel;
+use crate::llm::Timing;
 use crate::rng::{Stream, substream};
 use crate::scenario::Scenario;
 use crate::units::SimTime;
@@ -104,7 +104,7 @@ struct PoolRt {
     batching: Batching,
     rng: Stream,
     /// Iteration times, for LLM pools.
-    steps: Option<StepModel>,
+    steps: Option<Timing>,
 }
 
 pub(super) struct Engine<'s> {
@@ -155,7 +155,7 @@ impl<'s> Engine<'s> {
                     batching: p.serving.batching(),
                     rng: substream(seed, &format!("service/{}", p.name)),
                     steps: match &p.serving {
-                        Serving::Llm(l) => Some(StepModel::new(&l.roofline)),
+                        Serving::Llm(l) => Some(Timing::new(&l.roofline, l.table.as_ref())),
                         Serving::Requests(_) => None,
                     },
                 }

@@ -107,3 +107,99 @@ fn the_pool_gpu_override_retimes_the_replica() {
         "TPOT p50 {sxm} vs {pcie}: ratio {ratio}"
     );
 }
+
+fn chat_with_table(scale: f64) -> headroom::scenario::Scenario {
+    let dir = tempfile::tempdir().unwrap();
+    let table =
+        std::fs::read_to_string(crate::support::fixture("tables/synthetic-8b-h100.toml")).unwrap();
+    let scaled = if scale == 1.0 {
+        table
+    } else {
+        // Scale every time (the `ms` lists and the overhead).
+        table
+            .lines()
+            .map(|l| {
+                if let Some(rest) = l.strip_prefix("ms = [") {
+                    let v: Vec<String> = rest
+                        .trim_end_matches(']')
+                        .split(',')
+                        .map(|x| format!("{}", x.trim().parse::<f64>().unwrap() * scale))
+                        .collect();
+                    format!("ms = [{}]", v.join(", "))
+                } else if l.starts_with("overhead_ms") {
+                    format!("overhead_ms = {}", 0.5 * scale)
+                } else {
+                    l.to_string()
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    let path = dir.path().join("t.toml");
+    std::fs::write(&path, scaled).unwrap();
+    let text = format!(
+        r#"version = 1
+seed = 9
+horizon = "6m"
+warmup = "1m"
+[models.m]
+architecture = "llama-3.1-8b"
+iteration_tables = [{path:?}]
+[workloads.chat]
+model = "m"
+arrival = {{ kind = "poisson", rate = 4 }}
+tokens.input = {{ kind = "lognormal", mean = 1000, cv = 1.0 }}
+tokens.output = {{ kind = "lognormal", mean = 200, cv = 1.0 }}
+[pools.h100]
+instance_type = "p5.4xlarge"
+region = "us-east-1"
+replicas = 1
+"#
+    );
+    // The table is read while validating; the directory can go after.
+    crate::support::parse(&text)
+}
+
+/// A measured table replaces the roofline: decode runs still agree with single steps (the
+/// table sums a run in closed form), and doubling every measured time doubles time per token.
+#[test]
+fn a_measured_table_times_the_replica() {
+    let s = chat_with_table(1.0);
+    let fleet::Serving::Llm(l) = &s.pools[0].serving else {
+        panic!("an LLM pool")
+    };
+    assert!(l.table.is_some(), "the table applies to H100 at TP 1");
+    let fast = sim::run(&s, s.seed, None).unwrap();
+    let plain = sim::run_single_steps(&s, s.seed).unwrap();
+    for m in [Metric::OutputTokens, Metric::Completed] {
+        assert_eq!(fast.total.get(m), plain.total.get(m), "{m:?}");
+    }
+    for m in [
+        Metric::TtftP99,
+        Metric::TpotMean,
+        Metric::TpotP99,
+        Metric::LatencyMean,
+    ] {
+        let (a, b) = (fast.total.get(m), plain.total.get(m));
+        assert!((a - b).abs() <= 1e-3 * b.abs() + 1e-3, "{m:?} {a} vs {b}");
+    }
+    let roofline = {
+        let mut s = s.clone();
+        if let fleet::Serving::Llm(l) = &mut s.pools[0].serving {
+            l.table = None;
+        }
+        sim::run(&s, s.seed, None).unwrap()
+    };
+    assert_ne!(
+        roofline.total.get(Metric::TpotMean),
+        fast.total.get(Metric::TpotMean),
+        "the table, not the roofline, timed the run"
+    );
+    let slow = chat_with_table(2.0);
+    let slow = sim::run(&slow, slow.seed, None).unwrap();
+    let ratio = slow.total.get(Metric::TpotP50) / fast.total.get(Metric::TpotP50);
+    assert!(
+        (1.9..2.4).contains(&ratio),
+        "doubling the table: TPOT p50 x{ratio}"
+    );
+}

@@ -1,10 +1,16 @@
 //! LLM models: architecture, precisions, sparsity, stated quality, engine settings and
 //! efficiency overrides.
 
+use std::ops::Range;
+use std::path::Path;
+use std::sync::Arc;
+
 use toml::Spanned;
 
 use super::{Checker, LlmModel};
-use crate::llm::{DEFAULT_EFFICIENCY, Precision, Quality, Settings, Variant, library};
+use crate::llm::{
+    DEFAULT_EFFICIENCY, IterationTable, Precision, Quality, Settings, Variant, library,
+};
 use crate::scenario::raw;
 
 impl Checker<'_> {
@@ -16,6 +22,13 @@ impl Checker<'_> {
             ("sparsity", m.sparsity.as_ref().map(Spanned::span)),
             ("serving", m.serving.as_ref().map(Spanned::span)),
             ("efficiency", m.efficiency.as_ref().map(Spanned::span)),
+            (
+                "iteration_tables",
+                m.iteration_tables
+                    .as_ref()
+                    .and_then(|t| t.first())
+                    .map(Spanned::span),
+            ),
         ];
         for (field, span) in spans {
             if let Some(span) = span {
@@ -95,7 +108,12 @@ impl Checker<'_> {
         }
     }
 
-    pub(super) fn llm_model(&mut self, name: &str, m: &raw::Model) -> Option<LlmModel> {
+    pub(super) fn llm_model(
+        &mut self,
+        name: &str,
+        m: &raw::Model,
+        base: &Path,
+    ) -> Option<LlmModel> {
         let before = self.problems.len();
         let architecture = match (&m.architecture, &m.shape) {
             (Some(a), None) => library::find(a.get_ref()).or_else(|| {
@@ -228,16 +246,102 @@ impl Checker<'_> {
         if self.problems.len() > before {
             return None;
         }
+        let variant = Variant {
+            architecture: architecture?,
+            weights: weights?,
+            kv_cache: kv_cache?,
+            sparse_2_4: sparse_2_4?,
+            quality,
+        };
+        let tables = self.iteration_tables(m, &variant, base)?;
         Some(LlmModel {
-            variant: Variant {
-                architecture: architecture?,
-                weights: weights?,
-                kv_cache: kv_cache?,
-                sparse_2_4: sparse_2_4?,
-                quality,
-            },
+            variant,
             settings,
             efficiency,
+            tables,
         })
     }
+
+    /// The model's measured iteration tables: each must be for this architecture and these
+    /// precisions, and no two for the same GPU and tensor-parallel degree.
+    fn iteration_tables(
+        &mut self,
+        m: &raw::Model,
+        v: &Variant,
+        base: &Path,
+    ) -> Option<Vec<(Range<usize>, Arc<IterationTable>)>> {
+        let before = self.problems.len();
+        let mut out: Vec<(Range<usize>, Arc<IterationTable>)> = Vec::new();
+        for path in m.iteration_tables.iter().flatten() {
+            let at = path.span();
+            let t = match IterationTable::from_path(&base.join(path.get_ref()), path.get_ref()) {
+                Ok(t) => t,
+                Err(e) => {
+                    self.error(at, e);
+                    continue;
+                }
+            };
+            let wanted = (v.architecture.name.as_str(), v.weights, v.kv_cache);
+            if (t.architecture.as_str(), t.weights, t.kv_cache) != wanted {
+                self.error(
+                    at,
+                    format!(
+                        "{} was measured for {} with {} weights and {} KV cache; this model is {} with {} and {}",
+                        t.path,
+                        t.architecture,
+                        t.weights.as_str(),
+                        t.kv_cache.as_str(),
+                        wanted.0,
+                        wanted.1.as_str(),
+                        wanted.2.as_str()
+                    ),
+                );
+                continue;
+            }
+            if sparse_or_unknown_gpu(self, &t, v, &at) {
+                continue;
+            }
+            if let Some((_, other)) = out.iter().find(|(_, o)| o.gpu == t.gpu && o.tp == t.tp) {
+                let message = format!(
+                    "{} and {} both time {} at tensor_parallel = {}; keep one",
+                    other.path, t.path, t.gpu, t.tp
+                );
+                self.error(at, message);
+                continue;
+            }
+            out.push((at, Arc::new(t)));
+        }
+        (self.problems.len() == before).then_some(out)
+    }
+}
+
+/// A table for a GPU with no specification, or for a sparse variant (a table measures one
+/// kernel set; 2:4 sparsity changes it), is an error.
+fn sparse_or_unknown_gpu(
+    c: &mut Checker<'_>,
+    t: &IterationTable,
+    v: &Variant,
+    at: &Range<usize>,
+) -> bool {
+    if v.sparse_2_4 {
+        c.error(
+            at.clone(),
+            format!(
+                "{}: a measured table times the dense model; remove `sparsity` or the table",
+                t.path
+            ),
+        );
+        return true;
+    }
+    if c.gpus.find(&t.gpu).is_none() {
+        c.error(
+            at.clone(),
+            format!(
+                "{}: no GPU specification named {:?} (see pricing/gpus.csv)",
+                t.path, t.gpu
+            ),
+        );
+        return true;
+    }
+    false
 }

@@ -1,5 +1,7 @@
 //! Pools: workload, instance type, market, price, replicas and service.
 
+use std::sync::Arc;
+
 use toml::Spanned;
 
 use super::{Checker, Entry, LlmModel, ModelEntry, ModelKind, Profiles};
@@ -327,6 +329,11 @@ impl Checker<'_> {
             Ok(memory) => Some((
                 tp,
                 Serving::Llm(Box::new(LlmServing {
+                    table: llm
+                        .tables
+                        .iter()
+                        .find(|(_, t)| t.gpu == roofline.gpu.gpu_model && t.tp == tp)
+                        .map(|(_, t)| Arc::clone(t)),
                     roofline,
                     settings: s,
                     memory,

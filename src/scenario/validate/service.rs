@@ -1,6 +1,7 @@
 //! Models and their service-time profiles.
 
 use std::collections::BTreeSet;
+use std::path::Path;
 
 use toml::Spanned;
 
@@ -15,6 +16,7 @@ impl Checker<'_> {
         name: &str,
         m: &raw::Model,
         gpu_models: &BTreeSet<String>,
+        base: &Path,
     ) -> Option<ModelKind> {
         if m.architecture.is_some() || m.shape.is_some() {
             if let Some((gpu, _)) = m.service.iter().next() {
@@ -23,7 +25,9 @@ impl Checker<'_> {
                     "an LLM model (with `architecture` or `shape`) is timed by its roofline; remove its request-level `service` profiles",
                 );
             }
-            return self.llm_model(name, m).map(|l| ModelKind::Llm(Box::new(l)));
+            return self
+                .llm_model(name, m, base)
+                .map(|l| ModelKind::Llm(Box::new(l)));
         }
         self.no_llm_fields(m);
         let mut out = Vec::new();

@@ -3,7 +3,7 @@
 
 use super::{Engine, Run};
 use crate::fleet::LlmServing;
-use crate::llm::StepModel;
+use crate::llm::Timing;
 use crate::sim::scheduler::{LlmConfig, Outcome};
 use crate::units::SimTime;
 use crate::workload::{Arrival, Policy, Request, Workload};
@@ -98,7 +98,7 @@ impl Engine<'_> {
         replica.run.kv_reported = level;
         self.record_outcomes(w, pool);
         if let Some(p) = planned {
-            let steps: &StepModel = self.pools[pool].steps.as_ref().expect("an LLM pool");
+            let steps: &Timing = self.pools[pool].steps.as_ref().expect("an LLM pool");
             let seconds = if p.steps == 1 {
                 steps.seconds(&p.step)
             } else {
