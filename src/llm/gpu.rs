@@ -3,8 +3,8 @@
 //! The bundled table is `pricing/gpus.csv` (dense tensor throughput, memory, bandwidth,
 //! interconnect, power), built from `../shared/data/pricing/gpu_specs.csv` and vendor datasheets;
 //! every row cites its sources. Names are the price catalog's `gpu_model`, so a pool's instance
-//! type finds its GPU. A calibration profile (measured on the user's own GPUs) can replace the
-//! efficiency factors later; the peaks here are the datasheet's.
+//! type finds its GPU. A scenario's `[gpus.NAME]` tables add GPUs or replace a bundled GPU's
+//! figures with measured ones (a calibration); the peaks here are the datasheet's.
 
 use serde::Deserialize;
 
@@ -82,6 +82,14 @@ impl GpuCatalog {
 
     pub fn rows(&self) -> &[GpuSpec] {
         &self.rows
+    }
+
+    /// Adds `spec`, or replaces the one of the same name.
+    pub fn insert(&mut self, spec: GpuSpec) {
+        match self.rows.iter_mut().find(|g| g.gpu_model == spec.gpu_model) {
+            Some(g) => *g = spec,
+            None => self.rows.push(spec),
+        }
     }
 
     /// The spec of a catalog `gpu_model`.

@@ -68,6 +68,26 @@ pub struct Top {
     pub workloads: Option<serde::de::IgnoredAny>,
     #[serde(default)]
     pub pools: Option<serde::de::IgnoredAny>,
+    #[serde(default)]
+    pub gpus: Option<serde::de::IgnoredAny>,
+}
+
+/// A GPU specification written in the scenario: a new GPU, or fields that replace those of a
+/// bundled one (measured figures from a calibration, a part the table lacks).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Gpu {
+    /// The bundled specification to start from (default: the entry's own name, if bundled).
+    pub base: Option<Spanned<String>>,
+    pub memory_gib: Option<Spanned<f64>>,
+    pub memory_bandwidth_gb_per_s: Option<Spanned<f64>>,
+    pub dense_bf16_tflops: Option<Spanned<f64>>,
+    pub dense_fp8_tflops: Option<Spanned<f64>>,
+    pub dense_int8_tops: Option<Spanned<f64>>,
+    pub sparse_tensor_cores: Option<bool>,
+    pub interconnect_gb_per_s: Option<Spanned<f64>>,
+    pub tdp_watts: Option<Spanned<f64>>,
+    pub source: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -14,6 +14,7 @@ use crate::fleet::{Pool, ServiceModel};
 use crate::pricing::{Catalog, DEFAULT_RESERVED_DISCOUNT};
 use crate::units::SimTime;
 
+mod gpu;
 mod llm;
 mod pool;
 mod service;
@@ -75,6 +76,8 @@ pub(super) fn scenario(src: &Source, base: &Path) -> Result<Scenario, Vec<Diagno
     }
     c.tree = root.clone();
 
+    let gpus_raw = c.section::<raw::Gpu>(&mut root, "gpus");
+    c.gpus(gpus_raw);
     let models_raw = c.section::<raw::Model>(&mut root, "models");
     let workloads_raw = c.section::<raw::Workload>(&mut root, "workloads");
     let pools_raw = c.section::<raw::Pool>(&mut root, "pools");

@@ -203,3 +203,73 @@ fn a_measured_table_times_the_replica() {
         "doubling the table: TPOT p50 x{ratio}"
     );
 }
+
+/// `[gpus.NAME]` adds a GPU the bundled table lacks: Llama 3.1 70B in bf16 (131 GiB of
+/// weights) fits on one 192 GB MI300X, which an inline instance then serves.
+#[test]
+fn a_scenario_gpu_extends_the_table() {
+    let s = crate::support::parse(
+        r#"version = 1
+horizon = "2m"
+[gpus.MI300X]
+memory_gib = 178.8
+memory_bandwidth_gb_per_s = 5300
+dense_bf16_tflops = 1307
+dense_fp8_tflops = 2615
+interconnect_gb_per_s = 448
+source = "AMD Instinct MI300X data sheet (192 GB = 178.8 GiB)"
+[models.m]
+architecture = "llama-3.1-70b"
+serving = { max_model_len = 32768 }
+[workloads.w]
+model = "m"
+arrival = { kind = "poisson", rate = 1 }
+tokens = { input = { kind = "fixed", value = 500 }, output = { kind = "fixed", value = 100 } }
+[pools.p]
+instance = { gpu_model = "MI300X", gpu_count = 1, on_demand_usd_per_hour = 4.0 }
+replicas = 1
+"#,
+    );
+    let fleet::Serving::Llm(l) = &s.pools[0].serving else {
+        panic!("an LLM pool")
+    };
+    assert_eq!(
+        (l.roofline.gpu.gpu_model.as_str(), l.roofline.tp),
+        ("MI300X", 1)
+    );
+    // 0.9 x 178.8 GiB less 131.4 GiB of weights and activations: about 89,000 tokens of KV.
+    assert!(
+        (80_000..100_000).contains(&l.memory.kv_tokens),
+        "{:?}",
+        l.memory
+    );
+    let r = sim::run(&s, s.seed, None).unwrap();
+    // Decode of 70B bf16 reads 141 GB of weights per step: at 5.3 TB/s x 0.6, about 44 ms.
+    let tpot = r.total.get(Metric::TpotP50);
+    assert!((40.0..60.0).contains(&tpot), "TPOT p50 {tpot} ms");
+}
+
+/// Measured figures replace a bundled GPU's for the scenario: H100 at PCIe bandwidth decodes
+/// about as slowly as the PCIe card.
+#[test]
+fn a_scenario_gpu_overrides_a_bundled_one() {
+    let tpot = |extra: &[&str]| {
+        let mut o = vec![
+            "horizon=\"12m\"",
+            "pools.a100.replicas=0",
+            "pools.l40s.replicas=0",
+        ];
+        o.extend_from_slice(extra);
+        let s = load("llm-chat.toml", &o);
+        sim::run(&s, s.seed, None)
+            .unwrap()
+            .total
+            .get(Metric::TpotP50)
+    };
+    let base = tpot(&[]);
+    let slow = tpot(&["gpus.H100.memory_bandwidth_gb_per_s=2000"]);
+    let pcie = tpot(&["pools.h100.gpu=\"H100-PCIe\""]);
+    assert!(slow > 1.3 * base, "{base} -> {slow}");
+    // The PCIe card also has less compute; bandwidth is most of the difference.
+    assert!(slow < pcie && slow > 0.75 * pcie, "{slow} vs PCIe {pcie}");
+}
