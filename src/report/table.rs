@@ -255,6 +255,30 @@ fn llm_rows(out: &mut String, r: &Report) {
     }) {
         let _ = writeln!(out, "{:<14} quality: {}", "", q.metric);
     }
+    let hits: Vec<String> = sc
+        .workloads
+        .iter()
+        .zip(&s.workloads)
+        .filter_map(|(w, ws)| {
+            let hit = ws.get(Metric::PrefixHitRate).mean;
+            hit.is_finite().then(|| format!("{} {}", w.name, pct(hit)))
+        })
+        .collect();
+    // As many per line as fit 80 columns.
+    let mut line = String::new();
+    for h in hits {
+        if !line.is_empty() && 15 + 19 + line.chars().count() + 3 + h.len() > 80 {
+            let _ = writeln!(out, "{:<14} prefix cache hits: {line}", "");
+            line.clear();
+        }
+        if !line.is_empty() {
+            line.push_str(" · ");
+        }
+        line.push_str(&h);
+    }
+    if !line.is_empty() {
+        let _ = writeln!(out, "{:<14} prefix cache hits: {line}", "");
+    }
     for p in &sc.pools {
         if let Serving::Llm(l) = &p.serving
             && let Some(t) = &l.table

@@ -227,6 +227,11 @@ impl LlmReplica {
             .count()
     }
 
+    /// Prompt tokens of `prefix` this replica would not have to prefill.
+    pub fn cached_tokens(&self, prefix: &[u64]) -> u64 {
+        self.cached_units(prefix) as u64 * u64::from(self.cfg.prefix_block_tokens)
+    }
+
     /// Queues a request. Returns `false` (rejected) when its prompt does not fit `max_model_len`.
     pub fn enqueue(&mut self, req: &Request, prefix: Option<Box<[u64]>>) -> bool {
         let input = req.input_tokens.max(1);

@@ -221,8 +221,10 @@ impl Engine<'_> {
                 }
             }
             policy => {
-                // Least outstanding tokens, or for prefix-aware the longest cached prefix first;
-                // the scan starts at a rotating replica so ties spread.
+                // Least outstanding tokens; for prefix-aware, least work once the request is
+                // added: outstanding tokens less the prompt tokens the replica has cached, so
+                // affinity wins unless the cached replica is that much busier. The scan starts
+                // at a rotating replica so ties spread.
                 let start = self.workloads[w].next_rr;
                 self.workloads[w].next_rr = (start + 1) % n;
                 let prefix = prefix.filter(|_| policy == Policy::PrefixAware);
@@ -232,9 +234,9 @@ impl Engine<'_> {
                             .llm
                             .as_ref()
                             .expect("an LLM replica")
-                            .cached_units(p)
+                            .cached_tokens(p)
                     });
-                    (std::cmp::Reverse(cached), outstanding(e, r))
+                    i128::from(outstanding(e, r)) - i128::from(cached)
                 };
                 let wl = &self.workloads[w];
                 (0..n)
