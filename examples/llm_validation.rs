@@ -7,7 +7,7 @@
 use std::path::Path;
 
 use headroom::experiment::validation::{self, Measurement};
-use headroom::llm::{DEFAULT_EFFICIENCY, Efficiency};
+use headroom::llm::{DEFAULT_EFFICIENCY, Efficiency, IterationTable};
 
 fn errors(rows: &[Measurement], e: &Efficiency) -> Vec<(f64, f64)> {
     rows.iter()
@@ -92,6 +92,7 @@ fn main() {
             err * 100.0
         );
     }
+    tables(&rows, &e, &errs);
     for set in ["calibration", "held-out"] {
         let e: Vec<f64> = rows
             .iter()
@@ -105,5 +106,61 @@ fn main() {
             validation::median_abs(&e) * 100.0,
             e.iter().fold(0.0f64, |a, x| a.max(x.abs())) * 100.0
         );
+    }
+}
+
+/// The rows that a measured table in `profiles/` covers, predicted with it beside the roofline.
+fn tables(rows: &[Measurement], e: &Efficiency, roofline: &[(f64, f64)]) {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("profiles");
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        return;
+    };
+    let mut paths: Vec<_> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .collect();
+    paths.sort();
+    for path in paths {
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        let Ok(t) = IterationTable::from_path(&path, &name) else {
+            continue;
+        };
+        let covered: Vec<usize> = (0..rows.len())
+            .filter(|&i| {
+                let m = &rows[i];
+                m.model == t.architecture
+                    && m.weights == t.weights.as_str()
+                    && m.kv_cache == t.kv_cache.as_str()
+                    && m.gpu == t.gpu
+                    && m.tp == t.tp
+            })
+            .collect();
+        if covered.is_empty() {
+            continue;
+        }
+        println!("\nTimed by the measured table profiles/{name}:\n");
+        println!(
+            "| id | engine | batch | in/out | metric | published | roofline | error | table | error |"
+        );
+        println!("|---|---|---|---|---|---|---|---|---|---|");
+        for i in covered {
+            let m = &rows[i];
+            let p =
+                validation::predict_with(m, e, Some(&path)).unwrap_or_else(|err| panic!("{err}"));
+            println!(
+                "| {} | {} | {} | {}/{} | {} | {} | {:.1} | {:+.1}% | {:.1} | {:+.1}% |",
+                m.id,
+                m.engine,
+                m.batch,
+                m.input,
+                m.output,
+                m.metric,
+                m.value,
+                roofline[i].0,
+                roofline[i].1 * 100.0,
+                p,
+                validation::error(p, m.value) * 100.0
+            );
+        }
     }
 }

@@ -54,6 +54,14 @@ pub fn load(path: &Path) -> Result<Vec<Measurement>, String> {
 /// The scenario that reruns a measurement: `batch` requests at time zero on one replica, with
 /// room for the whole batch in one step, as a static-batch benchmark runs.
 pub fn scenario_text(m: &Measurement, e: &Efficiency) -> String {
+    scenario_text_with(m, e, None)
+}
+
+/// [`scenario_text`], timed by a measured iteration table (an absolute path) when given.
+pub fn scenario_text_with(m: &Measurement, e: &Efficiency, table: Option<&Path>) -> String {
+    let tables = table.map_or(String::new(), |t| {
+        format!("iteration_tables = [{:?}]\n", t.display().to_string())
+    });
     let step_tokens = (u64::from(m.batch) * u64::from(m.input)).max(u64::from(m.input + m.output));
     format!(
         r#"version = 1
@@ -66,7 +74,7 @@ weights = "{weights}"
 kv_cache = "{kv}"
 serving = {{ max_seqs = {batch}, max_batched_tokens = {step_tokens}, chunked_prefill = false, prefix_caching = false, max_model_len = {len} }}
 efficiency = {{ compute = {c}, compute_8bit = {c8}, memory = {mem}, interconnect = {i}, allreduce_latency = "{ar}ns", iteration_overhead = "{ov}ns" }}
-[workloads.w]
+{tables}[workloads.w]
 model = "m"
 arrival = {{ kind = "batch", count = {batch} }}
 tokens = {{ input = {{ kind = "fixed", value = {input} }}, output = {{ kind = "fixed", value = {output} }} }}
@@ -96,7 +104,13 @@ replicas = 1
 
 /// headroom's prediction of the measured quantity, with efficiency factors `e`.
 pub fn predict(m: &Measurement, e: &Efficiency) -> Result<f64, String> {
-    let text = scenario_text(m, e);
+    predict_with(m, e, None)
+}
+
+/// [`predict`], timed by a measured iteration table when given (it must match the row's model,
+/// precisions, GPU and tensor parallelism, or the scenario does not validate).
+pub fn predict_with(m: &Measurement, e: &Efficiency, table: Option<&Path>) -> Result<f64, String> {
+    let text = scenario_text_with(m, e, table);
     let s = scenario::parse(&text, &format!("{}.toml", m.id), Path::new("."), &[])
         .map_err(|err| format!("{}: {err}", m.id))?;
     let r = sim::run(&s, 0, None).map_err(|err| format!("{}: {err}", m.id))?;

@@ -68,6 +68,9 @@ pub struct Step {
     pub prefill_pairs: f64,
     /// Keys read by the prompt chunks: `c + n` per chunk.
     pub prefill_keys: u64,
+    /// Queries times the keys before and in their chunk, `n x (c + n)` per chunk: the size
+    /// measured attention kernels scale with (the causal mask does not halve their work).
+    pub prefill_query_keys: f64,
     /// Sequences generating one token each.
     pub decode_seqs: u64,
     /// Tokens of context those sequences attend to, summed.
@@ -88,6 +91,7 @@ impl Step {
         self.prefill_tokens += n;
         self.prefill_pairs += (n * cached) as f64 + (n * (n + 1)) as f64 / 2.0;
         self.prefill_keys += cached + n;
+        self.prefill_query_keys += (n * (cached + n)) as f64;
         self.logits += u64::from(last);
     }
 

@@ -7,8 +7,11 @@
 //!   once per step) against the tokens in the step;
 //! - `decode_attention`: attention of the decoding sequences against the KV tokens they read,
 //!   summed over the sequences;
-//! - `prefill_attention`: attention of the prompt chunks against their (query, key) pairs;
-//! - a fixed `overhead_ms` per iteration (scheduling, sampling).
+//! - `prefill_attention`: attention of the prompt chunks against `query_keys`, `n x (c + n)`
+//!   for a chunk of `n` tokens after `c` cached ones (measured kernels scale with this
+//!   rectangle, not with the causal pairs: Vidur's A100 profiles fit it twice as well);
+//! - CPU time per iteration (scheduling, sampling, output processing): `overhead_ms` plus
+//!   `overhead_per_sequence_ms` for each sequence that produces a token.
 //!
 //! Each part is a curve through measured points: linear between them, along the last segment
 //! beyond the last point, and at the first point's time below it (a kernel costs at least its
@@ -139,6 +142,7 @@ pub struct IterationTable {
     decode_attention: Curve,
     prefill_attention: Curve,
     overhead_s: f64,
+    overhead_per_seq_s: f64,
 }
 
 impl IterationTable {
@@ -191,20 +195,24 @@ impl IterationTable {
                 ));
             }
         };
-        let overhead_ms = raw.overhead_ms.as_ref().map_or(Ok(0.0), |o| {
-            let v = *o.get_ref();
-            if v.is_finite() && v >= 0.0 {
-                Ok(v)
-            } else {
-                Err(at(o.span(), "`overhead_ms` must be >= 0"))
-            }
-        })?;
+        let non_negative = |v: &Option<Spanned<f64>>, field: &str| {
+            v.as_ref().map_or(Ok(0.0), |o| {
+                let v = *o.get_ref();
+                if v.is_finite() && v >= 0.0 {
+                    Ok(v)
+                } else {
+                    Err(at(o.span(), &format!("`{field}` must be >= 0")))
+                }
+            })
+        };
+        let overhead_ms = non_negative(&raw.overhead_ms, "overhead_ms")?;
+        let per_seq_ms = non_negative(&raw.overhead_per_sequence_ms, "overhead_per_sequence_ms")?;
         let curve = |c: &Spanned<RawCurve>, table: &str, size: &str| {
             let c = c.get_ref();
             let sizes = match size {
                 "tokens" => &c.tokens,
                 "context_tokens" => &c.context_tokens,
-                _ => &c.pairs,
+                _ => &c.query_keys,
             };
             let Some(sizes) = sizes else {
                 return Err(at(
@@ -226,8 +234,9 @@ impl IterationTable {
             source: raw.source.unwrap_or_default(),
             linear: curve(&raw.linear, "linear", "tokens")?,
             decode_attention: curve(&raw.decode_attention, "decode_attention", "context_tokens")?,
-            prefill_attention: curve(&raw.prefill_attention, "prefill_attention", "pairs")?,
+            prefill_attention: curve(&raw.prefill_attention, "prefill_attention", "query_keys")?,
             overhead_s: overhead_ms / 1e3,
+            overhead_per_seq_s: per_seq_ms / 1e3,
         })
     }
 
@@ -238,8 +247,12 @@ impl IterationTable {
         }
         self.linear.at(s.tokens() as f64)
             + self.decode_attention.at(s.decode_context as f64)
-            + self.prefill_attention.at(s.prefill_pairs)
-            + self.overhead_s
+            + self.prefill_attention.at(s.prefill_query_keys)
+            + self.overhead(s)
+    }
+
+    fn overhead(&self, s: &Step) -> f64 {
+        self.overhead_s + self.overhead_per_seq_s * s.logits as f64
     }
 
     /// Seconds of the first `j` iterations of a decode run that starts with `first` (each later
@@ -250,8 +263,8 @@ impl IterationTable {
         }
         let n = f64::from(j);
         n * (self.linear.at(first.tokens() as f64)
-            + self.prefill_attention.at(first.prefill_pairs)
-            + self.overhead_s)
+            + self.prefill_attention.at(first.prefill_query_keys)
+            + self.overhead(first))
             + self.decode_attention.sum_progression(
                 first.decode_context as f64,
                 first.decode_seqs as f64,
@@ -271,6 +284,7 @@ struct RawTable {
     gpu: Spanned<String>,
     tensor_parallel: Spanned<i64>,
     overhead_ms: Option<Spanned<f64>>,
+    overhead_per_sequence_ms: Option<Spanned<f64>>,
     source: Option<String>,
     linear: Spanned<RawCurve>,
     decode_attention: Spanned<RawCurve>,
@@ -282,7 +296,7 @@ struct RawTable {
 struct RawCurve {
     tokens: Option<Spanned<Vec<f64>>>,
     context_tokens: Option<Spanned<Vec<f64>>>,
-    pairs: Option<Spanned<Vec<f64>>>,
+    query_keys: Option<Spanned<Vec<f64>>>,
     ms: Spanned<Vec<f64>>,
 }
 
@@ -354,6 +368,7 @@ weights = "bf16"
 gpu = "H100"
 tensor_parallel = 1
 overhead_ms = 1.0
+overhead_per_sequence_ms = 0.1
 
 [linear]
 tokens = [1, 100]
@@ -364,7 +379,7 @@ context_tokens = [1000, 2000]
 ms = [0.1, 0.2]
 
 [prefill_attention]
-pairs = [1000]
+query_keys = [1000]
 ms = [0.5]
 "#;
 
@@ -377,7 +392,8 @@ ms = [0.5]
             s.add_decode(150);
         }
         // 10 tokens, 1,510 KV tokens read (each sequence also reads its new token).
-        let want = 5.0 + 9.0 / 99.0 + 0.1 + 0.1 * (s.decode_context as f64 - 1000.0) / 1000.0 + 1.0;
+        let want =
+            5.0 + 9.0 / 99.0 + 0.1 + 0.1 * (s.decode_context as f64 - 1000.0) / 1000.0 + 1.0 + 1.0;
         assert!((t.seconds(&s) * 1e3 - want).abs() < 1e-9);
         let mut looped = 0.0;
         let mut step = s;
@@ -394,7 +410,7 @@ ms = [0.5]
         let bad = TABLE.replace("ms = [0.1, 0.2]", "ms = [0.1]");
         let e = IterationTable::parse(&bad, "t.toml").unwrap_err();
         assert!(
-            e.starts_with("t.toml:14:18: `decode_attention`: needs as many"),
+            e.starts_with("t.toml:15:18: `decode_attention`: needs as many"),
             "{e}"
         );
         let bad = TABLE.replace("tensor_parallel = 1", "tensor_parallel = 0");

@@ -41,3 +41,49 @@ fn held_out_measurements_within_15_percent() {
         median * 100.0
     );
 }
+
+/// Every shipped iteration table loads, and a pool of its GPU and tensor-parallel degree is
+/// timed by it.
+#[test]
+fn shipped_tables_load_and_apply() {
+    let dir = crate::support::root().join("profiles");
+    let mut n = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|e| e != "toml") {
+            continue;
+        }
+        let t = headroom::llm::IterationTable::from_path(&path, "t").unwrap();
+        let s = crate::support::parse(&format!(
+            r#"version = 1
+horizon = "1m"
+[models.m]
+architecture = "{arch}"
+weights = "{w}"
+kv_cache = "{kv}"
+serving = {{ max_model_len = 4096 }}
+iteration_tables = [{path:?}]
+[workloads.w]
+model = "m"
+arrival = {{ kind = "poisson", rate = 1 }}
+tokens = {{ input = {{ kind = "fixed", value = 100 }}, output = {{ kind = "fixed", value = 10 }} }}
+[pools.p]
+instance = {{ gpu_model = "{gpu}", gpu_count = {tp}, on_demand_usd_per_hour = 1.0 }}
+tensor_parallel = {tp}
+replicas = 1
+"#,
+            arch = t.architecture,
+            w = t.weights.as_str(),
+            kv = t.kv_cache.as_str(),
+            gpu = t.gpu,
+            tp = t.tp,
+            path = path.display().to_string(),
+        ));
+        let headroom::fleet::Serving::Llm(l) = &s.pools[0].serving else {
+            panic!("an LLM pool")
+        };
+        assert!(l.table.is_some(), "{}", path.display());
+        n += 1;
+    }
+    assert!(n >= 1);
+}
