@@ -250,7 +250,6 @@ impl Arrivals {
         if arrival >= self.until {
             return Ok(None);
         }
-        let row = row.unwrap_or_default();
         let token_rng = &mut self.token_rng;
         let mut draw =
             |recorded: Option<u32>, sampler: &Option<TokenSampler>| match (recorded, sampler) {
@@ -258,6 +257,21 @@ impl Arrivals {
                 (None, Some(s)) => s.sample(token_rng),
                 (None, None) => 0,
             };
+        let Some(row) = row else {
+            // Synthetic arrivals: tokens only where the workload draws them.
+            let input_tokens = draw(None, &self.input_tokens);
+            let output_tokens = draw(None, &self.output_tokens);
+            return Ok(Some(Arrived {
+                request: Request {
+                    arrival,
+                    traced_service: SimTime::ZERO,
+                    input_tokens,
+                    output_tokens,
+                    prefix: Request::NO_PREFIX,
+                },
+                prefix: None,
+            }));
+        };
         let input_tokens = draw(row.input_tokens, &self.input_tokens);
         let output_tokens = draw(row.output_tokens, &self.output_tokens);
         Ok(Some(Arrived {
