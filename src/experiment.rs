@@ -163,6 +163,7 @@ impl Summary {
 fn mean_pool(ps: &[&PoolStats]) -> PoolStats {
     let m = |f: fn(&PoolStats) -> f64| ps.iter().map(|p| f(p)).sum::<f64>() / ps.len() as f64;
     PoolStats {
+        replicas_mean: m(|p| p.replicas_mean),
         utilization: m(|p| p.utilization),
         output_tokens_per_second_per_replica: m(|p| p.output_tokens_per_second_per_replica),
         output_tokens_per_second_per_gpu: m(|p| p.output_tokens_per_second_per_gpu),

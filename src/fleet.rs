@@ -4,6 +4,7 @@
 //! A replica is one model server on `gpus_per_replica` GPUs; a pool's replicas are packed onto
 //! whole instances, and the instances are what the bill counts.
 
+pub mod scaling;
 pub mod service;
 
 use std::sync::Arc;
@@ -12,6 +13,7 @@ use crate::llm::{IterationTable, MemoryPlan, Roofline, Settings};
 use crate::pricing::{InstanceType, Market};
 use crate::units::SimTime;
 
+pub use scaling::{Provisioning, Scaling, ScalingPolicy};
 pub use service::ServiceSampler;
 
 /// The time one batch takes on one replica, as a function of the batch.
@@ -139,9 +141,18 @@ pub struct Pool {
     /// What one instance costs per hour in this pool's market, discounts applied.
     pub price_usd_per_hour: f64,
     pub serving: Serving,
+    /// How the replica count changes; `None`: fixed at `replicas`.
+    pub scaling: Option<Scaling>,
 }
 
 impl Pool {
+    /// The most replicas the pool can have at once.
+    pub fn max_replicas(&self) -> u32 {
+        self.scaling
+            .as_ref()
+            .map_or(self.replicas, |s| s.max.max(self.replicas))
+    }
+
     /// Whole instances needed to host the replicas.
     pub fn instances(&self) -> u32 {
         instances_for(

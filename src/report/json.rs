@@ -84,6 +84,19 @@ pub fn to_value(r: &Report) -> Value {
                 "gpu_hours": { "busy": ps.gpu_hours_busy, "idle": ps.gpu_hours_idle },
                 "cost_usd": { "total": ps.cost_usd, "idle": ps.idle_cost_usd },
             });
+            if let Some(sc) = &p.scaling {
+                let obj = pool.as_object_mut().expect("an object");
+                obj.insert("replicas_mean".into(), json!(ps.replicas_mean));
+                obj.insert(
+                    "autoscale".into(),
+                    json!({
+                        "policy": sc.policy.name(),
+                        "min": sc.min,
+                        "max": sc.max,
+                        "provisioning_s": sc.provisioning.total().as_secs_f64(),
+                    }),
+                );
+            }
             if let Serving::Llm(l) = &p.serving {
                 let obj = pool.as_object_mut().expect("an object");
                 // Continuous batching has no batch cap of its own; its limits are the engine's.

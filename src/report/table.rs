@@ -49,11 +49,20 @@ pub fn render(r: &Report) -> String {
         "{:<14} {:<14} {:<9} {:>5} {:>5} {:>5} {:>9} {:>10}",
         "POOL", "INSTANCE", "MARKET", "REPL", "UTIL", "BATCH", "$/HOUR", "COST"
     );
-    let mut replicas = 0;
+    let mut replicas = 0.0;
     let mut per_hour = 0.0;
+    let window_h = (sc.horizon.0 - sc.warmup.0) as f64 / 3.6e12;
     for (p, ps) in sc.pools.iter().zip(&s.pools) {
-        let hourly = p.price_usd_per_hour * f64::from(p.instances());
-        replicas += p.replicas;
+        // Elastic pools: the mean over the window, of replicas and of what they cost an hour.
+        let (count, hourly) = if p.scaling.is_some() {
+            (format!("{:.1}", ps.replicas_mean), ps.cost_usd / window_h)
+        } else {
+            (
+                p.replicas.to_string(),
+                p.price_usd_per_hour * f64::from(p.instances()),
+            )
+        };
+        replicas += ps.replicas_mean;
         per_hour += hourly;
         let _ = writeln!(
             out,
@@ -61,7 +70,7 @@ pub fn render(r: &Report) -> String {
             clip(&p.name, 14),
             clip(&p.instance.name, 14),
             p.market.as_str(),
-            p.replicas,
+            count,
             pct(ps.utilization),
             if ps.batch_size_mean.is_finite() {
                 format!("{:.1}", ps.batch_size_mean)
@@ -80,7 +89,11 @@ pub fn render(r: &Report) -> String {
             "total",
             "",
             "",
-            replicas,
+            if sc.pools.iter().any(|p| p.scaling.is_some()) {
+                format!("{replicas:.1}")
+            } else {
+                format!("{}", replicas.round())
+            },
             pct(t.get(Metric::Utilization).mean),
             "",
             usd(per_hour),

@@ -261,6 +261,27 @@ pub struct Pool {
     pub gpu: Option<Spanned<String>>,
     pub reserved_discount: Option<Spanned<f64>>,
     pub service: Option<Spanned<Service>>,
+    pub autoscale: Option<Spanned<Autoscale>>,
+    pub provisioning: Option<Spanned<Provisioning>>,
+}
+
+/// An autoscaling policy; which fields apply depends on `policy`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Autoscale {
+    pub policy: Spanned<String>,
+    pub hours: Option<Spanned<Vec<i64>>>,
+    pub min: Option<Spanned<i64>>,
+    pub max: Option<Spanned<i64>>,
+}
+
+/// How long a new replica takes, by stage.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Provisioning {
+    pub instance_start: Option<Spanned<Duration>>,
+    pub container_start: Option<Spanned<Duration>>,
+    pub model_load: Option<Spanned<Duration>>,
 }
 
 /// An instance type described in the scenario instead of taken from the catalog.

@@ -19,6 +19,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use rand::RngExt;
 
+mod elastic;
 mod llm;
 
 use super::SimError;
@@ -33,6 +34,7 @@ use crate::scenario::Scenario;
 use crate::units::SimTime;
 use crate::workload::{Arrivals, Policy, Request};
 
+use self::elastic::ReplicaState;
 use self::llm::llm_config;
 
 /// How often (in events) the engine publishes its simulated time for progress bars.
@@ -83,6 +85,9 @@ struct ReplicaRt {
     llm: Option<Box<LlmReplica>>,
     /// The LLM iterations in flight.
     run: Run,
+    state: ReplicaState,
+    /// When a replica being provisioned is due to be ready.
+    ready_at: u64,
 }
 
 /// What an LLM replica is running: `steps` iterations from `start`, the first being `first`;
@@ -105,6 +110,9 @@ struct PoolRt {
     rng: Stream,
     /// Iteration times, for LLM pools.
     steps: Option<Timing>,
+    /// The pool's replica slots (indices into `Engine::replicas`); elastic pools have more
+    /// slots than replicas.
+    slots: Vec<u32>,
 }
 
 pub(super) struct Engine<'s> {
@@ -136,7 +144,8 @@ impl<'s> Engine<'s> {
                     Serving::Llm(l) => Some(llm_config(l, &scenario.workloads[p.workload])),
                     Serving::Requests(_) => None,
                 };
-                for _ in 0..p.replicas {
+                let first = replicas.len() as u32;
+                for k in 0..p.max_replicas() {
                     replicas.push(ReplicaRt {
                         pool: i as u32,
                         workload: p.workload as u32,
@@ -145,6 +154,12 @@ impl<'s> Engine<'s> {
                         busy: false,
                         llm: llm_config.map(|c| Box::new(LlmReplica::new(c))),
                         run: Run::default(),
+                        state: if k < p.replicas {
+                            ReplicaState::Active
+                        } else {
+                            ReplicaState::Off
+                        },
+                        ready_at: 0,
                     });
                 }
                 PoolRt {
@@ -158,6 +173,7 @@ impl<'s> Engine<'s> {
                         Serving::Llm(l) => Some(Timing::new(&l.roofline, l.table.as_ref())),
                         Serving::Requests(_) => None,
                     },
+                    slots: (first..replicas.len() as u32).collect(),
                 }
             })
             .collect();
@@ -167,7 +183,10 @@ impl<'s> Engine<'s> {
             .enumerate()
             .map(|(wi, w)| {
                 let mine: Vec<u32> = (0..replicas.len() as u32)
-                    .filter(|&r| replicas[r as usize].workload as usize == wi)
+                    .filter(|&r| {
+                        let r = &replicas[r as usize];
+                        r.workload as usize == wi && r.state == ReplicaState::Active
+                    })
                     .collect();
                 let arrivals = Arrivals::new(
                     &w.arrival,
@@ -229,6 +248,12 @@ impl<'s> Engine<'s> {
         for w in 0..self.workloads.len() {
             self.schedule_arrival(w)?;
         }
+        for p in 0..self.pools.len() {
+            if self.scenario.pools[p].scaling.is_some() {
+                self.events
+                    .push(SimTime::ZERO, Event::PoolTick { pool: p as u32 });
+            }
+        }
         let mut count: u64 = 0;
         while let Some((t, event)) = self.events.pop() {
             debug_assert!(t.0 >= self.now, "time went back");
@@ -246,6 +271,8 @@ impl<'s> Engine<'s> {
                 }
                 Event::SharedExpire { workload } => self.on_expire(QueueRef::Shared(workload)),
                 Event::ReplicaExpire { replica } => self.on_expire(QueueRef::Replica(replica)),
+                Event::PoolTick { pool } => self.on_pool_tick(pool as usize),
+                Event::ReplicaReady { replica } => self.on_replica_ready(replica as usize),
             }
             if count.is_multiple_of(PROGRESS_EVERY)
                 && let Some(p) = progress
@@ -303,6 +330,11 @@ impl<'s> Engine<'s> {
                 self.start_shared(w);
                 QueueRef::Shared(w as u32)
             }
+            _ if self.workloads[w].replicas.is_empty() => {
+                // An elastic pool scaled to zero: nothing to take the request.
+                self.rec.failed(w, req.arrival.0, self.now, false);
+                return self.schedule_arrival(w);
+            }
             policy => {
                 let r = self.pick_replica(w, policy);
                 let replica = &self.replicas[r];
@@ -340,7 +372,17 @@ impl<'s> Engine<'s> {
         }
         replica.batch.clear();
         replica.busy = false;
+        let draining = replica.state == ReplicaState::Draining;
         self.rec.batch_finished(pool, self.now);
+        if draining {
+            // No new work from the shared queue; its own queue it finishes.
+            if self.workloads[w].policy != Policy::SharedQueue {
+                self.start_replica(r);
+                self.arm_expiry(QueueRef::Replica(r as u32));
+            }
+            self.retire_if_drained(r);
+            return;
+        }
         if self.workloads[w].policy == Policy::SharedQueue {
             let wl = &self.workloads[w];
             // Fast path: nobody else is free, so this replica is the one to look at the queue.

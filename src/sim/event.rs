@@ -41,6 +41,10 @@ pub enum Event {
     SharedExpire { workload: u32 },
     /// The oldest request of a replica's queue reaches its timeout.
     ReplicaExpire { replica: u32 },
+    /// An elastic pool's policy looks at it.
+    PoolTick { pool: u32 },
+    /// A replica being provisioned may be ready (stale if its start was called off).
+    ReplicaReady { replica: u32 },
 }
 
 impl Event {

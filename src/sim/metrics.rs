@@ -64,6 +64,11 @@ impl Level {
         self.value -= 1;
     }
 
+    fn set(&mut self, now: u64, in_window: bool, value: u64) {
+        self.settle(now, in_window);
+        self.value = value;
+    }
+
     fn take_interval(&mut self) -> u128 {
         std::mem::take(&mut self.interval)
     }
@@ -105,7 +110,8 @@ struct PoolRec {
     batch_items: u64,
     /// KV-cache blocks in use over the pool's replicas, and their capacity (LLM pools).
     kv: Level,
-    kv_capacity: u64,
+    /// KV-cache blocks of one replica (zero for request-level pools).
+    kv_per_replica: u64,
     output_tokens: u64,
 }
 
@@ -168,8 +174,8 @@ impl Recorder {
                 batches: 0,
                 batch_items: 0,
                 kv: Level::default(),
-                kv_capacity: match &p.serving {
-                    Serving::Llm(l) => l.kv_blocks() * u64::from(p.replicas),
+                kv_per_replica: match &p.serving {
+                    Serving::Llm(l) => l.kv_blocks(),
                     Serving::Requests(_) => 0,
                 },
                 output_tokens: 0,
@@ -380,6 +386,14 @@ impl Recorder {
         }
     }
 
+    /// An elastic pool now has `replicas` serving (or draining) and pays for `instances`.
+    pub fn fleet_changed(&mut self, pool: usize, replicas: u32, instances: u32, now: u64) {
+        let in_window = self.in_window;
+        let p = &mut self.pools[pool];
+        p.replicas.set(now, in_window, u64::from(replicas));
+        p.instances.set(now, in_window, u64::from(instances));
+    }
+
     #[inline]
     pub fn batch_finished(&mut self, pool: usize, now: u64) {
         let in_window = self.in_window;
@@ -433,18 +447,20 @@ impl Recorder {
                 let idle_gpu_h = (paid_gpu_h - busy_gpu_h).max(0.0);
                 let out_per_replica_s = p.output_tokens as f64 / (p.replicas.window as f64 / 1e9);
                 PoolStats {
+                    replicas_mean: p.replicas.window as f64 / window_ns,
                     utilization: p.busy.window as f64 / p.replicas.window as f64,
-                    output_tokens_per_second_per_replica: if p.kv_capacity > 0 {
+                    output_tokens_per_second_per_replica: if p.kv_per_replica > 0 {
                         out_per_replica_s
                     } else {
                         f64::NAN
                     },
-                    output_tokens_per_second_per_gpu: if p.kv_capacity > 0 {
+                    output_tokens_per_second_per_gpu: if p.kv_per_replica > 0 {
                         out_per_replica_s / f64::from(pool.gpus_per_replica)
                     } else {
                         f64::NAN
                     },
-                    kv_utilization: p.kv.window as f64 / (p.kv_capacity as f64 * window_ns),
+                    kv_utilization: p.kv.window as f64
+                        / (p.kv_per_replica as f64 * p.replicas.window as f64),
                     gpu_hours_busy: busy_gpu_h,
                     gpu_hours_idle: idle_gpu_h,
                     cost_usd: p.instances.window as f64 / NS_PER_HOUR * pool.price_usd_per_hour,
@@ -582,7 +598,7 @@ impl Recorder {
             let rec = &self.pools[p];
             (
                 used + rec.kv.window as f64,
-                cap + rec.kv_capacity as f64 * window_ns,
+                cap + rec.kv_per_replica as f64 * rec.replicas.window as f64,
             )
         });
         let token_recs: Vec<&TokenRec> = recs.iter().map(|r| &r.tokens).collect();

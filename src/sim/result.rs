@@ -182,6 +182,8 @@ impl Stats {
 /// One pool's figures over the window.
 #[derive(Clone, Debug, PartialEq)]
 pub struct PoolStats {
+    /// Replicas serving (or draining), on average over the window: elastic pools vary.
+    pub replicas_mean: f64,
     pub utilization: f64,
     /// LLM pools: output tokens per second per replica, and per GPU; mean KV-cache use.
     pub output_tokens_per_second_per_replica: f64,

@@ -383,6 +383,16 @@ fn bad_input_exits_2_and_names_the_place() {
         ),
         ("syntax.toml", &[], &[":7:1:"]),
         (
+            "autoscale.toml",
+            &[],
+            &[
+                ":15:24: unknown autoscaling policy \"target-trackin\"",
+                ":21:44: `hours` needs 24 replica counts",
+                ":27:101: the pool starts with 5 replicas, above `max` (2)",
+                ":33:16: `provisioning` applies to pools that scale",
+            ],
+        ),
+        (
             "llm.toml",
             &[],
             &[

@@ -2,6 +2,7 @@
 //! process, golden files, and properties.
 
 mod cli;
+mod elastic;
 mod golden;
 mod llm;
 mod llm_validation;

@@ -189,6 +189,7 @@ impl Checker<'_> {
                 self.error(span, "service kind \"trace\" needs the workload's arrival to be a trace with `service_time_column`");
             }
         }
+        let scaling = self.scaling(p, replicas);
         if self.problems.len() > before {
             return None;
         }
@@ -203,6 +204,7 @@ impl Checker<'_> {
             price_usd_per_hour: price?,
             serving,
             instance,
+            scaling,
         })
     }
 

@@ -35,6 +35,11 @@ pub(super) fn llm_config(serving: &LlmServing, workload: &Workload) -> LlmConfig
 impl Engine<'_> {
     /// A request of an LLM workload arrives: route it, queue it, start the replica if idle.
     pub(super) fn llm_arrival(&mut self, w: usize, req: Request, prefix: Option<Box<[u64]>>) {
+        if self.workloads[w].replicas.is_empty() {
+            // An elastic pool scaled to zero: nothing to take the request.
+            self.rec.failed(w, req.arrival.0, self.now, false);
+            return;
+        }
         let r = self.pick_llm_replica(w, prefix.as_deref());
         let capacity = self.workloads[w].capacity;
         let llm = self.replicas[r].llm.as_mut().expect("an LLM replica");
@@ -157,6 +162,8 @@ impl Engine<'_> {
         self.record_outcomes(w, pool);
         if more {
             self.llm_start(r);
+        } else {
+            self.retire_if_drained(r);
         }
     }
 

@@ -1,0 +1,168 @@
+//! The engine's side of elastic pools: the policy's evaluations, replicas that start (and are
+//! paid for) before they serve, and replicas that drain before they stop.
+//!
+//! A replica slot is `Off`, `Starting` (paid, not serving), `Active` (takes new work) or
+//! `Draining` (finishes the work it holds, takes no more, then stops). Dispatch sees only active
+//! replicas. A scale-up brings draining replicas back first (they are still loaded), then starts
+//! new ones; a scale-down calls off replicas still starting, newest first, then drains active
+//! ones, idle ones first.
+
+use super::{Engine, Event};
+use crate::fleet::instances_for;
+use crate::units::SimTime;
+use crate::workload::Policy;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum ReplicaState {
+    Off,
+    Starting,
+    Active,
+    Draining,
+}
+
+impl Engine<'_> {
+    pub(super) fn on_pool_tick(&mut self, p: usize) {
+        let scaling = self.scenario.pools[p]
+            .scaling
+            .as_ref()
+            .expect("only elastic pools tick");
+        let target = scaling.target(SimTime(self.now));
+        self.rescale(p, target);
+        let next = scaling.policy.next_evaluation(SimTime(self.now));
+        if next < self.scenario.horizon {
+            self.events.push(next, Event::PoolTick { pool: p as u32 });
+        }
+    }
+
+    /// Moves pool `p` towards `target` replicas (starting or serving).
+    fn rescale(&mut self, p: usize, target: u32) {
+        let slots = self.pools[p].slots.clone();
+        let count = |e: &Self, s: ReplicaState| {
+            slots
+                .iter()
+                .filter(|&&r| e.replicas[r as usize].state == s)
+                .count() as u32
+        };
+        let current = count(self, ReplicaState::Starting) + count(self, ReplicaState::Active);
+        if target > current {
+            let mut need = target - current;
+            for &r in &slots {
+                if need > 0 && self.replicas[r as usize].state == ReplicaState::Draining {
+                    self.join(r as usize);
+                    need -= 1;
+                }
+            }
+            let delay = self.scenario.pools[p]
+                .scaling
+                .as_ref()
+                .expect("elastic")
+                .provisioning
+                .total();
+            for &r in &slots {
+                if need > 0 && self.replicas[r as usize].state == ReplicaState::Off {
+                    let replica = &mut self.replicas[r as usize];
+                    replica.state = ReplicaState::Starting;
+                    replica.ready_at = self.now + delay.0;
+                    self.events.push(
+                        SimTime(replica.ready_at),
+                        Event::ReplicaReady { replica: r },
+                    );
+                    need -= 1;
+                }
+            }
+        } else if target < current {
+            let mut excess = current - target;
+            for &r in slots.iter().rev() {
+                if excess > 0 && self.replicas[r as usize].state == ReplicaState::Starting {
+                    self.replicas[r as usize].state = ReplicaState::Off;
+                    excess -= 1;
+                }
+            }
+            // Idle replicas stop at once; then the newest busy ones drain.
+            for idle_pass in [true, false] {
+                for &r in slots.iter().rev() {
+                    let r = r as usize;
+                    if excess > 0
+                        && self.replicas[r].state == ReplicaState::Active
+                        && self.holds_nothing(r) == idle_pass
+                    {
+                        self.drain(r);
+                        excess -= 1;
+                    }
+                }
+            }
+        }
+        self.report_fleet(p);
+    }
+
+    pub(super) fn on_replica_ready(&mut self, r: usize) {
+        let replica = &self.replicas[r];
+        if replica.state != ReplicaState::Starting || replica.ready_at != self.now {
+            return;
+        }
+        self.join(r);
+        self.report_fleet(self.replicas[r].pool as usize);
+    }
+
+    /// Replica `r` (ready, or draining) takes new work.
+    fn join(&mut self, r: usize) {
+        let w = self.replicas[r].workload as usize;
+        self.replicas[r].state = ReplicaState::Active;
+        self.workloads[w].replicas.push(r as u32);
+        if self.workloads[w].policy == Policy::SharedQueue {
+            if !self.replicas[r].busy {
+                self.workloads[w].idle.push_back(r as u32);
+            }
+            self.start_shared(w);
+            self.arm_expiry(super::QueueRef::Shared(w as u32));
+        }
+    }
+
+    /// Replica `r` takes no more work: it stops now if it holds none, else when it is done.
+    fn drain(&mut self, r: usize) {
+        let w = self.replicas[r].workload as usize;
+        let wl = &mut self.workloads[w];
+        wl.replicas.retain(|&x| x as usize != r);
+        wl.idle.retain(|&x| x as usize != r);
+        wl.next_rr %= wl.replicas.len().max(1);
+        if self.holds_nothing(r) {
+            self.replicas[r].state = ReplicaState::Off;
+        } else {
+            self.replicas[r].state = ReplicaState::Draining;
+        }
+    }
+
+    /// Whether replica `r` has no request in service or queued.
+    fn holds_nothing(&self, r: usize) -> bool {
+        let replica = &self.replicas[r];
+        !replica.busy
+            && replica.queue.items.is_empty()
+            && replica.llm.as_ref().is_none_or(|l| !l.has_work())
+    }
+
+    /// A draining replica that has finished what it held stops.
+    pub(super) fn retire_if_drained(&mut self, r: usize) {
+        if self.replicas[r].state == ReplicaState::Draining && self.holds_nothing(r) {
+            self.replicas[r].state = ReplicaState::Off;
+            self.report_fleet(self.replicas[r].pool as usize);
+        }
+    }
+
+    /// Tells the recorder how many replicas pool `p` has serving and how many instances it pays.
+    fn report_fleet(&mut self, p: usize) {
+        let (mut serving, mut paid) = (0u32, 0u32);
+        for &r in &self.pools[p].slots {
+            match self.replicas[r as usize].state {
+                ReplicaState::Active | ReplicaState::Draining => {
+                    serving += 1;
+                    paid += 1;
+                }
+                ReplicaState::Starting => paid += 1,
+                ReplicaState::Off => {}
+            }
+        }
+        let pool = &self.scenario.pools[p];
+        let instances = instances_for(paid, pool.gpus_per_replica, pool.instance.gpu_count);
+        self.rec.fleet_changed(p, serving, instances, self.now);
+    }
+}

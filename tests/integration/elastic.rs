@@ -1,0 +1,149 @@
+//! Elastic pools: replicas that start late, drain before they stop, and follow a policy.
+
+use headroom::scenario;
+use headroom::sim::{self, Metric};
+use proptest::prelude::*;
+
+use crate::support::{headroom, root};
+
+fn json_without_run(args: &[&str]) -> serde_json::Value {
+    let out = headroom().args(args).output().unwrap();
+    assert!(
+        out.status.code().is_some_and(|c| c < 2),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    v.as_object_mut().unwrap().remove("run");
+    v
+}
+
+/// A schedule that never changes the count gives the fixed fleet's results, byte for byte.
+#[test]
+fn a_constant_schedule_is_the_fixed_fleet() {
+    let fixed = json_without_run(&[
+        "simulate",
+        "scenarios/chat-assistant.toml",
+        "-f",
+        "json",
+        "-n",
+        "2",
+    ]);
+    let flat = json_without_run(&[
+        "simulate",
+        "scenarios/chat-assistant.toml",
+        "-f",
+        "json",
+        "-n",
+        "2",
+        "--set",
+        "pools.l40s-ondemand.autoscale={ policy = \"schedule\", hours = [2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2] }",
+    ]);
+    // The elastic pool also reports its policy and mean replicas; everything else is equal.
+    let mut flat = flat;
+    for p in flat["pools"].as_array_mut().unwrap() {
+        let p = p.as_object_mut().unwrap();
+        if p.remove("autoscale").is_some() {
+            assert_eq!(p.remove("replicas_mean"), Some(serde_json::json!(2.0)));
+        }
+    }
+    assert_eq!(
+        serde_json::to_string(&fixed).unwrap(),
+        serde_json::to_string(&flat).unwrap()
+    );
+}
+
+/// Replicas follow the schedule, late by the provisioning delay on the way up, and the bill
+/// counts the instances from the moment they are asked for.
+#[test]
+fn replicas_follow_the_schedule_after_provisioning() {
+    let text = r#"
+        version = 1
+        horizon = "4h"
+        interval = "10m"
+        [models.m]
+        service.T4 = { kind = "exponential", mean = "50ms" }
+        [workloads.w]
+        model = "m"
+        arrival = { kind = "poisson", rate = 20 }
+        [pools.p]
+        instance_type = "g4dn.xlarge"
+        region = "us-east-1"
+        replicas = 2
+        autoscale = { policy = "schedule", hours = [2, 4, 1, 3, 2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2] }
+        provisioning = { instance_start = "3m", container_start = "1m", model_load = "1m" }
+    "#;
+    let s = scenario::parse(text, "elastic.toml", root(), &[]).unwrap();
+    let r = sim::run(&s, s.seed, None).unwrap();
+    let replicas: Vec<f64> = r.series.iter().map(|row| row.replicas).collect();
+    // 10-minute rows: hour 0 at 2; at 1:00 two more are asked for and serve from 1:05, so the
+    // row 1:00-1:10 averages 3; then 4 until 2:00, when three drain (idle ones stop at once).
+    let want = [2.0, 2.0, 2.0, 2.0, 2.0, 2.0, 3.0, 4.0, 4.0, 4.0, 4.0, 4.0];
+    for (i, w) in want.iter().enumerate() {
+        assert!(
+            (replicas[i] - w).abs() < 1e-9,
+            "row {i}: {} vs {w}",
+            replicas[i]
+        );
+    }
+    // From 2:00 one replica; 3:00 asks for two more, serving from 3:05.
+    assert!(
+        replicas[12] < 1.1 && replicas[12] >= 1.0,
+        "{}",
+        replicas[12]
+    );
+    assert!((replicas[18] - 2.0).abs() < 1e-9, "{}", replicas[18]);
+    assert!((replicas[19] - 3.0).abs() < 1e-9, "{}", replicas[19]);
+    // Paid instance-hours, hour by hour: 2, 4 (the two new ones are paid while they start),
+    // 1 (plus the moments the drained ones take to finish), 3.
+    let price = s.pools[0].price_usd_per_hour;
+    let cost = r.total.get(Metric::CostTotal);
+    let want_h = 2.0 + 4.0 + 1.0 + 3.0;
+    assert!(
+        (cost / price - want_h).abs() < 0.01,
+        "{} instance-hours",
+        cost / price
+    );
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 12, ..ProptestConfig::default() })]
+
+    /// Whatever the schedule, the policy and the delays: no request is lost when replicas come
+    /// and go (arrived = completed + dropped + timed out).
+    #[test]
+    fn scaling_loses_no_request(
+        hours in proptest::collection::vec(0u32..4, 24),
+        policy in prop_oneof!["shared-queue", "round-robin", "least-outstanding", "power-of-two"],
+        start_s in 0u64..900,
+        seed in 0u64..1000,
+    ) {
+        let hours: Vec<String> = hours.iter().map(|h| h.to_string()).collect();
+        let text = format!(r#"
+            version = 1
+            seed = {seed}
+            horizon = "5h"
+            warmup = "10m"
+            interval = "10m"
+            [models.m]
+            service.T4 = {{ kind = "lognormal", mean = "300ms", cv = 1.5 }}
+            [workloads.w]
+            model = "m"
+            arrival = {{ kind = "poisson", rate = 4 }}
+            dispatch = {{ policy = "{policy}", timeout = "30s" }}
+            [pools.p]
+            instance_type = "g4dn.xlarge"
+            region = "us-east-1"
+            replicas = 1
+            autoscale = {{ policy = "schedule", hours = [{}] }}
+            provisioning = {{ instance_start = "{start_s}s", container_start = "0s", model_load = "0s" }}
+        "#, hours.join(", "));
+        let s = scenario::parse(&text, "prop.toml", root(), &[]).expect("valid");
+        let r = sim::run(&s, s.seed, None).expect("runs");
+        let t = &r.total;
+        prop_assert_eq!(
+            t.get(Metric::Arrived),
+            t.get(Metric::Completed) + t.get(Metric::Dropped) + t.get(Metric::TimedOut)
+        );
+    }
+}
