@@ -13,7 +13,7 @@ use crate::llm::{IterationTable, MemoryPlan, Roofline, Settings};
 use crate::pricing::{InstanceType, Market};
 use crate::units::SimTime;
 
-pub use scaling::{Provisioning, Scaling, ScalingPolicy};
+pub use scaling::{Provisioning, Scaling, ScalingPolicy, TargetTracking, TrackedMetric};
 pub use service::ServiceSampler;
 
 /// The time one batch takes on one replica, as a function of the batch.

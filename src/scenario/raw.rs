@@ -273,6 +273,12 @@ pub struct Autoscale {
     pub hours: Option<Spanned<Vec<i64>>>,
     pub min: Option<Spanned<i64>>,
     pub max: Option<Spanned<i64>>,
+    pub metric: Option<Spanned<String>>,
+    pub target: Option<Spanned<f64>>,
+    pub interval: Option<Spanned<Duration>>,
+    pub window: Option<Spanned<Duration>>,
+    pub scale_up_cooldown: Option<Spanned<Duration>>,
+    pub scale_down_stabilization: Option<Spanned<Duration>>,
 }
 
 /// How long a new replica takes, by stage.

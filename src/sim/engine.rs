@@ -113,6 +113,8 @@ struct PoolRt {
     /// The pool's replica slots (indices into `Engine::replicas`); elastic pools have more
     /// slots than replicas.
     slots: Vec<u32>,
+    /// Target tracking's memory (elastic pools that track a metric).
+    tracker: self::elastic::Tracker,
 }
 
 pub(super) struct Engine<'s> {
@@ -174,6 +176,7 @@ impl<'s> Engine<'s> {
                         Serving::Requests(_) => None,
                     },
                     slots: (first..replicas.len() as u32).collect(),
+                    tracker: Default::default(),
                 }
             })
             .collect();

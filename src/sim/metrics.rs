@@ -39,6 +39,8 @@ struct Level {
     last: u64,
     window: u128,
     interval: u128,
+    /// The integral of the intervals already closed.
+    closed: u128,
 }
 
 impl Level {
@@ -70,7 +72,14 @@ impl Level {
     }
 
     fn take_interval(&mut self) -> u128 {
-        std::mem::take(&mut self.interval)
+        let x = std::mem::take(&mut self.interval);
+        self.closed += x;
+        x
+    }
+
+    /// The integral since the start of the run, up to the last settle.
+    fn total(&self) -> u128 {
+        self.closed + self.interval
     }
 }
 
@@ -384,6 +393,16 @@ impl Recorder {
             p.batches += u64::from(count);
             p.batch_items += size as u64 * u64::from(count);
         }
+    }
+
+    /// Pool `p`'s busy replica-time and serving replica-time since the start, up to `now`
+    /// (nanosecond-replicas), for autoscaling policies that track utilization.
+    pub fn pool_areas(&mut self, p: usize, now: u64) -> (u128, u128) {
+        let in_window = self.in_window;
+        let pool = &mut self.pools[p];
+        pool.busy.settle(now, in_window);
+        pool.replicas.settle(now, in_window);
+        (pool.busy.total(), pool.replicas.total())
     }
 
     /// An elastic pool now has `replicas` serving (or draining) and pays for `instances`.

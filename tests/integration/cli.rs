@@ -390,6 +390,9 @@ fn bad_input_exits_2_and_names_the_place() {
                 ":21:44: `hours` needs 24 replica counts",
                 ":27:101: the pool starts with 5 replicas, above `max` (2)",
                 ":33:16: `provisioning` applies to pools that scale",
+                ":39:52: a utilization target is in (0, 1], got 1.5",
+                ":39:65: `hours` does not apply to policy \"target-tracking\"",
+                ":45:24: target tracking needs `max`",
             ],
         ),
         (

@@ -147,3 +147,49 @@ proptest! {
         );
     }
 }
+
+/// Target tracking at utilization 0.6 on a day of diurnal traffic (4x peak to trough): mean
+/// utilization over the day within 0.05 of the target, and replicas that follow the load.
+#[test]
+fn target_tracking_holds_utilization_over_a_day() {
+    let text = r#"
+        version = 1
+        seed = 4
+        horizon = "24h"
+        warmup = "1h"
+        interval = "15m"
+        [models.m]
+        service.L40S = { kind = "lognormal", mean = "200ms", cv = 0.8 }
+        [workloads.w]
+        model = "m"
+        arrival = { kind = "diurnal", rate = 40, peak_to_trough = 4, peak_hour = 14 }
+        [pools.p]
+        instance_type = "g6e.xlarge"
+        region = "us-east-1"
+        replicas = 8
+        autoscale = { policy = "target-tracking", target = 0.6, max = 40 }
+    "#;
+    let s = scenario::parse(text, "tt.toml", root(), &[]).unwrap();
+    let r = sim::run(&s, s.seed, None).unwrap();
+    let util = r.total.get(Metric::Utilization);
+    assert!((util - 0.6).abs() < 0.05, "mean utilization {util}");
+    // Replicas against the load (arrivals per row): they move together, the replicas at most
+    // a row (15 minutes) behind.
+    let load: Vec<f64> = r.series.iter().map(|row| row.arrivals).collect();
+    let repl: Vec<f64> = r.series.iter().map(|row| row.replicas).collect();
+    let corr = |lag: usize| {
+        let (a, b) = (&load[..load.len() - lag], &repl[lag..]);
+        let n = a.len() as f64;
+        let (ma, mb) = (a.iter().sum::<f64>() / n, b.iter().sum::<f64>() / n);
+        let cov: f64 = a.iter().zip(b).map(|(x, y)| (x - ma) * (y - mb)).sum();
+        let va: f64 = a.iter().map(|x| (x - ma).powi(2)).sum();
+        let vb: f64 = b.iter().map(|y| (y - mb).powi(2)).sum();
+        cov / (va * vb).sqrt()
+    };
+    let best = (0..8).max_by(|&x, &y| corr(x).total_cmp(&corr(y))).unwrap();
+    assert!(corr(best) > 0.97, "correlation {}", corr(best));
+    assert!(best <= 1, "replicas lag the load by {best} rows");
+    let peak = repl.iter().cloned().fold(0.0, f64::max);
+    let trough = repl.iter().cloned().fold(f64::INFINITY, f64::min);
+    assert!(peak / trough > 3.0, "{trough} .. {peak}");
+}

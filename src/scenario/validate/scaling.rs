@@ -3,7 +3,8 @@
 use toml::Spanned;
 
 use super::Checker;
-use crate::fleet::{Provisioning, Scaling, ScalingPolicy};
+use crate::fleet::scaling::{DEFAULT_INTERVAL, DEFAULT_SCALE_DOWN_STABILIZATION, DEFAULT_WINDOW};
+use crate::fleet::{Provisioning, Scaling, ScalingPolicy, TargetTracking, TrackedMetric};
 use crate::scenario::raw;
 use crate::units::SimTime;
 
@@ -15,7 +16,7 @@ pub const DEFAULT_PROVISIONING: Provisioning = Provisioning {
     model_load: SimTime::from_secs(60),
 };
 
-const POLICIES: [&str; 1] = ["schedule"];
+const POLICIES: [&str; 2] = ["schedule", "target-tracking"];
 
 impl Checker<'_> {
     /// The pool's scaling, if it autoscales (`None` also when invalid, already reported).
@@ -37,6 +38,36 @@ impl Checker<'_> {
                 None
             }
         };
+        let tracking_fields = [
+            ("metric", a.metric.as_ref().map(Spanned::span)),
+            ("target", a.target.as_ref().map(Spanned::span)),
+            ("interval", a.interval.as_ref().map(Spanned::span)),
+            ("window", a.window.as_ref().map(Spanned::span)),
+            (
+                "scale_up_cooldown",
+                a.scale_up_cooldown.as_ref().map(Spanned::span),
+            ),
+            (
+                "scale_down_stabilization",
+                a.scale_down_stabilization.as_ref().map(Spanned::span),
+            ),
+        ];
+        let stray: Vec<_> = match a.policy.get_ref().as_str() {
+            "schedule" => tracking_fields.into_iter().collect(),
+            "target-tracking" => vec![("hours", a.hours.as_ref().map(Spanned::span))],
+            _ => Vec::new(),
+        };
+        for (field, span) in stray {
+            if let Some(span) = span {
+                self.error(
+                    span,
+                    format!(
+                        "`{field}` does not apply to policy {:?}",
+                        a.policy.get_ref()
+                    ),
+                );
+            }
+        }
         let policy = match a.policy.get_ref().as_str() {
             "schedule" => {
                 let Some(h) = &a.hours else {
@@ -62,6 +93,7 @@ impl Checker<'_> {
                 }
                 ScalingPolicy::Schedule { hours }
             }
+            "target-tracking" => ScalingPolicy::TargetTracking(self.target_tracking(a)?),
             other => {
                 self.error(
                     a.policy.span(),
@@ -78,6 +110,16 @@ impl Checker<'_> {
                 *hours.iter().min().expect("24 hours"),
                 *hours.iter().max().expect("24 hours"),
             ),
+            ScalingPolicy::TargetTracking(_) => {
+                if a.max.is_none() {
+                    self.error(
+                        a.policy.span(),
+                        "target tracking needs `max`, the most replicas it may start",
+                    );
+                    return None;
+                }
+                (1, replicas)
+            }
         };
         let min = match &a.min {
             Some(v) => count(self, v, "min")?,
@@ -105,6 +147,55 @@ impl Checker<'_> {
             min,
             max,
             provisioning: provisioning?,
+        })
+    }
+
+    fn target_tracking(&mut self, a: &raw::Autoscale) -> Option<TargetTracking> {
+        let metric = match a.metric.as_ref().map(|m| m.get_ref().as_str()) {
+            None | Some("utilization") => TrackedMetric::Utilization,
+            Some(other) => {
+                self.error(
+                    a.metric.as_ref().expect("some").span(),
+                    format!("unknown metric {other:?} to track; expected utilization"),
+                );
+                return None;
+            }
+        };
+        let target = match &a.target {
+            Some(t) if t.get_ref().is_finite() && *t.get_ref() > 0.0 && *t.get_ref() <= 1.0 => {
+                *t.get_ref()
+            }
+            Some(t) => {
+                self.error(
+                    t.span(),
+                    format!("a utilization target is in (0, 1], got {}", t.get_ref()),
+                );
+                return None;
+            }
+            None => {
+                self.error(a.policy.span(), "target tracking needs `target`, e.g. 0.6");
+                return None;
+            }
+        };
+        let get = |x: &Option<Spanned<raw::Duration>>, default: SimTime| {
+            x.as_ref().map_or(default, |x| x.get_ref().0)
+        };
+        let interval = get(&a.interval, DEFAULT_INTERVAL);
+        if interval == SimTime::ZERO {
+            let at = a.interval.as_ref().map_or(a.policy.span(), Spanned::span);
+            self.error(at, "`interval` must be longer than zero");
+            return None;
+        }
+        Some(TargetTracking {
+            metric,
+            target,
+            interval,
+            window: get(&a.window, DEFAULT_WINDOW),
+            scale_up_cooldown: get(&a.scale_up_cooldown, SimTime::ZERO),
+            scale_down_stabilization: get(
+                &a.scale_down_stabilization,
+                DEFAULT_SCALE_DOWN_STABILIZATION,
+            ),
         })
     }
 

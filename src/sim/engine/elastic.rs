@@ -7,10 +7,24 @@
 //! new ones; a scale-down calls off replicas still starting, newest first, then drains active
 //! ones, idle ones first.
 
+use std::collections::VecDeque;
+
 use super::{Engine, Event};
-use crate::fleet::instances_for;
+use crate::fleet::scaling::scheduled;
+use crate::fleet::{ScalingPolicy, TargetTracking, TrackedMetric, instances_for};
 use crate::units::SimTime;
 use crate::workload::Policy;
+
+/// What a target-tracking policy remembers between evaluations.
+#[derive(Default)]
+pub(super) struct Tracker {
+    /// (time, busy replica-ns, serving replica-ns) at past evaluations, oldest first, reaching
+    /// back one window.
+    samples: VecDeque<(u64, u128, u128)>,
+    /// Recent recommendations (time, replicas), for the scale-down stabilization window.
+    recommendations: VecDeque<(u64, u32)>,
+    last_scale_up: Option<u64>,
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum ReplicaState {
@@ -26,11 +40,84 @@ impl Engine<'_> {
             .scaling
             .as_ref()
             .expect("only elastic pools tick");
-        let target = scaling.target(SimTime(self.now));
+        let target = match &scaling.policy {
+            ScalingPolicy::Schedule { hours } => {
+                scheduled(hours, SimTime(self.now)).clamp(scaling.min, scaling.max)
+            }
+            ScalingPolicy::TargetTracking(t) => self.tracked_target(p, t, scaling.min, scaling.max),
+        };
         self.rescale(p, target);
         let next = scaling.policy.next_evaluation(SimTime(self.now));
         if next < self.scenario.horizon {
             self.events.push(next, Event::PoolTick { pool: p as u32 });
+        }
+    }
+
+    /// Replicas starting or serving in pool `p`: what it has asked for.
+    fn committed(&self, p: usize) -> u32 {
+        self.pools[p]
+            .slots
+            .iter()
+            .filter(|&&r| {
+                matches!(
+                    self.replicas[r as usize].state,
+                    ReplicaState::Starting | ReplicaState::Active
+                )
+            })
+            .count() as u32
+    }
+
+    /// What target tracking asks of pool `p` now.
+    fn tracked_target(&mut self, p: usize, t: &TargetTracking, min: u32, max: u32) -> u32 {
+        let now = self.now;
+        let committed = self.committed(p);
+        let (busy, serving) = self.rec.pool_areas(p, now);
+        let tracker = &mut self.pools[p].tracker;
+        tracker.samples.push_back((now, busy, serving));
+        // Keep the newest sample that is at least a window old as the front.
+        let from = now.saturating_sub(t.window.0);
+        while tracker.samples.len() > 1 && tracker.samples[1].0 <= from {
+            tracker.samples.pop_front();
+        }
+        let (t0, busy0, _) = tracker.samples[0];
+        if t0 == now {
+            return committed;
+        }
+        let desired = match t.metric {
+            // The replicas that would have been busy `target` of the time: mean busy / target.
+            TrackedMetric::Utilization => {
+                let busy_mean = (busy - busy0) as f64 / (now - t0) as f64;
+                (busy_mean / t.target - 1e-9).ceil().max(0.0) as u32
+            }
+        }
+        .clamp(min, max);
+        tracker.recommendations.push_back((now, desired));
+        let keep_from = now.saturating_sub(t.scale_down_stabilization.0);
+        while tracker
+            .recommendations
+            .front()
+            .is_some_and(|&(at, _)| at < keep_from)
+        {
+            tracker.recommendations.pop_front();
+        }
+        if desired > committed {
+            let cooled = tracker
+                .last_scale_up
+                .is_none_or(|at| now - at >= t.scale_up_cooldown.0);
+            if cooled {
+                tracker.last_scale_up = Some(now);
+                return desired;
+            }
+            committed
+        } else {
+            // Down only as far as every recent recommendation allows.
+            let highest = tracker
+                .recommendations
+                .iter()
+                .map(|&(_, n)| n)
+                .max()
+                .unwrap_or(committed);
+            highest.min(committed)
         }
     }
 
