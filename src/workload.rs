@@ -23,6 +23,9 @@ pub struct Workload {
     pub tokens: Option<TokenSpec>,
     pub dispatch: Dispatch,
     pub slo: Option<Slo>,
+    /// The name of the random streams its arrivals and tokens draw from: its own name, or one
+    /// shared with other workloads so that they see the same requests (common random numbers).
+    pub stream: String,
 }
 
 /// How requests arrive.

@@ -203,6 +203,7 @@ pub struct Arrival {
     pub prefix_block_tokens: Option<Spanned<i64>>,
     pub count: Option<Spanned<i64>>,
     pub at: Option<Spanned<Duration>>,
+    pub stream: Option<Spanned<String>>,
 }
 
 /// Input and output token distributions of a workload.

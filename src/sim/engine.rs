@@ -194,8 +194,8 @@ impl<'s> Engine<'s> {
                 let arrivals = Arrivals::new(
                     &w.arrival,
                     w.tokens.as_ref(),
-                    substream(seed, &format!("arrivals/{}", w.name)),
-                    substream(seed, &format!("tokens/{}", w.name)),
+                    substream(seed, &format!("arrivals/{}", w.stream)),
+                    substream(seed, &format!("tokens/{}", w.stream)),
                     scenario.horizon,
                 )?;
                 Ok(WorkloadRt {

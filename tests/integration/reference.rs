@@ -110,6 +110,8 @@ fn littles_law_holds_on_every_example() {
         ("chat-assistant.toml", vec![]),
         ("trace-replay.toml", vec![]),
         ("llm-chat.toml", vec![]),
+        ("llm-prefix.toml", vec!["horizon=\"20m\""]),
+        ("autoscale-diurnal.toml", vec!["horizon=\"10h\""]),
     ] {
         let s = load(name, &overrides);
         let sum = summarise(&s, 1);

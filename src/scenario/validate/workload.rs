@@ -80,6 +80,12 @@ impl Checker<'_> {
             tokens,
             dispatch,
             slo,
+            stream: w
+                .arrival
+                .get_ref()
+                .stream
+                .as_ref()
+                .map_or_else(|| name.get_ref().clone(), |s| s.get_ref().clone()),
         })
     }
 
