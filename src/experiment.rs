@@ -164,6 +164,10 @@ fn mean_pool(ps: &[&PoolStats]) -> PoolStats {
     let m = |f: fn(&PoolStats) -> f64| ps.iter().map(|p| f(p)).sum::<f64>() / ps.len() as f64;
     PoolStats {
         replicas_mean: m(|p| p.replicas_mean),
+        cold_starts: m(|p| p.cold_starts),
+        stops: m(|p| p.stops),
+        provisioning_replica_hours: m(|p| p.provisioning_replica_hours),
+        provisioning_cost_usd: m(|p| p.provisioning_cost_usd),
         utilization: m(|p| p.utilization),
         output_tokens_per_second_per_replica: m(|p| p.output_tokens_per_second_per_replica),
         output_tokens_per_second_per_gpu: m(|p| p.output_tokens_per_second_per_gpu),

@@ -94,6 +94,10 @@ pub fn to_value(r: &Report) -> Value {
                         "min": sc.min,
                         "max": sc.max,
                         "provisioning_s": sc.provisioning.total().as_secs_f64(),
+                        "cold_starts": ps.cold_starts,
+                        "stops": ps.stops,
+                        "provisioning_replica_hours": ps.provisioning_replica_hours,
+                        "provisioning_cost_usd": ps.provisioning_cost_usd,
                     }),
                 );
             }

@@ -186,6 +186,19 @@ pub fn render(r: &Report) -> String {
     .filter(|(_, m)| t.get(*m).mean > 0.0)
     .map(|(name, m)| format!("{name} {}", usd(t.get(m).mean)))
     .collect();
+    for (p, ps) in sc.pools.iter().zip(&s.pools) {
+        if p.scaling.is_some() {
+            let _ = writeln!(
+                out,
+                "scaling   {}: {} starts · {} stops · {:.1} replica-hours starting ({})",
+                clip(&p.name, 14),
+                thousands(ps.cold_starts),
+                thousands(ps.stops),
+                ps.provisioning_replica_hours,
+                usd(ps.provisioning_cost_usd)
+            );
+        }
+    }
     if !markets.is_empty() {
         let _ = writeln!(out, "markets   {}", markets.join(" · "));
     }

@@ -115,6 +115,10 @@ struct PoolRec {
     busy: Level,
     replicas: Level,
     instances: Level,
+    /// Replicas being provisioned (paid, not serving), and how many started and stopped.
+    starting: Level,
+    starts: u64,
+    stops: u64,
     batches: u64,
     batch_items: u64,
     /// KV-cache blocks in use over the pool's replicas, and their capacity (LLM pools).
@@ -122,6 +126,14 @@ struct PoolRec {
     /// KV-cache blocks of one replica (zero for request-level pools).
     kv_per_replica: u64,
     output_tokens: u64,
+}
+
+/// An elastic pool's replicas serving (or draining) and starting, and the instances it pays.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct FleetCounts {
+    pub serving: u32,
+    pub starting: u32,
+    pub instances: u32,
 }
 
 /// Collects everything a run measures.
@@ -180,6 +192,9 @@ impl Recorder {
                     value: u64::from(p.instances()),
                     ..Level::default()
                 },
+                starting: Level::default(),
+                starts: 0,
+                stops: 0,
                 batches: 0,
                 batch_items: 0,
                 kv: Level::default(),
@@ -239,6 +254,7 @@ impl Recorder {
             p.busy.settle(b, in_window);
             p.replicas.settle(b, in_window);
             p.instances.settle(b, in_window);
+            p.starting.settle(b, in_window);
             p.kv.settle(b, in_window);
         }
         if b == self.next_interval_end {
@@ -406,11 +422,24 @@ impl Recorder {
     }
 
     /// An elastic pool now has `replicas` serving (or draining) and pays for `instances`.
-    pub fn fleet_changed(&mut self, pool: usize, replicas: u32, instances: u32, now: u64) {
+    pub fn fleet_changed(&mut self, pool: usize, f: FleetCounts, now: u64) {
         let in_window = self.in_window;
         let p = &mut self.pools[pool];
-        p.replicas.set(now, in_window, u64::from(replicas));
-        p.instances.set(now, in_window, u64::from(instances));
+        p.replicas.set(now, in_window, u64::from(f.serving));
+        p.instances.set(now, in_window, u64::from(f.instances));
+        p.starting.set(now, in_window, u64::from(f.starting));
+    }
+
+    /// An elastic pool asked for a new replica (`started`) or stopped one.
+    pub fn replica_event(&mut self, pool: usize, started: bool, now: u64) {
+        if now >= self.warmup && now < self.horizon {
+            let p = &mut self.pools[pool];
+            if started {
+                p.starts += 1;
+            } else {
+                p.stops += 1;
+            }
+        }
     }
 
     #[inline]
@@ -465,8 +494,15 @@ impl Recorder {
                     p.instances.window as f64 * f64::from(pool.instance.gpu_count) / NS_PER_HOUR;
                 let idle_gpu_h = (paid_gpu_h - busy_gpu_h).max(0.0);
                 let out_per_replica_s = p.output_tokens as f64 / (p.replicas.window as f64 / 1e9);
+                let starting_h = p.starting.window as f64 / NS_PER_HOUR;
                 PoolStats {
                     replicas_mean: p.replicas.window as f64 / window_ns,
+                    cold_starts: p.starts as f64,
+                    stops: p.stops as f64,
+                    provisioning_replica_hours: starting_h,
+                    provisioning_cost_usd: starting_h
+                        * f64::from(pool.gpus_per_replica)
+                        * pool.price_usd_per_gpu_hour(),
                     utilization: p.busy.window as f64 / p.replicas.window as f64,
                     output_tokens_per_second_per_replica: if p.kv_per_replica > 0 {
                         out_per_replica_s

@@ -184,6 +184,12 @@ impl Stats {
 pub struct PoolStats {
     /// Replicas serving (or draining), on average over the window: elastic pools vary.
     pub replicas_mean: f64,
+    /// Elastic pools: replicas asked for and stopped in the window; replica-hours paid while
+    /// provisioning, and what they cost.
+    pub cold_starts: f64,
+    pub stops: f64,
+    pub provisioning_replica_hours: f64,
+    pub provisioning_cost_usd: f64,
     pub utilization: f64,
     /// LLM pools: output tokens per second per replica, and per GPU; mean KV-cache use.
     pub output_tokens_per_second_per_replica: f64,

@@ -94,6 +94,10 @@ fn replicas_follow_the_schedule_after_provisioning() {
     );
     assert!((replicas[18] - 2.0).abs() < 1e-9, "{}", replicas[18]);
     assert!((replicas[19] - 3.0).abs() < 1e-9, "{}", replicas[19]);
+    // Two starts at 1:00, three stops at 2:00, two starts at 3:00; each start provisions 5 min.
+    let ps = &r.pools[0];
+    assert_eq!((ps.cold_starts, ps.stops), (4.0, 3.0));
+    assert!((ps.provisioning_replica_hours - 4.0 * 5.0 / 60.0).abs() < 1e-9);
     // Paid instance-hours, hour by hour: 2, 4 (the two new ones are paid while they start),
     // 1 (plus the moments the drained ones take to finish), 3.
     let price = s.pools[0].price_usd_per_hour;

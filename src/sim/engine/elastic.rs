@@ -12,6 +12,7 @@ use std::collections::VecDeque;
 use super::{Engine, Event};
 use crate::fleet::scaling::scheduled;
 use crate::fleet::{ScalingPolicy, TargetTracking, TrackedMetric, instances_for};
+use crate::sim::metrics::FleetCounts;
 use crate::units::SimTime;
 use crate::workload::Policy;
 
@@ -150,6 +151,7 @@ impl Engine<'_> {
                     let replica = &mut self.replicas[r as usize];
                     replica.state = ReplicaState::Starting;
                     replica.ready_at = self.now + delay.0;
+                    self.rec.replica_event(p, true, self.now);
                     self.events.push(
                         SimTime(replica.ready_at),
                         Event::ReplicaReady { replica: r },
@@ -162,6 +164,7 @@ impl Engine<'_> {
             for &r in slots.iter().rev() {
                 if excess > 0 && self.replicas[r as usize].state == ReplicaState::Starting {
                     self.replicas[r as usize].state = ReplicaState::Off;
+                    self.rec.replica_event(p, false, self.now);
                     excess -= 1;
                 }
             }
@@ -214,6 +217,8 @@ impl Engine<'_> {
         wl.next_rr %= wl.replicas.len().max(1);
         if self.holds_nothing(r) {
             self.replicas[r].state = ReplicaState::Off;
+            let pool = self.replicas[r].pool as usize;
+            self.rec.replica_event(pool, false, self.now);
         } else {
             self.replicas[r].state = ReplicaState::Draining;
         }
@@ -231,7 +236,9 @@ impl Engine<'_> {
     pub(super) fn retire_if_drained(&mut self, r: usize) {
         if self.replicas[r].state == ReplicaState::Draining && self.holds_nothing(r) {
             self.replicas[r].state = ReplicaState::Off;
-            self.report_fleet(self.replicas[r].pool as usize);
+            let pool = self.replicas[r].pool as usize;
+            self.rec.replica_event(pool, false, self.now);
+            self.report_fleet(pool);
         }
     }
 
@@ -250,6 +257,11 @@ impl Engine<'_> {
         }
         let pool = &self.scenario.pools[p];
         let instances = instances_for(paid, pool.gpus_per_replica, pool.instance.gpu_count);
-        self.rec.fleet_changed(p, serving, instances, self.now);
+        let counts = FleetCounts {
+            serving,
+            starting: paid - serving,
+            instances,
+        };
+        self.rec.fleet_changed(p, counts, self.now);
     }
 }
