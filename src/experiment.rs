@@ -165,6 +165,7 @@ fn mean_pool(ps: &[&PoolStats]) -> PoolStats {
     PoolStats {
         replicas_mean: m(|p| p.replicas_mean),
         cold_starts: m(|p| p.cold_starts),
+        interruptions: m(|p| p.interruptions),
         stops: m(|p| p.stops),
         provisioning_replica_hours: m(|p| p.provisioning_replica_hours),
         provisioning_cost_usd: m(|p| p.provisioning_cost_usd),

@@ -4,6 +4,7 @@
 //! A replica is one model server on `gpus_per_replica` GPUs; a pool's replicas are packed onto
 //! whole instances, and the instances are what the bill counts.
 
+pub mod interruptions;
 pub mod scaling;
 pub mod service;
 
@@ -13,6 +14,7 @@ use crate::llm::{IterationTable, MemoryPlan, Roofline, Settings};
 use crate::pricing::{InstanceType, Market};
 use crate::units::SimTime;
 
+pub use interruptions::{Correlated, Interruptions, Replacement};
 pub use scaling::{Provisioning, Scaling, ScalingPolicy, TargetTracking, TrackedMetric};
 pub use service::ServiceSampler;
 
@@ -143,9 +145,24 @@ pub struct Pool {
     pub serving: Serving,
     /// How the replica count changes; `None`: fixed at `replicas`.
     pub scaling: Option<Scaling>,
+    /// Reclaims of spot capacity; `None`: replicas run until the pool lets them go.
+    pub interruptions: Option<Interruptions>,
 }
 
 impl Pool {
+    /// How long a new replica takes to serve (elastic pools say; others use the defaults).
+    pub fn provisioning(&self) -> Provisioning {
+        self.scaling
+            .as_ref()
+            .map_or(scaling::DEFAULT_PROVISIONING, |s| s.provisioning)
+    }
+
+    /// Whether the replica count changes during a run: autoscaling, reclaims, or a fallback
+    /// pool (no replicas of its own) that runs what its spot pool lacks.
+    pub fn varies(&self) -> bool {
+        self.scaling.is_some() || self.interruptions.is_some() || self.replicas == 0
+    }
+
     /// The most replicas the pool can have at once.
     pub fn max_replicas(&self) -> u32 {
         self.scaling

@@ -303,6 +303,23 @@ fn csv_message(e: &csv::Error) -> String {
     }
 }
 
+/// AWS's Spot Instance Advisor buckets (`pricing/spot_interruption.csv`, see its SOURCE.md).
+const SPOT_INTERRUPTION_CSV: &str = include_str!("../pricing/spot_interruption.csv");
+
+/// The interruption bucket (`"<5%"` .. `">20%"`) of an instance type in a region, where the
+/// Spot Instance Advisor lists one.
+pub fn spot_interruption_bucket(
+    cloud: &str,
+    instance_type: &str,
+    region: &str,
+) -> Option<&'static str> {
+    SPOT_INTERRUPTION_CSV.lines().skip(1).find_map(|line| {
+        let mut f = line.split(',');
+        let (c, t, r, b) = (f.next()?, f.next()?, f.next()?, f.next()?);
+        (c == cloud && t == instance_type && r == region).then_some(b)
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

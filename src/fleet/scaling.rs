@@ -83,6 +83,14 @@ pub struct Provisioning {
     pub model_load: SimTime,
 }
 
+/// Until per-family start-time distributions land: a typical GPU VM boot, a serving container's
+/// start, and a model's weights from object storage, each a round figure.
+pub const DEFAULT_PROVISIONING: Provisioning = Provisioning {
+    instance_start: SimTime::from_secs(120),
+    container_start: SimTime::from_secs(30),
+    model_load: SimTime::from_secs(60),
+};
+
 impl Provisioning {
     pub fn total(&self) -> SimTime {
         SimTime(self.instance_start.0 + self.container_start.0 + self.model_load.0)

@@ -10,11 +10,10 @@ use crate::sim::{Metric, SeriesRow};
 pub fn render(r: &Report) -> String {
     let s = r.summary;
     let with_ci = s.replications > 1;
-    let llm = super::json::serves_llm(r.scenario);
     let metrics: Vec<Metric> = Metric::ALL
         .iter()
         .map(|d| d.metric)
-        .filter(|m| llm || !m.is_llm())
+        .filter(|&m| super::json::shows(r.scenario, m))
         .collect();
     let mut w = csv::Writer::from_writer(Vec::new());
     let mut header = vec![

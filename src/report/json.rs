@@ -31,8 +31,7 @@ pub fn to_value(r: &Report) -> Value {
             "interval_s": sc.interval.as_secs_f64(),
         }),
     );
-    let llm = serves_llm(sc);
-    scope(&mut root, &s.total, llm);
+    scope(&mut root, &s.total, sc);
     root.insert("catalog".into(), json!(sc.catalog));
     let workloads = sc
         .workloads
@@ -53,7 +52,7 @@ pub fn to_value(r: &Report) -> Value {
                 "arrivals_ended_s".into(),
                 json!(ended.map(|t| t.as_secs_f64())),
             );
-            scope(&mut m, ws, llm);
+            scope(&mut m, ws, sc);
             m.insert("timeseries".into(), timeseries(series));
             Value::Object(m)
         })
@@ -84,9 +83,12 @@ pub fn to_value(r: &Report) -> Value {
                 "gpu_hours": { "busy": ps.gpu_hours_busy, "idle": ps.gpu_hours_idle },
                 "cost_usd": { "total": ps.cost_usd, "idle": ps.idle_cost_usd },
             });
-            if let Some(sc) = &p.scaling {
+            if p.varies() {
                 let obj = pool.as_object_mut().expect("an object");
                 obj.insert("replicas_mean".into(), json!(ps.replicas_mean));
+            }
+            if let Some(sc) = &p.scaling {
+                let obj = pool.as_object_mut().expect("an object");
                 obj.insert(
                     "autoscale".into(),
                     json!({
@@ -96,6 +98,26 @@ pub fn to_value(r: &Report) -> Value {
                         "provisioning_s": sc.provisioning.total().as_secs_f64(),
                         "cold_starts": ps.cold_starts,
                         "stops": ps.stops,
+                        "provisioning_replica_hours": ps.provisioning_replica_hours,
+                        "provisioning_cost_usd": ps.provisioning_cost_usd,
+                    }),
+                );
+            }
+            if let Some(int) = &p.interruptions {
+                let obj = pool.as_object_mut().expect("an object");
+                obj.insert(
+                    "interruptions".into(),
+                    json!({
+                        "rate_per_hour": int.rate_per_hour,
+                        "notice_s": int.notice.as_secs_f64(),
+                        "replacement": int.replacement.name(),
+                        "retry_delay_s": int.replacement.delay().map(|d| d.as_secs_f64()),
+                        "correlated": int.correlated.map(|c| json!({
+                            "rate_per_hour": c.rate_per_hour,
+                            "fraction": c.fraction,
+                        })),
+                        "count": ps.interruptions,
+                        "replicas_started": ps.cold_starts,
                         "provisioning_replica_hours": ps.provisioning_replica_hours,
                         "provisioning_cost_usd": ps.provisioning_cost_usd,
                     }),
@@ -186,6 +208,13 @@ fn number(m: Metric, x: f64) -> Value {
     }
 }
 
+/// Whether a headline metric belongs in the reports of this scenario: token-level metrics for
+/// scenarios that serve an LLM, reclaim counts for scenarios with spot interruptions.
+pub fn shows(sc: &Scenario, m: Metric) -> bool {
+    (!m.is_llm() || serves_llm(sc))
+        && (!m.is_interruption() || sc.pools.iter().any(|p| p.interruptions.is_some()))
+}
+
 /// Whether any pool of the scenario serves an LLM at token level.
 pub fn serves_llm(sc: &Scenario) -> bool {
     sc.pools
@@ -195,9 +224,10 @@ pub fn serves_llm(sc: &Scenario) -> bool {
 
 /// Inserts the headline metrics of a scope at their dotted paths (the token-level ones only for
 /// scenarios that serve an LLM).
-fn scope(obj: &mut Map<String, Value>, s: &ScopeSummary, llm: bool) {
+fn scope(obj: &mut Map<String, Value>, s: &ScopeSummary, sc: &Scenario) {
+    let llm = serves_llm(sc);
     for def in Metric::ALL {
-        if def.metric.is_llm() && !llm {
+        if !shows(sc, def.metric) {
             continue;
         }
         if def.metric == Metric::SloAttainment {

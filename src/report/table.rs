@@ -53,8 +53,8 @@ pub fn render(r: &Report) -> String {
     let mut per_hour = 0.0;
     let window_h = (sc.horizon.0 - sc.warmup.0) as f64 / 3.6e12;
     for (p, ps) in sc.pools.iter().zip(&s.pools) {
-        // Elastic pools: the mean over the window, of replicas and of what they cost an hour.
-        let (count, hourly) = if p.scaling.is_some() {
+        // Pools whose count varies: the mean over the window, of replicas and of their cost an hour.
+        let (count, hourly) = if p.varies() {
             (format!("{:.1}", ps.replicas_mean), ps.cost_usd / window_h)
         } else {
             (
@@ -89,7 +89,7 @@ pub fn render(r: &Report) -> String {
             "total",
             "",
             "",
-            if sc.pools.iter().any(|p| p.scaling.is_some()) {
+            if sc.pools.iter().any(|p| p.varies()) {
                 format!("{replicas:.1}")
             } else {
                 format!("{}", replicas.round())
@@ -198,6 +198,40 @@ pub fn render(r: &Report) -> String {
                 usd(ps.provisioning_cost_usd)
             );
         }
+    }
+    for (p, ps) in sc.pools.iter().zip(&s.pools) {
+        if p.interruptions.is_some() && p.scaling.is_none() {
+            let _ = writeln!(
+                out,
+                "reclaims  {}: {} interruptions · {} replacements · {:.1} replica-hours starting ({})",
+                clip(&p.name, 14),
+                thousands(ps.interruptions),
+                thousands(ps.cold_starts),
+                ps.provisioning_replica_hours,
+                usd(ps.provisioning_cost_usd)
+            );
+        } else if p.interruptions.is_some() {
+            let _ = writeln!(
+                out,
+                "reclaims  {}: {} interruptions",
+                clip(&p.name, 14),
+                thousands(ps.interruptions)
+            );
+        }
+    }
+    if sc.pools.iter().any(|p| p.interruptions.is_some()) {
+        let retried = t.get(Metric::Retried).mean;
+        let lost = t.get(Metric::RetriedLost).mean;
+        let _ = writeln!(
+            out,
+            "retried   {} requests lost their replica{}",
+            thousands(retried),
+            if retried > 0.0 {
+                format!(", having waited {lost:.0} ms on average before the retry")
+            } else {
+                String::new()
+            }
+        );
     }
     if !markets.is_empty() {
         let _ = writeln!(out, "markets   {}", markets.join(" · "));

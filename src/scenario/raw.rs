@@ -264,6 +264,26 @@ pub struct Pool {
     pub service: Option<Spanned<Service>>,
     pub autoscale: Option<Spanned<Autoscale>>,
     pub provisioning: Option<Spanned<Provisioning>>,
+    pub interruptions: Option<Spanned<Interruptions>>,
+}
+
+/// Reclaims of a spot pool's replicas.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Interruptions {
+    pub rate_per_hour: Option<Spanned<f64>>,
+    pub notice: Option<Spanned<Duration>>,
+    pub replacement: Option<Spanned<String>>,
+    pub retry_delay: Option<Spanned<Duration>>,
+    pub correlated: Option<Spanned<Correlated>>,
+}
+
+/// Reclaims that take part of a pool at once.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Correlated {
+    pub rate_per_hour: Spanned<f64>,
+    pub fraction: Spanned<f64>,
 }
 
 /// An autoscaling policy; which fields apply depends on `policy`.

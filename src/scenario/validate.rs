@@ -151,6 +151,9 @@ pub(super) fn scenario(src: &Source, base: &Path) -> Result<Scenario, Vec<Diagno
         }
     }
     if !c.has_problems() {
+        c.fallback_pools(&mut pools, &pools_raw);
+    }
+    if !c.has_problems() {
         for (i, (name, _)) in workloads_raw.iter().enumerate() {
             let serving: Vec<&Pool> = pools.iter().filter(|p| p.workload == i).collect();
             if serving.is_empty() {

@@ -26,7 +26,7 @@ use super::SimError;
 use super::event::{Event, EventQueue, QueueRef};
 use super::metrics::Recorder;
 use super::result::RunResult;
-use super::scheduler::{LlmReplica, Outcome};
+use super::scheduler::{LlmConfig, LlmReplica, Outcome};
 use crate::fleet::{Batching, ServiceSampler, Serving};
 use crate::llm::Timing;
 use crate::rng::{Stream, substream};
@@ -36,6 +36,18 @@ use crate::workload::{Arrivals, Policy, Request};
 
 use self::elastic::ReplicaState;
 use self::llm::llm_config;
+
+/// Queues are in arrival order (expiry looks only at the front); a request retried after its
+/// replica was reclaimed may be older than the newest queued.
+#[inline]
+fn push_in_order(items: &mut VecDeque<Request>, req: Request) {
+    if items.back().is_none_or(|b| b.arrival <= req.arrival) {
+        items.push_back(req);
+    } else {
+        let i = items.partition_point(|x| x.arrival <= req.arrival);
+        items.insert(i, req);
+    }
+}
 
 /// How often (in events) the engine publishes its simulated time for progress bars.
 const PROGRESS_EVERY: u64 = 1 << 16;
@@ -88,6 +100,36 @@ struct ReplicaRt {
     state: ReplicaState,
     /// When a replica being provisioned is due to be ready.
     ready_at: u64,
+    /// When the batch in service ends (a reclaim makes its `BatchDone` stale).
+    batch_end: u64,
+    /// When a spot replica gets its reclaim notice, and when the reclaim comes (`u64::MAX`:
+    /// not armed).
+    interrupt_at: u64,
+    reclaim_at: u64,
+}
+
+impl ReplicaRt {
+    fn new(
+        p: &crate::fleet::Pool,
+        pool: usize,
+        llm: Option<LlmConfig>,
+        state: ReplicaState,
+    ) -> ReplicaRt {
+        ReplicaRt {
+            pool: pool as u32,
+            workload: p.workload as u32,
+            queue: WaitQueue::default(),
+            batch: Vec::with_capacity(p.serving.batching().max_batch as usize),
+            busy: false,
+            llm: llm.map(|c| Box::new(LlmReplica::new(c))),
+            run: Run::default(),
+            state,
+            ready_at: 0,
+            batch_end: u64::MAX,
+            interrupt_at: u64::MAX,
+            reclaim_at: u64::MAX,
+        }
+    }
 }
 
 /// What an LLM replica is running: `steps` iterations from `start`, the first being `first`;
@@ -115,6 +157,17 @@ struct PoolRt {
     slots: Vec<u32>,
     /// Target tracking's memory (elastic pools that track a metric).
     tracker: self::elastic::Tracker,
+    /// Draws the replicas' lifetimes, for pools with interruptions.
+    reclaims: Stream,
+    /// The scheduler settings of the pool's replicas, for LLM pools.
+    llm_config: Option<LlmConfig>,
+    /// Replicas (starting or serving) the pool wants: its policy's last word, or `replicas`.
+    target: u32,
+    /// Until when a reclaim left the pool without spot capacity to start replicas.
+    capacity_back_at: u64,
+    /// When its pending `Replace` and `PoolReclaim` events are due (`u64::MAX`: none).
+    replace_at: u64,
+    pool_reclaim_at: u64,
 }
 
 pub(super) struct Engine<'s> {
@@ -148,21 +201,12 @@ impl<'s> Engine<'s> {
                 };
                 let first = replicas.len() as u32;
                 for k in 0..p.max_replicas() {
-                    replicas.push(ReplicaRt {
-                        pool: i as u32,
-                        workload: p.workload as u32,
-                        queue: WaitQueue::default(),
-                        batch: Vec::with_capacity(p.serving.batching().max_batch as usize),
-                        busy: false,
-                        llm: llm_config.map(|c| Box::new(LlmReplica::new(c))),
-                        run: Run::default(),
-                        state: if k < p.replicas {
-                            ReplicaState::Active
-                        } else {
-                            ReplicaState::Off
-                        },
-                        ready_at: 0,
-                    });
+                    let state = if k < p.replicas {
+                        ReplicaState::Active
+                    } else {
+                        ReplicaState::Off
+                    };
+                    replicas.push(ReplicaRt::new(p, i, llm_config, state));
                 }
                 PoolRt {
                     sampler: match &p.serving {
@@ -177,6 +221,12 @@ impl<'s> Engine<'s> {
                     },
                     slots: (first..replicas.len() as u32).collect(),
                     tracker: Default::default(),
+                    reclaims: substream(seed, &format!("interruptions/{}", p.name)),
+                    llm_config,
+                    target: p.replicas,
+                    capacity_back_at: 0,
+                    replace_at: u64::MAX,
+                    pool_reclaim_at: u64::MAX,
                 }
             })
             .collect();
@@ -256,6 +306,17 @@ impl<'s> Engine<'s> {
                 self.events
                     .push(SimTime::ZERO, Event::PoolTick { pool: p as u32 });
             }
+            if let Some(int) = &self.scenario.pools[p].interruptions {
+                let correlated = int.correlated.is_some();
+                for r in self.pools[p].slots.clone() {
+                    if self.replicas[r as usize].state == ReplicaState::Active {
+                        self.arm_interruption(r as usize);
+                    }
+                }
+                if correlated {
+                    self.arm_pool_reclaim(p);
+                }
+            }
         }
         let mut count: u64 = 0;
         while let Some((t, event)) = self.events.pop() {
@@ -276,6 +337,10 @@ impl<'s> Engine<'s> {
                 Event::ReplicaExpire { replica } => self.on_expire(QueueRef::Replica(replica)),
                 Event::PoolTick { pool } => self.on_pool_tick(pool as usize),
                 Event::ReplicaReady { replica } => self.on_replica_ready(replica as usize),
+                Event::Interrupt { replica } => self.on_interrupt(replica as usize),
+                Event::Reclaim { replica } => self.on_reclaim(replica as usize),
+                Event::Replace { pool } => self.on_replace(pool as usize),
+                Event::PoolReclaim { pool } => self.on_pool_reclaim(pool as usize),
             }
             if count.is_multiple_of(PROGRESS_EVERY)
                 && let Some(p) = progress
@@ -317,6 +382,14 @@ impl<'s> Engine<'s> {
             self.llm_arrival(w, req, prefix);
             return self.schedule_arrival(w);
         }
+        self.dispatch(w, req);
+        self.schedule_arrival(w)
+    }
+
+    /// Request `req` of request-level workload `w` goes to a replica, or a queue (an arrival, or
+    /// a request whose replica was reclaimed).
+    #[inline]
+    fn dispatch(&mut self, w: usize, req: Request) {
         let queue = match self.workloads[w].policy {
             Policy::SharedQueue => {
                 // Fast path: a free replica that would start at once takes the request directly.
@@ -327,25 +400,25 @@ impl<'s> Engine<'s> {
                 {
                     self.workloads[w].idle.pop_front();
                     self.start_single(r as usize, req);
-                    return self.schedule_arrival(w);
+                    return;
                 }
-                self.workloads[w].queue.items.push_back(req);
+                push_in_order(&mut self.workloads[w].queue.items, req);
                 self.start_shared(w);
                 QueueRef::Shared(w as u32)
             }
             _ if self.workloads[w].replicas.is_empty() => {
                 // An elastic pool scaled to zero: nothing to take the request.
                 self.rec.failed(w, req.arrival.0, self.now, false);
-                return self.schedule_arrival(w);
+                return;
             }
             policy => {
                 let r = self.pick_replica(w, policy);
                 let replica = &self.replicas[r];
                 if !replica.busy && replica.queue.items.is_empty() && self.starts_alone(r) {
                     self.start_single(r, req);
-                    return self.schedule_arrival(w);
+                    return;
                 }
-                self.replicas[r].queue.items.push_back(req);
+                push_in_order(&mut self.replicas[r].queue.items, req);
                 self.start_replica(r);
                 QueueRef::Replica(r as u32)
             }
@@ -359,7 +432,6 @@ impl<'s> Engine<'s> {
             rec.failed(w, dropped.arrival.0, now, false);
         }
         self.arm_expiry(queue);
-        self.schedule_arrival(w)
     }
 
     fn on_batch_done(&mut self, r: usize) {
@@ -368,6 +440,9 @@ impl<'s> Engine<'s> {
             return;
         }
         let replica = &mut self.replicas[r];
+        if replica.batch_end != self.now {
+            return; // its replica was reclaimed mid-batch
+        }
         let (w, pool) = (replica.workload as usize, replica.pool as usize);
         let timeout = self.workloads[w].timeout;
         for req in &replica.batch {
@@ -648,10 +723,10 @@ impl<'s> Engine<'s> {
             .as_ref()
             .expect("request-level pools have a sampler")
             .sample(&mut p.rng, n as u32, traced);
-        self.events.push(
-            SimTime(self.now + service.0),
-            Event::BatchDone { replica: r as u32 },
-        );
+        let end = self.now + service.0;
+        self.replicas[r].batch_end = end;
+        self.events
+            .push(SimTime(end), Event::BatchDone { replica: r as u32 });
     }
 
     fn outstanding(&self, r: u32) -> usize {

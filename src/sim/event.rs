@@ -45,6 +45,14 @@ pub enum Event {
     PoolTick { pool: u32 },
     /// A replica being provisioned may be ready (stale if its start was called off).
     ReplicaReady { replica: u32 },
+    /// A spot replica gets its reclaim notice (stale if it stopped meanwhile).
+    Interrupt { replica: u32 },
+    /// The notice is over: the cloud takes the replica and what it still holds.
+    Reclaim { replica: u32 },
+    /// Spot capacity is back: a pool that lost replicas asks for them again.
+    Replace { pool: u32 },
+    /// A correlated reclaim takes part of a pool at once.
+    PoolReclaim { pool: u32 },
 }
 
 impl Event {

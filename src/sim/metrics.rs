@@ -88,6 +88,11 @@ struct WorkloadRec {
     completed: u64,
     dropped: u64,
     timed_out: u64,
+    /// Requests (of the window) sent elsewhere because their replica was reclaimed; a request
+    /// counts once per reclaim it lives through.
+    retried: u64,
+    /// Time those requests had spent before their replica was reclaimed: what a retry adds.
+    retried_lost_ns: u128,
     within_target: u64,
     /// The end-to-end p99 target, nanoseconds.
     target_ns: Option<u64>,
@@ -119,6 +124,8 @@ struct PoolRec {
     starting: Level,
     starts: u64,
     stops: u64,
+    /// Reclaim notices received in the window.
+    interruptions: u64,
     batches: u64,
     batch_items: u64,
     /// KV-cache blocks in use over the pool's replicas, and their capacity (LLM pools).
@@ -162,6 +169,8 @@ impl Recorder {
                 completed: 0,
                 dropped: 0,
                 timed_out: 0,
+                retried: 0,
+                retried_lost_ns: 0,
                 within_target: 0,
                 target_ns: w.slo.and_then(|slo| slo.p99).map(|t| t.0),
                 slo: w.slo,
@@ -195,6 +204,7 @@ impl Recorder {
                 starting: Level::default(),
                 starts: 0,
                 stops: 0,
+                interruptions: 0,
                 batches: 0,
                 batch_items: 0,
                 kv: Level::default(),
@@ -430,6 +440,22 @@ impl Recorder {
         p.starting.set(now, in_window, u64::from(f.starting));
     }
 
+    /// A replica of `pool` got its reclaim notice.
+    pub fn interrupted(&mut self, pool: usize, now: u64) {
+        if now >= self.warmup && now < self.horizon {
+            self.pools[pool].interruptions += 1;
+        }
+    }
+
+    /// A request of workload `w` that arrived at `arrival` lost its replica and goes elsewhere.
+    pub fn retried(&mut self, w: usize, arrival: u64, now: u64) {
+        if self.counts(arrival) {
+            let rec = &mut self.workloads[w];
+            rec.retried += 1;
+            rec.retried_lost_ns += u128::from(now - arrival);
+        }
+    }
+
     /// An elastic pool asked for a new replica (`started`) or stopped one.
     pub fn replica_event(&mut self, pool: usize, started: bool, now: u64) {
         if now >= self.warmup && now < self.horizon {
@@ -498,6 +524,7 @@ impl Recorder {
                 PoolStats {
                     replicas_mean: p.replicas.window as f64 / window_ns,
                     cold_starts: p.starts as f64,
+                    interruptions: p.interruptions as f64,
                     stops: p.stops as f64,
                     provisioning_replica_hours: starting_h,
                     provisioning_cost_usd: starting_h
@@ -597,6 +624,18 @@ impl Recorder {
         set(Metric::Completed, completed);
         set(Metric::Dropped, sum(|r| r.dropped));
         set(Metric::TimedOut, sum(|r| r.timed_out));
+        set(Metric::Retried, sum(|r| r.retried));
+        set(
+            Metric::RetriedLost,
+            recs.iter().map(|r| r.retried_lost_ns).sum::<u128>() as f64 / 1e6 / sum(|r| r.retried),
+        );
+        set(
+            Metric::Interruptions,
+            in_scope
+                .iter()
+                .map(|&p| self.pools[p].interruptions as f64)
+                .sum(),
+        );
         set(Metric::LatencyMean, latency_sum as f64 / 1e6 / completed);
         set(Metric::LatencyP50, quantile(&latency, 0.50));
         set(Metric::LatencyP90, quantile(&latency, 0.90));

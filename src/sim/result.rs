@@ -55,6 +55,9 @@ pub enum Metric {
     PrefixHitRate,
     SloTtftAttainment,
     SloTpotAttainment,
+    Retried,
+    Interruptions,
+    RetriedLost,
 }
 
 /// How a metric is named in the JSON contract and in CSV.
@@ -65,7 +68,7 @@ pub struct MetricDef {
 }
 
 impl Metric {
-    pub const COUNT: usize = 46;
+    pub const COUNT: usize = 49;
 
     pub const ALL: [MetricDef; Metric::COUNT] = [
         def(Metric::Arrived, "requests.arrived"),
@@ -120,6 +123,9 @@ impl Metric {
         def(Metric::PrefixHitRate, "prefix_cache.hit_rate"),
         def(Metric::SloTtftAttainment, "slo.ttft_attainment"),
         def(Metric::SloTpotAttainment, "slo.tpot_attainment"),
+        def(Metric::Retried, "requests.retried"),
+        def(Metric::Interruptions, "interruptions"),
+        def(Metric::RetriedLost, "requests.retried_lost_ms"),
     ];
 
     pub fn index(self) -> usize {
@@ -133,7 +139,16 @@ impl Metric {
     /// Whether the metric describes token-level LLM serving (reported only for scenarios that
     /// serve an LLM).
     pub fn is_llm(self) -> bool {
-        self >= Metric::TtftMean
+        self >= Metric::TtftMean && self <= Metric::SloTpotAttainment
+    }
+
+    /// Whether the metric describes reclaims of spot capacity (reported only for scenarios with
+    /// interruptions).
+    pub fn is_interruption(self) -> bool {
+        matches!(
+            self,
+            Metric::Retried | Metric::Interruptions | Metric::RetriedLost
+        )
     }
 
     /// Whether the metric is a count of requests (printed without decimals).
@@ -147,6 +162,8 @@ impl Metric {
                 | Metric::InputTokens
                 | Metric::OutputTokens
                 | Metric::Preemptions
+                | Metric::Retried
+                | Metric::Interruptions
         )
     }
 }
@@ -190,6 +207,8 @@ pub struct PoolStats {
     pub stops: f64,
     pub provisioning_replica_hours: f64,
     pub provisioning_cost_usd: f64,
+    /// Spot pools: reclaim notices in the window.
+    pub interruptions: f64,
     pub utilization: f64,
     /// LLM pools: output tokens per second per replica, and per GPU; mean KV-cache use.
     pub output_tokens_per_second_per_replica: f64,

@@ -4,6 +4,7 @@
 mod cli;
 mod elastic;
 mod golden;
+mod interruptions;
 mod llm;
 mod llm_validation;
 mod properties;

@@ -190,6 +190,17 @@ impl Checker<'_> {
             }
         }
         let scaling = self.scaling(p, replicas);
+        let interruptions = instance
+            .as_ref()
+            .and_then(|i| self.interruptions(p, name, i, market));
+        if let (Some(_), Some((_, Serving::Llm(_))), Some(v)) =
+            (&interruptions, &serving, &p.interruptions)
+        {
+            self.error(
+                v.span(),
+                "interruptions of LLM pools are not simulated yet (the lost KV cache and partly generated answers); use a request-level model",
+            );
+        }
         if self.problems.len() > before {
             return None;
         }
@@ -205,6 +216,7 @@ impl Checker<'_> {
             serving,
             instance,
             scaling,
+            interruptions,
         })
     }
 
