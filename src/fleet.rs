@@ -15,7 +15,9 @@ use crate::pricing::{InstanceType, Market};
 use crate::units::SimTime;
 
 pub use interruptions::{Correlated, Interruptions, Replacement};
-pub use scaling::{Provisioning, Scaling, ScalingPolicy, TargetTracking, TrackedMetric};
+pub use scaling::{
+    Provisioning, QueueMetric, Scaling, ScalingPolicy, StepScaling, TargetTracking, TrackedMetric,
+};
 pub use service::ServiceSampler;
 
 /// The time one batch takes on one replica, as a function of the batch.

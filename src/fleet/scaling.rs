@@ -11,6 +11,61 @@ pub enum ScalingPolicy {
     Schedule { hours: [u32; 24] },
     /// Keep a measured quantity at a target, the way Kubernetes' HPA and AWS target tracking do.
     TargetTracking(TargetTracking),
+    /// Add or remove replicas in steps when the queue crosses thresholds (AWS step scaling).
+    Step(StepScaling),
+    /// The schedule, brought forward by the provisioning time so that its replicas serve when
+    /// their hour starts, with target tracking above it for what the forecast missed (AWS
+    /// predictive scaling beside a dynamic policy).
+    Predictive {
+        hours: [u32; 24],
+        tracking: TargetTracking,
+    },
+}
+
+/// Step scaling: every `interval`, the metric's mean over the last `window`; at or above a
+/// step's `above`, the largest such step's `add` replicas join (no sooner than `cooldown` after
+/// the last change); below `scale_in.0`, `scale_in.1` replicas leave (same cooldown).
+#[derive(Clone, Debug, PartialEq)]
+pub struct StepScaling {
+    pub metric: QueueMetric,
+    /// (threshold, replicas to add), by rising threshold.
+    pub steps: Vec<(f64, u32)>,
+    pub scale_in: Option<(f64, u32)>,
+    pub interval: SimTime,
+    pub window: SimTime,
+    pub cooldown: SimTime,
+}
+
+/// What step scaling watches.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum QueueMetric {
+    /// Requests waiting (not in service) per serving replica: the backlog per instance AWS
+    /// recommends for queue workers.
+    Length,
+    /// Seconds the oldest waiting request has waited.
+    Delay,
+}
+
+impl QueueMetric {
+    pub fn name(self) -> &'static str {
+        match self {
+            QueueMetric::Length => "queue-length",
+            QueueMetric::Delay => "queue-delay",
+        }
+    }
+}
+
+impl StepScaling {
+    /// The replicas wanted, from `current`, when the metric reads `value`.
+    pub fn wanted(&self, value: f64, current: u32) -> u32 {
+        if let Some(&(_, add)) = self.steps.iter().rev().find(|&&(above, _)| value >= above) {
+            return current + add;
+        }
+        match self.scale_in {
+            Some((below, remove)) if value < below => current.saturating_sub(remove),
+            _ => current,
+        }
+    }
 }
 
 /// Target tracking: every `interval`, the metric over the last `window` gives the replicas that
@@ -32,12 +87,18 @@ pub struct TargetTracking {
 pub enum TrackedMetric {
     /// Share of the serving replicas' time spent busy.
     Utilization,
+    /// Requests in flight (queued or in service) per replica: Knative's concurrency target.
+    Concurrency,
+    /// Share of the replicas' KV cache holding live sequences (LLM pools).
+    KvCache,
 }
 
 impl TrackedMetric {
     pub fn name(self) -> &'static str {
         match self {
             TrackedMetric::Utilization => "utilization",
+            TrackedMetric::Concurrency => "concurrency",
+            TrackedMetric::KvCache => "kv-cache",
         }
     }
 }
@@ -55,6 +116,8 @@ impl ScalingPolicy {
         match self {
             ScalingPolicy::Schedule { .. } => "schedule",
             ScalingPolicy::TargetTracking(_) => "target-tracking",
+            ScalingPolicy::Step(_) => "step",
+            ScalingPolicy::Predictive { .. } => "predictive",
         }
     }
 
@@ -62,7 +125,10 @@ impl ScalingPolicy {
     pub fn next_evaluation(&self, now: SimTime) -> SimTime {
         let every = match self {
             ScalingPolicy::Schedule { .. } => SimTime::from_secs(3600).0,
-            ScalingPolicy::TargetTracking(t) => t.interval.0,
+            ScalingPolicy::TargetTracking(t) | ScalingPolicy::Predictive { tracking: t, .. } => {
+                t.interval.0
+            }
+            ScalingPolicy::Step(s) => s.interval.0,
         };
         SimTime((now.0 / every + 1) * every)
     }
@@ -110,6 +176,23 @@ pub struct Scaling {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn steps_apply_the_largest_step_reached() {
+        let s = StepScaling {
+            metric: QueueMetric::Length,
+            steps: vec![(2.0, 1), (10.0, 4)],
+            scale_in: Some((0.5, 2)),
+            interval: SimTime::from_secs(60),
+            window: SimTime::from_secs(60),
+            cooldown: SimTime::ZERO,
+        };
+        assert_eq!(s.wanted(1.0, 5), 5);
+        assert_eq!(s.wanted(2.0, 5), 6);
+        assert_eq!(s.wanted(50.0, 5), 9);
+        assert_eq!(s.wanted(0.1, 5), 3);
+        assert_eq!(s.wanted(0.1, 1), 0);
+    }
 
     #[test]
     fn a_schedule_follows_the_hour_of_day() {

@@ -300,6 +300,25 @@ pub struct Autoscale {
     pub window: Option<Spanned<Duration>>,
     pub scale_up_cooldown: Option<Spanned<Duration>>,
     pub scale_down_stabilization: Option<Spanned<Duration>>,
+    pub steps: Option<Spanned<Vec<Step>>>,
+    pub scale_in: Option<Spanned<ScaleIn>>,
+    pub cooldown: Option<Spanned<Duration>>,
+}
+
+/// A step of step scaling: at or above `above`, add `add` replicas.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Step {
+    pub above: Spanned<f64>,
+    pub add: Spanned<i64>,
+}
+
+/// Step scaling's way down: below `below`, remove `remove` replicas.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScaleIn {
+    pub below: Spanned<f64>,
+    pub remove: Spanned<i64>,
 }
 
 /// How long a new replica takes, by stage.

@@ -181,6 +181,16 @@ impl LlmReplica {
         self.waiting.len()
     }
 
+    /// Requests running (admitted, holding KV).
+    pub fn running_len(&self) -> usize {
+        self.running.len()
+    }
+
+    /// Arrival of the oldest request waiting to be admitted.
+    pub fn oldest_waiting(&self) -> Option<u64> {
+        self.waiting.front().map(|&k| self.seqs[k].arrival)
+    }
+
     /// Requests still waiting whose deadline (`arrival + timeout`) has come leave the queue. The
     /// queue is in arrival order (readmissions, being older, go first), so they are at its front.
     pub fn expire_waiting(&mut self, now: u64, timeout: u64, out: &mut Vec<Outcome>) {

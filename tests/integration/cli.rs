@@ -392,7 +392,7 @@ fn bad_input_exits_2_and_names_the_place() {
                 ":33:16: `provisioning` applies to pools that scale",
                 ":39:52: a utilization target is in (0, 1], got 1.5",
                 ":39:65: `hours` does not apply to policy \"target-tracking\"",
-                ":45:24: target tracking needs `max`",
+                ":45:24: policy \"target-tracking\" needs `max`",
             ],
         ),
         (

@@ -5,7 +5,9 @@ use std::sync::Arc;
 use toml::Spanned;
 
 use super::{Checker, Entry, LlmModel, ModelEntry, ModelKind, Profiles};
-use crate::fleet::{LlmServing, Pool, ServiceModel, ServiceTime, Serving};
+use crate::fleet::{
+    LlmServing, Pool, ScalingPolicy, ServiceModel, ServiceTime, Serving, TrackedMetric,
+};
 use crate::llm::Roofline;
 use crate::pricing::{Catalog, InstanceType, LookupError, Market};
 use crate::scenario::raw;
@@ -190,6 +192,25 @@ impl Checker<'_> {
             }
         }
         let scaling = self.scaling(p, replicas);
+        let tracks_kv = scaling.as_ref().is_some_and(|s| {
+            matches!(
+                &s.policy,
+                ScalingPolicy::TargetTracking(t) | ScalingPolicy::Predictive { tracking: t, .. }
+                    if t.metric == TrackedMetric::KvCache
+            )
+        });
+        if tracks_kv
+            && !matches!(serving, Some((_, Serving::Llm(_))))
+            && let Some(m) = p
+                .autoscale
+                .as_ref()
+                .and_then(|a| a.get_ref().metric.as_ref())
+        {
+            self.error(
+                m.span(),
+                "metric \"kv-cache\" applies to pools of LLM models",
+            );
+        }
         let interruptions = instance
             .as_ref()
             .and_then(|i| self.interruptions(p, name, i, market));

@@ -14,7 +14,10 @@ use crate::fleet::scaling::scheduled;
 use rand::RngExt;
 use rand_distr::Distribution;
 
-use crate::fleet::{Replacement, ScalingPolicy, TargetTracking, TrackedMetric, instances_for};
+use crate::fleet::{
+    QueueMetric, Replacement, ScalingPolicy, StepScaling, TargetTracking, TrackedMetric,
+    instances_for,
+};
 use crate::sim::metrics::FleetCounts;
 use crate::units::SimTime;
 use crate::workload::Policy;
@@ -28,6 +31,38 @@ pub(super) struct Tracker {
     /// Recent recommendations (time, replicas), for the scale-down stabilization window.
     recommendations: VecDeque<(u64, u32)>,
     last_scale_up: Option<u64>,
+    /// Sampled metrics (time, value) over the last window, for the metrics read at ticks.
+    points: VecDeque<(u64, f64)>,
+    /// When step scaling last changed the pool.
+    last_step: Option<u64>,
+}
+
+impl Tracker {
+    /// Adds `value`, sampled at `now`, and returns the mean of the samples of the last `window`.
+    fn windowed(&mut self, now: u64, window: u64, value: f64) -> f64 {
+        self.points.push_back((now, value));
+        while self
+            .points
+            .front()
+            .is_some_and(|&(at, _)| at + window <= now && at != now)
+        {
+            self.points.pop_front();
+        }
+        self.points.iter().map(|&(_, v)| v).sum::<f64>() / self.points.len() as f64
+    }
+}
+
+/// What a pool holds at one instant, over its serving replicas (its share of a shared queue
+/// included).
+#[derive(Default)]
+struct Snapshot {
+    serving: u32,
+    in_flight: f64,
+    waiting: f64,
+    /// Arrival of the oldest waiting request.
+    oldest: Option<u64>,
+    /// Live KV blocks over one replica's capacity: replicas' worth of KV in use.
+    kv_replicas: f64,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -49,6 +84,13 @@ impl Engine<'_> {
                 scheduled(hours, SimTime(self.now)).clamp(scaling.min, scaling.max)
             }
             ScalingPolicy::TargetTracking(t) => self.tracked_target(p, t, scaling.min, scaling.max),
+            ScalingPolicy::Step(s) => self.stepped_target(p, s, scaling.min, scaling.max),
+            ScalingPolicy::Predictive { hours, tracking } => {
+                let lead = scaling.provisioning.total();
+                let planned = scheduled(hours, SimTime(self.now + lead.0));
+                let tracked = self.tracked_target(p, tracking, scaling.min, scaling.max);
+                planned.max(tracked).clamp(scaling.min, scaling.max)
+            }
         };
         self.rescale(p, target);
         let next = scaling.policy.next_evaluation(SimTime(self.now));
@@ -85,16 +127,27 @@ impl Engine<'_> {
         }
         let (t0, busy0, _) = tracker.samples[0];
         if t0 == now {
+            // The first look: the replicas the run started with count as a recommendation, so
+            // the stabilization window holds them at first as it holds any later count.
+            tracker.recommendations.push_back((now, committed));
             return committed;
         }
-        let desired = match t.metric {
-            // The replicas that would have been busy `target` of the time: mean busy / target.
-            TrackedMetric::Utilization => {
-                let busy_mean = (busy - busy0) as f64 / (now - t0) as f64;
-                (busy_mean / t.target - 1e-9).ceil().max(0.0) as u32
+        // The replicas that would hold the metric at its target: for utilization, mean busy
+        // replicas / target; for concurrency, mean requests in flight / target; for the KV
+        // cache, mean replicas' worth of live KV / target.
+        let load = match t.metric {
+            TrackedMetric::Utilization => (busy - busy0) as f64 / (now - t0) as f64,
+            TrackedMetric::Concurrency => {
+                let v = self.snapshot(p).in_flight;
+                self.pools[p].tracker.windowed(now, t.window.0, v)
             }
-        }
-        .clamp(min, max);
+            TrackedMetric::KvCache => {
+                let v = self.snapshot(p).kv_replicas;
+                self.pools[p].tracker.windowed(now, t.window.0, v)
+            }
+        };
+        let tracker = &mut self.pools[p].tracker;
+        let desired = ((load / t.target - 1e-9).ceil().max(0.0) as u32).clamp(min, max);
         tracker.recommendations.push_back((now, desired));
         let keep_from = now.saturating_sub(t.scale_down_stabilization.0);
         while tracker
@@ -123,6 +176,78 @@ impl Engine<'_> {
                 .unwrap_or(committed);
             highest.min(committed)
         }
+    }
+
+    /// What step scaling asks of pool `p` now.
+    fn stepped_target(&mut self, p: usize, s: &StepScaling, min: u32, max: u32) -> u32 {
+        let now = self.now;
+        let committed = self.committed(p);
+        let snap = self.snapshot(p);
+        let value = match s.metric {
+            QueueMetric::Length => snap.waiting / f64::from(snap.serving.max(1)),
+            QueueMetric::Delay => snap.oldest.map_or(0.0, |a| (now - a) as f64 / 1e9),
+        };
+        let tracker = &mut self.pools[p].tracker;
+        let mean = tracker.windowed(now, s.window.0, value);
+        if tracker.last_step.is_some_and(|at| now - at < s.cooldown.0) {
+            return committed;
+        }
+        let wanted = s.wanted(mean, committed).clamp(min, max);
+        if wanted != committed {
+            tracker.last_step = Some(now);
+        }
+        wanted
+    }
+
+    /// The requests and KV cache pool `p` holds now.
+    fn snapshot(&self, p: usize) -> Snapshot {
+        let mut snap = Snapshot::default();
+        let mut oldest = u64::MAX;
+        for &r in &self.pools[p].slots {
+            let replica = &self.replicas[r as usize];
+            if !matches!(replica.state, ReplicaState::Active | ReplicaState::Draining) {
+                continue;
+            }
+            snap.serving += 1;
+            if let Some(llm) = &replica.llm {
+                let waiting = llm.waiting_len();
+                snap.in_flight += (waiting + llm.running_len()) as f64;
+                snap.waiting += waiting as f64;
+                oldest = oldest.min(llm.oldest_waiting().unwrap_or(u64::MAX));
+                snap.kv_replicas += llm.filled_blocks() as f64;
+            } else {
+                let waiting = replica.queue.items.len();
+                snap.in_flight += (waiting + replica.batch.len()) as f64;
+                snap.waiting += waiting as f64;
+                oldest = oldest.min(
+                    replica
+                        .queue
+                        .items
+                        .front()
+                        .map_or(u64::MAX, |q| q.arrival.0),
+                );
+            }
+        }
+        if let Some(l) = self.pools[p].llm_config {
+            snap.kv_replicas /= l.kv_blocks as f64;
+        }
+        // A shared queue belongs to the workload: the pool's share is its share of the
+        // workload's serving replicas.
+        let w = &self.workloads[self.scenario.pools[p].workload];
+        if w.policy == Policy::SharedQueue && !w.queue.items.is_empty() {
+            // With nothing serving, every pool sees the whole queue (so one can scale from zero).
+            let share = if w.replicas.is_empty() {
+                1.0
+            } else {
+                f64::from(snap.serving) / w.replicas.len() as f64
+            };
+            let queued = w.queue.items.len() as f64 * share;
+            snap.in_flight += queued;
+            snap.waiting += queued;
+            oldest = oldest.min(w.queue.items.front().map_or(u64::MAX, |q| q.arrival.0));
+        }
+        snap.oldest = (oldest != u64::MAX).then_some(oldest);
+        snap
     }
 
     /// Moves pool `p` towards `target` replicas (starting or serving). A spot pool without
