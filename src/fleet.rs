@@ -149,6 +149,9 @@ pub struct Pool {
     pub scaling: Option<Scaling>,
     /// Reclaims of spot capacity; `None`: replicas run until the pool lets them go.
     pub interruptions: Option<Interruptions>,
+    /// Where the pool stands when several serve one workload: arrivals go to the pool with the
+    /// lowest order that has room, and spill over to the next (`u32::MAX`: after all others).
+    pub spill_order: u32,
 }
 
 impl Pool {

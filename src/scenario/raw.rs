@@ -265,6 +265,7 @@ pub struct Pool {
     pub autoscale: Option<Spanned<Autoscale>>,
     pub provisioning: Option<Spanned<Provisioning>>,
     pub interruptions: Option<Spanned<Interruptions>>,
+    pub spill_order: Option<Spanned<i64>>,
 }
 
 /// Reclaims of a spot pool's replicas.

@@ -21,6 +21,7 @@ use rand::RngExt;
 
 mod elastic;
 mod llm;
+mod spill;
 
 use super::SimError;
 use super::event::{Event, EventQueue, QueueRef};
@@ -84,6 +85,9 @@ struct WorkloadRt {
     uniform_batching: bool,
     /// When the arrival process ran out before the horizon.
     ended: Option<SimTime>,
+    /// Whether its pools fill in spill order (see `spill`); `replicas` and `idle` are then kept
+    /// in that order.
+    spill: bool,
 }
 
 struct ReplicaRt {
@@ -235,12 +239,20 @@ impl<'s> Engine<'s> {
             .iter()
             .enumerate()
             .map(|(wi, w)| {
-                let mine: Vec<u32> = (0..replicas.len() as u32)
+                let mut mine: Vec<u32> = (0..replicas.len() as u32)
                     .filter(|&r| {
                         let r = &replicas[r as usize];
                         r.workload as usize == wi && r.state == ReplicaState::Active
                     })
                     .collect();
+                let spill = scenario
+                    .pools_of(wi)
+                    .any(|p| scenario.pools[p].spill_order != u32::MAX);
+                if spill {
+                    mine.sort_by_key(|&r| {
+                        scenario.pools[replicas[r as usize].pool as usize].spill_order
+                    });
+                }
                 let arrivals = Arrivals::new(
                     &w.arrival,
                     w.tokens.as_ref(),
@@ -268,6 +280,7 @@ impl<'s> Engine<'s> {
                     capacity: w.dispatch.queue_capacity.map_or(usize::MAX, |c| c as usize),
                     timeout: w.dispatch.timeout.map_or(u64::MAX, |t| t.0),
                     ended: None,
+                    spill,
                     uniform_batching: {
                         let mut b = scenario
                             .pools_of(wi)
@@ -412,7 +425,12 @@ impl<'s> Engine<'s> {
                 return;
             }
             policy => {
-                let r = self.pick_replica(w, policy);
+                let r = match self.workloads[w].spill {
+                    true => self
+                        .spill_pick(w)
+                        .unwrap_or_else(|| self.pick_replica(w, policy)),
+                    false => self.pick_replica(w, policy),
+                };
                 let replica = &self.replicas[r];
                 if !replica.busy && replica.queue.items.is_empty() && self.starts_alone(r) {
                     self.start_single(r, req);
@@ -479,7 +497,7 @@ impl<'s> Engine<'s> {
                 self.start_batch(r, QueueRef::Shared(w as u32));
                 return;
             }
-            self.workloads[w].idle.push_back(r as u32);
+            self.add_idle(w, r as u32);
             self.start_shared(w);
             self.arm_expiry(QueueRef::Shared(w as u32));
         } else {

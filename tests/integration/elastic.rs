@@ -291,3 +291,49 @@ fn predictive_scaling_is_ready_on_the_hour() {
     // By day the schedule's 2 would not carry the load: tracking adds replicas above it.
     assert!(row(14.0).replicas > 10.0);
 }
+
+/// Spill-over: arrivals fill the reserved pool first, then spot, then on-demand, with a queue
+/// per replica or a shared queue.
+#[test]
+fn spill_order_fills_the_preferred_pools_first() {
+    for policy in ["least-outstanding", "shared-queue", "round-robin"] {
+        let r = json_without_run(&[
+            "simulate",
+            "scenarios/chat-assistant.toml",
+            "-f",
+            "json",
+            "--set",
+            "horizon=\"3h\"",
+            "--set",
+            &format!("workloads.chat.dispatch.policy=\"{policy}\""),
+            "--set",
+            "pools.l40s-reserved.spill_order=0",
+            "--set",
+            "pools.l40s-spot.spill_order=1",
+            "--set",
+            "pools.l40s-ondemand.spill_order=2",
+        ]);
+        let util = |name: &str| {
+            r["pools"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|p| p["name"] == name)
+                .unwrap()["utilization"]
+                .as_f64()
+                .unwrap()
+        };
+        let (res, spot, od) = (
+            util("l40s-reserved"),
+            util("l40s-spot"),
+            util("l40s-ondemand"),
+        );
+        assert!(res > spot && spot > od, "{policy}: {res} {spot} {od}");
+        assert_eq!(
+            r["requests"]["arrived"],
+            r["requests"]["completed"].as_f64().unwrap()
+                + r["requests"]["dropped"].as_f64().unwrap()
+                + r["requests"]["timed_out"].as_f64().unwrap()
+        );
+    }
+}

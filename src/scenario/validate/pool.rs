@@ -222,6 +222,22 @@ impl Checker<'_> {
                 "interruptions of LLM pools are not simulated yet (the lost KV cache and partly generated answers); use a request-level model",
             );
         }
+        let spill_order = match &p.spill_order {
+            None => u32::MAX,
+            Some(v) => match u32::try_from(*v.get_ref()) {
+                Ok(n) if n < u32::MAX => n,
+                _ => {
+                    self.error(
+                        v.span(),
+                        format!(
+                            "`spill_order` must be a whole number from 0, got {}",
+                            v.get_ref()
+                        ),
+                    );
+                    u32::MAX
+                }
+            },
+        };
         if self.problems.len() > before {
             return None;
         }
@@ -238,6 +254,7 @@ impl Checker<'_> {
             instance,
             scaling,
             interruptions,
+            spill_order,
         })
     }
 

@@ -542,10 +542,10 @@ impl Engine<'_> {
     fn join(&mut self, r: usize) {
         let w = self.replicas[r].workload as usize;
         self.replicas[r].state = ReplicaState::Active;
-        self.workloads[w].replicas.push(r as u32);
+        self.add_serving(w, r as u32);
         if self.workloads[w].policy == Policy::SharedQueue {
             if !self.replicas[r].busy {
-                self.workloads[w].idle.push_back(r as u32);
+                self.add_idle(w, r as u32);
             }
             self.start_shared(w);
             self.arm_expiry(super::QueueRef::Shared(w as u32));

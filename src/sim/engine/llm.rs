@@ -40,7 +40,12 @@ impl Engine<'_> {
             self.rec.failed(w, req.arrival.0, self.now, false);
             return;
         }
-        let r = self.pick_llm_replica(w, prefix.as_deref());
+        let r = match self.workloads[w].spill {
+            true => self
+                .spill_pick(w)
+                .unwrap_or_else(|| self.pick_llm_replica(w, prefix.as_deref())),
+            false => self.pick_llm_replica(w, prefix.as_deref()),
+        };
         let capacity = self.workloads[w].capacity;
         let llm = self.replicas[r].llm.as_mut().expect("an LLM replica");
         if llm.waiting_len() >= capacity || !llm.enqueue(&req, prefix) {
