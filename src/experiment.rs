@@ -166,6 +166,7 @@ fn mean_pool(ps: &[&PoolStats]) -> PoolStats {
         replicas_mean: m(|p| p.replicas_mean),
         cold_starts: m(|p| p.cold_starts),
         interruptions: m(|p| p.interruptions),
+        under_provisioned_hours: m(|p| p.under_provisioned_hours),
         stops: m(|p| p.stops),
         provisioning_replica_hours: m(|p| p.provisioning_replica_hours),
         provisioning_cost_usd: m(|p| p.provisioning_cost_usd),
@@ -207,6 +208,7 @@ fn mean_series(runs: &[&[SeriesRow]]) -> Vec<SeriesRow> {
                 p99_ms: m(|r| r.p99_ms),
                 utilization: m(|r| r.utilization),
                 replicas: m(|r| r.replicas),
+                queue: m(|r| r.queue),
                 cost_usd: m(|r| r.cost_usd),
             }
         })

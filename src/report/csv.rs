@@ -72,7 +72,7 @@ fn row(name: &str, s: &ScopeSummary, metrics: &[Metric], with_ci: bool) -> Vec<S
 }
 
 /// The time series in long form: `scope,t_s,arrivals,completed,failed,p99_ms,utilization,
-/// replicas,cost_usd`, the total first, then each workload (means over replications).
+/// replicas,queue,cost_usd`, the total first, then each workload (means over replications).
 pub fn render_timeseries(r: &Report) -> String {
     let s = r.summary;
     let mut w = csv::Writer::from_writer(Vec::new());
@@ -85,6 +85,7 @@ pub fn render_timeseries(r: &Report) -> String {
         "p99_ms",
         "utilization",
         "replicas",
+        "queue",
         "cost_usd",
     ])
     .expect("writing to memory");
@@ -112,6 +113,7 @@ pub fn render_timeseries(r: &Report) -> String {
                 p99_ms,
                 utilization,
                 replicas,
+                queue,
                 cost_usd,
             } = row;
             let mut record = vec![name.to_string()];
@@ -124,6 +126,7 @@ pub fn render_timeseries(r: &Report) -> String {
                     *p99_ms,
                     *utilization,
                     *replicas,
+                    *queue,
                     *cost_usd,
                 ]
                 .map(num),

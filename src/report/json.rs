@@ -86,6 +86,10 @@ pub fn to_value(r: &Report) -> Value {
             if p.varies() {
                 let obj = pool.as_object_mut().expect("an object");
                 obj.insert("replicas_mean".into(), json!(ps.replicas_mean));
+                obj.insert(
+                    "under_provisioned_hours".into(),
+                    json!(ps.under_provisioned_hours),
+                );
             }
             if let Some(sc) = &p.scaling {
                 let obj = pool.as_object_mut().expect("an object");
@@ -283,6 +287,7 @@ fn timeseries(rows: &[SeriesRow]) -> Value {
                     "p99_ms": r.p99_ms,
                     "utilization": r.utilization,
                     "replicas": r.replicas,
+                    "queue": r.queue,
                     "cost_usd": r.cost_usd,
                 })
             })

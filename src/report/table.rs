@@ -190,12 +190,13 @@ pub fn render(r: &Report) -> String {
         if p.scaling.is_some() {
             let _ = writeln!(
                 out,
-                "scaling   {}: {} starts · {} stops · {:.1} replica-hours starting ({})",
+                "scaling   {}: {} starts · {} stops · {:.1} replica-hours starting ({}) · {:.1} h short",
                 clip(&p.name, 14),
                 thousands(ps.cold_starts),
                 thousands(ps.stops),
                 ps.provisioning_replica_hours,
-                usd(ps.provisioning_cost_usd)
+                usd(ps.provisioning_cost_usd),
+                ps.under_provisioned_hours
             );
         }
     }
@@ -203,12 +204,13 @@ pub fn render(r: &Report) -> String {
         if p.interruptions.is_some() && p.scaling.is_none() {
             let _ = writeln!(
                 out,
-                "reclaims  {}: {} interruptions · {} replacements · {:.1} replica-hours starting ({})",
+                "reclaims  {}: {} interruptions · {} replacements · {:.1} replica-hours starting ({}) · {:.1} h short",
                 clip(&p.name, 14),
                 thousands(ps.interruptions),
                 thousands(ps.cold_starts),
                 ps.provisioning_replica_hours,
-                usd(ps.provisioning_cost_usd)
+                usd(ps.provisioning_cost_usd),
+                ps.under_provisioned_hours
             );
         } else if p.interruptions.is_some() {
             let _ = writeln!(

@@ -335,6 +335,9 @@ impl<'s> Engine<'s> {
         while let Some((t, event)) = self.events.pop() {
             debug_assert!(t.0 >= self.now, "time went back");
             self.now = t.0;
+            if self.rec.interval_due(t.0) {
+                self.count_waiting();
+            }
             self.rec.advance(t.0, self.scenario);
             count += 1;
             match event {
@@ -367,6 +370,25 @@ impl<'s> Engine<'s> {
         let mut result = self.rec.finish(self.scenario, self.seed, count, self.now);
         result.arrivals_ended = self.workloads.iter().map(|w| w.ended).collect();
         Ok(result)
+    }
+
+    /// Tells the recorder how many requests each workload has waiting (for the time series).
+    #[cold]
+    fn count_waiting(&mut self) {
+        let mut n: Vec<u64> = self
+            .workloads
+            .iter()
+            .map(|w| w.queue.items.len() as u64)
+            .collect();
+        for replica in &self.replicas {
+            n[replica.workload as usize] += match &replica.llm {
+                Some(l) => l.waiting_len() as u64,
+                None => replica.queue.items.len() as u64,
+            };
+        }
+        for (w, n) in n.into_iter().enumerate() {
+            self.rec.waiting(w, n);
+        }
     }
 
     fn schedule_arrival(&mut self, w: usize) -> Result<(), SimError> {

@@ -109,6 +109,8 @@ struct WorkloadRec {
     iv_arrivals: u64,
     iv_completed: u64,
     iv_failed: u64,
+    /// Requests waiting, as the engine last counted them (at the end of an interval).
+    waiting: u64,
     /// Latencies completed in the current interval.
     iv_latency: CoarseHistogram,
     /// Waits of zero, counted apart (most requests of a lightly loaded fleet never wait) and
@@ -122,6 +124,8 @@ struct PoolRec {
     instances: Level,
     /// Replicas being provisioned (paid, not serving), and how many started and stopped.
     starting: Level,
+    /// 1 while fewer replicas take work than the pool wants (starting, or lost to a reclaim).
+    short: Level,
     starts: u64,
     stops: u64,
     /// Reclaim notices received in the window.
@@ -141,6 +145,8 @@ pub(super) struct FleetCounts {
     pub serving: u32,
     pub starting: u32,
     pub instances: u32,
+    /// Whether fewer replicas take work than the pool wants.
+    pub short: bool,
 }
 
 /// Collects everything a run measures.
@@ -184,6 +190,7 @@ impl Recorder {
                 iv_arrivals: 0,
                 iv_completed: 0,
                 iv_failed: 0,
+                waiting: 0,
                 iv_latency: CoarseHistogram::default(),
                 zero_waits: 0,
             })
@@ -202,6 +209,7 @@ impl Recorder {
                     ..Level::default()
                 },
                 starting: Level::default(),
+                short: Level::default(),
                 starts: 0,
                 stops: 0,
                 interruptions: 0,
@@ -249,6 +257,17 @@ impl Recorder {
         arrival >= self.warmup && arrival < self.horizon
     }
 
+    /// Whether moving to `now` closes an interval (the engine then counts its queues first).
+    #[inline]
+    pub fn interval_due(&self, now: u64) -> bool {
+        now >= self.next_interval_end
+    }
+
+    /// The requests of workload `w` waiting now.
+    pub fn waiting(&mut self, w: usize, n: u64) {
+        self.workloads[w].waiting = n;
+    }
+
     /// Brings the integrals up to `now`, closing the intervals and window phases passed on the way.
     #[inline]
     pub fn advance(&mut self, now: u64, s: &Scenario) {
@@ -265,6 +284,7 @@ impl Recorder {
             p.replicas.settle(b, in_window);
             p.instances.settle(b, in_window);
             p.starting.settle(b, in_window);
+            p.short.settle(b, in_window);
             p.kv.settle(b, in_window);
         }
         if b == self.next_interval_end {
@@ -294,6 +314,7 @@ impl Recorder {
             p99_ms: f64::NAN,
             utilization: f64::NAN,
             replicas: 0.0,
+            queue: 0.0,
             cost_usd: 0.0,
         };
         let mut total_hist: Option<CoarseHistogram> = None;
@@ -314,12 +335,14 @@ impl Recorder {
                 p99_ms: p99_ms(&w.iv_latency),
                 utilization: busy / replicas,
                 replicas: replicas / len_ns,
+                queue: w.waiting as f64,
                 cost_usd: cost,
             };
             total.arrivals += row.arrivals;
             total.completed += row.completed;
             total.failed += row.failed;
             total.replicas += row.replicas;
+            total.queue += row.queue;
             total.cost_usd += row.cost_usd;
             total_busy += busy;
             total_replicas += replicas;
@@ -438,6 +461,7 @@ impl Recorder {
         p.replicas.set(now, in_window, u64::from(f.serving));
         p.instances.set(now, in_window, u64::from(f.instances));
         p.starting.set(now, in_window, u64::from(f.starting));
+        p.short.set(now, in_window, u64::from(f.short));
     }
 
     /// A replica of `pool` got its reclaim notice.
@@ -525,6 +549,7 @@ impl Recorder {
                     replicas_mean: p.replicas.window as f64 / window_ns,
                     cold_starts: p.starts as f64,
                     interruptions: p.interruptions as f64,
+                    under_provisioned_hours: p.short.window as f64 / NS_PER_HOUR,
                     stops: p.stops as f64,
                     provisioning_replica_hours: starting_h,
                     provisioning_cost_usd: starting_h

@@ -209,6 +209,9 @@ pub struct PoolStats {
     pub provisioning_cost_usd: f64,
     /// Spot pools: reclaim notices in the window.
     pub interruptions: f64,
+    /// Hours in the window during which fewer replicas took work than the pool wanted (its
+    /// policy's count, or `replicas`): new ones still starting, or reclaimed ones not replaced.
+    pub under_provisioned_hours: f64,
     pub utilization: f64,
     /// LLM pools: output tokens per second per replica, and per GPU; mean KV-cache use.
     pub output_tokens_per_second_per_replica: f64,
@@ -235,6 +238,8 @@ pub struct SeriesRow {
     pub p99_ms: f64,
     pub utilization: f64,
     pub replicas: f64,
+    /// Requests waiting (queued, not in service) at the end of the interval.
+    pub queue: f64,
     pub cost_usd: f64,
 }
 

@@ -45,6 +45,10 @@ fn a_constant_schedule_is_the_fixed_fleet() {
         let p = p.as_object_mut().unwrap();
         if p.remove("autoscale").is_some() {
             assert_eq!(p.remove("replicas_mean"), Some(serde_json::json!(2.0)));
+            assert_eq!(
+                p.remove("under_provisioned_hours"),
+                Some(serde_json::json!(0.0))
+            );
         }
     }
     assert_eq!(

@@ -584,10 +584,15 @@ impl Engine<'_> {
 
     /// Tells the recorder how many replicas pool `p` has serving and how many instances it pays.
     fn report_fleet(&mut self, p: usize) {
-        let (mut serving, mut paid) = (0u32, 0u32);
+        let (mut serving, mut paid, mut active) = (0u32, 0u32, 0u32);
         for &r in &self.pools[p].slots {
             match self.replicas[r as usize].state {
-                ReplicaState::Active | ReplicaState::Draining => {
+                ReplicaState::Active => {
+                    active += 1;
+                    serving += 1;
+                    paid += 1;
+                }
+                ReplicaState::Draining => {
                     serving += 1;
                     paid += 1;
                 }
@@ -601,6 +606,7 @@ impl Engine<'_> {
             serving,
             starting: paid - serving,
             instances,
+            short: active < self.pools[p].target,
         };
         self.rec.fleet_changed(p, counts, self.now);
     }
