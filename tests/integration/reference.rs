@@ -112,6 +112,7 @@ fn littles_law_holds_on_every_example() {
         ("llm-chat.toml", vec![]),
         ("llm-prefix.toml", vec!["horizon=\"20m\""]),
         ("autoscale-diurnal.toml", vec!["horizon=\"10h\""]),
+        ("spot-mix.toml", vec!["horizon=\"8h\""]),
     ] {
         let s = load(name, &overrides);
         let sum = summarise(&s, 1);
