@@ -167,6 +167,8 @@ fn mean_pool(ps: &[&PoolStats]) -> PoolStats {
         cold_starts: m(|p| p.cold_starts),
         interruptions: m(|p| p.interruptions),
         under_provisioned_hours: m(|p| p.under_provisioned_hours),
+        warm_starts: m(|p| p.warm_starts),
+        warm_cost_usd: m(|p| p.warm_cost_usd),
         stops: m(|p| p.stops),
         provisioning_replica_hours: m(|p| p.provisioning_replica_hours),
         provisioning_cost_usd: m(|p| p.provisioning_cost_usd),

@@ -5,6 +5,7 @@
 //! whole instances, and the instances are what the bill counts.
 
 pub mod interruptions;
+pub mod provisioning;
 pub mod scaling;
 pub mod service;
 
@@ -15,8 +16,9 @@ use crate::pricing::{InstanceType, Market};
 use crate::units::SimTime;
 
 pub use interruptions::{Correlated, Interruptions, Replacement};
+pub use provisioning::{Provisioning, WarmPool, WarmState, WeightSource};
 pub use scaling::{
-    Provisioning, QueueMetric, Scaling, ScalingPolicy, StepScaling, TargetTracking, TrackedMetric,
+    QueueMetric, Scaling, ScalingPolicy, StepScaling, TargetTracking, TrackedMetric,
 };
 pub use service::ServiceSampler;
 
@@ -152,14 +154,14 @@ pub struct Pool {
     /// Where the pool stands when several serve one workload: arrivals go to the pool with the
     /// lowest order that has room, and spill over to the next (`u32::MAX`: after all others).
     pub spill_order: u32,
+    /// How long a new replica (autoscaling, or replacing a reclaimed one) takes to serve.
+    pub provisioning: Provisioning,
 }
 
 impl Pool {
-    /// How long a new replica takes to serve (elastic pools say; others use the defaults).
-    pub fn provisioning(&self) -> Provisioning {
-        self.scaling
-            .as_ref()
-            .map_or(scaling::DEFAULT_PROVISIONING, |s| s.provisioning)
+    /// How long a new replica takes to serve.
+    pub fn provisioning(&self) -> &Provisioning {
+        &self.provisioning
     }
 
     /// Whether the replica count changes during a run: autoscaling, reclaims, or a fallback

@@ -1,5 +1,4 @@
-//! How a pool's replica count changes over a run: the autoscaling policy, its bounds, and how
-//! long a new replica takes to serve.
+//! How a pool's replica count changes over a run: the autoscaling policy and its bounds.
 
 use crate::units::SimTime;
 
@@ -140,37 +139,13 @@ pub fn scheduled(hours: &[u32; 24], now: SimTime) -> u32 {
     hours[hour as usize]
 }
 
-/// From the decision to add a replica until it serves: the instance boots, the serving
-/// container starts, the model's weights load.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Provisioning {
-    pub instance_start: SimTime,
-    pub container_start: SimTime,
-    pub model_load: SimTime,
-}
-
-/// Until per-family start-time distributions land: a typical GPU VM boot, a serving container's
-/// start, and a model's weights from object storage, each a round figure.
-pub const DEFAULT_PROVISIONING: Provisioning = Provisioning {
-    instance_start: SimTime::from_secs(120),
-    container_start: SimTime::from_secs(30),
-    model_load: SimTime::from_secs(60),
-};
-
-impl Provisioning {
-    pub fn total(&self) -> SimTime {
-        SimTime(self.instance_start.0 + self.container_start.0 + self.model_load.0)
-    }
-}
-
-/// An elastic pool: its policy, bounds, and provisioning delay. Replicas start at the pool's
-/// `replicas`, already serving.
+/// An elastic pool: its policy and bounds. Replicas start at the pool's `replicas`, already
+/// serving; new ones take the pool's provisioning time.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Scaling {
     pub policy: ScalingPolicy,
     pub min: u32,
     pub max: u32,
-    pub provisioning: Provisioning,
 }
 
 #[cfg(test)]

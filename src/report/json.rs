@@ -90,6 +90,26 @@ pub fn to_value(r: &Report) -> Value {
                     "under_provisioned_hours".into(),
                     json!(ps.under_provisioned_hours),
                 );
+                let pr = &p.provisioning;
+                obj.insert(
+                    "provisioning".into(),
+                    json!({
+                        "typical_s": pr.typical().as_secs_f64(),
+                        "instance_start_s": pr.instance_start.as_secs_f64(),
+                        "instance_start_cv": pr.instance_start_cv,
+                        "container_start_s": pr.container_start.as_secs_f64(),
+                        "model_load_s": pr.model_load.as_secs_f64(),
+                        "cached_load_s": pr.cached_load.as_secs_f64(),
+                        "cache_hit_ratio": pr.cache_hit_ratio,
+                        "warm_pool": pr.warm_pool.map(|w| json!({
+                            "size": w.size,
+                            "state": w.state.name(),
+                            "start_s": w.start.as_secs_f64(),
+                            "warm_starts": ps.warm_starts,
+                            "cost_usd": ps.warm_cost_usd,
+                        })),
+                    }),
+                );
             }
             if let Some(sc) = &p.scaling {
                 let obj = pool.as_object_mut().expect("an object");
@@ -99,7 +119,7 @@ pub fn to_value(r: &Report) -> Value {
                         "policy": sc.policy.name(),
                         "min": sc.min,
                         "max": sc.max,
-                        "provisioning_s": sc.provisioning.total().as_secs_f64(),
+                        "provisioning_s": p.provisioning.typical().as_secs_f64(),
                         "cold_starts": ps.cold_starts,
                         "stops": ps.stops,
                         "provisioning_replica_hours": ps.provisioning_replica_hours,

@@ -329,6 +329,20 @@ pub struct Provisioning {
     pub instance_start: Option<Spanned<Duration>>,
     pub container_start: Option<Spanned<Duration>>,
     pub model_load: Option<Spanned<Duration>>,
+    pub instance_start_cv: Option<Spanned<f64>>,
+    pub weights_gb: Option<Spanned<f64>>,
+    pub weights_from: Option<Spanned<String>>,
+    pub load_gb_per_s: Option<Spanned<f64>>,
+    pub cache_hit_ratio: Option<Spanned<f64>>,
+    pub warm_pool: Option<Spanned<WarmPool>>,
+}
+
+/// Prepared instances kept for scale-ups.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WarmPool {
+    pub size: Spanned<i64>,
+    pub state: Option<Spanned<String>>,
 }
 
 /// An instance type described in the scenario instead of taken from the catalog.

@@ -17,6 +17,7 @@ use crate::units::SimTime;
 mod gpu;
 mod llm;
 mod pool;
+mod provisioning;
 mod scaling;
 mod service;
 mod tokens;

@@ -172,6 +172,11 @@ struct PoolRt {
     /// When its pending `Replace` and `PoolReclaim` events are due (`u64::MAX`: none).
     replace_at: u64,
     pool_reclaim_at: u64,
+    /// Draws cold-start times.
+    provisioning: Stream,
+    /// Warm instances ready, and being prepared.
+    warm_ready: u32,
+    warm_refilling: u32,
 }
 
 pub(super) struct Engine<'s> {
@@ -231,6 +236,9 @@ impl<'s> Engine<'s> {
                     capacity_back_at: 0,
                     replace_at: u64::MAX,
                     pool_reclaim_at: u64::MAX,
+                    provisioning: substream(seed, &format!("provisioning/{}", p.name)),
+                    warm_ready: p.provisioning.warm_pool.map_or(0, |w| w.size),
+                    warm_refilling: 0,
                 }
             })
             .collect();
@@ -319,6 +327,9 @@ impl<'s> Engine<'s> {
                 self.events
                     .push(SimTime::ZERO, Event::PoolTick { pool: p as u32 });
             }
+            if self.scenario.pools[p].provisioning.warm_pool.is_some() {
+                self.report_fleet(p);
+            }
             if let Some(int) = &self.scenario.pools[p].interruptions {
                 let correlated = int.correlated.is_some();
                 for r in self.pools[p].slots.clone() {
@@ -357,6 +368,7 @@ impl<'s> Engine<'s> {
                 Event::Reclaim { replica } => self.on_reclaim(replica as usize),
                 Event::Replace { pool } => self.on_replace(pool as usize),
                 Event::PoolReclaim { pool } => self.on_pool_reclaim(pool as usize),
+                Event::WarmRefilled { pool } => self.on_warm_refilled(pool as usize),
             }
             if count.is_multiple_of(PROGRESS_EVERY)
                 && let Some(p) = progress

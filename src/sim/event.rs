@@ -53,6 +53,8 @@ pub enum Event {
     Replace { pool: u32 },
     /// A correlated reclaim takes part of a pool at once.
     PoolReclaim { pool: u32 },
+    /// A warm pool has prepared a replacement instance.
+    WarmRefilled { pool: u32 },
 }
 
 impl Event {

@@ -126,6 +126,9 @@ struct PoolRec {
     starting: Level,
     /// 1 while fewer replicas take work than the pool wants (starting, or lost to a reclaim).
     short: Level,
+    /// Warm instances kept stopped, and scale-ups served from the warm pool.
+    stopped: Level,
+    warm_starts: u64,
     starts: u64,
     stops: u64,
     /// Reclaim notices received in the window.
@@ -147,6 +150,8 @@ pub(super) struct FleetCounts {
     pub instances: u32,
     /// Whether fewer replicas take work than the pool wants.
     pub short: bool,
+    /// Warm instances kept stopped (paying for their disks).
+    pub stopped: u32,
 }
 
 /// Collects everything a run measures.
@@ -210,6 +215,8 @@ impl Recorder {
                 },
                 starting: Level::default(),
                 short: Level::default(),
+                stopped: Level::default(),
+                warm_starts: 0,
                 starts: 0,
                 stops: 0,
                 interruptions: 0,
@@ -285,6 +292,7 @@ impl Recorder {
             p.instances.settle(b, in_window);
             p.starting.settle(b, in_window);
             p.short.settle(b, in_window);
+            p.stopped.settle(b, in_window);
             p.kv.settle(b, in_window);
         }
         if b == self.next_interval_end {
@@ -462,6 +470,14 @@ impl Recorder {
         p.instances.set(now, in_window, u64::from(f.instances));
         p.starting.set(now, in_window, u64::from(f.starting));
         p.short.set(now, in_window, u64::from(f.short));
+        p.stopped.set(now, in_window, u64::from(f.stopped));
+    }
+
+    /// A scale-up of `pool` took a warm instance.
+    pub fn warm_start(&mut self, pool: usize, now: u64) {
+        if now >= self.warmup && now < self.horizon {
+            self.pools[pool].warm_starts += 1;
+        }
     }
 
     /// A replica of `pool` got its reclaim notice.
@@ -545,11 +561,28 @@ impl Recorder {
                 let idle_gpu_h = (paid_gpu_h - busy_gpu_h).max(0.0);
                 let out_per_replica_s = p.output_tokens as f64 / (p.replicas.window as f64 / 1e9);
                 let starting_h = p.starting.window as f64 / NS_PER_HOUR;
+                // A warm pool's cost: its stopped instances' disks, or its running instances
+                // (already in the paid instance-hours above).
+                let warm = pool.provisioning.warm_pool;
+                let stopped_cost = warm.map_or(0.0, |w| {
+                    p.stopped.window as f64 / NS_PER_HOUR * w.stopped_usd_per_hour
+                });
+                let warm_cost = match warm.map(|w| w.state) {
+                    Some(crate::fleet::WarmState::Running) => {
+                        f64::from(warm.expect("a warm pool").size)
+                            * (window_ns / NS_PER_HOUR)
+                            * pool.price_usd_per_hour
+                    }
+                    Some(crate::fleet::WarmState::Stopped) => stopped_cost,
+                    None => 0.0,
+                };
                 PoolStats {
                     replicas_mean: p.replicas.window as f64 / window_ns,
                     cold_starts: p.starts as f64,
                     interruptions: p.interruptions as f64,
                     under_provisioned_hours: p.short.window as f64 / NS_PER_HOUR,
+                    warm_starts: p.warm_starts as f64,
+                    warm_cost_usd: warm_cost,
                     stops: p.stops as f64,
                     provisioning_replica_hours: starting_h,
                     provisioning_cost_usd: starting_h
@@ -570,8 +603,9 @@ impl Recorder {
                         / (p.kv_per_replica as f64 * p.replicas.window as f64),
                     gpu_hours_busy: busy_gpu_h,
                     gpu_hours_idle: idle_gpu_h,
-                    cost_usd: p.instances.window as f64 / NS_PER_HOUR * pool.price_usd_per_hour,
-                    idle_cost_usd: idle_gpu_h * pool.price_usd_per_gpu_hour(),
+                    cost_usd: p.instances.window as f64 / NS_PER_HOUR * pool.price_usd_per_hour
+                        + stopped_cost,
+                    idle_cost_usd: idle_gpu_h * pool.price_usd_per_gpu_hour() + stopped_cost,
                     batch_size_mean: p.batch_items as f64 / p.batches as f64,
                     batches: p.batches as f64,
                 }

@@ -212,6 +212,10 @@ pub struct PoolStats {
     /// Hours in the window during which fewer replicas took work than the pool wanted (its
     /// policy's count, or `replicas`): new ones still starting, or reclaimed ones not replaced.
     pub under_provisioned_hours: f64,
+    /// Scale-ups that took a warm instance, and what the warm pool cost (its stopped disks, or
+    /// its running instances, which are idle GPU time).
+    pub warm_starts: f64,
+    pub warm_cost_usd: f64,
     pub utilization: f64,
     /// LLM pools: output tokens per second per replica, and per GPU; mean KV-cache use.
     pub output_tokens_per_second_per_replica: f64,

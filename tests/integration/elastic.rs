@@ -2,6 +2,7 @@
 
 use headroom::scenario;
 use headroom::sim::{self, Metric};
+use headroom::units::SimTime;
 use proptest::prelude::*;
 
 use crate::support::{headroom, root};
@@ -49,6 +50,7 @@ fn a_constant_schedule_is_the_fixed_fleet() {
                 p.remove("under_provisioned_hours"),
                 Some(serde_json::json!(0.0))
             );
+            assert!(p.remove("provisioning").is_some());
         }
     }
     assert_eq!(
@@ -283,9 +285,11 @@ fn predictive_scaling_is_ready_on_the_hour() {
     hours[3] = "30";
     let hours = hours.join(", ");
     let (s, r) = diurnal_day(&format!(
-        r#"{{ policy = "predictive", hours = [{hours}], target = 0.6, max = 40, min = 1 }}"#
+        // A fixed start (no spread), so that the lead is exact.
+        r#"{{ policy = "predictive", hours = [{hours}], target = 0.6, max = 40, min = 1 }}
+        provisioning = {{ instance_start = "90s" }}"#
     ));
-    let lead = s.pools[0].provisioning().total().as_secs_f64();
+    let lead = s.pools[0].provisioning().typical().as_secs_f64();
     assert_eq!(lead, 210.0);
     // Rows are one minute: at 03:00 the thirty replicas serve already; they were asked for
     // at 02:56:30 (the row of 02:56 shows them starting, not serving).
@@ -340,4 +344,76 @@ fn spill_order_fills_the_preferred_pools_first() {
                 + r["requests"]["timed_out"].as_f64().unwrap()
         );
     }
+}
+
+/// A warm pool shortens scale-ups and costs what its instances cost while they wait; a node
+/// cache shortens the model load of the starts it hits.
+#[test]
+fn warm_pools_and_caches_shorten_scale_ups() {
+    let run = |provisioning: &str| {
+        let text = format!(
+            r#"
+            version = 1
+            seed = 3
+            horizon = "24h"
+            warmup = "10m"
+            [models.m]
+            service.L40S = {{ kind = "exponential", mean = "100ms" }}
+            [workloads.w]
+            model = "m"
+            arrival = {{ kind = "poisson", rate = 5 }}
+            [pools.p]
+            instance_type = "g6e.xlarge"
+            region = "us-east-1"
+            replicas = 1
+            autoscale = {{ policy = "schedule", hours = [1, 5, 1, 5, 1, 5, 1, 5, 1, 5, 1, 5, 1, 5, 1, 5, 1, 5, 1, 5, 1, 5, 1, 5] }}
+            provisioning = {provisioning}
+        "#
+        );
+        let s = scenario::parse(&text, "warm.toml", root(), &[]).unwrap();
+        let r = sim::run(&s, s.seed, None).unwrap();
+        (s, r)
+    };
+    let (s, cold) = run(r#"{ instance_start = "90s", weights_gb = 60 }"#);
+    // 60 GB from object storage at 1 GB/s: a minute; the whole start 90 + 60 + 60 s.
+    assert_eq!(s.pools[0].provisioning.typical(), SimTime::from_secs(210));
+    let (_, running) = run(
+        r#"{ instance_start = "90s", weights_gb = 60, warm_pool = { size = 4, state = "running" } }"#,
+    );
+    let (_, stopped) = run(
+        r#"{ instance_start = "90s", weights_gb = 60, warm_pool = { size = 4, state = "stopped" } }"#,
+    );
+    let (_, cached) = run(r#"{ instance_start = "90s", weights_gb = 60, cache_hit_ratio = 1.0 }"#);
+    let short = |r: &sim::RunResult| r.pools[0].under_provisioned_hours;
+    // Twelve scale-ups of four replicas: 3.5 minutes short each when cold, 5 s from a running
+    // warm pool, 45 s + 20 s (the cached load) from a stopped one, 3.5 min - 40 s with a cache.
+    let ups = 12.0;
+    assert!(
+        (short(&cold) - ups * 210.0 / 3600.0).abs() < 0.05,
+        "{}",
+        short(&cold)
+    );
+    assert!(
+        (short(&running) - ups * 5.0 / 3600.0).abs() < 0.01,
+        "{}",
+        short(&running)
+    );
+    assert!(
+        (short(&stopped) - ups * 65.0 / 3600.0).abs() < 0.02,
+        "{}",
+        short(&stopped)
+    );
+    assert!(
+        (short(&cached) - ups * 170.0 / 3600.0).abs() < 0.05,
+        "{}",
+        short(&cached)
+    );
+    assert!(running.pools[0].warm_starts >= 44.0);
+    // A running warm pool pays four idle instances all the time; a stopped one pays disks.
+    let price = s.pools[0].price_usd_per_hour;
+    let window_h = 24.0 - 10.0 / 60.0;
+    let warm = running.pools[0].warm_cost_usd;
+    assert!((warm - 4.0 * window_h * price).abs() < 0.01, "{warm}");
+    assert!(stopped.pools[0].warm_cost_usd < 0.1 * warm);
+    assert!(running.total.get(Metric::CostTotal) > cold.total.get(Metric::CostTotal) + 0.9 * warm);
 }

@@ -61,10 +61,10 @@ fn interruption_counts_fall_inside_the_poisson_interval() {
             "rate {rate}: {count} reclaims over {exposure:.0} replica-hours, 99% interval [{lo}, {hi}]"
         );
         // Every reclaim is replaced (after the retry delay and provisioning); the window's edges
-        // cut a few pairs apart.
+        // cut a few pairs apart (at 10 reclaims an hour, about 1.5 in each 9-minute edge).
         let starts = r.pools[0].cold_starts;
         assert!(
-            (starts - count as f64).abs() <= 3.0,
+            (starts - count as f64).abs() <= 8.0,
             "{starts} starts for {count}"
         );
     }
@@ -167,7 +167,7 @@ fn fallback_covers_the_gap_with_on_demand() {
         starts <= n && starts >= 0.9 * n,
         "{starts} fallback starts for {n} reclaims"
     );
-    let gap_h = (600.0 + s.pools[0].provisioning().total().as_secs_f64()) / 3600.0;
+    let gap_h = (600.0 + s.pools[0].provisioning().typical().as_secs_f64()) / 3600.0;
     let od_h =
         fallback.pools[1].replicas_mean * 200.0 + fallback.pools[1].provisioning_replica_hours;
     assert!(

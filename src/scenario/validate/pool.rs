@@ -238,6 +238,13 @@ impl Checker<'_> {
                 }
             },
         };
+        let weights_bytes = match &serving {
+            Some((_, Serving::Llm(l))) => Some(l.roofline.variant.weight_bytes()),
+            _ => None,
+        };
+        let provisioning = instance
+            .as_ref()
+            .and_then(|i| self.provisioning(p, i, weights_bytes));
         if self.problems.len() > before {
             return None;
         }
@@ -255,6 +262,7 @@ impl Checker<'_> {
             scaling,
             interruptions,
             spill_order,
+            provisioning: provisioning?,
         })
     }
 

@@ -1,15 +1,13 @@
-//! A pool's autoscaling policy and provisioning delays.
+//! A pool's autoscaling policy and its spot interruptions.
 
 use toml::Spanned;
 
 use super::Checker;
 use crate::fleet::interruptions::{default_notice, rate_from_bucket};
-use crate::fleet::scaling::{
-    DEFAULT_INTERVAL, DEFAULT_PROVISIONING, DEFAULT_SCALE_DOWN_STABILIZATION, DEFAULT_WINDOW,
-};
+use crate::fleet::scaling::{DEFAULT_INTERVAL, DEFAULT_SCALE_DOWN_STABILIZATION, DEFAULT_WINDOW};
 use crate::fleet::{Correlated, Interruptions, Replacement};
 use crate::fleet::{
-    Provisioning, QueueMetric, Scaling, ScalingPolicy, StepScaling, TargetTracking, TrackedMetric,
+    QueueMetric, Scaling, ScalingPolicy, StepScaling, TargetTracking, TrackedMetric,
 };
 use crate::pricing::{InstanceType, Market, spot_interruption_bucket};
 use crate::scenario::raw;
@@ -20,7 +18,6 @@ const POLICIES: [&str; 4] = ["schedule", "target-tracking", "step", "predictive"
 impl Checker<'_> {
     /// The pool's scaling, if it autoscales (`None` also when invalid, already reported).
     pub(super) fn scaling(&mut self, p: &raw::Pool, replicas: u32) -> Option<Scaling> {
-        let provisioning = self.provisioning(p);
         let a = p.autoscale.as_ref()?;
         let a = a.get_ref();
         let count = |c: &mut Self, v: &Spanned<i64>, field: &str| match u32::try_from(*v.get_ref())
@@ -163,12 +160,7 @@ impl Checker<'_> {
             );
             return None;
         }
-        Some(Scaling {
-            policy,
-            min,
-            max,
-            provisioning: provisioning?,
-        })
+        Some(Scaling { policy, min, max })
     }
 
     fn target_tracking(&mut self, a: &raw::Autoscale) -> Option<TargetTracking> {
@@ -380,29 +372,6 @@ impl Checker<'_> {
             interval,
             window: get(&a.window, SimTime::from_secs(60)),
             cooldown: get(&a.cooldown, SimTime::from_secs(300)),
-        })
-    }
-
-    fn provisioning(&mut self, p: &raw::Pool) -> Option<Provisioning> {
-        let Some(v) = &p.provisioning else {
-            return Some(DEFAULT_PROVISIONING);
-        };
-        if p.autoscale.is_none() {
-            self.error(
-                v.span(),
-                "`provisioning` applies to pools that scale; add [autoscale] or remove it",
-            );
-            return None;
-        }
-        let v = v.get_ref();
-        let d = DEFAULT_PROVISIONING;
-        let get = |x: &Option<Spanned<raw::Duration>>, default: SimTime| {
-            x.as_ref().map_or(default, |x| x.get_ref().0)
-        };
-        Some(Provisioning {
-            instance_start: get(&v.instance_start, d.instance_start),
-            container_start: get(&v.container_start, d.container_start),
-            model_load: get(&v.model_load, d.model_load),
         })
     }
 }

@@ -15,7 +15,7 @@ use rand::RngExt;
 use rand_distr::Distribution;
 
 use crate::fleet::{
-    QueueMetric, Replacement, ScalingPolicy, StepScaling, TargetTracking, TrackedMetric,
+    QueueMetric, Replacement, ScalingPolicy, StepScaling, TargetTracking, TrackedMetric, WarmState,
     instances_for,
 };
 use crate::sim::metrics::FleetCounts;
@@ -86,7 +86,7 @@ impl Engine<'_> {
             ScalingPolicy::TargetTracking(t) => self.tracked_target(p, t, scaling.min, scaling.max),
             ScalingPolicy::Step(s) => self.stepped_target(p, s, scaling.min, scaling.max),
             ScalingPolicy::Predictive { hours, tracking } => {
-                let lead = scaling.provisioning.total();
+                let lead = self.scenario.pools[p].provisioning.typical();
                 let planned = scheduled(hours, SimTime(self.now + lead.0));
                 let tracked = self.tracked_target(p, tracking, scaling.min, scaling.max);
                 planned.max(tracked).clamp(scaling.min, scaling.max)
@@ -279,8 +279,8 @@ impl Engine<'_> {
                 self.arm_replace(p);
                 need = 0;
             }
-            let delay = self.scenario.pools[p].provisioning().total();
             for _ in 0..need {
+                let delay = self.provision_delay(p);
                 self.start_new(p, delay);
             }
         } else if target < current {
@@ -307,6 +307,31 @@ impl Engine<'_> {
         }
         self.report_fleet(p);
         self.update_fallback(p);
+    }
+
+    /// How long the next new replica of pool `p` takes: a warm instance if the warm pool has
+    /// one (the pool then prepares another), else a drawn cold start.
+    fn provision_delay(&mut self, p: usize) -> SimTime {
+        let pr = &self.scenario.pools[p].provisioning;
+        if let Some(w) = pr.warm_pool
+            && self.pools[p].warm_ready > 0
+        {
+            self.pools[p].warm_ready -= 1;
+            self.pools[p].warm_refilling += 1;
+            self.rec.warm_start(p, self.now);
+            let at = self.now + pr.typical().0;
+            self.events
+                .push(SimTime(at), Event::WarmRefilled { pool: p as u32 });
+            return w.start;
+        }
+        pr.draw(&mut self.pools[p].provisioning)
+    }
+
+    /// A replacement warm instance is prepared.
+    pub(super) fn on_warm_refilled(&mut self, p: usize) {
+        self.pools[p].warm_refilling -= 1;
+        self.pools[p].warm_ready += 1;
+        self.report_fleet(p);
     }
 
     /// A spot pool that falls back to on-demand runs as many fallback replicas as it serves
@@ -583,7 +608,7 @@ impl Engine<'_> {
     }
 
     /// Tells the recorder how many replicas pool `p` has serving and how many instances it pays.
-    fn report_fleet(&mut self, p: usize) {
+    pub(super) fn report_fleet(&mut self, p: usize) {
         let (mut serving, mut paid, mut active) = (0u32, 0u32, 0u32);
         for &r in &self.pools[p].slots {
             match self.replicas[r as usize].state {
@@ -601,8 +626,18 @@ impl Engine<'_> {
             }
         }
         let pool = &self.scenario.pools[p];
-        let instances = instances_for(paid, pool.gpus_per_replica, pool.instance.gpu_count);
+        // Warm instances: those being prepared are paid in full, as are running ones; stopped
+        // ones pay for their disks only.
+        let (ready, refilling) = (self.pools[p].warm_ready, self.pools[p].warm_refilling);
+        let (warm_paid, stopped) = match pool.provisioning.warm_pool.map(|w| w.state) {
+            Some(WarmState::Running) => (ready + refilling, 0),
+            Some(WarmState::Stopped) => (refilling, ready),
+            None => (0, 0),
+        };
+        let instances = instances_for(paid, pool.gpus_per_replica, pool.instance.gpu_count)
+            + instances_for(warm_paid, pool.gpus_per_replica, pool.instance.gpu_count);
         let counts = FleetCounts {
+            stopped,
             serving,
             starting: paid - serving,
             instances,
