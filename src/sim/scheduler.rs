@@ -77,6 +77,19 @@ struct Seq {
     shared_units: u32,
     first_token: Option<u64>,
     prefix: Option<Box<[u64]>>,
+    /// A request retried from a reclaimed replica that had been admitted there (its wait is
+    /// already recorded).
+    admitted_before: bool,
+}
+
+/// A request taken off a reclaimed replica, to be served again elsewhere: its generation is
+/// lost, but the first token the client saw and the wait it was admitted after stay recorded.
+#[derive(Debug)]
+pub struct Evicted {
+    pub req: Request,
+    pub prefix: Option<Box<[u64]>>,
+    pub first_token: Option<u64>,
+    pub admitted: bool,
 }
 
 impl Seq {
@@ -264,10 +277,51 @@ impl LlmReplica {
             } else {
                 None
             },
+            admitted_before: false,
         });
         self.outstanding += u64::from(input) + u64::from(output);
         self.waiting.push_back(key);
         true
+    }
+
+    /// Queues a request evicted from a reclaimed replica; false if this replica cannot take it.
+    pub fn enqueue_retry(&mut self, e: Evicted) -> bool {
+        if !self.enqueue(&e.req, e.prefix) {
+            return false;
+        }
+        let key = *self.waiting.back().expect("just queued");
+        let seq = &mut self.seqs[key];
+        seq.first_token = e.first_token;
+        seq.admitted_before = e.admitted;
+        true
+    }
+
+    /// Everything on the replica, oldest first, and the replica empty (its KV and prefix
+    /// cache gone with the machine).
+    pub fn evict_all(&mut self) -> Vec<Evicted> {
+        let running: std::collections::HashSet<usize> = self.running.iter().copied().collect();
+        let seqs = std::mem::take(&mut self.seqs);
+        let mut out: Vec<Evicted> = seqs
+            .into_iter()
+            .map(|(key, s)| Evicted {
+                req: Request {
+                    arrival: crate::units::SimTime(s.arrival),
+                    traced_service: crate::units::SimTime::ZERO,
+                    input_tokens: s.input,
+                    output_tokens: s.output,
+                    prefix: Request::NO_PREFIX,
+                },
+                admitted: s.admitted_before
+                    || running.contains(&key)
+                    || s.generated > 0
+                    || s.prefilled > 0,
+                prefix: s.prefix,
+                first_token: s.first_token,
+            })
+            .collect();
+        out.sort_by_key(|e| e.req.arrival);
+        *self = LlmReplica::new(self.cfg);
+        out
     }
 
     fn blocks_for(&self, tokens: u64) -> u64 {
@@ -548,7 +602,11 @@ impl LlmReplica {
                     prompt: self.seqs[key].input,
                 });
             }
-            if self.seqs[key].first_token.is_none() && self.seqs[key].generated == 0 && fresh {
+            if self.seqs[key].first_token.is_none()
+                && self.seqs[key].generated == 0
+                && fresh
+                && !self.seqs[key].admitted_before
+            {
                 out.push(Outcome::Admitted {
                     arrival: self.seqs[key].arrival,
                 });

@@ -237,3 +237,44 @@ proptest! {
         );
     }
 }
+
+/// An LLM replica reclaimed mid-generation: its sequences start again elsewhere from their
+/// prompts, none is lost, and the lost time shows.
+#[test]
+fn llm_sequences_survive_a_reclaim() {
+    let mut retried = 0.0;
+    for seed in [1u64, 2, 3] {
+        let out = crate::support::headroom()
+            .args([
+                "simulate",
+                "scenarios/llm-chat.toml",
+                "-f",
+                "json",
+                "--seed",
+                &seed.to_string(),
+                "--set",
+                "horizon=\"30m\"",
+                "--set",
+                "pools.l40s.market=\"spot\"",
+                "--set",
+                "pools.l40s.interruptions={ rate_per_hour = 8, notice = \"5s\", retry_delay = \"1m\" }",
+            ])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let r = &v["requests"];
+        let n = |k: &str| r[k].as_f64().unwrap();
+        assert_eq!(n("arrived"), n("completed") + n("dropped") + n("timed_out"));
+        assert!(v["interruptions"].as_f64().unwrap() >= 1.0);
+        if n("retried") > 0.0 {
+            assert!(n("retried_lost_ms") > 5_000.0, "{}", n("retried_lost_ms"));
+        }
+        retried += n("retried");
+    }
+    assert!(retried > 0.0, "a 5 s notice cuts some generations short");
+}

@@ -214,14 +214,6 @@ impl Checker<'_> {
         let interruptions = instance
             .as_ref()
             .and_then(|i| self.interruptions(p, name, i, market));
-        if let (Some(_), Some((_, Serving::Llm(_))), Some(v)) =
-            (&interruptions, &serving, &p.interruptions)
-        {
-            self.error(
-                v.span(),
-                "interruptions of LLM pools are not simulated yet (the lost KV cache and partly generated answers); use a request-level model",
-            );
-        }
         let spill_order = match &p.spill_order {
             None => u32::MAX,
             Some(v) => match u32::try_from(*v.get_ref()) {

@@ -546,6 +546,10 @@ impl Engine<'_> {
             self.replicas[r].pool as usize,
             self.replicas[r].workload as usize,
         );
+        if self.replicas[r].llm.is_some() {
+            self.reclaim_llm(r);
+            return;
+        }
         let replica = &mut self.replicas[r];
         let mut lost: Vec<crate::workload::Request> = replica.queue.items.drain(..).collect();
         if replica.busy {
@@ -560,6 +564,32 @@ impl Engine<'_> {
         for req in lost {
             self.rec.retried(w, req.arrival.0, self.now);
             self.dispatch(w, req);
+        }
+    }
+
+    /// The cloud takes LLM replica `r`: its sequences start again elsewhere, from their prompts
+    /// (a server does not move KV caches), keeping their arrival and any first token streamed.
+    fn reclaim_llm(&mut self, r: usize) {
+        let (p, w) = (
+            self.replicas[r].pool as usize,
+            self.replicas[r].workload as usize,
+        );
+        let replica = &mut self.replicas[r];
+        let llm = replica.llm.as_mut().expect("an LLM replica");
+        let busy = llm.is_busy();
+        let lost = llm.evict_all();
+        replica.run.end = u64::MAX;
+        if busy {
+            self.rec.batch_finished(p, self.now);
+        }
+        let reported = self.replicas[r].run.kv_reported;
+        self.rec.kv_blocks(p, reported, 0, self.now);
+        self.replicas[r].run.kv_reported = 0;
+        self.stop(r);
+        self.report_fleet(p);
+        for e in lost {
+            self.rec.retried(w, e.req.arrival.0, self.now);
+            self.llm_place(w, e);
         }
     }
 

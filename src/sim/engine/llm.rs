@@ -4,7 +4,7 @@
 use super::{Engine, Run};
 use crate::fleet::LlmServing;
 use crate::llm::Timing;
-use crate::sim::scheduler::{LlmConfig, Outcome};
+use crate::sim::scheduler::{Evicted, LlmConfig, Outcome};
 use crate::units::SimTime;
 use crate::workload::{Arrival, Policy, Request, Workload};
 
@@ -35,6 +35,21 @@ pub(super) fn llm_config(serving: &LlmServing, workload: &Workload) -> LlmConfig
 impl Engine<'_> {
     /// A request of an LLM workload arrives: route it, queue it, start the replica if idle.
     pub(super) fn llm_arrival(&mut self, w: usize, req: Request, prefix: Option<Box<[u64]>>) {
+        self.llm_place(
+            w,
+            Evicted {
+                req,
+                prefix,
+                first_token: None,
+                admitted: false,
+            },
+        );
+    }
+
+    /// A request of LLM workload `w` (an arrival, or one retried from a reclaimed replica) goes
+    /// to a replica's queue.
+    pub(super) fn llm_place(&mut self, w: usize, e: Evicted) {
+        let (req, prefix) = (e.req, e.prefix.as_deref());
         if self.workloads[w].replicas.is_empty() {
             // An elastic pool scaled to zero: nothing to take the request.
             self.rec.failed(w, req.arrival.0, self.now, false);
@@ -43,12 +58,12 @@ impl Engine<'_> {
         let r = match self.workloads[w].spill {
             true => self
                 .spill_pick(w)
-                .unwrap_or_else(|| self.pick_llm_replica(w, prefix.as_deref())),
-            false => self.pick_llm_replica(w, prefix.as_deref()),
+                .unwrap_or_else(|| self.pick_llm_replica(w, prefix)),
+            false => self.pick_llm_replica(w, prefix),
         };
         let capacity = self.workloads[w].capacity;
         let llm = self.replicas[r].llm.as_mut().expect("an LLM replica");
-        if llm.waiting_len() >= capacity || !llm.enqueue(&req, prefix) {
+        if llm.waiting_len() >= capacity || !llm.enqueue_retry(e) {
             // A full queue, or a prompt longer than the model accepts.
             self.rec.failed(w, req.arrival.0, self.now, false);
             return;
