@@ -4,8 +4,8 @@ use toml::Spanned;
 
 use super::Checker;
 use crate::fleet::provisioning::{
-    DEFAULT_CONTAINER_START, DEFAULT_MODEL_LOAD, STOPPED_USD_PER_HOUR, WARM_RUNNING_START,
-    WARM_STOPPED_START, instance_start_for, load_time,
+    DEFAULT_CONTAINER_START, DEFAULT_MODEL_LOAD, ENGINE_START, STOPPED_USD_PER_HOUR,
+    WARM_RESUME_SHARE, WARM_RUNNING_START, instance_start_for, load_time,
 };
 use crate::fleet::{Provisioning, WarmPool, WarmState, WeightSource};
 use crate::pricing::InstanceType;
@@ -154,7 +154,14 @@ impl Checker<'_> {
                 state,
                 start: match state {
                     // Resumed: the node boots from its disk, the image and weights are local.
-                    WarmState::Stopped => SimTime(WARM_STOPPED_START.0 + cached_load.0),
+                    WarmState::Stopped => SimTime(
+                        SimTime::from_secs_f64(
+                            instance_start.unwrap_or(family_start).as_secs_f64()
+                                * WARM_RESUME_SHARE,
+                        )
+                        .0 + ENGINE_START.0
+                            + cached_load.0,
+                    ),
                     WarmState::Running => WARM_RUNNING_START,
                 },
                 stopped_usd_per_hour: STOPPED_USD_PER_HOUR,
