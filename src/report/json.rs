@@ -81,6 +81,8 @@ pub fn to_value(r: &Report) -> Value {
                 "utilization": ps.utilization,
                 "batch_size_mean": ps.batch_size_mean,
                 "gpu_hours": { "busy": ps.gpu_hours_busy, "idle": ps.gpu_hours_idle },
+                "instance_hours": (ps.gpu_hours_busy + ps.gpu_hours_idle)
+                    / f64::from(p.instance.gpu_count),
                 "cost_usd": { "total": ps.cost_usd, "idle": ps.idle_cost_usd },
             });
             if p.varies() {

@@ -346,10 +346,12 @@ impl<'s> Engine<'s> {
         while let Some((t, event)) = self.events.pop() {
             debug_assert!(t.0 >= self.now, "time went back");
             self.now = t.0;
-            if self.rec.interval_due(t.0) {
-                self.count_waiting();
+            if self.rec.boundary_due(t.0) {
+                if self.rec.interval_due(t.0) {
+                    self.count_waiting();
+                }
+                self.rec.advance(t.0, self.scenario);
             }
-            self.rec.advance(t.0, self.scenario);
             count += 1;
             match event {
                 Event::Arrival { workload } => self.on_arrival(workload as usize)?,

@@ -264,6 +264,12 @@ impl Recorder {
         arrival >= self.warmup && arrival < self.horizon
     }
 
+    /// Whether moving to `now` crosses a boundary (an interval's end, warm-up, the horizon).
+    #[inline]
+    pub fn boundary_due(&self, now: u64) -> bool {
+        now >= self.next_boundary
+    }
+
     /// Whether moving to `now` closes an interval (the engine then counts its queues first).
     #[inline]
     pub fn interval_due(&self, now: u64) -> bool {
