@@ -21,6 +21,7 @@ use rand::RngExt;
 
 mod elastic;
 mod llm;
+mod reclaim;
 mod spill;
 
 use super::SimError;
