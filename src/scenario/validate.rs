@@ -15,6 +15,7 @@ use crate::pricing::{Catalog, DEFAULT_RESERVED_DISCOUNT};
 use crate::units::SimTime;
 
 mod gpu;
+mod interruptions;
 mod llm;
 mod pool;
 mod provisioning;
