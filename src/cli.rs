@@ -5,6 +5,7 @@
 
 mod output;
 mod simulate;
+mod sweep;
 mod validate;
 
 use std::path::PathBuf;
@@ -28,6 +29,58 @@ enum Command {
     Simulate(SimulateArgs),
     /// Check scenario files (and read their traces to the end) without simulating.
     Validate(ValidateArgs),
+    /// Simulate a scenario at every point of a grid of overrides; mark the cost-versus-p99
+    /// frontier.
+    Sweep(SweepArgs),
+    /// Combine the CSV outputs of a sweep's shards into the whole sweep's.
+    Merge(MergeArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct SweepArgs {
+    /// Scenario file (TOML).
+    file: PathBuf,
+    /// An axis: a dotted path and its values, e.g. `pools.gpu.replicas=4,6,8`. Several axes give
+    /// their cartesian product, the last varying fastest.
+    #[arg(long, value_name = "PATH=V1,V2,...", required = true)]
+    axis: Vec<String>,
+    /// Overrides applied at every point, as for `simulate`.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    set: Vec<String>,
+    /// Replications per point.
+    #[arg(long, short = 'n', default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    replications: u32,
+    /// Seed for every point, replacing the scenario's `seed`.
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Run only the K-th of N slices of the points (every N-th point), for a job array.
+    #[arg(long, value_name = "K/N")]
+    shard: Option<String>,
+    /// Output format.
+    #[arg(long, short = 'f', value_enum, default_value_t = SweepFormat::Csv)]
+    format: SweepFormat,
+    /// Worker threads (default: one per core).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1024))]
+    threads: Option<u32>,
+    /// Write to this file (atomically) instead of standard output.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    output: Option<PathBuf>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum SweepFormat {
+    Csv,
+    Json,
+}
+
+#[derive(Debug, clap::Args)]
+struct MergeArgs {
+    /// The shards' CSV files.
+    #[arg(required = true)]
+    files: Vec<PathBuf>,
+    /// Write to this file (atomically) instead of standard output.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    output: Option<PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -98,6 +151,8 @@ pub fn run() -> ExitCode {
     let result = match cli.command {
         Command::Simulate(args) => simulate::run(args),
         Command::Validate(args) => validate::run(args),
+        Command::Sweep(args) => sweep::run(args),
+        Command::Merge(args) => sweep::merge(args),
     };
     match result {
         Ok(Outcome::Ok) => ExitCode::SUCCESS,

@@ -13,6 +13,7 @@ pub mod report;
 pub mod rng;
 pub mod scenario;
 pub mod sim;
+pub mod sweep;
 pub mod units;
 pub mod workload;
 

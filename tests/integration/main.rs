@@ -11,3 +11,4 @@ mod properties;
 mod reference;
 mod rules;
 mod support;
+mod sweep;

@@ -1,0 +1,287 @@
+//! Sweeps: one scenario under the cartesian product of `--set` overrides, each point simulated
+//! (with replications), and the cost-versus-p99 frontier marked.
+//!
+//! Points are numbered in a fixed order (the last axis varies fastest) and every point uses the
+//! scenario's seed, so two points differ only by their overrides (common random numbers), and a
+//! sweep split into shards (`--shard K/N` takes every N-th point from the K-th) merges back into
+//! exactly the rows, and the frontier, of the whole sweep.
+
+use std::path::Path;
+
+use rayon::prelude::*;
+
+use crate::experiment::{Summary, replicate};
+use crate::scenario::{self, LoadError};
+use crate::sim::{Metric, SimError};
+
+/// One axis: a dotted path and the values it takes (TOML literals, as for `--set`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Axis {
+    pub path: String,
+    pub values: Vec<String>,
+}
+
+impl Axis {
+    /// Parses `PATH=V1,V2,...`; commas inside brackets, braces or quotes belong to their value.
+    pub fn parse(text: &str) -> Result<Axis, String> {
+        let (path, values) = text
+            .split_once('=')
+            .ok_or_else(|| format!("--axis {text}: expected PATH=V1,V2,..."))?;
+        let path = path.trim();
+        if path.is_empty() {
+            return Err(format!("--axis {text}: the path is empty"));
+        }
+        let mut out = Vec::new();
+        let (mut depth, mut quote, mut start) = (0i32, None::<char>, 0);
+        for (i, c) in values.char_indices() {
+            match (quote, c) {
+                (Some(q), c) if c == q => quote = None,
+                (Some(_), _) => {}
+                (None, '"' | '\'') => quote = Some(c),
+                (None, '[' | '{') => depth += 1,
+                (None, ']' | '}') => depth -= 1,
+                (None, ',') if depth == 0 => {
+                    out.push(values[start..i].trim().to_string());
+                    start = i + 1;
+                }
+                _ => {}
+            }
+        }
+        out.push(values[start..].trim().to_string());
+        if out.iter().any(String::is_empty) {
+            return Err(format!("--axis {text}: a value is empty"));
+        }
+        Ok(Axis {
+            path: path.to_string(),
+            values: out,
+        })
+    }
+}
+
+/// Which slice of the points a process runs: the `k`-th of `n` (1-based), every `n`-th point.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Shard {
+    pub k: usize,
+    pub n: usize,
+}
+
+impl Shard {
+    pub const ALL: Shard = Shard { k: 1, n: 1 };
+
+    /// Parses `K/N` with 1 <= K <= N.
+    pub fn parse(text: &str) -> Result<Shard, String> {
+        let bad = || format!("--shard {text}: expected K/N with 1 <= K <= N, e.g. 2/8");
+        let (k, n) = text.split_once('/').ok_or_else(bad)?;
+        let (k, n): (usize, usize) = (
+            k.trim().parse().map_err(|_| bad())?,
+            n.trim().parse().map_err(|_| bad())?,
+        );
+        if k == 0 || n == 0 || k > n {
+            return Err(bad());
+        }
+        Ok(Shard { k, n })
+    }
+
+    pub fn holds(self, index: usize) -> bool {
+        index % self.n == self.k - 1
+    }
+}
+
+/// The values of point `index` of the product of `axes` (last axis fastest).
+pub fn point(axes: &[Axis], mut index: usize) -> Vec<&str> {
+    let mut values = vec![""; axes.len()];
+    for (i, a) in axes.iter().enumerate().rev() {
+        values[i] = &a.values[index % a.values.len()];
+        index /= a.values.len();
+    }
+    values
+}
+
+/// Number of points in the product.
+pub fn count(axes: &[Axis]) -> usize {
+    axes.iter().map(|a| a.values.len()).product()
+}
+
+/// What one point measured.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Row {
+    pub index: usize,
+    pub values: Vec<String>,
+    pub cost_usd: f64,
+    pub cost_per_hour: f64,
+    pub cost_per_1k: f64,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+    pub p999_ms: f64,
+    pub slo_attainment: f64,
+    /// Empty when the scenario has no SLO.
+    pub slo_met: Option<bool>,
+    pub utilization: f64,
+    pub failed: f64,
+    pub pareto: bool,
+}
+
+/// A point that could not be set up or run.
+#[derive(Debug, thiserror::Error)]
+pub enum SweepError {
+    #[error("point {index} ({overrides})")]
+    Load {
+        index: usize,
+        overrides: String,
+        #[source]
+        source: LoadError,
+    },
+    #[error("point {index}")]
+    Run {
+        index: usize,
+        #[source]
+        source: SimError,
+    },
+}
+
+/// The overrides of point `index`: the base ones, then the axes'.
+fn overrides(base: &[String], axes: &[Axis], index: usize) -> Vec<String> {
+    let mut all = base.to_vec();
+    for (a, v) in axes.iter().zip(point(axes, index)) {
+        all.push(format!("{}={v}", a.path));
+    }
+    all
+}
+
+/// Runs the points of `shard`, in parallel, with `replications` each; `done` is called as each
+/// finishes (for a progress bar). Every point is loaded first, so a bad value stops the sweep
+/// before anything runs. The rows are in point order, their frontier marked among themselves.
+pub fn run(
+    file: &Path,
+    base: &[String],
+    axes: &[Axis],
+    shard: Shard,
+    replications: u32,
+    seed: Option<u64>,
+    done: &(dyn Fn() + Sync),
+) -> Result<Vec<Row>, SweepError> {
+    let indices: Vec<usize> = (0..count(axes)).filter(|&i| shard.holds(i)).collect();
+    let scenarios = indices
+        .iter()
+        .map(|&i| {
+            let set = overrides(base, axes, i);
+            scenario::load(file, &set).map_err(|source| SweepError::Load {
+                index: i,
+                overrides: set[base.len()..].join(" "),
+                source,
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut rows = indices
+        .par_iter()
+        .zip(scenarios.par_iter())
+        .map(|(&index, s)| {
+            let seed = seed.unwrap_or(s.seed);
+            let runs = replicate(s, seed, replications, None)
+                .map_err(|source| SweepError::Run { index, source })?;
+            let sum = Summary::of(s, seed, &runs);
+            done();
+            let t = &sum.total;
+            let window_h = s.window().as_secs_f64() / 3600.0;
+            Ok(Row {
+                index,
+                values: point(axes, index).into_iter().map(String::from).collect(),
+                cost_usd: t.get(Metric::CostTotal).mean,
+                cost_per_hour: t.get(Metric::CostTotal).mean / window_h,
+                cost_per_1k: t.get(Metric::CostPer1k).mean,
+                p50_ms: t.get(Metric::LatencyP50).mean,
+                p99_ms: t.get(Metric::LatencyP99).mean,
+                p999_ms: t.get(Metric::LatencyP999).mean,
+                slo_attainment: t.get(Metric::SloAttainment).mean,
+                slo_met: t.slo_met,
+                utilization: t.get(Metric::Utilization).mean,
+                failed: t.get(Metric::Dropped).mean + t.get(Metric::TimedOut).mean,
+                pareto: false,
+            })
+        })
+        .collect::<Result<Vec<Row>, SweepError>>()?;
+    mark_pareto(&mut rows);
+    Ok(rows)
+}
+
+/// Marks the rows no other row beats on both cost per hour and p99 (at least as good on both,
+/// better on one). Rows without a p99 (nothing completed) are never on the frontier.
+pub fn mark_pareto(rows: &mut [Row]) {
+    let keys: Vec<(f64, f64)> = rows.iter().map(|r| (r.cost_per_hour, r.p99_ms)).collect();
+    for (i, r) in rows.iter_mut().enumerate() {
+        let (c, p) = keys[i];
+        r.pareto = c.is_finite()
+            && p.is_finite()
+            && !keys
+                .iter()
+                .any(|&(c2, p2)| c2 <= c && p2 <= p && (c2 < c || p2 < p));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn axes_split_on_top_level_commas() {
+        let a =
+            Axis::parse("pools.p.autoscale={ policy = \"schedule\", hours = [1, 2] },x").unwrap();
+        assert_eq!(a.path, "pools.p.autoscale");
+        assert_eq!(a.values.len(), 2);
+        assert_eq!(a.values[1], "x");
+        assert!(Axis::parse("novalue").is_err());
+        assert!(Axis::parse("a=1,,2").is_err());
+    }
+
+    #[test]
+    fn points_enumerate_the_product_last_axis_fastest() {
+        let axes = vec![
+            Axis::parse("a=1,2").unwrap(),
+            Axis::parse("b=x,y,z").unwrap(),
+        ];
+        assert_eq!(count(&axes), 6);
+        assert_eq!(point(&axes, 0), vec!["1", "x"]);
+        assert_eq!(point(&axes, 1), vec!["1", "y"]);
+        assert_eq!(point(&axes, 5), vec!["2", "z"]);
+    }
+
+    #[test]
+    fn shards_cover_every_point_once() {
+        let shards: Vec<Shard> = (1..=3).map(|k| Shard { k, n: 3 }).collect();
+        for i in 0..20 {
+            assert_eq!(shards.iter().filter(|s| s.holds(i)).count(), 1);
+        }
+        assert!(Shard::parse("0/3").is_err());
+        assert!(Shard::parse("4/3").is_err());
+        assert_eq!(Shard::parse("2/3"), Ok(Shard { k: 2, n: 3 }));
+    }
+
+    #[test]
+    fn the_frontier_keeps_only_undominated_points() {
+        let row = |c: f64, p: f64| Row {
+            index: 0,
+            values: vec![],
+            cost_usd: c,
+            cost_per_hour: c,
+            cost_per_1k: c,
+            p50_ms: p,
+            p99_ms: p,
+            p999_ms: p,
+            slo_attainment: 1.0,
+            slo_met: None,
+            utilization: 0.5,
+            failed: 0.0,
+            pareto: false,
+        };
+        let mut rows = vec![
+            row(1.0, 10.0),
+            row(2.0, 5.0),
+            row(2.0, 6.0),
+            row(3.0, 5.0),
+            row(0.5, f64::NAN),
+        ];
+        mark_pareto(&mut rows);
+        let flags: Vec<bool> = rows.iter().map(|r| r.pareto).collect();
+        assert_eq!(flags, vec![true, true, false, false, false]);
+    }
+}
