@@ -161,8 +161,9 @@ pub fn run(
     done: &(dyn Fn() + Sync),
 ) -> Result<Vec<Row>, SweepError> {
     let indices: Vec<usize> = (0..count(axes)).filter(|&i| shard.holds(i)).collect();
-    let scenarios = indices
-        .iter()
+    // Loaded in parallel; the first bad point in order is the one reported.
+    let loaded: Vec<Result<_, SweepError>> = indices
+        .par_iter()
         .map(|&i| {
             let set = overrides(base, axes, i);
             scenario::load(file, &set).map_err(|source| SweepError::Load {
@@ -171,7 +172,8 @@ pub fn run(
                 source,
             })
         })
-        .collect::<Result<Vec<_>, _>>()?;
+        .collect();
+    let scenarios = loaded.into_iter().collect::<Result<Vec<_>, _>>()?;
     let mut rows = indices
         .par_iter()
         .zip(scenarios.par_iter())
