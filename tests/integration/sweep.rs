@@ -115,3 +115,39 @@ fn a_bad_axis_value_names_its_point() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
 }
+
+/// The Slurm script in docs/cluster, run outside Slurm (its tasks one after another), gives the
+/// whole sweep.
+#[test]
+fn the_slurm_script_runs_and_merges() {
+    let dir = tempfile::tempdir().unwrap();
+    let bin = env!("CARGO_BIN_EXE_headroom");
+    let root = env!("CARGO_MANIFEST_DIR");
+    let status = std::process::Command::new("bash")
+        .arg(format!("{root}/docs/cluster/sweep-slurm.sh"))
+        .current_dir(dir.path())
+        .env("HEADROOM", bin)
+        .env("SCENARIO", format!("{root}/scenarios/chat-assistant.toml"))
+        .env("EXTRA", "--set horizon=\"20m\"")
+        .env("SHARDS", "3")
+        .env("OUT", "r")
+        .env_remove("SLURM_ARRAY_TASK_ID")
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let merged = std::fs::read_to_string(dir.path().join("r/sweep.csv")).unwrap();
+    let out = headroom()
+        .args([
+            "sweep",
+            "scenarios/chat-assistant.toml",
+            "--axis",
+            "pools.l40s-spot.replicas=0,1,2,3,4",
+            "--axis",
+            "models.assistant-8b.service.L40S.max_batch=2,4,8,16",
+            "--set",
+            "horizon=\"20m\"",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8(out.stdout).unwrap(), merged);
+}
