@@ -48,6 +48,9 @@ impl Axis {
             }
         }
         out.push(values[start..].trim().to_string());
+        if depth != 0 || quote.is_some() {
+            return Err(format!("--axis {text}: unbalanced brackets or quotes"));
+        }
         if out.iter().any(String::is_empty) {
             return Err(format!("--axis {text}: a value is empty"));
         }
@@ -233,6 +236,8 @@ mod tests {
         assert_eq!(a.values[1], "x");
         assert!(Axis::parse("novalue").is_err());
         assert!(Axis::parse("a=1,,2").is_err());
+        assert!(Axis::parse("a=[1,2").is_err());
+        assert!(Axis::parse("a=\"x,y").is_err());
     }
 
     #[test]

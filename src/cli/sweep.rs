@@ -62,7 +62,7 @@ pub(super) fn run(args: SweepArgs) -> anyhow::Result<Outcome> {
     }
     let paths: Vec<String> = axes.iter().map(|a| a.path.clone()).collect();
     let text = match args.format {
-        SweepFormat::Csv => render_csv(&paths, &rows),
+        SweepFormat::Csv => render_csv(&paths, sweep::count(&axes), &rows),
         SweepFormat::Json => render_json(&paths, &rows),
     };
     output::emit(&text, args.output.as_deref())?;
@@ -71,30 +71,38 @@ pub(super) fn run(args: SweepArgs) -> anyhow::Result<Outcome> {
 
 pub(super) fn merge(args: MergeArgs) -> anyhow::Result<Outcome> {
     let mut paths: Option<Vec<String>> = None;
+    let mut points: Option<usize> = None;
     let mut rows = Vec::new();
     for f in &args.files {
         let text =
             std::fs::read_to_string(f).with_context(|| format!("cannot read {}", f.display()))?;
-        let (p, r) = parse_csv(&text).map_err(|e| anyhow::anyhow!("{}: {e}", f.display()))?;
+        let parsed = parse_csv(&text).map_err(|e| anyhow::anyhow!("{}: {e}", f.display()))?;
         match &paths {
-            None => paths = Some(p),
-            Some(q) if *q != p => bail!("{}: its axes differ from the first file's", f.display()),
+            None => paths = Some(parsed.paths),
+            Some(q) if *q != parsed.paths => {
+                bail!("{}: its axes differ from the first file's", f.display())
+            }
             Some(_) => {}
         }
-        rows.extend(r);
+        match (points, parsed.points) {
+            (Some(a), Some(b)) if a != b => {
+                bail!("{}: a sweep of {b} points, not {a}", f.display())
+            }
+            (None, Some(b)) => points = Some(b),
+            _ => {}
+        }
+        rows.extend(parsed.rows);
     }
     rows.sort_by_key(|r| r.index);
     if let Some(w) = rows.windows(2).find(|w| w[0].index == w[1].index) {
         bail!("point {} is in more than one file", w[0].index);
     }
-    if let Some((i, r)) = rows.iter().enumerate().find(|(i, r)| r.index != *i) {
-        bail!(
-            "point {i} is missing (the next is {}); merge every shard",
-            r.index
-        );
+    let points = points.unwrap_or(0);
+    if let Some(i) = (0..points).find(|&i| rows.get(i).is_none_or(|r| r.index != i)) {
+        bail!("point {i} of {points} is missing; merge every shard");
     }
     sweep::mark_pareto(&mut rows);
-    let text = render_csv(&paths.unwrap_or_default(), &rows);
+    let text = render_csv(&paths.unwrap_or_default(), points, &rows);
     output::emit(&text, args.output.as_deref())?;
     Ok(Outcome::Ok)
 }

@@ -29,15 +29,16 @@ fn num(x: f64) -> String {
     }
 }
 
-/// `index`, one column per axis, then the measures.
-pub fn render_csv(paths: &[String], rows: &[Row]) -> String {
+/// `index`, `points` (how many the whole sweep has, so that a merge can tell a shard is
+/// missing), one column per axis, then the measures.
+pub fn render_csv(paths: &[String], points: usize, rows: &[Row]) -> String {
     let mut w = csv::Writer::from_writer(Vec::new());
-    let mut header = vec!["index".to_string()];
+    let mut header = vec!["index".to_string(), "points".to_string()];
     header.extend(paths.iter().cloned());
     header.extend(MEASURES.iter().map(|m| m.to_string()));
     w.write_record(&header).expect("writing to memory");
     for r in rows {
-        let mut rec = vec![r.index.to_string()];
+        let mut rec = vec![r.index.to_string(), points.to_string()];
         rec.extend(r.values.iter().cloned());
         rec.extend(
             [
@@ -93,8 +94,16 @@ pub fn render_json(paths: &[String], rows: &[Row]) -> String {
     s
 }
 
-/// Reads a sweep's CSV back: the axis paths and the rows.
-pub fn parse_csv(text: &str) -> Result<(Vec<String>, Vec<Row>), String> {
+/// A sweep's CSV read back.
+pub struct Parsed {
+    pub paths: Vec<String>,
+    /// Points in the whole sweep (`None` for a file with no rows).
+    pub points: Option<usize>,
+    pub rows: Vec<Row>,
+}
+
+/// Reads a sweep's CSV back: the axis paths, the sweep's size and the rows.
+pub fn parse_csv(text: &str) -> Result<Parsed, String> {
     let mut r = csv::Reader::from_reader(text.as_bytes());
     let header: Vec<String> = r
         .headers()
@@ -102,15 +111,17 @@ pub fn parse_csv(text: &str) -> Result<(Vec<String>, Vec<Row>), String> {
         .iter()
         .map(String::from)
         .collect();
-    let axes = header.len().checked_sub(1 + MEASURES.len());
+    let axes = header.len().checked_sub(2 + MEASURES.len());
     let ok = axes.is_some()
         && header[0] == "index"
+        && header[1] == "points"
         && header[header.len() - MEASURES.len()..] == MEASURES;
     let Some(axes) = axes.filter(|_| ok) else {
         return Err("not a sweep's CSV (its header differs)".into());
     };
-    let paths = header[1..1 + axes].to_vec();
+    let paths = header[2..2 + axes].to_vec();
     let mut rows = Vec::new();
+    let mut points = None;
     for (line, rec) in r.records().enumerate() {
         let rec = rec.map_err(|e| e.to_string())?;
         let bad = |what: &str| format!("row {}: bad {what}", line + 2);
@@ -122,10 +133,15 @@ pub fn parse_csv(text: &str) -> Result<(Vec<String>, Vec<Row>), String> {
                 s.parse().map_err(|_| bad(&header[i]))
             }
         };
-        let m = 1 + axes;
+        let m = 2 + axes;
+        let n: usize = rec[1].parse().map_err(|_| bad("points"))?;
+        if points.is_some_and(|p| p != n) {
+            return Err(bad("points (rows disagree on the sweep's size)"));
+        }
+        points = Some(n);
         rows.push(Row {
             index: rec[0].parse().map_err(|_| bad("index"))?,
-            values: (1..m).map(|i| rec[i].to_string()).collect(),
+            values: (2..m).map(|i| rec[i].to_string()).collect(),
             cost_usd: f(m)?,
             cost_per_hour: f(m + 1)?,
             cost_per_1k: f(m + 2)?,
@@ -144,5 +160,9 @@ pub fn parse_csv(text: &str) -> Result<(Vec<String>, Vec<Row>), String> {
             pareto: rec[m + 10].parse().map_err(|_| bad("pareto"))?,
         });
     }
-    Ok((paths, rows))
+    Ok(Parsed {
+        paths,
+        points,
+        rows,
+    })
 }

@@ -289,10 +289,16 @@ impl LlmReplica {
         if !self.enqueue(&e.req, e.prefix) {
             return false;
         }
-        let key = *self.waiting.back().expect("just queued");
+        let key = self.waiting.pop_back().expect("just queued");
         let seq = &mut self.seqs[key];
         seq.first_token = e.first_token;
         seq.admitted_before = e.admitted;
+        // Older than what waits here: it goes in arrival order (expiry looks at the front).
+        let arrival = seq.arrival;
+        let at = self
+            .waiting
+            .partition_point(|&k| self.seqs[k].arrival <= arrival);
+        self.waiting.insert(at, key);
         true
     }
 

@@ -151,3 +151,38 @@ fn the_slurm_script_runs_and_merges() {
         .unwrap();
     assert_eq!(String::from_utf8(out.stdout).unwrap(), merged);
 }
+
+/// Shards whose last points are missing do not pass for a whole sweep.
+#[test]
+fn a_merge_without_the_last_shard_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut files = Vec::new();
+    for k in 1..=3 {
+        let out = headroom()
+            .args([
+                "sweep",
+                "scenarios/chat-assistant.toml",
+                "--set",
+                "horizon=\"20m\"",
+            ])
+            .args([
+                "--axis",
+                "pools.l40s-spot.replicas=0,1,2,3",
+                "--shard",
+                &format!("{k}/4"),
+            ])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let path = dir.path().join(format!("q{k}.csv"));
+        std::fs::write(&path, out.stdout).unwrap();
+        files.push(path);
+    }
+    let out = headroom().arg("merge").args(&files).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("point 3 of 4 is missing"));
+}

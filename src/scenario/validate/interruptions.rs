@@ -158,6 +158,10 @@ impl Checker<'_> {
                 price_usd_per_hour: price,
                 scaling: None,
                 interruptions: None,
+                provisioning: crate::fleet::Provisioning {
+                    warm_pool: None,
+                    ..spot.provisioning.clone()
+                },
                 ..spot.clone()
             };
             let index = pools.len();
