@@ -210,12 +210,7 @@ impl Checker<'_> {
         let get = |x: &Option<Spanned<raw::Duration>>, default: SimTime| {
             x.as_ref().map_or(default, |x| x.get_ref().0)
         };
-        let interval = get(&a.interval, DEFAULT_INTERVAL);
-        if interval == SimTime::ZERO {
-            let at = a.interval.as_ref().map_or(a.policy.span(), Spanned::span);
-            self.error(at, "`interval` must be longer than zero");
-            return None;
-        }
+        let interval = self.interval(a, DEFAULT_INTERVAL)?;
         Some(TargetTracking {
             metric,
             target,
@@ -227,6 +222,17 @@ impl Checker<'_> {
                 DEFAULT_SCALE_DOWN_STABILIZATION,
             ),
         })
+    }
+
+    /// How often the policy looks (`default` if unset); never zero.
+    fn interval(&mut self, a: &raw::Autoscale, default: SimTime) -> Option<SimTime> {
+        let interval = a.interval.as_ref().map_or(default, |x| x.get_ref().0);
+        if interval == SimTime::ZERO {
+            let at = a.interval.as_ref().map_or(a.policy.span(), Spanned::span);
+            self.error(at, "`interval` must be longer than zero");
+            return None;
+        }
+        Some(interval)
     }
 
     /// A schedule's 24 hourly replica counts.
@@ -356,12 +362,7 @@ impl Checker<'_> {
         let get = |x: &Option<Spanned<raw::Duration>>, default: SimTime| {
             x.as_ref().map_or(default, |x| x.get_ref().0)
         };
-        let interval = get(&a.interval, SimTime::from_secs(60));
-        if interval == SimTime::ZERO {
-            let at = a.interval.as_ref().map_or(a.policy.span(), Spanned::span);
-            self.error(at, "`interval` must be longer than zero");
-            return None;
-        }
+        let interval = self.interval(a, SimTime::from_secs(60))?;
         Some(StepScaling {
             metric,
             steps,
