@@ -186,39 +186,40 @@ pub fn render(r: &Report) -> String {
     .filter(|(_, m)| t.get(*m).mean > 0.0)
     .map(|(name, m)| format!("{name} {}", usd(t.get(m).mean)))
     .collect();
+    // Pools whose count varies: what they started, stopped and lost, and what starting cost.
     for (p, ps) in sc.pools.iter().zip(&s.pools) {
+        let started = format!(
+            "{:.1} replica-hours starting ({}) · {:.1} h short",
+            ps.provisioning_replica_hours,
+            usd(ps.provisioning_cost_usd),
+            ps.under_provisioned_hours
+        );
+        let name = clip(&p.name, 14);
         if p.scaling.is_some() {
             let _ = writeln!(
                 out,
-                "scaling   {}: {} starts · {} stops · {:.1} replica-hours starting ({}) · {:.1} h short",
-                clip(&p.name, 14),
+                "scaling   {name}: {} starts · {} stops · {started}",
                 thousands(ps.cold_starts),
                 thousands(ps.stops),
-                ps.provisioning_replica_hours,
-                usd(ps.provisioning_cost_usd),
-                ps.under_provisioned_hours
             );
         }
-    }
-    for (p, ps) in sc.pools.iter().zip(&s.pools) {
-        if p.interruptions.is_some() && p.scaling.is_none() {
-            let _ = writeln!(
-                out,
-                "reclaims  {}: {} interruptions · {} replacements · {:.1} replica-hours starting ({}) · {:.1} h short",
-                clip(&p.name, 14),
-                thousands(ps.interruptions),
-                thousands(ps.cold_starts),
-                ps.provisioning_replica_hours,
-                usd(ps.provisioning_cost_usd),
-                ps.under_provisioned_hours
-            );
-        } else if p.interruptions.is_some() {
-            let _ = writeln!(
-                out,
-                "reclaims  {}: {} interruptions",
-                clip(&p.name, 14),
-                thousands(ps.interruptions)
-            );
+        match (p.interruptions.is_some(), p.scaling.is_some()) {
+            (true, false) => {
+                let _ = writeln!(
+                    out,
+                    "reclaims  {name}: {} interruptions · {} replacements · {started}",
+                    thousands(ps.interruptions),
+                    thousands(ps.cold_starts),
+                );
+            }
+            (true, true) => {
+                let _ = writeln!(
+                    out,
+                    "reclaims  {name}: {} interruptions",
+                    thousands(ps.interruptions)
+                );
+            }
+            _ => {}
         }
     }
     if sc.pools.iter().any(|p| p.interruptions.is_some()) {

@@ -45,3 +45,11 @@ pub fn headroom() -> assert_cmd::Command {
 pub fn within(actual: f64, expected: f64, tolerance: f64) -> bool {
     ((actual - expected) / expected).abs() <= tolerance
 }
+
+/// Requests that arrived but neither completed, were dropped nor timed out: zero in every run
+/// (arrived = completed + dropped + timed out).
+pub fn unaccounted(t: &headroom::sim::Stats) -> f64 {
+    use headroom::sim::Metric;
+    t.get(Metric::Arrived)
+        - (t.get(Metric::Completed) + t.get(Metric::Dropped) + t.get(Metric::TimedOut))
+}
