@@ -8,6 +8,7 @@ pub mod cli;
 pub mod experiment;
 pub mod fleet;
 pub mod llm;
+pub mod optimize;
 pub mod pricing;
 pub mod report;
 pub mod rng;

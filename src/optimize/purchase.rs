@@ -1,0 +1,1 @@
+//! The purchase model (work in progress).
