@@ -3,6 +3,7 @@
 //! Exit codes: 0 ran (and every SLO was met), 1 ran and an SLO was missed, 2 bad input or error.
 //! A closed pipe (`headroom … | head`) ends the program quietly.
 
+mod optimize;
 mod output;
 mod simulate;
 mod sweep;
@@ -34,6 +35,48 @@ enum Command {
     Sweep(SweepArgs),
     /// Combine the CSV outputs of a sweep's shards into the whole sweep's.
     Merge(MergeArgs),
+    /// Find the cheapest fleet (instance types, markets, counts by hour) that meets the SLO,
+    /// from the scenario's [optimize] table; verify it by simulation.
+    Optimize(OptimizeArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct OptimizeArgs {
+    /// Scenario file (TOML) with an [optimize] table.
+    file: PathBuf,
+    /// Override a scenario value by its dotted path, as for `simulate`.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    set: Vec<String>,
+    /// Output format.
+    #[arg(long, short = 'f', value_enum, default_value_t = ReportFormat::Table)]
+    format: ReportFormat,
+    /// Write the report to this file (atomically) instead of standard output.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    output: Option<PathBuf>,
+    /// Write the plan as a scenario file (the input with the workload's pools replaced).
+    #[arg(long, value_name = "FILE")]
+    write_scenario: Option<PathBuf>,
+    /// Worker threads (default: one per core).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1024))]
+    threads: Option<u32>,
+    /// Measure capacity again instead of reading the cache.
+    #[arg(long)]
+    no_cache: bool,
+    /// Where capacity curves are cached (default: $HEADROOM_CACHE, else ~/.cache/headroom).
+    #[arg(long, value_name = "DIR")]
+    cache_dir: Option<PathBuf>,
+    /// Skip the target-tracking sweep.
+    #[arg(long)]
+    no_tracking: bool,
+    /// No progress lines on standard error.
+    #[arg(long, short = 'q')]
+    quiet: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum ReportFormat {
+    Table,
+    Json,
 }
 
 #[derive(Debug, clap::Args)]
@@ -153,6 +196,7 @@ pub fn run() -> ExitCode {
         Command::Validate(args) => validate::run(args),
         Command::Sweep(args) => sweep::run(args),
         Command::Merge(args) => sweep::merge(args),
+        Command::Optimize(args) => optimize::run(args),
     };
     match result {
         Ok(Outcome::Ok) => ExitCode::SUCCESS,

@@ -154,6 +154,10 @@ pub struct Pool {
     /// Where the pool stands when several serve one workload: arrivals go to the pool with the
     /// lowest order that has room, and spill over to the next (`u32::MAX`: after all others).
     pub spill_order: u32,
+    /// Relative speed of a replica, for least-outstanding dispatch: a replica is picked by its
+    /// requests in flight divided by its weight (weighted least-request, as Envoy's), so a
+    /// slower GPU in a mixed fleet gets its share rather than an equal count. 1 by default.
+    pub weight: f64,
     /// How long a new replica (autoscaling, or replacing a reclaimed one) takes to serve.
     pub provisioning: Provisioning,
 }

@@ -1,7 +1,8 @@
 //! headroom: a capacity planner and simulator for GPU fleets that serve ML inference.
 //!
 //! Layers, lower never importing higher: [`units`], [`rng`] → [`pricing`], [`fleet`],
-//! [`workload`] → [`scenario`] → [`sim`] → [`experiment`] → [`report`] → [`cli`].
+//! [`workload`] → [`scenario`] → [`sim`] → [`experiment`] → [`sweep`], [`optimize`] → [`report`]
+//! → [`cli`].
 //! The library is what the CLI, the tests and the benches drive.
 
 pub mod cli;

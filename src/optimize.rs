@@ -5,4 +5,9 @@
 //! market by linear programming; [`plan`] verifies the purchase by simulating it and tightens the
 //! periods that miss until it passes or cannot.
 
+pub mod capacity;
+pub mod demand;
+pub mod plan;
 pub mod purchase;
+pub mod tracking;
+pub mod write;

@@ -5,6 +5,7 @@
 pub mod csv;
 pub mod format;
 pub mod json;
+pub mod optimize;
 pub mod sweep;
 pub mod table;
 

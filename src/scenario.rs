@@ -6,6 +6,7 @@
 //! nothing downstream can get wrong: names are resolved to indices, prices to numbers, durations to
 //! [`SimTime`]. The format reference is in the README.
 
+pub mod optimize_spec;
 pub mod raw;
 mod source;
 mod validate;
@@ -17,6 +18,7 @@ use crate::fleet::Pool;
 use crate::units::SimTime;
 use crate::workload::Workload;
 
+pub use optimize_spec::{CapacitySpec, LimitSpec, OptimizeSpec, VerifySpec};
 pub use source::{Diagnostic, Snippet};
 
 /// The format version this build reads.
@@ -39,6 +41,8 @@ pub struct Scenario {
     pub pools: Vec<Pool>,
     /// Name of the price catalog the pools were priced from.
     pub catalog: String,
+    /// What `headroom optimize` may choose from, if the file says.
+    pub optimize: Option<OptimizeSpec>,
 }
 
 impl Scenario {

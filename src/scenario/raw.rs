@@ -70,6 +70,55 @@ pub struct Top {
     pub pools: Option<serde::de::IgnoredAny>,
     #[serde(default)]
     pub gpus: Option<serde::de::IgnoredAny>,
+    pub optimize: Option<Spanned<Optimize>>,
+}
+
+/// What `headroom optimize` may choose from and must respect.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Optimize {
+    pub workload: Option<Spanned<String>>,
+    /// Pool templates (instance type, serving settings) without replicas or market.
+    pub candidates: Spanned<std::collections::BTreeMap<Spanned<String>, Spanned<Pool>>>,
+    pub markets: Option<Spanned<Vec<Spanned<String>>>>,
+    pub peak_percentile: Option<Spanned<f64>>,
+    pub headroom: Option<Spanned<f64>>,
+    pub spot_share: Option<Spanned<f64>>,
+    pub spare_replicas: Option<Spanned<i64>>,
+    pub budget_per_day: Option<Spanned<f64>>,
+    pub spot_interruptions: Option<bool>,
+    pub limits: Option<Vec<Spanned<OptimizeLimit>>>,
+    pub capacity: Option<Spanned<OptimizeCapacity>>,
+    pub verify: Option<Spanned<OptimizeVerify>>,
+}
+
+/// At most `max` replicas of the matching candidates in every period.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OptimizeLimit {
+    pub candidate: Option<Spanned<String>>,
+    pub region: Option<Spanned<String>>,
+    pub market: Option<Spanned<String>>,
+    pub max: Spanned<i64>,
+}
+
+/// How capacity at the SLO is measured.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OptimizeCapacity {
+    pub replications: Option<Spanned<i64>>,
+    pub horizon: Option<Spanned<Duration>>,
+    pub pool_sizes: Option<Spanned<Vec<i64>>>,
+    pub tolerance: Option<Spanned<f64>>,
+}
+
+/// How a plan is verified.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OptimizeVerify {
+    pub replications: Option<Spanned<i64>>,
+    pub rounds: Option<Spanned<i64>>,
+    pub horizon: Option<Spanned<Duration>>,
 }
 
 /// A GPU specification written in the scenario: a new GPU, or fields that replace those of a
@@ -255,7 +304,8 @@ pub struct Pool {
     pub cloud: Option<Spanned<String>>,
     pub instance: Option<Spanned<InlineInstance>>,
     pub market: Option<Spanned<String>>,
-    pub replicas: Spanned<i64>,
+    /// Required for a pool; an optimizer candidate has none (the optimizer chooses).
+    pub replicas: Option<Spanned<i64>>,
     pub gpus_per_replica: Option<Spanned<i64>>,
     pub tensor_parallel: Option<Spanned<i64>>,
     /// The GPU specification to time an LLM with, when the catalog's `gpu_model` is ambiguous.
@@ -266,6 +316,7 @@ pub struct Pool {
     pub provisioning: Option<Spanned<Provisioning>>,
     pub interruptions: Option<Spanned<Interruptions>>,
     pub spill_order: Option<Spanned<i64>>,
+    pub weight: Option<Spanned<f64>>,
 }
 
 /// Reclaims of a spot pool's replicas.

@@ -17,6 +17,7 @@ use crate::units::SimTime;
 mod gpu;
 mod interruptions;
 mod llm;
+mod optimize;
 mod pool;
 mod provisioning;
 mod scaling;
@@ -148,6 +149,7 @@ pub(super) fn scenario(src: &Source, base: &Path) -> Result<Scenario, Vec<Diagno
             &models,
             &catalog,
             reserved_discount,
+            None,
         ) {
             pools.push(pool);
         }
@@ -179,6 +181,20 @@ pub(super) fn scenario(src: &Source, base: &Path) -> Result<Scenario, Vec<Diagno
         }
     }
 
+    let optimize = top
+        .as_ref()
+        .and_then(|t| t.optimize.as_ref())
+        .and_then(|o| {
+            c.optimize(
+                o,
+                &workloads_raw,
+                &workloads,
+                &models,
+                &catalog,
+                reserved_discount,
+            )
+        });
+
     if c.has_problems() {
         return Err(c.into_problems());
     }
@@ -199,6 +215,7 @@ pub(super) fn scenario(src: &Source, base: &Path) -> Result<Scenario, Vec<Diagno
         workloads,
         pools,
         catalog: catalog.name().to_string(),
+        optimize,
     })
 }
 

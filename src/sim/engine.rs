@@ -89,6 +89,8 @@ struct WorkloadRt {
     /// Whether its pools fill in spill order (see `spill`); `replicas` and `idle` are then kept
     /// in that order.
     spill: bool,
+    /// Whether its pools' weights differ, so least-outstanding divides by them.
+    weighted: bool,
 }
 
 struct ReplicaRt {
@@ -290,6 +292,9 @@ impl<'s> Engine<'s> {
                     timeout: w.dispatch.timeout.map_or(u64::MAX, |t| t.0),
                     ended: None,
                     spill,
+                    weighted: scenario
+                        .pools_of(wi)
+                        .any(|p| scenario.pools[p].weight != 1.0),
                     uniform_batching: {
                         let mut b = scenario
                             .pools_of(wi)
@@ -797,6 +802,27 @@ impl<'s> Engine<'s> {
                 let r = wl.replicas[wl.next_rr];
                 wl.next_rr = (wl.next_rr + 1) % n;
                 r
+            }
+            Policy::LeastOutstanding if self.workloads[w].weighted => {
+                // Weighted least-request: in flight, counting this one, over the weight.
+                let start = self.workloads[w].next_rr;
+                self.workloads[w].next_rr = (start + 1) % n;
+                let wl = &self.workloads[w];
+                let score = |r: u32| {
+                    let pool = self.replicas[r as usize].pool as usize;
+                    (self.outstanding(r) + 1) as f64 / self.scenario.pools[pool].weight
+                };
+                let mut best = wl.replicas[start];
+                let mut best_score = score(best);
+                for k in 1..n {
+                    let r = wl.replicas[(start + k) % n];
+                    let s = score(r);
+                    if s < best_score {
+                        best = r;
+                        best_score = s;
+                    }
+                }
+                best
             }
             Policy::LeastOutstanding => {
                 // Scan from a rotating start so ties spread over the replicas.

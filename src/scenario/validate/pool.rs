@@ -24,11 +24,13 @@ impl Checker<'_> {
         models: &[ModelEntry],
         catalog: &Catalog,
         reserved_discount: f64,
+        candidate_of: Option<usize>,
     ) -> Option<Pool> {
         let before = self.problems.len();
         let pool_name = name.get_ref();
         // Which workload.
         let workload = match &p.workload {
+            _ if candidate_of.is_some() => candidate_of,
             Some(w) => {
                 let idx = workloads_raw
                     .iter()
@@ -118,18 +120,25 @@ impl Checker<'_> {
             }
             None => reserved_discount,
         };
-        let replicas = match u32::try_from(*p.replicas.get_ref()) {
-            Ok(r) => r,
-            Err(_) => {
+        let replicas = match &p.replicas {
+            None if candidate_of.is_some() => 1,
+            None => {
                 self.error(
-                    p.replicas.span(),
-                    format!(
-                        "replicas must be a whole number >= 0, got {}",
-                        p.replicas.get_ref()
-                    ),
+                    name.span(),
+                    format!("pool {pool_name:?} needs `replicas`, e.g. replicas = 2"),
                 );
                 0
             }
+            Some(r) => match u32::try_from(*r.get_ref()) {
+                Ok(n) => n,
+                Err(_) => {
+                    self.error(
+                        r.span(),
+                        format!("replicas must be a whole number >= 0, got {}", r.get_ref()),
+                    );
+                    0
+                }
+            },
         };
         let price = instance.as_ref().and_then(|i| {
             let price = i.price_usd_per_hour(market, discount);
@@ -230,6 +239,11 @@ impl Checker<'_> {
                 }
             },
         };
+        let weight = p
+            .weight
+            .as_ref()
+            .map_or(Some(1.0), |w| self.positive(w, "weight"))
+            .unwrap_or(1.0);
         let weights_bytes = match &serving {
             Some((_, Serving::Llm(l))) => Some(l.roofline.variant.weight_bytes()),
             _ => None,
@@ -254,6 +268,7 @@ impl Checker<'_> {
             scaling,
             interruptions,
             spill_order,
+            weight,
             provisioning: provisioning?,
         })
     }

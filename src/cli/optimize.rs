@@ -1,0 +1,67 @@
+//! `headroom optimize`: the cheapest fleet that meets the SLO, verified by simulation.
+
+use std::io::IsTerminal;
+
+use anyhow::Context;
+
+use super::{OptimizeArgs, Outcome, ReportFormat, output};
+use crate::optimize::capacity::default_cache_dir;
+use crate::optimize::plan::{Options, optimize};
+use crate::optimize::tracking;
+use crate::report::optimize::{render_json, render_table};
+
+pub(super) fn run(args: OptimizeArgs) -> anyhow::Result<Outcome> {
+    let threads = args
+        .threads
+        .map_or(rayon::current_num_threads(), |n| n as usize);
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .context("cannot start worker threads")?;
+    let scenario = crate::scenario::load(&args.file, &args.set)?;
+    let quiet = args.quiet || !std::io::stderr().is_terminal();
+    let log = |line: &str| {
+        if !quiet {
+            eprintln!("{line}");
+        }
+    };
+    let cache = if args.no_cache {
+        None
+    } else {
+        args.cache_dir.clone().or_else(default_cache_dir)
+    };
+    let opts = Options {
+        overrides: &args.set,
+        cache,
+        log: &log,
+    };
+    let (outcome, points) = pool.install(|| -> anyhow::Result<_> {
+        let outcome = optimize(&scenario, &opts)?;
+        let spec = scenario.optimize.as_ref().expect("optimized");
+        let points = if args.no_tracking {
+            Vec::new()
+        } else {
+            tracking::recommend(
+                &outcome.verified_scenario,
+                &outcome.verification,
+                spec.workload,
+                spec.verify.replications,
+            )?
+        };
+        Ok((outcome, points))
+    })?;
+    if let Some(path) = &args.write_scenario {
+        output::write_atomic(path, outcome.scenario_text.as_bytes())
+            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    let text = match args.format {
+        ReportFormat::Table => render_table(&scenario, &outcome, &points),
+        ReportFormat::Json => render_json(&scenario, &outcome, &points),
+    };
+    output::emit(&text, args.output.as_deref())?;
+    Ok(if outcome.passed {
+        Outcome::Ok
+    } else {
+        Outcome::CheckFailed
+    })
+}

@@ -1,0 +1,335 @@
+//! Capacity at the SLO: the highest arrival rate a pool of `n` replicas of a candidate serves
+//! within the workload's SLO, found by simulation.
+//!
+//! Each pool size is a search on the rate: doubling from an estimate until a trial fails, then
+//! bisection to a relative tolerance. A trial passes when every replication meets the SLO (its
+//! own seeds, apart from the verification's). Pooling makes capacity grow faster than `n` (a
+//! larger pool absorbs bursts better), so the result is a piecewise-linear curve over the
+//! measured sizes rather than `n` times one replica. Curves are cached on disk, keyed by
+//! everything a trial depends on, so re-running after an unrelated edit costs nothing.
+
+use std::path::{Path, PathBuf};
+
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::experiment::replicate;
+use crate::fleet::{Pool, ServiceTime, Serving};
+use crate::scenario::{CapacitySpec, Scenario};
+use crate::sim::SimError;
+use crate::units::SimTime;
+use crate::workload::{Arrival, Workload};
+
+/// Seeds of capacity trials are derived from the scenario's seed and this salt, so that the
+/// verification's replications (the scenario's own seeds) are fresh.
+const SALT: u64 = 0xCA9A_C17E;
+
+/// Capacity at the SLO by pool size: `rates[i]` requests/s for `sizes[i]` replicas.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Curve {
+    pub sizes: Vec<u32>,
+    pub rates: Vec<f64>,
+}
+
+impl Curve {
+    /// Capacity of `n` replicas: linear between measured sizes; beyond the largest, its
+    /// per-replica rate (pooling gains nothing more that was measured).
+    pub fn at(&self, n: f64) -> f64 {
+        let (s, r) = (&self.sizes, &self.rates);
+        if n <= 0.0 {
+            return 0.0;
+        }
+        if n <= f64::from(s[0]) {
+            return r[0] * n / f64::from(s[0]);
+        }
+        for i in 1..s.len() {
+            let (a, b) = (f64::from(s[i - 1]), f64::from(s[i]));
+            if n <= b {
+                return r[i - 1] + (r[i] - r[i - 1]) * (n - a) / (b - a);
+            }
+        }
+        let last = s.len() - 1;
+        r[last] * n / f64::from(s[last])
+    }
+
+    /// Capacity per replica in a pool of `n`.
+    pub fn per_replica(&self, n: f64) -> f64 {
+        self.at(n.max(1.0)) / n.max(1.0)
+    }
+
+    /// The largest measured per-replica capacity: what the purchase model counts a replica as,
+    /// before pooling corrections.
+    pub fn best_per_replica(&self) -> f64 {
+        self.sizes
+            .iter()
+            .zip(&self.rates)
+            .map(|(&n, &r)| r / f64::from(n))
+            .fold(0.0, f64::max)
+    }
+}
+
+/// Measures, or reads from the cache, the curve of every candidate of `scenario.optimize`.
+pub fn curves(scenario: &Scenario, cache: Option<&Path>) -> Result<Vec<Curve>, SimError> {
+    let spec = scenario.optimize.as_ref().expect("an [optimize] table");
+    let workload = &scenario.workloads[spec.workload];
+    let keys: Vec<String> = spec
+        .candidates
+        .iter()
+        .map(|c| key(scenario, workload, c, &spec.capacity))
+        .collect();
+    let cached: Vec<Option<Curve>> = keys.iter().map(|k| read_cache(cache, k)).collect();
+    // Every (candidate, size) still to measure, in parallel.
+    let jobs: Vec<(usize, u32)> = cached
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| c.is_none())
+        .flat_map(|(i, _)| spec.capacity.pool_sizes.iter().map(move |&n| (i, n)))
+        .collect();
+    let measured: Vec<f64> = jobs
+        .par_iter()
+        .map(|&(i, n)| search(scenario, workload, &spec.candidates[i], n, &spec.capacity))
+        .collect::<Result<_, _>>()?;
+    let mut out = Vec::new();
+    for (i, c) in cached.into_iter().enumerate() {
+        let curve = match c {
+            Some(c) => c,
+            None => {
+                let rates = jobs
+                    .iter()
+                    .zip(&measured)
+                    .filter(|((j, _), _)| *j == i)
+                    .map(|(_, r)| *r)
+                    .collect();
+                let c = Curve {
+                    sizes: spec.capacity.pool_sizes.clone(),
+                    rates: monotone(rates),
+                };
+                write_cache(cache, &keys[i], &c);
+                c
+            }
+        };
+        out.push(curve);
+    }
+    Ok(out)
+}
+
+/// A larger pool never serves less: noise in the search is evened out upward.
+fn monotone(mut rates: Vec<f64>) -> Vec<f64> {
+    for i in 1..rates.len() {
+        rates[i] = rates[i].max(rates[i - 1]);
+    }
+    rates
+}
+
+/// The highest rate `n` replicas of `candidate` serve within the SLO.
+fn search(
+    scenario: &Scenario,
+    workload: &Workload,
+    candidate: &Pool,
+    n: u32,
+    spec: &CapacitySpec,
+) -> Result<f64, SimError> {
+    let passes = |rate: f64| trial(scenario, workload, candidate, n, rate, spec);
+    let guess = estimate(candidate).map_or(1.0, |r| r * f64::from(n) * 0.8);
+    let (mut lo, mut hi);
+    if passes(guess)? {
+        lo = guess;
+        hi = guess * 2.0;
+        while passes(hi)? {
+            lo = hi;
+            hi *= 2.0;
+            if hi > 1e7 {
+                return Ok(lo);
+            }
+        }
+    } else {
+        hi = guess;
+        lo = guess / 2.0;
+        while !passes(lo)? {
+            hi = lo;
+            lo /= 2.0;
+            if lo < 1e-4 {
+                return Ok(0.0);
+            }
+        }
+    }
+    while (hi - lo) / hi > spec.tolerance {
+        let mid = 0.5 * (lo + hi);
+        if passes(mid)? {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    Ok(lo)
+}
+
+/// Throughput of one replica with a full batch, where the service model says it.
+fn estimate(candidate: &Pool) -> Option<f64> {
+    match &candidate.serving {
+        Serving::Requests(s) => {
+            let b = s.batching.max_batch;
+            let t = s.time.mean_batch_time(b)?.as_secs_f64();
+            (t > 0.0 && !matches!(s.time, ServiceTime::Trace { .. })).then(|| f64::from(b) / t)
+        }
+        Serving::Llm(_) => None,
+    }
+}
+
+/// Whether `n` replicas meet the SLO at `rate` in every replication.
+fn trial(
+    scenario: &Scenario,
+    workload: &Workload,
+    candidate: &Pool,
+    n: u32,
+    rate: f64,
+    spec: &CapacitySpec,
+) -> Result<bool, SimError> {
+    let s = trial_scenario(scenario, workload, candidate, n, rate, spec);
+    let runs = replicate(&s, s.seed, spec.replications, None)?;
+    Ok(runs.iter().all(|r| r.workloads[0].slo_met != Some(false)))
+}
+
+/// The scenario of one trial: the workload alone, at `rate`, on `n` fixed replicas.
+pub fn trial_scenario(
+    scenario: &Scenario,
+    workload: &Workload,
+    candidate: &Pool,
+    n: u32,
+    rate: f64,
+    spec: &CapacitySpec,
+) -> Scenario {
+    let mut w = workload.clone();
+    w.arrival = match &workload.arrival {
+        Arrival::Trace(t) => {
+            // The trace replayed faster or slower, so its mean rate is `rate`.
+            let mut t = t.clone();
+            let (rows, span) = crate::workload::trace::TraceReader::for_spec(&t)
+                .and_then(|r| r.scan())
+                .unwrap_or((1, 1.0));
+            let native = rows as f64 * t.rate_multiplier / (span * t.time_scale).max(1e-9);
+            t.time_scale *= native / rate;
+            Arrival::Trace(t)
+        }
+        _ => Arrival::Poisson { rate },
+    };
+    let mut pool = candidate.clone();
+    pool.replicas = n;
+    pool.workload = 0;
+    pool.scaling = None;
+    pool.interruptions = None;
+    let warmup = SimTime(spec.horizon.0 / 10);
+    Scenario {
+        name: format!("{}-capacity", scenario.name),
+        description: None,
+        path: None,
+        seed: crate::rng::replication_seed(scenario.seed ^ SALT, u64::from(n)),
+        horizon: SimTime(spec.horizon.0 + warmup.0),
+        warmup,
+        interval: SimTime(spec.horizon.0 + warmup.0),
+        workloads: vec![w],
+        pools: vec![pool],
+        catalog: scenario.catalog.clone(),
+        optimize: None,
+    }
+}
+
+/// Everything a curve depends on, as text: the candidate's serving (not its name or price), the
+/// workload's requests and SLO, the search settings and the seed.
+fn key(scenario: &Scenario, workload: &Workload, candidate: &Pool, spec: &CapacitySpec) -> String {
+    let arrival = match &workload.arrival {
+        Arrival::Trace(t) => format!("{t:?}"),
+        _ => "poisson".to_string(),
+    };
+    format!(
+        "v1 {} | {:?} | {} | {:?} | {:?} | {:?} | {:?} | {:?} | {:?} | {}",
+        env!("CARGO_PKG_VERSION"),
+        candidate.serving,
+        candidate.gpus_per_replica,
+        candidate.instance.gpu_model,
+        workload.tokens,
+        workload.dispatch,
+        workload.slo,
+        spec,
+        arrival,
+        scenario.seed
+    )
+}
+
+/// FNV-1a, stable across builds and platforms (the standard hasher is not promised to be).
+fn fnv1a(text: &str) -> u64 {
+    text.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+#[derive(Serialize, Deserialize)]
+struct Cached {
+    key: String,
+    curve: Curve,
+}
+
+fn cache_file(dir: &Path, key: &str) -> PathBuf {
+    dir.join(format!("capacity-{:016x}.json", fnv1a(key)))
+}
+
+fn read_cache(dir: Option<&Path>, key: &str) -> Option<Curve> {
+    let text = std::fs::read_to_string(cache_file(dir?, key)).ok()?;
+    let c: Cached = serde_json::from_str(&text).ok()?;
+    (c.key == key).then_some(c.curve)
+}
+
+/// Best effort: a cache that cannot be written only makes the next run slower.
+fn write_cache(dir: Option<&Path>, key: &str, curve: &Curve) {
+    let Some(dir) = dir else { return };
+    let _ = std::fs::create_dir_all(dir);
+    let entry = Cached {
+        key: key.to_string(),
+        curve: curve.clone(),
+    };
+    if let Ok(text) = serde_json::to_string_pretty(&entry)
+        && let Ok(mut tmp) = tempfile::NamedTempFile::new_in(dir)
+    {
+        use std::io::Write;
+        if tmp.write_all(text.as_bytes()).is_ok() {
+            let _ = tmp.persist(cache_file(dir, key));
+        }
+    }
+}
+
+/// The default cache folder: `$HEADROOM_CACHE`, else `$XDG_CACHE_HOME/headroom`, else
+/// `~/.cache/headroom`.
+pub fn default_cache_dir() -> Option<PathBuf> {
+    if let Some(d) = std::env::var_os("HEADROOM_CACHE") {
+        return Some(PathBuf::from(d));
+    }
+    if let Some(d) = std::env::var_os("XDG_CACHE_HOME") {
+        return Some(PathBuf::from(d).join("headroom"));
+    }
+    std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache").join("headroom"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn curve_interpolates_and_extrapolates_per_replica() {
+        let c = Curve {
+            sizes: vec![1, 2, 4],
+            rates: vec![5.0, 12.0, 28.0],
+        };
+        assert_eq!(c.at(1.0), 5.0);
+        assert_eq!(c.at(3.0), 20.0);
+        assert_eq!(c.at(8.0), 56.0);
+        assert_eq!(c.at(0.5), 2.5);
+        assert_eq!(c.per_replica(4.0), 7.0);
+        assert_eq!(c.best_per_replica(), 7.0);
+    }
+
+    #[test]
+    fn hash_is_stable() {
+        assert_eq!(fnv1a(""), 0xcbf2_9ce4_8422_2325);
+        assert_eq!(fnv1a("a"), 0xaf63_dc4c_8601_ec8c);
+    }
+}

@@ -1,0 +1,532 @@
+//! From a scenario's `[optimize]` table to a verified plan: measure capacity, buy, simulate the
+//! purchase, tighten the hours that missed the SLO, buy again.
+//!
+//! The purchase model counts units: one instance when replicas pack onto instances (an 8-GPU
+//! instance of 1-GPU replicas is one unit of 8 replicas), else one replica spanning instances.
+//! A unit's capacity is its replicas times the candidate's best measured per-replica capacity;
+//! a period with fewer replicas than that capacity assumed is tightened by the ratio (the
+//! pooling correction), found by solving again until the counts stop changing.
+
+use std::path::Path;
+
+use crate::experiment::{Summary, replicate};
+use crate::optimize::capacity::{self, Curve};
+use crate::optimize::demand::{self, PERIODS};
+use crate::optimize::purchase::{self, Limit, Period, Plan, Problem, PurchaseError, TypeOption};
+use crate::optimize::write::{self, PlannedPool};
+use crate::pricing::{Market, spot_interruption_bucket};
+use crate::scenario::{self, LoadError, OptimizeSpec, Scenario};
+use crate::sim::{Metric, SimError};
+use crate::workload::TraceError;
+
+/// How much a missed hour's required capacity grows per round; the hour before grows half as
+/// much, since its replicas must already serve when the missed hour starts.
+const TIGHTEN: f64 = 0.10;
+/// Pooling fixed-point iterations per round.
+const POOLING_ITERATIONS: usize = 6;
+
+/// Why no plan came out.
+#[derive(Debug, thiserror::Error)]
+pub enum OptimizeError {
+    #[error("the scenario has no [optimize] table; see the README's `optimize` section")]
+    NoSpec,
+    #[error("the scenario was not loaded from a file")]
+    NoFile,
+    #[error("cannot read {path}: {source}")]
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Trace(#[from] TraceError),
+    #[error(transparent)]
+    Sim(#[from] SimError),
+    #[error("candidate {0} sustains no load within the SLO even alone on one replica")]
+    NoCapacity(String),
+    #[error(transparent)]
+    Purchase(#[from] PurchaseError),
+    #[error(transparent)]
+    Write(#[from] write::WriteError),
+    #[error("the written plan does not load (a bug): {0}")]
+    Load(#[from] LoadError),
+}
+
+/// A candidate as the purchase model sees it.
+#[derive(Clone, Debug)]
+pub struct Candidate {
+    pub name: String,
+    pub instance: String,
+    pub region: String,
+    pub gpu: String,
+    /// Replicas in one purchase unit, and instances it takes.
+    pub unit_replicas: u32,
+    pub unit_instances: u32,
+    pub curve: Curve,
+}
+
+/// One verification: what the plan cost and where it missed.
+#[derive(Clone, Debug)]
+pub struct Round {
+    /// The purchase model's cost per day, and the simulated one (provisioning included).
+    pub planned_cost_per_day: f64,
+    pub simulated_cost_per_day: f64,
+    /// Hours of the day that missed the SLO in some replication.
+    pub missed: Vec<usize>,
+    pub p99_ms: f64,
+    pub attainment: f64,
+    pub slo_met: bool,
+}
+
+/// A plan to compare against.
+#[derive(Clone, Debug)]
+pub struct Baseline {
+    pub name: String,
+    pub cost_per_day: f64,
+}
+
+/// Everything `headroom optimize` reports.
+#[derive(Debug)]
+pub struct Outcome {
+    pub demand: Vec<f64>,
+    pub candidates: Vec<Candidate>,
+    pub problem: Problem,
+    pub plan: Plan,
+    pub pools: Vec<PlannedPool>,
+    pub rounds: Vec<Round>,
+    /// Whether the last round met the SLO in every hour.
+    pub passed: bool,
+    pub verification: Summary,
+    /// The plan as the verification simulated it (overrides and verification settings applied).
+    pub verified_scenario: Scenario,
+    /// The plan as a scenario file.
+    pub scenario_text: String,
+    pub baselines: Vec<Baseline>,
+    /// (candidate, change in $ per day of one more reserved unit).
+    pub reserved_marginals: Vec<(usize, f64)>,
+}
+
+/// Settings of one optimization run that are not in the scenario.
+pub struct Options<'a> {
+    /// `--set` overrides the scenario was loaded with (re-applied to the written plan).
+    pub overrides: &'a [String],
+    pub cache: Option<std::path::PathBuf>,
+    /// Called with a line of news as the steps go.
+    pub log: &'a (dyn Fn(&str) + Sync),
+}
+
+/// Runs the whole loop.
+pub fn optimize(scenario: &Scenario, opts: &Options) -> Result<Outcome, OptimizeError> {
+    let spec = scenario.optimize.as_ref().ok_or(OptimizeError::NoSpec)?;
+    let path = scenario.path.as_ref().ok_or(OptimizeError::NoFile)?;
+    let original = std::fs::read_to_string(path).map_err(|source| OptimizeError::Io {
+        path: path.display().to_string(),
+        source,
+    })?;
+    let workload = &scenario.workloads[spec.workload];
+    let demand = demand::hourly(workload, spec.peak_percentile)?;
+    (opts.log)(&format!(
+        "demand: {:.1} to {:.1} req/s over the day",
+        demand.iter().cloned().fold(f64::INFINITY, f64::min),
+        demand.iter().cloned().fold(0.0, f64::max)
+    ));
+    let curves = capacity::curves(scenario, opts.cache.as_deref())?;
+    let candidates = candidates(spec, curves);
+    for c in &candidates {
+        if c.curve.best_per_replica() <= 0.0 {
+            return Err(OptimizeError::NoCapacity(c.name.clone()));
+        }
+        (opts.log)(&format!(
+            "capacity of {} ({}): {}",
+            c.name,
+            c.instance,
+            c.curve
+                .sizes
+                .iter()
+                .zip(&c.curve.rates)
+                .map(|(n, r)| format!("{n}: {r:.1}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    let names: Vec<String> = candidates.iter().map(|c| c.name.clone()).collect();
+    let mut tighten = [1.0f64; PERIODS];
+    let mut rounds = Vec::new();
+    loop {
+        let (problem, plan) = cheapest(spec, &candidates, &demand, &tighten)?;
+        let pools = planned_pools(spec, &candidates, &problem, &plan);
+        let text = write::scenario_text(
+            &original,
+            &workload.name,
+            scenario.workloads.len() == 1,
+            &names,
+            &pools,
+            &format!(
+                "Pools planned by `headroom optimize` (${:.2} per day in the purchase model).",
+                plan.cost
+            ),
+        )?;
+        let (verified, summary, round) = verify(scenario, spec, &text, &plan, opts)?;
+        (opts.log)(&format!(
+            "round {}: ${:.2}/day planned, ${:.2}/day simulated, p99 {:.0} ms, attainment {:.3} %, {}",
+            rounds.len() + 1,
+            round.planned_cost_per_day,
+            round.simulated_cost_per_day,
+            round.p99_ms,
+            round.attainment * 100.0,
+            if round.missed.is_empty() {
+                "every hour met the SLO".to_string()
+            } else {
+                format!("missed hours {:?}", round.missed)
+            }
+        ));
+        let missed = round.missed.clone();
+        rounds.push(round);
+        let passed = missed.is_empty();
+        if passed || rounds.len() as u32 >= spec.verify.rounds {
+            let baselines = baselines(spec, &candidates, &demand, &tighten);
+            let reserved_marginals = purchase::reserved_marginals(&problem, &plan);
+            return Ok(Outcome {
+                demand,
+                candidates,
+                problem,
+                plan,
+                pools,
+                rounds,
+                passed,
+                verification: summary,
+                verified_scenario: verified,
+                scenario_text: text,
+                baselines,
+                reserved_marginals,
+            });
+        }
+        for p in missed {
+            tighten[p] *= 1.0 + TIGHTEN;
+            let before = (p + PERIODS - 1) % PERIODS;
+            tighten[before] *= 1.0 + TIGHTEN / 2.0;
+        }
+    }
+}
+
+fn candidates(spec: &OptimizeSpec, curves: Vec<Curve>) -> Vec<Candidate> {
+    spec.candidates
+        .iter()
+        .zip(curves)
+        .map(|(p, curve)| {
+            let (gpr, gpi) = (p.gpus_per_replica.max(1), p.instance.gpu_count.max(1));
+            Candidate {
+                name: p.name.clone(),
+                instance: p.instance.name.clone(),
+                region: p.instance.region.clone(),
+                gpu: p.instance.gpu_model.clone(),
+                unit_replicas: (gpi / gpr).max(1),
+                unit_instances: gpr.div_ceil(gpi).max(1),
+                curve,
+            }
+        })
+        .collect()
+}
+
+/// The purchase problem with per-period factors; `only` restricts it to one candidate.
+fn problem(
+    spec: &OptimizeSpec,
+    candidates: &[Candidate],
+    demand: &[f64],
+    factors: &[f64; PERIODS],
+    only: Option<usize>,
+) -> Problem {
+    let types = candidates
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let inst = &spec.candidates[i].instance;
+            let allowed = |m: Market| spec.markets.contains(&m) && only.is_none_or(|o| o == i);
+            let price = |m: Market| {
+                allowed(m)
+                    .then(|| inst.price_usd_per_hour(m, spec.reserved_discount))
+                    .flatten()
+                    .map(|p| p * f64::from(c.unit_instances))
+            };
+            TypeOption {
+                name: c.name.clone(),
+                region: c.region.clone(),
+                capacity: c.curve.best_per_replica() * f64::from(c.unit_replicas),
+                on_demand: price(Market::OnDemand),
+                spot: price(Market::Spot),
+                reserved: price(Market::Reserved),
+            }
+        })
+        .collect();
+    let limits = spec
+        .limits
+        .iter()
+        .map(|l| Limit {
+            name: l.name.clone(),
+            types: candidates
+                .iter()
+                .enumerate()
+                .filter(|(i, c)| {
+                    l.candidate.is_none_or(|x| x == *i)
+                        && l.region.as_ref().is_none_or(|r| *r == c.region)
+                })
+                .map(|(i, _)| i)
+                .collect(),
+            markets: l.market.into_iter().collect(),
+            max: l.max,
+        })
+        .collect();
+    Problem {
+        periods: (0..PERIODS)
+            .map(|p| Period {
+                hours: 1.0,
+                demand: demand[p],
+                tighten: factors[p],
+            })
+            .collect(),
+        types,
+        headroom: spec.headroom,
+        spot_share: spec.spot_share,
+        spare_replicas: spec.spare_replicas,
+        budget: spec.budget_per_day,
+        limits,
+    }
+}
+
+/// The cheaper of the plan over every candidate and the best single-candidate plan: each is
+/// solved with pooling factors of its own fleet, so the mix is not always the cheaper.
+fn cheapest(
+    spec: &OptimizeSpec,
+    candidates: &[Candidate],
+    demand: &[f64],
+    tighten: &[f64; PERIODS],
+) -> Result<(Problem, Plan), PurchaseError> {
+    let mixed = solve_pooled(spec, candidates, demand, tighten, None);
+    let mut best = mixed;
+    for i in 0..candidates.len() {
+        if let Ok(single) = solve_pooled(spec, candidates, demand, tighten, Some(i)) {
+            let better = match &best {
+                Ok(b) => single.1.cost < b.1.cost - 1e-9,
+                Err(_) => true,
+            };
+            if better {
+                best = Ok(single);
+            }
+        }
+    }
+    best
+}
+
+/// Solves with the verification's factors, correcting each period for pooling until the
+/// replica counts settle.
+fn solve_pooled(
+    spec: &OptimizeSpec,
+    candidates: &[Candidate],
+    demand: &[f64],
+    tighten: &[f64; PERIODS],
+    only: Option<usize>,
+) -> Result<(Problem, Plan), PurchaseError> {
+    let mut pooling = [1.0f64; PERIODS];
+    let mut last = None;
+    for _ in 0..POOLING_ITERATIONS {
+        let factors: [f64; PERIODS] = std::array::from_fn(|p| tighten[p] * pooling[p]);
+        let prob = problem(spec, candidates, demand, &factors, only);
+        let plan = purchase::solve(&prob)?;
+        let next: [f64; PERIODS] = std::array::from_fn(|p| pooling_factor(candidates, &plan, p));
+        let settled = next
+            .iter()
+            .zip(&pooling)
+            .all(|(a, b)| (a - b).abs() < 1e-9 || a <= b);
+        last = Some((prob, plan));
+        if settled {
+            break;
+        }
+        // Never loosen: a factor only grows, so the iteration ends.
+        pooling = std::array::from_fn(|p| pooling[p].max(next[p]));
+    }
+    Ok(last.expect("at least one iteration"))
+}
+
+/// How much more capacity period `p` needs than the purchase model assumed, because its pool
+/// is smaller than the size whose per-replica capacity it counted: each candidate's shortfall
+/// at the period's total replicas, weighted by the capacity it brings.
+fn pooling_factor(candidates: &[Candidate], plan: &Plan, p: usize) -> f64 {
+    let units = |t: usize| plan.reserved[t] + plan.counts[p][t][0] + plan.counts[p][t][1];
+    let replicas: u32 = (0..candidates.len())
+        .map(|t| units(t) * candidates[t].unit_replicas)
+        .sum();
+    let (mut assumed, mut actual) = (0.0, 0.0);
+    for (t, c) in candidates.iter().enumerate() {
+        let n = f64::from(units(t) * c.unit_replicas);
+        assumed += n * c.curve.best_per_replica();
+        actual += n * c.curve.per_replica(f64::from(replicas));
+    }
+    if actual > 0.0 {
+        (assumed / actual).max(1.0)
+    } else {
+        1.0
+    }
+}
+
+/// The plan as pools: one per candidate and market that it buys, replicas by hour.
+fn planned_pools(
+    spec: &OptimizeSpec,
+    candidates: &[Candidate],
+    problem: &Problem,
+    plan: &Plan,
+) -> Vec<PlannedPool> {
+    let mut out = Vec::new();
+    for (t, c) in candidates.iter().enumerate() {
+        let u = c.unit_replicas;
+        if plan.reserved[t] > 0 {
+            out.push(PlannedPool {
+                candidate: t,
+                market: Market::Reserved,
+                hours: [plan.reserved[t] * u; 24],
+                interruptions: false,
+                weight: None,
+            });
+        }
+        for (k, market) in [(0, Market::OnDemand), (1, Market::Spot)] {
+            let hours: [u32; 24] = std::array::from_fn(|p| plan.counts[p][t][k] * u);
+            if hours.iter().any(|&h| h > 0) {
+                let inst = &spec.candidates[t].instance;
+                out.push(PlannedPool {
+                    candidate: t,
+                    market,
+                    hours,
+                    interruptions: market == Market::Spot
+                        && spec.spot_interruptions
+                        && spot_interruption_bucket(&inst.cloud, &inst.name, &inst.region)
+                            .is_some(),
+                    weight: None,
+                });
+            }
+        }
+    }
+    let _ = problem;
+    // A mixed fleet's balancer weighs replicas by what each sustains.
+    if out.iter().any(|p| p.candidate != out[0].candidate) {
+        for p in &mut out {
+            let c = &candidates[p.candidate].curve;
+            p.weight = Some((c.best_per_replica() * 100.0).round() / 100.0);
+        }
+    }
+    out
+}
+
+/// Simulates the written plan: the scenario's own seeds, hour-long intervals.
+fn verify(
+    scenario: &Scenario,
+    spec: &OptimizeSpec,
+    text: &str,
+    plan: &Plan,
+    opts: &Options,
+) -> Result<(Scenario, Summary, Round), OptimizeError> {
+    let path = scenario.path.as_deref().unwrap_or(Path::new("plan.toml"));
+    let base = path.parent().unwrap_or(Path::new("."));
+    let mut overrides = opts.overrides.to_vec();
+    overrides.push("interval=\"1h\"".to_string());
+    if let Some(h) = spec.verify.horizon {
+        overrides.push(format!("horizon=\"{}s\"", h.as_secs_f64()));
+    }
+    let s = scenario::parse(text, &path.display().to_string(), base, &overrides)?;
+    let runs = replicate(&s, s.seed, spec.verify.replications, None)?;
+    let summary = Summary::of(&s, s.seed, &runs);
+    let w = spec.workload;
+    let target_ms = scenario.workloads[w]
+        .slo
+        .and_then(|slo| slo.p99)
+        .map(|t| t.as_secs_f64() * 1e3);
+    let warmup_s = s.warmup.as_secs_f64();
+    let mut missed = std::collections::BTreeSet::new();
+    for r in &runs {
+        for row in &r.workload_series[w] {
+            if row.t_s < warmup_s || row.arrivals <= 0.0 {
+                continue;
+            }
+            let late = target_ms.is_some_and(|t| row.p99_ms > t);
+            let failed = row.failed > 0.01 * row.arrivals;
+            if late || failed {
+                missed.insert(((row.t_s / 3600.0).round() as usize) % PERIODS);
+            }
+        }
+    }
+    let ws = &summary.workloads[w];
+    let slo_met = runs.iter().all(|r| r.workloads[w].slo_met != Some(false));
+    if !slo_met && missed.is_empty() {
+        // The day missed without one hour standing out: tighten them all.
+        missed.extend(0..PERIODS);
+    }
+    let hours = s.window().as_secs_f64() / 3600.0;
+    let round = Round {
+        planned_cost_per_day: plan.cost,
+        simulated_cost_per_day: s
+            .pools_of(w)
+            .map(|i| summary.pools[i].cost_usd)
+            .sum::<f64>()
+            / hours
+            * 24.0,
+        missed: missed.into_iter().collect(),
+        p99_ms: ws.get(Metric::LatencyP99).mean,
+        attainment: ws.get(Metric::SloAttainment).mean,
+        slo_met,
+    };
+    Ok((s, summary, round))
+}
+
+/// The cheapest single candidate on demand sized for the peak hour, and the best single
+/// candidate with every market (Melange-style), under the same demand and tightening.
+fn baselines(
+    spec: &OptimizeSpec,
+    candidates: &[Candidate],
+    demand: &[f64],
+    tighten: &[f64; PERIODS],
+) -> Vec<Baseline> {
+    let mut out = Vec::new();
+    let peak = (0..PERIODS)
+        .map(|p| demand[p] * (1.0 + spec.headroom) * tighten[p])
+        .fold(0.0, f64::max);
+    let on_demand = candidates
+        .iter()
+        .enumerate()
+        .filter_map(|(i, c)| {
+            let price = spec.candidates[i]
+                .instance
+                .price_usd_per_hour(Market::OnDemand, 0.0)?
+                * f64::from(c.unit_instances);
+            let mut units = 1u32;
+            while c.curve.at(f64::from(
+                (units.saturating_sub(spec.spare_replicas)) * c.unit_replicas,
+            )) < peak
+            {
+                units += 1;
+                if units > 1_000_000 {
+                    return None;
+                }
+            }
+            Some((
+                price * f64::from(units) * 24.0,
+                format!("{units} x {} on demand all day", c.name),
+            ))
+        })
+        .min_by(|a, b| a.0.total_cmp(&b.0));
+    if let Some((cost, what)) = on_demand {
+        out.push(Baseline {
+            name: format!("cheapest single type sized for the peak, on demand ({what})"),
+            cost_per_day: cost,
+        });
+    }
+    let single = (0..candidates.len())
+        .filter_map(|i| {
+            let (_, plan) = solve_pooled(spec, candidates, demand, tighten, Some(i)).ok()?;
+            Some((plan.cost, candidates[i].name.clone()))
+        })
+        .min_by(|a, b| a.0.total_cmp(&b.0));
+    if let Some((cost, name)) = single {
+        out.push(Baseline {
+            name: format!("best single type with the same markets ({name})"),
+            cost_per_day: cost,
+        });
+    }
+    out
+}

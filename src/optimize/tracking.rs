@@ -1,0 +1,230 @@
+//! Target tracking instead of the schedule: the plan's reserved pools kept, the rest replaced by
+//! one on-demand pool that tracks a utilization target, swept around the utilization the plan's
+//! scheduled pools ran at, each target simulated with the verification's replications.
+//!
+//! A schedule needs the demand curve to repeat; target tracking needs only a target. The sweep
+//! shows what following the load instead costs, and which target still meets the SLO.
+
+use rayon::prelude::*;
+
+use crate::experiment::{Summary, replicate};
+use crate::fleet::scaling::{DEFAULT_INTERVAL, DEFAULT_SCALE_DOWN_STABILIZATION, DEFAULT_WINDOW};
+use crate::fleet::{Scaling, ScalingPolicy, TargetTracking, TrackedMetric};
+use crate::pricing::Market;
+use crate::scenario::Scenario;
+use crate::sim::{Metric, SimError};
+use crate::units::SimTime;
+
+/// One target's result.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TrackingPoint {
+    pub metric: TrackedMetric,
+    pub target: f64,
+    pub cost_per_day: f64,
+    pub p99_ms: f64,
+    pub attainment: f64,
+    pub slo_met: bool,
+}
+
+/// What to track: utilization, unless replicas batch (a batching replica is busy nearly all
+/// the time at any useful load, so its utilization says little about its headroom); then
+/// requests in flight per replica.
+pub fn metric(plan: &Scenario, workload: usize) -> TrackedMetric {
+    let batches = plan.pools_of(workload).any(|i| {
+        plan.pools[i].serving.batching().max_batch > 1
+            || matches!(plan.pools[i].serving, crate::fleet::Serving::Llm(_))
+    });
+    if batches {
+        TrackedMetric::Concurrency
+    } else {
+        TrackedMetric::Utilization
+    }
+}
+
+/// Targets around `implied`: 80 % to 120 % of it in steps of 10 %; utilization rounded to
+/// 0.05 within 0.2 to 0.95, concurrency to 0.1 from 0.1.
+pub fn targets(metric: TrackedMetric, implied: f64) -> Vec<f64> {
+    let mut out: Vec<f64> = [0.8, 0.9, 1.0, 1.1, 1.2]
+        .iter()
+        .map(|f| match metric {
+            TrackedMetric::Utilization => ((implied * f * 20.0).round() / 20.0).clamp(0.2, 0.95),
+            _ => ((implied * f * 10.0).round() / 10.0).max(0.1),
+        })
+        .collect();
+    out.dedup();
+    out
+}
+
+/// What `metric` read on the plan's scheduled pools in `summary`: the utilization of the pool
+/// that [`tracked`] keeps, or the requests in flight per replica of the workload (Little's L
+/// over the mean replicas).
+pub fn implied(plan: &Scenario, summary: &Summary, workload: usize, metric: TrackedMetric) -> f64 {
+    match metric {
+        TrackedMetric::Utilization => {
+            let t = tracked(plan, workload, metric, 0.5);
+            let main = t.pools.last().expect("a pool");
+            plan.pools
+                .iter()
+                .position(|p| format!("{}-tracking", p.name) == main.name)
+                .map_or(0.6, |i| summary.pools[i].utilization)
+        }
+        _ => {
+            let replicas: f64 = plan
+                .pools_of(workload)
+                .map(|i| summary.pools[i].replicas_mean)
+                .sum();
+            summary.workloads[workload].get(Metric::MeanInSystem).mean / replicas.max(1.0)
+        }
+    }
+}
+
+/// The sweep `headroom optimize` reports: the metric that suits the serving, targets around
+/// what it read on the plan, and, while the highest target still meets the SLO, higher ones
+/// (up to twice the implied value), so the cheapest target that meets it is found.
+pub fn recommend(
+    plan: &Scenario,
+    summary: &Summary,
+    workload: usize,
+    replications: u32,
+) -> Result<Vec<TrackingPoint>, SimError> {
+    let metric = metric(plan, workload);
+    let at = implied(plan, summary, workload, metric);
+    let mut points = sweep(plan, workload, metric, &targets(metric, at), replications)?;
+    if points.last().is_some_and(|p| p.slo_met) {
+        let last = points.last().map_or(0.0, |p| p.target);
+        let more: Vec<f64> = targets(metric, at * 1.6)
+            .into_iter()
+            .filter(|&t| t > last)
+            .collect();
+        points.extend(sweep(plan, workload, metric, &more, replications)?);
+    }
+    Ok(points)
+}
+
+/// Simulates `plan` (the verified plan's scenario) with its scheduled pools of `workload`
+/// replaced by one tracking each target (see [`tracked`]).
+pub fn sweep(
+    plan: &Scenario,
+    workload: usize,
+    metric: TrackedMetric,
+    targets: &[f64],
+    replications: u32,
+) -> Result<Vec<TrackingPoint>, SimError> {
+    targets
+        .par_iter()
+        .map(|&target| {
+            let s = tracked(plan, workload, metric, target);
+            let runs = replicate(&s, s.seed, replications, None)?;
+            let summary = Summary::of(&s, s.seed, &runs);
+            let ws = &summary.workloads[workload];
+            let hours = s.window().as_secs_f64() / 3600.0;
+            Ok(TrackingPoint {
+                metric,
+                target,
+                cost_per_day: s
+                    .pools_of(workload)
+                    .map(|i| summary.pools[i].cost_usd)
+                    .sum::<f64>()
+                    / hours
+                    * 24.0,
+                p99_ms: ws.get(Metric::LatencyP99).mean,
+                attainment: ws.get(Metric::SloAttainment).mean,
+                slo_met: runs
+                    .iter()
+                    .all(|r| r.workloads[workload].slo_met != Some(false)),
+            })
+        })
+        .collect()
+}
+
+/// The plan with its reserved pools kept and its other pools of `workload` replaced by one
+/// on-demand pool of the candidate that ran the most of them, tracking `target` between one
+/// replica (tracking cannot scale up from zero) and twice the scheduled peak of all of them.
+pub fn tracked(plan: &Scenario, workload: usize, metric: TrackedMetric, target: f64) -> Scenario {
+    let mut s = plan.clone();
+    let scheduled = |p: &crate::fleet::Pool| -> [u32; 24] {
+        match &p.scaling {
+            Some(Scaling {
+                policy: ScalingPolicy::Schedule { hours },
+                ..
+            }) => *hours,
+            _ => [p.replicas; 24],
+        }
+    };
+    let elastic: Vec<usize> = s
+        .pools_of(workload)
+        .filter(|&i| {
+            s.pools[i].market != Market::Reserved
+                && s.pools[i].replicas + scheduled(&s.pools[i]).iter().sum::<u32>() > 0
+        })
+        .collect();
+    let Some(&main) = elastic.iter().max_by_key(|&&i| {
+        (
+            scheduled(&s.pools[i]).iter().sum::<u32>(),
+            std::cmp::Reverse(i),
+        )
+    }) else {
+        return s;
+    };
+    let peak = (0..24)
+        .map(|h| {
+            elastic
+                .iter()
+                .map(|&i| scheduled(&s.pools[i])[h])
+                .sum::<u32>()
+        })
+        .max()
+        .unwrap_or(1);
+    let mut pool = s.pools[main].clone();
+    if pool.market != Market::OnDemand {
+        pool.market = Market::OnDemand;
+        pool.interruptions = None;
+        pool.price_usd_per_hour = pool
+            .instance
+            .on_demand_usd_per_hour
+            .unwrap_or(pool.price_usd_per_hour);
+    }
+    pool.name = format!("{}-tracking", pool.name);
+    pool.replicas = scheduled(&s.pools[main])[0].max(1);
+    pool.scaling = Some(Scaling {
+        policy: ScalingPolicy::TargetTracking(TargetTracking {
+            metric,
+            target,
+            interval: DEFAULT_INTERVAL,
+            window: DEFAULT_WINDOW,
+            scale_up_cooldown: SimTime::ZERO,
+            scale_down_stabilization: DEFAULT_SCALE_DOWN_STABILIZATION,
+        }),
+        min: 1,
+        max: (2 * peak).max(2),
+    });
+    // The replaced pools stay, empty, so other pools' indices (fallbacks) hold.
+    for &i in &elastic {
+        let p = &mut s.pools[i];
+        p.replicas = 0;
+        p.interruptions = None;
+        p.scaling = Some(Scaling {
+            policy: ScalingPolicy::Schedule { hours: [0; 24] },
+            min: 0,
+            max: 0,
+        });
+    }
+    s.pools.push(pool);
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn targets_surround_the_utilization() {
+        let u = TrackedMetric::Utilization;
+        assert_eq!(targets(u, 0.6), vec![0.5, 0.55, 0.6, 0.65, 0.7]);
+        assert_eq!(targets(u, 0.9), vec![0.7, 0.8, 0.9, 0.95]);
+        assert_eq!(
+            targets(TrackedMetric::Concurrency, 5.0),
+            vec![4.0, 4.5, 5.0, 5.5, 6.0]
+        );
+    }
+}

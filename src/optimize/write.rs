@@ -1,0 +1,184 @@
+//! A plan as a scenario file: the user's file with the planned workload's pools replaced by the
+//! plan's, everything else (comments, layout, other workloads, the `[optimize]` table) kept, so
+//! the result can be reviewed as a diff, committed, simulated and optimized again.
+
+use toml_edit::{Array, DocumentMut, InlineTable, Item, Table, Value};
+
+use crate::pricing::Market;
+
+/// One pool of a plan: a candidate on one market, replicas by hour of day.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PlannedPool {
+    /// Index of the candidate in `[optimize]`.
+    pub candidate: usize,
+    pub market: Market,
+    pub hours: [u32; 24],
+    /// Spot only: reclaim at the Advisor bucket's rate during simulation.
+    pub interruptions: bool,
+    /// Dispatch weight (requests/s a replica sustains), when the plan mixes candidates.
+    pub weight: Option<f64>,
+}
+
+impl PlannedPool {
+    /// The pool's name in the written file, e.g. `h100-spot`.
+    pub fn name(&self, candidates: &[String]) -> String {
+        format!("{}-{}", candidates[self.candidate], self.market)
+    }
+}
+
+/// Why a plan could not be written into the file.
+#[derive(Debug, thiserror::Error)]
+pub enum WriteError {
+    #[error("cannot edit the scenario: {0}")]
+    Toml(#[from] toml_edit::TomlError),
+    #[error("the scenario has no [optimize.candidates.{0}] table")]
+    NoCandidate(String),
+}
+
+/// The scenario text of `original` with the pools of `workload` replaced by `pools`.
+/// `candidates` are the candidate names in `[optimize]` order; `single_workload` says the file
+/// has one workload (whose pools need not name it).
+pub fn scenario_text(
+    original: &str,
+    workload: &str,
+    single_workload: bool,
+    candidates: &[String],
+    pools: &[PlannedPool],
+    note: &str,
+) -> Result<String, WriteError> {
+    let mut doc: DocumentMut = original.parse()?;
+    let templates: Vec<Table> = candidates
+        .iter()
+        .map(|name| {
+            doc.get("optimize")
+                .and_then(|o| o.get("candidates"))
+                .and_then(|c| c.get(name))
+                .and_then(as_table)
+                .ok_or_else(|| WriteError::NoCandidate(name.clone()))
+        })
+        .collect::<Result<_, _>>()?;
+    if !doc.contains_key("pools") {
+        let mut t = Table::new();
+        t.set_implicit(true);
+        doc.insert("pools", Item::Table(t));
+    }
+    let pools_table = doc["pools"].as_table_like_mut().expect("pools is a table");
+    let serving: Vec<String> = pools_table
+        .iter()
+        .filter(|(_, p)| {
+            p.get("workload")
+                .and_then(Item::as_str)
+                .map_or(single_workload, |w| w == workload)
+        })
+        .map(|(k, _)| k.to_string())
+        .collect();
+    for k in serving {
+        pools_table.remove(&k);
+    }
+    for (i, p) in pools.iter().enumerate() {
+        let mut t = templates[p.candidate].clone();
+        t.set_implicit(false);
+        t.decor_mut().clear();
+        if i == 0 {
+            t.decor_mut().set_prefix(format!("\n# {note}\n"));
+        } else {
+            t.decor_mut().set_prefix("\n");
+        }
+        if !single_workload {
+            t.insert("workload", toml_edit::value(workload));
+        }
+        t.insert("market", toml_edit::value(p.market.as_str()));
+        let first = p.hours[0];
+        t.insert("replicas", toml_edit::value(i64::from(first)));
+        if p.hours.iter().any(|&h| h != first) {
+            let mut a = InlineTable::new();
+            a.insert("policy", Value::from("schedule"));
+            let hours: Array = p.hours.iter().map(|&h| i64::from(h)).collect();
+            a.insert("hours", Value::Array(hours));
+            t.insert("autoscale", Item::Value(Value::InlineTable(a)));
+        }
+        if let Some(w) = p.weight {
+            t.insert("weight", toml_edit::value(w));
+        }
+        if p.market == Market::Spot && p.interruptions {
+            t.insert(
+                "interruptions",
+                Item::Value(Value::InlineTable(InlineTable::new())),
+            );
+        }
+        pools_table.insert(&p.name(candidates), Item::Table(t));
+    }
+    Ok(doc.to_string())
+}
+
+/// A candidate written as `[optimize.candidates.x]` or inline, as a table.
+fn as_table(item: &Item) -> Option<Table> {
+    match item {
+        Item::Table(t) => Some(t.clone()),
+        Item::Value(Value::InlineTable(t)) => Some(t.clone().into_table()),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FILE: &str = r#"# my service
+version = 1
+horizon = "1h"
+
+[models.m]
+service.L40S = { kind = "exponential", mean = "100ms" }
+
+[workloads.w]  # the one workload
+model = "m"
+arrival = { kind = "poisson", rate = 10 }
+slo = { p99 = "1s" }
+
+# today's fleet
+[pools.old]
+instance_type = "g6e.xlarge"
+replicas = 4
+
+[optimize]
+candidates.l40s = { instance_type = "g6e.xlarge", region = "us-east-1" }
+"#;
+
+    #[test]
+    fn replaces_the_pools_and_keeps_the_rest() {
+        let mut hours = [2; 24];
+        hours[12] = 5;
+        let pools = [
+            PlannedPool {
+                candidate: 0,
+                market: Market::Reserved,
+                hours: [1; 24],
+                interruptions: false,
+                weight: None,
+            },
+            PlannedPool {
+                candidate: 0,
+                market: Market::Spot,
+                hours,
+                interruptions: true,
+                weight: Some(7.25),
+            },
+        ];
+        let out = scenario_text(FILE, "w", true, &["l40s".into()], &pools, "planned").unwrap();
+        assert!(out.starts_with("# my service\n"), "{out}");
+        assert!(out.contains("[workloads.w]  # the one workload"), "{out}");
+        assert!(!out.contains("[pools.old]"), "{out}");
+        assert!(out.contains("[pools.l40s-reserved]"), "{out}");
+        assert!(out.contains("market = \"spot\""), "{out}");
+        assert!(
+            out.contains("hours = [2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 5, 2"),
+            "{out}"
+        );
+        assert!(out.contains("interruptions = {}"), "{out}");
+        assert!(out.contains("weight = 7.25"), "{out}");
+        assert!(out.contains("candidates.l40s"), "{out}");
+        crate::scenario::parse(&out, "planned.toml", std::path::Path::new("."), &[])
+            .expect("the written plan is a valid scenario");
+    }
+}

@@ -1,0 +1,253 @@
+//! The optimizer's report: the plan by hour, its pools, the verification, the baselines, why
+//! (binding constraints, reserved marginals), capacity at the SLO, and target tracking.
+
+use std::fmt::Write;
+
+use serde_json::{Value, json};
+
+use super::format::{pct, usd};
+use crate::optimize::plan::Outcome;
+use crate::optimize::tracking::TrackingPoint;
+use crate::pricing::Market;
+use crate::scenario::Scenario;
+
+/// The report for people; fits 80 columns for up to six pools.
+pub fn render_table(scenario: &Scenario, o: &Outcome, tracking: &[TrackingPoint]) -> String {
+    let spec = scenario.optimize.as_ref().expect("optimized");
+    let w = &scenario.workloads[spec.workload];
+    let names: Vec<String> = o.candidates.iter().map(|c| c.name.clone()).collect();
+    let mut s = String::new();
+    let verdict = if o.passed {
+        format!("PASSED in round {}", o.rounds.len())
+    } else {
+        format!("NOT MET after {} rounds", o.rounds.len())
+    };
+    let _ = writeln!(
+        s,
+        "{} · workload {} · verification {verdict} ({} replications each)\n",
+        scenario.name, w.name, spec.verify.replications
+    );
+    // The plan by hour: a column per pool, headed by its candidate and market.
+    let width = o
+        .pools
+        .iter()
+        .map(|p| names[p.candidate].len())
+        .max()
+        .unwrap_or(4)
+        .clamp(5, 12);
+    let _ = write!(s, "{:<14}", "");
+    for p in &o.pools {
+        let _ = write!(s, " {:>width$}", names[p.candidate]);
+    }
+    let _ = write!(s, "\n{:<14}", "HOUR  DEMAND/S");
+    for p in &o.pools {
+        let m = match p.market {
+            Market::OnDemand => "od",
+            Market::Spot => "spot",
+            Market::Reserved => "rsvd",
+        };
+        let _ = write!(s, " {m:>width$}");
+    }
+    let _ = writeln!(s, "   $/HOUR");
+    for h in 0..o.demand.len() {
+        let _ = write!(s, "{h:02}    {:>8.1}", o.demand[h]);
+        for p in &o.pools {
+            let _ = write!(s, " {:>width$}", p.hours[h]);
+        }
+        let _ = writeln!(s, " {:>8}", usd(o.plan.period_cost[h]));
+    }
+    let _ = writeln!(
+        s,
+        "(replicas by hour of day; od on demand, rsvd reserved; the schedule is written with \
+         --write-scenario)"
+    );
+    let _ = writeln!(
+        s,
+        "\nplan: {} per day in the purchase model (LP bound {}, gap {:.2} %)",
+        usd(o.plan.cost),
+        usd(o.plan.lp_bound),
+        o.plan.gap * 100.0
+    );
+    // Verification.
+    let _ = writeln!(s, "\nVERIFICATION (simulated, the scenario's seeds)");
+    for (i, r) in o.rounds.iter().enumerate() {
+        let _ = writeln!(
+            s,
+            "  round {}: {}/day planned, {}/day simulated, p99 {:.0} ms, SLO attainment {:.3} %, {}",
+            i + 1,
+            usd(r.planned_cost_per_day),
+            usd(r.simulated_cost_per_day),
+            r.p99_ms,
+            r.attainment * 100.0,
+            if r.missed.is_empty() {
+                "every hour met".to_string()
+            } else {
+                format!("missed hours {}", hours_list(&r.missed))
+            }
+        );
+    }
+    // Baselines.
+    let _ = writeln!(s, "\nAGAINST BASELINES (purchase model, same demand)");
+    for b in &o.baselines {
+        let _ = writeln!(
+            s,
+            "  {}/day  saves {}  {}",
+            usd(b.cost_per_day),
+            pct((b.cost_per_day - o.plan.cost) / b.cost_per_day),
+            b.name
+        );
+    }
+    // Why.
+    let _ = writeln!(s, "\nWHY (shadow prices of the LP, per day)");
+    for b in o.plan.binding.iter().take(6) {
+        let _ = writeln!(
+            s,
+            "  {:<40} {:>10} per {}",
+            b.constraint,
+            usd(b.shadow_price),
+            b.unit
+        );
+    }
+    for &(t, change) in &o.reserved_marginals {
+        let c = &o.candidates[t];
+        let _ = writeln!(
+            s,
+            "  one more reserved {} ({}) {} {}/day",
+            c.name,
+            c.instance,
+            if change < 0.0 { "saves" } else { "costs" },
+            usd(change.abs())
+        );
+    }
+    // Capacity.
+    let _ = writeln!(s, "\nCAPACITY AT THE SLO (req/s by replicas, simulated)");
+    for c in &o.candidates {
+        let curve: Vec<String> = c
+            .curve
+            .sizes
+            .iter()
+            .zip(&c.curve.rates)
+            .map(|(n, r)| format!("{n}: {r:.1}"))
+            .collect();
+        let _ = writeln!(
+            s,
+            "  {:<12} {:<14} {}",
+            c.name,
+            c.instance,
+            curve.join("  ")
+        );
+    }
+    if !tracking.is_empty() {
+        let _ = writeln!(
+            s,
+            "\nTARGET TRACKING INSTEAD OF THE SCHEDULE ({}; reserved pools kept)",
+            match tracking[0].metric {
+                crate::fleet::TrackedMetric::Utilization => "utilization target",
+                crate::fleet::TrackedMetric::Concurrency =>
+                    "requests in flight per replica: batching keeps replicas busy at any load",
+                crate::fleet::TrackedMetric::KvCache => "KV-cache target",
+            }
+        );
+        let best = recommended(tracking);
+        for t in tracking {
+            let _ = writeln!(
+                s,
+                "  target {:.2}: {}/day, p99 {:.0} ms, attainment {:.3} %, {}{}",
+                t.target,
+                usd(t.cost_per_day),
+                t.p99_ms,
+                t.attainment * 100.0,
+                if t.slo_met { "met" } else { "MISSED" },
+                if Some(t.target) == best {
+                    "  <- recommended"
+                } else {
+                    ""
+                }
+            );
+        }
+    }
+    s
+}
+
+/// The highest target (the cheapest fleet) that still met the SLO.
+pub fn recommended(tracking: &[TrackingPoint]) -> Option<f64> {
+    tracking
+        .iter()
+        .filter(|t| t.slo_met)
+        .min_by(|a, b| a.cost_per_day.total_cmp(&b.cost_per_day))
+        .map(|t| t.target)
+}
+
+fn hours_list(h: &[usize]) -> String {
+    h.iter()
+        .map(|x| format!("{x:02}"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// The machine contract.
+pub fn render_json(scenario: &Scenario, o: &Outcome, tracking: &[TrackingPoint]) -> String {
+    let spec = scenario.optimize.as_ref().expect("optimized");
+    let names: Vec<String> = o.candidates.iter().map(|c| c.name.clone()).collect();
+    let market_key = |m: Market| m.json_key();
+    let v = json!({
+        "scenario": scenario.name,
+        "workload": scenario.workloads[spec.workload].name,
+        "passed": o.passed,
+        "cost_per_day": o.plan.cost,
+        "lp_bound_per_day": o.plan.lp_bound,
+        "gap": o.plan.gap,
+        "demand_rps": o.demand,
+        "pools": o.pools.iter().map(|p| json!({
+            "name": p.name(&names),
+            "candidate": names[p.candidate],
+            "instance_type": o.candidates[p.candidate].instance,
+            "market": market_key(p.market),
+            "replicas_by_hour": p.hours,
+        })).collect::<Vec<_>>(),
+        "period_cost": o.plan.period_cost,
+        "rounds": o.rounds.iter().map(|r| json!({
+            "planned_cost_per_day": r.planned_cost_per_day,
+            "simulated_cost_per_day": r.simulated_cost_per_day,
+            "p99_ms": r.p99_ms,
+            "slo_attainment": r.attainment,
+            "slo_met": r.slo_met,
+            "missed_hours": r.missed,
+        })).collect::<Vec<_>>(),
+        "baselines": o.baselines.iter().map(|b| json!({
+            "name": b.name,
+            "cost_per_day": b.cost_per_day,
+            "saving": (b.cost_per_day - o.plan.cost) / b.cost_per_day,
+        })).collect::<Vec<_>>(),
+        "binding": o.plan.binding.iter().map(|b| json!({
+            "constraint": b.constraint,
+            "shadow_price": b.shadow_price,
+            "unit": b.unit,
+        })).collect::<Vec<_>>(),
+        "reserved_marginals": o.reserved_marginals.iter().map(|&(t, c)| json!({
+            "candidate": names[t],
+            "change_per_day": c,
+        })).collect::<Vec<_>>(),
+        "capacity": o.candidates.iter().map(|c| json!({
+            "candidate": c.name,
+            "instance_type": c.instance,
+            "gpu": c.gpu,
+            "replicas_per_unit": c.unit_replicas,
+            "pool_sizes": c.curve.sizes,
+            "rps_at_slo": c.curve.rates,
+        })).collect::<Vec<_>>(),
+        "target_tracking": tracking.iter().map(|t| json!({
+            "metric": t.metric.name(),
+            "target": t.target,
+            "cost_per_day": t.cost_per_day,
+            "p99_ms": t.p99_ms,
+            "slo_attainment": t.attainment,
+            "slo_met": t.slo_met,
+        })).collect::<Vec<_>>(),
+        "recommended_target": recommended(tracking),
+    });
+    let mut out = serde_json::to_string_pretty(&v).expect("json");
+    out.push('\n');
+    let _: &Value = &v;
+    out
+}

@@ -1,0 +1,129 @@
+//! `headroom optimize`: the plan of optimize-chat.toml, verified again on fresh seeds; the
+//! written scenario; errors; and the capacity cache.
+
+use headroom::experiment::replicate;
+use headroom::optimize::plan::{Options, optimize};
+
+use crate::support::{headroom, load, root};
+
+/// The verified plan of `optimize-chat.toml` meets its SLO in 10 replications whose seeds the
+/// optimizer never used (capacity trials use salted seeds, verification the scenario's seed and
+/// its derived replications; these derive from another master seed).
+#[test]
+fn the_verified_plan_meets_its_slo_on_fresh_seeds() {
+    let cache = tempfile::tempdir().unwrap();
+    let scenario = load("optimize-chat.toml", &[]);
+    let opts = Options {
+        overrides: &[],
+        cache: Some(cache.path().to_path_buf()),
+        log: &|_| {},
+    };
+    let outcome = optimize(&scenario, &opts).unwrap();
+    assert!(outcome.passed, "{:?}", outcome.rounds);
+    let plan = &outcome.verified_scenario;
+    let fresh = 0x5EED_F00D_u64;
+    assert_ne!(fresh, scenario.seed);
+    let runs = replicate(plan, fresh, 10, None).unwrap();
+    for (i, r) in runs.iter().enumerate() {
+        assert_eq!(r.workloads[0].slo_met, Some(true), "replication {i}");
+    }
+    // The plan buys what it says: the purchase model's cost is within 10 % of the simulated one
+    // (which adds provisioning of scheduled replicas).
+    let round = outcome.rounds.last().unwrap();
+    let ratio = round.simulated_cost_per_day / round.planned_cost_per_day;
+    assert!((0.95..1.10).contains(&ratio), "{ratio}");
+    // It beats both baselines.
+    assert_eq!(outcome.baselines.len(), 2);
+    for b in &outcome.baselines {
+        assert!(outcome.plan.cost < b.cost_per_day, "{b:?}");
+    }
+    // A second run reads every capacity curve from the cache and finds the same plan.
+    let again = optimize(&scenario, &opts).unwrap();
+    assert_eq!(again.scenario_text, outcome.scenario_text);
+    assert!(std::fs::read_dir(cache.path()).unwrap().count() >= 4);
+}
+
+/// The command writes a scenario that keeps the file's comments and simulates; its report does
+/// not depend on the thread count.
+#[test]
+fn the_written_plan_is_a_scenario() {
+    let dir = tempfile::tempdir().unwrap();
+    let plan = dir.path().join("plan.toml");
+    let run = |threads: &str| {
+        let out = headroom()
+            .current_dir(root())
+            .env("HEADROOM_CACHE", dir.path().join("cache"))
+            .args([
+                "optimize",
+                "scenarios/optimize-chat.toml",
+                "-f",
+                "json",
+                "--no-tracking",
+            ])
+            .args(["--threads", threads, "--write-scenario"])
+            .arg(&plan)
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let json = run("2");
+    assert_eq!(json, run("1"));
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(v["passed"], true);
+    assert!(v["cost_per_day"].as_f64().unwrap() > 0.0);
+    assert_eq!(
+        v["pools"][0]["replicas_by_hour"].as_array().unwrap().len(),
+        24
+    );
+    let text = std::fs::read_to_string(&plan).unwrap();
+    assert!(text.contains("# Which fleet should serve the chat assistant"));
+    assert!(text.contains("Pools planned by `headroom optimize`"));
+    assert!(!text.contains("[pools.today]"));
+    // The scenarios folder is where the written file's trace paths resolve from; this one has
+    // none, so it simulates from anywhere.
+    let out = headroom()
+        .args(["simulate", "--set", "horizon=\"1d\"", "-f", "json"])
+        .arg(&plan)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Bad input: no [optimize] table, and a candidate that sets what the optimizer chooses.
+#[test]
+fn bad_optimize_tables_are_errors() {
+    let out = headroom()
+        .current_dir(root())
+        .args(["optimize", "scenarios/mmc.toml"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no [optimize] table"));
+    let out = headroom()
+        .current_dir(root())
+        .args([
+            "optimize",
+            "scenarios/optimize-chat.toml",
+            "--set",
+            "optimize.candidates.l40s.replicas=3",
+            "--set",
+            "optimize.spot_share=1.5",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("a candidate does not set `replicas`"), "{err}");
+    assert!(err.contains("`spot_share` must be from 0 to 1"), "{err}");
+}
