@@ -72,6 +72,16 @@ pub fn scenario_text(
         })
         .map(|(k, _)| k.to_string())
         .collect();
+    // The plan's pools go where the first replaced one was (else before `[optimize]`).
+    let at = serving
+        .iter()
+        .filter_map(|k| {
+            pools_table
+                .get(k)
+                .and_then(Item::as_table)
+                .and_then(Table::position)
+        })
+        .min();
     for k in serving {
         pools_table.remove(&k);
     }
@@ -108,7 +118,52 @@ pub fn scenario_text(
         }
         pools_table.insert(&p.name(candidates), Item::Table(t));
     }
+    let at = at
+        .or_else(|| {
+            doc.get("optimize")
+                .and_then(Item::as_table)
+                .and_then(Table::position)
+        })
+        .unwrap_or(isize::MAX / 2);
+    let names: Vec<String> = pools.iter().map(|p| p.name(candidates)).collect();
+    shift(doc.as_table_mut(), at, names.len() as isize, &names);
+    let pools_table = doc["pools"].as_table_mut().expect("pools is a table");
+    for (i, n) in names.iter().enumerate() {
+        if let Some(t) = pools_table.get_mut(n).and_then(Item::as_table_mut) {
+            t.set_position(Some(at + i as isize));
+        }
+    }
     Ok(doc.to_string())
+}
+
+/// Moves every table at or after document position `from` down by `by`, except the new pools.
+fn shift(table: &mut Table, from: isize, by: isize, new: &[String]) {
+    for (k, item) in table.iter_mut() {
+        if new.iter().any(|n| n == k.get()) {
+            continue;
+        }
+        match item {
+            Item::Table(t) => {
+                if let Some(p) = t.position()
+                    && p >= from
+                {
+                    t.set_position(Some(p + by));
+                }
+                shift(t, from, by, new);
+            }
+            Item::ArrayOfTables(a) => {
+                for t in a.iter_mut() {
+                    if let Some(p) = t.position()
+                        && p >= from
+                    {
+                        t.set_position(Some(p + by));
+                    }
+                    shift(t, from, by, new);
+                }
+            }
+            _ => {}
+        }
+    }
 }
 
 /// A candidate written as `[optimize.candidates.x]` or inline, as a table.
@@ -178,6 +233,13 @@ candidates.l40s = { instance_type = "g6e.xlarge", region = "us-east-1" }
         assert!(out.contains("interruptions = {}"), "{out}");
         assert!(out.contains("weight = 7.25"), "{out}");
         assert!(out.contains("candidates.l40s"), "{out}");
+        // The plan's pools stand where today's did, before [optimize].
+        let (res, opt) = (
+            out.find("[pools.l40s-reserved]").unwrap(),
+            out.find("[optimize]").unwrap(),
+        );
+        assert!(res < opt, "{out}");
+        assert!(out.find("[pools.l40s-spot]").unwrap() < opt, "{out}");
         crate::scenario::parse(&out, "planned.toml", std::path::Path::new("."), &[])
             .expect("the written plan is a valid scenario");
     }
