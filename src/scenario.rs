@@ -8,7 +8,7 @@
 
 pub mod optimize_spec;
 pub mod raw;
-mod source;
+pub(crate) mod source;
 mod validate;
 
 use std::fmt;

@@ -156,6 +156,7 @@ pub fn optimize(scenario: &Scenario, opts: &Options) -> Result<Outcome, Optimize
         let pools = planned_pools(spec, &candidates, &problem, &plan);
         let text = write::scenario_text(
             &original,
+            opts.overrides,
             &workload.name,
             scenario.workloads.len() == 1,
             &names,
@@ -165,7 +166,7 @@ pub fn optimize(scenario: &Scenario, opts: &Options) -> Result<Outcome, Optimize
                 plan.cost
             ),
         )?;
-        let (verified, summary, round) = verify(scenario, spec, &text, &plan, opts)?;
+        let (verified, summary, round) = verify(scenario, spec, &text, &plan)?;
         (opts.log)(&format!(
             "round {}: ${:.2}/day planned, ${:.2}/day simulated, p99 {:.0} ms, attainment {:.3} %, {}",
             rounds.len() + 1,
@@ -420,11 +421,11 @@ fn verify(
     spec: &OptimizeSpec,
     text: &str,
     plan: &Plan,
-    opts: &Options,
 ) -> Result<(Scenario, Summary, Round), OptimizeError> {
     let path = scenario.path.as_deref().unwrap_or(Path::new("plan.toml"));
     let base = path.parent().unwrap_or(Path::new("."));
-    let mut overrides = opts.overrides.to_vec();
+    // The user's overrides are in the text already.
+    let mut overrides = Vec::new();
     overrides.push("interval=\"1h\"".to_string());
     if let Some(h) = spec.verify.horizon {
         overrides.push(format!("horizon=\"{}s\"", h.as_secs_f64()));
@@ -468,10 +469,23 @@ fn verify(
             * 24.0,
         missed: missed.into_iter().collect(),
         p99_ms: ws.get(Metric::LatencyP99).mean,
-        attainment: ws.get(Metric::SloAttainment).mean,
+        attainment: attainment(ws),
         slo_met,
     };
     Ok((s, summary, round))
+}
+
+/// The SLO attainment of a scope: the lowest of its targets' (end to end, TTFT, TPOT).
+pub fn attainment(s: &crate::experiment::ScopeSummary) -> f64 {
+    [
+        Metric::SloAttainment,
+        Metric::SloTtftAttainment,
+        Metric::SloTpotAttainment,
+    ]
+    .iter()
+    .map(|&m| s.get(m).mean)
+    .filter(|x| !x.is_nan())
+    .fold(f64::NAN, f64::min)
 }
 
 /// The cheapest single candidate on demand sized for the peak hour, and the best single

@@ -87,6 +87,12 @@ pub fn recommend(
     workload: usize,
     replications: u32,
 ) -> Result<Vec<TrackingPoint>, SimError> {
+    if plan
+        .pools_of(workload)
+        .all(|i| plan.pools[i].market == Market::Reserved)
+    {
+        return Ok(Vec::new()); // nothing scales: the plan is all reserved
+    }
     let metric = metric(plan, workload);
     let at = implied(plan, summary, workload, metric);
     let mut points = sweep(plan, workload, metric, &targets(metric, at), replications)?;
@@ -128,7 +134,7 @@ pub fn sweep(
                     / hours
                     * 24.0,
                 p99_ms: ws.get(Metric::LatencyP99).mean,
-                attainment: ws.get(Metric::SloAttainment).mean,
+                attainment: crate::optimize::plan::attainment(ws),
                 slo_met: runs
                     .iter()
                     .all(|r| r.workloads[workload].slo_met != Some(false)),

@@ -33,6 +33,8 @@ pub enum WriteError {
     Toml(#[from] toml_edit::TomlError),
     #[error("the scenario has no [optimize.candidates.{0}] table")]
     NoCandidate(String),
+    #[error("--set: {0}")]
+    Override(String),
 }
 
 /// The scenario text of `original` with the pools of `workload` replaced by `pools`.
@@ -40,6 +42,7 @@ pub enum WriteError {
 /// has one workload (whose pools need not name it).
 pub fn scenario_text(
     original: &str,
+    overrides: &[String],
     workload: &str,
     single_workload: bool,
     candidates: &[String],
@@ -47,6 +50,12 @@ pub fn scenario_text(
     note: &str,
 ) -> Result<String, WriteError> {
     let mut doc: DocumentMut = original.parse()?;
+    // The plan is for the scenario as run: `--set` values are written into the file.
+    for o in overrides {
+        let text = crate::scenario::source::override_doc(o).map_err(WriteError::Override)?;
+        let set: DocumentMut = text.parse()?;
+        merge(doc.as_table_mut(), set.as_table());
+    }
     let templates: Vec<Table> = candidates
         .iter()
         .map(|name| {
@@ -166,6 +175,21 @@ fn shift(table: &mut Table, from: isize, by: isize, new: &[String]) {
     }
 }
 
+/// Sets every value of `src` in `dst`, tables merged key by key.
+fn merge(dst: &mut dyn toml_edit::TableLike, src: &dyn toml_edit::TableLike) {
+    for (k, item) in src.iter() {
+        match (
+            dst.get_mut(k).and_then(Item::as_table_like_mut),
+            item.as_table_like(),
+        ) {
+            (Some(d), Some(s)) => merge(d, s),
+            _ => {
+                dst.insert(k, item.clone());
+            }
+        }
+    }
+}
+
 /// A candidate written as `[optimize.candidates.x]` or inline, as a table.
 fn as_table(item: &Item) -> Option<Table> {
     match item {
@@ -220,7 +244,13 @@ candidates.l40s = { instance_type = "g6e.xlarge", region = "us-east-1" }
                 weight: Some(7.25),
             },
         ];
-        let out = scenario_text(FILE, "w", true, &["l40s".into()], &pools, "planned").unwrap();
+        let set = [
+            "pools.old.replicas=5".to_string(),
+            "optimize.headroom=0.2".to_string(),
+        ];
+        let out =
+            scenario_text(FILE, &set, "w", true, &["l40s".into()], &pools, "planned").unwrap();
+        assert!(out.contains("headroom = 0.2"), "{out}");
         assert!(out.starts_with("# my service\n"), "{out}");
         assert!(out.contains("[workloads.w]  # the one workload"), "{out}");
         assert!(!out.contains("[pools.old]"), "{out}");

@@ -165,7 +165,7 @@ impl Source {
 }
 
 /// `KEY=VALUE` as a TOML document; VALUE is quoted when it is not a TOML value by itself.
-fn override_doc(arg: &str) -> Result<String, String> {
+pub(crate) fn override_doc(arg: &str) -> Result<String, String> {
     let Some((key, value)) = arg.split_once('=') else {
         return Err("expected KEY=VALUE, e.g. --set pools.gpu.replicas=12".into());
     };
