@@ -153,7 +153,7 @@ pub fn optimize(scenario: &Scenario, opts: &Options) -> Result<Outcome, Optimize
     let mut rounds = Vec::new();
     loop {
         let (problem, plan) = cheapest(spec, &candidates, &demand, &tighten)?;
-        let pools = planned_pools(spec, &candidates, &problem, &plan);
+        let pools = planned_pools(spec, &candidates, &plan);
         let text = write::scenario_text(
             &original,
             opts.overrides,
@@ -372,7 +372,6 @@ fn pooling_factor(candidates: &[Candidate], plan: &Plan, p: usize) -> f64 {
 fn planned_pools(
     spec: &OptimizeSpec,
     candidates: &[Candidate],
-    problem: &Problem,
     plan: &Plan,
 ) -> Vec<PlannedPool> {
     let mut out = Vec::new();
@@ -404,7 +403,6 @@ fn planned_pools(
             }
         }
     }
-    let _ = problem;
     // A mixed fleet's balancer weighs replicas by what each sustains.
     if out.iter().any(|p| p.candidate != out[0].candidate) {
         for p in &mut out {
