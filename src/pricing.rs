@@ -8,6 +8,7 @@
 
 use std::fmt;
 use std::path::Path;
+use std::sync::LazyLock;
 
 use serde::Deserialize;
 
@@ -152,10 +153,14 @@ pub struct Catalog {
 }
 
 impl Catalog {
-    /// The catalog compiled into the binary.
+    /// The catalog compiled into the binary. It is parsed once per process (a sweep validates its
+    /// scenario at every point) and copied from there.
     pub fn bundled() -> Catalog {
-        Catalog::parse(BUNDLED_CSV, BUNDLED_NAME)
-            .expect("the bundled catalog parses (checked by a unit test)")
+        static BUNDLED: LazyLock<Catalog> = LazyLock::new(|| {
+            Catalog::parse(BUNDLED_CSV, BUNDLED_NAME)
+                .expect("the bundled catalog parses (checked by a unit test)")
+        });
+        BUNDLED.clone()
     }
 
     /// Reads a catalog CSV with the bundled catalog's columns.

@@ -69,48 +69,119 @@ impl Curve {
 }
 
 /// Measures, or reads from the cache, the curve of every candidate of `scenario.optimize`.
+/// Candidates that serve alike (same key) are measured once.
 pub fn curves(scenario: &Scenario, cache: Option<&Path>) -> Result<Vec<Curve>, SimError> {
     let spec = scenario.optimize.as_ref().expect("an [optimize] table");
     let workload = &scenario.workloads[spec.workload];
+    let trace = TraceTimes::of(workload)?;
     let keys: Vec<String> = spec
         .candidates
         .iter()
         .map(|c| key(scenario, workload, c, &spec.capacity))
         .collect();
-    let cached: Vec<Option<Curve>> = keys.iter().map(|k| read_cache(cache, k)).collect();
-    // Every (candidate, size) still to measure, in parallel.
-    let jobs: Vec<(usize, u32)> = cached
+    // The first candidate of each key, in order.
+    let mut distinct: Vec<usize> = Vec::new();
+    for (i, k) in keys.iter().enumerate() {
+        if !distinct.iter().any(|&j| keys[j] == *k) {
+            distinct.push(i);
+        }
+    }
+    let cached: Vec<Option<Curve>> = distinct
         .iter()
-        .enumerate()
-        .filter(|(_, c)| c.is_none())
-        .flat_map(|(i, _)| spec.capacity.pool_sizes.iter().map(move |&n| (i, n)))
+        .map(|&i| read_cache(cache, &keys[i]))
         .collect();
-    let measured: Vec<f64> = jobs
+    // Every (candidate, size) still to measure, in parallel; errors reported in job order.
+    let jobs: Vec<(usize, u32)> = distinct
+        .iter()
+        .zip(&cached)
+        .filter(|(_, c)| c.is_none())
+        .flat_map(|(&i, _)| spec.capacity.pool_sizes.iter().map(move |&n| (i, n)))
+        .collect();
+    let measured: Vec<Result<f64, SimError>> = jobs
         .par_iter()
-        .map(|&(i, n)| search(scenario, workload, &spec.candidates[i], n, &spec.capacity))
-        .collect::<Result<_, _>>()?;
-    let mut out = Vec::new();
-    for (i, c) in cached.into_iter().enumerate() {
+        .map(|&(i, n)| {
+            search(
+                scenario,
+                workload,
+                &spec.candidates[i],
+                n,
+                &spec.capacity,
+                trace.as_ref(),
+            )
+        })
+        .collect();
+    let measured = measured.into_iter().collect::<Result<Vec<f64>, _>>()?;
+    let mut by_key: Vec<Curve> = Vec::new();
+    for (d, c) in distinct.iter().zip(cached) {
         let curve = match c {
             Some(c) => c,
             None => {
                 let rates = jobs
                     .iter()
                     .zip(&measured)
-                    .filter(|((j, _), _)| *j == i)
+                    .filter(|((j, _), _)| j == d)
                     .map(|(_, r)| *r)
                     .collect();
                 let c = Curve {
                     sizes: spec.capacity.pool_sizes.clone(),
                     rates: monotone(rates),
                 };
-                write_cache(cache, &keys[i], &c);
+                write_cache(cache, &keys[*d], &c);
                 c
             }
         };
-        out.push(curve);
+        by_key.push(curve);
     }
-    Ok(out)
+    Ok(keys
+        .iter()
+        .map(|k| {
+            let d = distinct
+                .iter()
+                .position(|&j| keys[j] == *k)
+                .expect("listed");
+            by_key[d].clone()
+        })
+        .collect())
+}
+
+/// A replayed trace's arrival times (seconds, its own `time_scale` applied), read once, so a
+/// trial can replay it at any mean rate over its window.
+struct TraceTimes {
+    times: Vec<f64>,
+    multiplier: f64,
+}
+
+impl TraceTimes {
+    fn of(workload: &Workload) -> Result<Option<TraceTimes>, SimError> {
+        let Arrival::Trace(t) = &workload.arrival else {
+            return Ok(None);
+        };
+        let mut reader = crate::workload::trace::TraceReader::for_spec(t)?;
+        let mut times = Vec::new();
+        while let Some(row) = reader.next_row()? {
+            times.push(row.time_s * t.time_scale);
+        }
+        Ok(Some(TraceTimes {
+            times,
+            multiplier: t.rate_multiplier,
+        }))
+    }
+
+    /// The time scale that brings `rate x window` requests into the first `window` seconds.
+    fn scale_for(&self, rate: f64, window: f64, display: &str) -> Result<f64, SimError> {
+        let needed = (rate * window / self.multiplier).ceil() as usize;
+        match self.times.get(needed.max(1)) {
+            Some(&t) if t > 0.0 => Ok(window / t),
+            _ => Err(SimError::Trace(crate::workload::TraceError {
+                path: display.to_string(),
+                line: None,
+                message: format!(
+                    "a capacity trial at {rate:.1} req/s for {window:.0} s needs {needed} requests; the trace has {}. Shorten [optimize] capacity.horizon",
+                    self.times.len()
+                ),
+            })),
+        }
+    }
 }
 
 /// A larger pool never serves less: noise in the search is evened out upward.
@@ -128,8 +199,9 @@ fn search(
     candidate: &Pool,
     n: u32,
     spec: &CapacitySpec,
+    trace: Option<&TraceTimes>,
 ) -> Result<f64, SimError> {
-    let passes = |rate: f64| trial(scenario, workload, candidate, n, rate, spec);
+    let passes = |rate: f64| trial(scenario, workload, candidate, n, rate, spec, trace);
     let guess = estimate(candidate).map_or(1.0, |r| r * f64::from(n) * 0.8);
     let (mut lo, mut hi);
     if passes(guess)? {
@@ -184,61 +256,76 @@ fn trial(
     n: u32,
     rate: f64,
     spec: &CapacitySpec,
+    trace: Option<&TraceTimes>,
 ) -> Result<bool, SimError> {
-    let s = trial_scenario(scenario, workload, candidate, n, rate, spec);
+    let s = trial_scenario(scenario, workload, candidate, n, rate, spec, trace)?;
     let runs = replicate(&s, s.seed, spec.replications, None)?;
     Ok(runs.iter().all(|r| r.workloads[0].slo_met != Some(false)))
 }
 
-/// The scenario of one trial: the workload alone, at `rate`, on `n` fixed replicas.
-pub fn trial_scenario(
+/// The scenario of one trial: the workload alone, at `rate`, on `n` fixed replicas, under
+/// neutral names (random streams are named after pools and workloads, and a curve must not
+/// depend on what a candidate is called).
+fn trial_scenario(
     scenario: &Scenario,
     workload: &Workload,
     candidate: &Pool,
     n: u32,
     rate: f64,
     spec: &CapacitySpec,
-) -> Scenario {
+    trace: Option<&TraceTimes>,
+) -> Result<Scenario, SimError> {
+    let warmup = SimTime(spec.horizon.0 / 10);
+    let horizon = SimTime(spec.horizon.0 + warmup.0);
     let mut w = workload.clone();
-    w.arrival = match &workload.arrival {
-        Arrival::Trace(t) => {
-            // The trace replayed faster or slower, so its mean rate is `rate`.
+    w.name = "workload".into();
+    w.stream = "workload".into();
+    w.arrival = match (&workload.arrival, trace) {
+        (Arrival::Trace(t), Some(times)) => {
+            // The trace replayed faster or slower, so its first `horizon` holds `rate`.
             let mut t = t.clone();
-            let (rows, span) = crate::workload::trace::TraceReader::for_spec(&t)
-                .and_then(|r| r.scan())
-                .unwrap_or((1, 1.0));
-            let native = rows as f64 * t.rate_multiplier / (span * t.time_scale).max(1e-9);
-            t.time_scale *= native / rate;
+            t.time_scale *= times.scale_for(rate, horizon.as_secs_f64(), &t.display)?;
             Arrival::Trace(t)
         }
         _ => Arrival::Poisson { rate },
     };
     let mut pool = candidate.clone();
+    pool.name = "candidate".into();
     pool.replicas = n;
     pool.workload = 0;
     pool.scaling = None;
     pool.interruptions = None;
-    let warmup = SimTime(spec.horizon.0 / 10);
-    Scenario {
+    pool.weight = 1.0;
+    Ok(Scenario {
         name: format!("{}-capacity", scenario.name),
         description: None,
         path: None,
         seed: crate::rng::replication_seed(scenario.seed ^ SALT, u64::from(n)),
-        horizon: SimTime(spec.horizon.0 + warmup.0),
+        horizon,
         warmup,
-        interval: SimTime(spec.horizon.0 + warmup.0),
+        interval: horizon,
         workloads: vec![w],
         pools: vec![pool],
         catalog: scenario.catalog.clone(),
         optimize: None,
-    }
+    })
 }
 
 /// Everything a curve depends on, as text: the candidate's serving (not its name or price), the
 /// workload's requests and SLO, the search settings and the seed.
 fn key(scenario: &Scenario, workload: &Workload, candidate: &Pool, spec: &CapacitySpec) -> String {
     let arrival = match &workload.arrival {
-        Arrival::Trace(t) => format!("{t:?}"),
+        Arrival::Trace(t) => {
+            // The file as it is now (size and time of change), not the scale a trial replaces.
+            let meta = std::fs::metadata(&t.path).ok();
+            let mut t = t.clone();
+            t.time_scale = 1.0;
+            format!(
+                "{t:?} {:?} {:?}",
+                meta.as_ref().map(std::fs::Metadata::len),
+                meta.and_then(|m| m.modified().ok())
+            )
+        }
         _ => "poisson".to_string(),
     };
     format!(

@@ -17,7 +17,7 @@ use crate::optimize::write::{self, PlannedPool};
 use crate::pricing::{Market, spot_interruption_bucket};
 use crate::scenario::{self, LoadError, OptimizeSpec, Scenario};
 use crate::sim::{Metric, SimError};
-use crate::workload::TraceError;
+use crate::workload::{Policy, TraceError, Workload};
 
 /// How much a missed hour's required capacity grows per round; the hour before grows half as
 /// much, since its replicas must already serve when the missed hour starts.
@@ -41,8 +41,14 @@ pub enum OptimizeError {
     Trace(#[from] TraceError),
     #[error(transparent)]
     Sim(#[from] SimError),
-    #[error("candidate {0} sustains no load within the SLO even alone on one replica")]
+    #[error("candidate {0} sustains no load within the SLO at any measured pool size")]
     NoCapacity(String),
+    #[error("the workload's demand is zero in every hour: nothing to plan")]
+    NoDemand,
+    #[error(
+        "the verification window of round {0} saw no arrivals; lengthen [optimize] verify.horizon"
+    )]
+    NoArrivals(usize),
     #[error(transparent)]
     Purchase(#[from] PurchaseError),
     #[error(transparent)]
@@ -95,6 +101,8 @@ pub struct Outcome {
     pub rounds: Vec<Round>,
     /// Whether the last round met the SLO in every hour.
     pub passed: bool,
+    /// Why the loop ended before a round passed or the rounds ran out, if it did.
+    pub stopped: Option<String>,
     pub verification: Summary,
     /// The plan as the verification simulated it (overrides and verification settings applied).
     pub verified_scenario: Scenario,
@@ -124,6 +132,9 @@ pub fn optimize(scenario: &Scenario, opts: &Options) -> Result<Outcome, Optimize
     })?;
     let workload = &scenario.workloads[spec.workload];
     let demand = demand::hourly(workload, spec.peak_percentile)?;
+    if demand.iter().all(|&d| d <= 0.0) {
+        return Err(OptimizeError::NoDemand);
+    }
     (opts.log)(&format!(
         "demand: {:.1} to {:.1} req/s over the day",
         demand.iter().cloned().fold(f64::INFINITY, f64::min),
@@ -150,10 +161,34 @@ pub fn optimize(scenario: &Scenario, opts: &Options) -> Result<Outcome, Optimize
     }
     let names: Vec<String> = candidates.iter().map(|c| c.name.clone()).collect();
     let mut tighten = [1.0f64; PERIODS];
-    let mut rounds = Vec::new();
+    let mut rounds: Vec<Round> = Vec::new();
+    let mut last: Option<Verified> = None;
+    let mut stopped = None;
+    let mut unchanged = 0;
     loop {
-        let (problem, plan) = cheapest(spec, &candidates, &demand, &tighten)?;
-        let pools = planned_pools(spec, &candidates, &plan);
+        let (problem, plan) = match cheapest(spec, &candidates, &demand, &tighten) {
+            Ok(x) => x,
+            // A tightened model with no plan ends the loop; the last verified plan stands.
+            Err(e) if last.is_some() => {
+                stopped = Some(format!("tightening stopped: {e}"));
+                break;
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let pools = planned_pools(spec, workload, &candidates, &plan);
+        if let Some(l) = &last
+            && l.pools == pools
+        {
+            // Same purchase as the last round: tighten further rather than simulate it again.
+            unchanged += 1;
+            if unchanged > 50 {
+                stopped = Some("tightening no longer changes the plan".into());
+                break;
+            }
+            tighten_hours(&mut tighten, &rounds.last().expect("a round").missed);
+            continue;
+        }
+        unchanged = 0;
         let text = write::scenario_text(
             &original,
             opts.overrides,
@@ -166,7 +201,7 @@ pub fn optimize(scenario: &Scenario, opts: &Options) -> Result<Outcome, Optimize
                 plan.cost
             ),
         )?;
-        let (verified, summary, round) = verify(scenario, spec, &text, &plan)?;
+        let (verified, summary, round) = verify(scenario, spec, &text, &plan, rounds.len() + 1)?;
         (opts.log)(&format!(
             "round {}: ${:.2}/day planned, ${:.2}/day simulated, p99 {:.0} ms, attainment {:.3} %, {}",
             rounds.len() + 1,
@@ -182,30 +217,58 @@ pub fn optimize(scenario: &Scenario, opts: &Options) -> Result<Outcome, Optimize
         ));
         let missed = round.missed.clone();
         rounds.push(round);
-        let passed = missed.is_empty();
-        if passed || rounds.len() as u32 >= spec.verify.rounds {
-            let baselines = baselines(spec, &candidates, &demand, &tighten);
-            let reserved_marginals = purchase::reserved_marginals(&problem, &plan);
-            return Ok(Outcome {
-                demand,
-                candidates,
-                problem,
-                plan,
-                pools,
-                rounds,
-                passed,
-                verification: summary,
-                verified_scenario: verified,
-                scenario_text: text,
-                baselines,
-                reserved_marginals,
-            });
+        last = Some(Verified {
+            problem,
+            plan,
+            pools,
+            text,
+            scenario: verified,
+            summary,
+            tighten,
+        });
+        if missed.is_empty() || rounds.len() as u32 >= spec.verify.rounds {
+            break;
         }
-        for p in missed {
-            tighten[p] *= 1.0 + TIGHTEN;
-            let before = (p + PERIODS - 1) % PERIODS;
-            tighten[before] *= 1.0 + TIGHTEN / 2.0;
-        }
+        tighten_hours(&mut tighten, &missed);
+    }
+    let v = last.expect("a verified round");
+    let passed = rounds.last().is_some_and(|r| r.missed.is_empty());
+    let baselines = baselines(spec, &candidates, &demand, &v.tighten);
+    let reserved_marginals = purchase::reserved_marginals(&v.problem, &v.plan);
+    Ok(Outcome {
+        demand,
+        candidates,
+        problem: v.problem,
+        plan: v.plan,
+        pools: v.pools,
+        rounds,
+        passed,
+        stopped,
+        verification: v.summary,
+        verified_scenario: v.scenario,
+        scenario_text: v.text,
+        baselines,
+        reserved_marginals,
+    })
+}
+
+/// One verified purchase.
+struct Verified {
+    problem: Problem,
+    plan: Plan,
+    pools: Vec<PlannedPool>,
+    text: String,
+    scenario: Scenario,
+    summary: Summary,
+    tighten: [f64; PERIODS],
+}
+
+/// Raises the required capacity of the missed hours, and half as much of the hour before each.
+fn tighten_hours(tighten: &mut [f64; PERIODS], missed: &[usize]) {
+    for &p in missed {
+        tighten[p] *= 1.0 + TIGHTEN;
+        let before = (p + PERIODS - 1) % PERIODS;
+        tighten[before] *= 1.0 + TIGHTEN / 2.0;
     }
 }
 
@@ -273,7 +336,18 @@ fn problem(
                 .map(|(i, _)| i)
                 .collect(),
             markets: l.market.into_iter().collect(),
-            max: l.max,
+            // Limits count instances; the model counts units (a unit may span instances).
+            max: l.max
+                / candidates
+                    .iter()
+                    .enumerate()
+                    .filter(|(i, c)| {
+                        l.candidate.is_none_or(|x| x == *i)
+                            && l.region.as_ref().is_none_or(|r| *r == c.region)
+                    })
+                    .map(|(_, c)| c.unit_instances)
+                    .max()
+                    .unwrap_or(1),
         })
         .collect();
     Problem {
@@ -371,6 +445,7 @@ fn pooling_factor(candidates: &[Candidate], plan: &Plan, p: usize) -> f64 {
 /// The plan as pools: one per candidate and market that it buys, replicas by hour.
 fn planned_pools(
     spec: &OptimizeSpec,
+    workload: &Workload,
     candidates: &[Candidate],
     plan: &Plan,
 ) -> Vec<PlannedPool> {
@@ -403,11 +478,19 @@ fn planned_pools(
             }
         }
     }
-    // A mixed fleet's balancer weighs replicas by what each sustains.
-    if out.iter().any(|p| p.candidate != out[0].candidate) {
+    // A mixed fleet's balancer weighs replicas by what each sustains (where the dispatch
+    // policy reads weights: least-outstanding over request-level replicas).
+    let weighs = workload.dispatch.policy == Policy::LeastOutstanding
+        && spec
+            .candidates
+            .iter()
+            .all(|c| matches!(c.serving, crate::fleet::Serving::Requests(_)));
+    if weighs && out.iter().any(|p| p.candidate != out[0].candidate) {
         for p in &mut out {
-            let c = &candidates[p.candidate].curve;
-            p.weight = Some((c.best_per_replica() * 100.0).round() / 100.0);
+            p.weight = Some(significant(
+                candidates[p.candidate].curve.best_per_replica(),
+                3,
+            ));
         }
     }
     out
@@ -419,16 +502,18 @@ fn verify(
     spec: &OptimizeSpec,
     text: &str,
     plan: &Plan,
+    round: usize,
 ) -> Result<(Scenario, Summary, Round), OptimizeError> {
-    let path = scenario.path.as_deref().unwrap_or(Path::new("plan.toml"));
+    let path = scenario.path.as_deref().unwrap_or(Path::new("."));
     let base = path.parent().unwrap_or(Path::new("."));
+    let name = format!("{} (as planned in round {round})", path.display());
     // The user's overrides are in the text already.
     let mut overrides = Vec::new();
     overrides.push("interval=\"1h\"".to_string());
     if let Some(h) = spec.verify.horizon {
         overrides.push(format!("horizon=\"{}s\"", h.as_secs_f64()));
     }
-    let s = scenario::parse(text, &path.display().to_string(), base, &overrides)?;
+    let s = scenario::parse(text, &name, base, &overrides)?;
     let runs = replicate(&s, s.seed, spec.verify.replications, None)?;
     let summary = Summary::of(&s, s.seed, &runs);
     let w = spec.workload;
@@ -451,6 +536,9 @@ fn verify(
         }
     }
     let ws = &summary.workloads[w];
+    if ws.get(Metric::Arrived).mean.is_nan() || ws.get(Metric::Arrived).mean <= 0.0 {
+        return Err(OptimizeError::NoArrivals(round));
+    }
     let slo_met = runs.iter().all(|r| r.workloads[w].slo_met != Some(false));
     if !slo_met && missed.is_empty() {
         // The day missed without one hour standing out: tighten them all.
@@ -471,6 +559,15 @@ fn verify(
         slo_met,
     };
     Ok((s, summary, round))
+}
+
+/// `x` rounded to `digits` significant digits.
+fn significant(x: f64, digits: i32) -> f64 {
+    if x <= 0.0 || !x.is_finite() {
+        return x;
+    }
+    let scale = 10f64.powi(digits - 1 - x.log10().floor() as i32);
+    (x * scale).round() / scale
 }
 
 /// The SLO attainment of a scope: the lowest of its targets' (end to end, TTFT, TPOT).
@@ -524,7 +621,14 @@ fn baselines(
         .min_by(|a, b| a.0.total_cmp(&b.0));
     if let Some((cost, what)) = on_demand {
         out.push(Baseline {
-            name: format!("cheapest single type sized for the peak, on demand ({what})"),
+            name: format!(
+                "cheapest single type sized for the peak, on demand ({what}{})",
+                if spec.limits.is_empty() {
+                    ""
+                } else {
+                    "; limits not applied"
+                }
+            ),
             cost_per_day: cost,
         });
     }

@@ -24,6 +24,15 @@ impl PlannedPool {
     pub fn name(&self, candidates: &[String]) -> String {
         format!("{}-{}", candidates[self.candidate], self.market)
     }
+
+    /// The name when the file has several workloads, e.g. `chat-h100-spot`, so plans for two
+    /// workloads cannot overwrite each other's pools.
+    pub fn name_in(&self, candidates: &[String], workload: Option<&str>) -> String {
+        match workload {
+            Some(w) => format!("{w}-{}", self.name(candidates)),
+            None => self.name(candidates),
+        }
+    }
 }
 
 /// Why a plan could not be written into the file.
@@ -35,6 +44,8 @@ pub enum WriteError {
     NoCandidate(String),
     #[error("--set: {0}")]
     Override(String),
+    #[error("`pools` is not a table of pools")]
+    PoolsNotATable,
 }
 
 /// The scenario text of `original` with the pools of `workload` replaced by `pools`.
@@ -50,6 +61,7 @@ pub fn scenario_text(
     note: &str,
 ) -> Result<String, WriteError> {
     let mut doc: DocumentMut = original.parse()?;
+    let prefix = (!single_workload).then_some(workload);
     // The plan is for the scenario as run: `--set` values are written into the file.
     for o in overrides {
         let text = crate::scenario::source::override_doc(o).map_err(WriteError::Override)?;
@@ -71,7 +83,9 @@ pub fn scenario_text(
         t.set_implicit(true);
         doc.insert("pools", Item::Table(t));
     }
-    let pools_table = doc["pools"].as_table_like_mut().expect("pools is a table");
+    let Some(pools_table) = doc["pools"].as_table_like_mut() else {
+        return Err(WriteError::PoolsNotATable);
+    };
     let serving: Vec<String> = pools_table
         .iter()
         .filter(|(_, p)| {
@@ -125,7 +139,7 @@ pub fn scenario_text(
                 Item::Value(Value::InlineTable(InlineTable::new())),
             );
         }
-        pools_table.insert(&p.name(candidates), Item::Table(t));
+        pools_table.insert(&p.name_in(candidates, prefix), Item::Table(t));
     }
     let at = at
         .or_else(|| {
@@ -134,12 +148,16 @@ pub fn scenario_text(
                 .and_then(Table::position)
         })
         .unwrap_or(isize::MAX / 2);
-    let names: Vec<String> = pools.iter().map(|p| p.name(candidates)).collect();
+    let names: Vec<String> = pools
+        .iter()
+        .map(|p| p.name_in(candidates, prefix))
+        .collect();
     shift(doc.as_table_mut(), at, names.len() as isize, &names);
-    let pools_table = doc["pools"].as_table_mut().expect("pools is a table");
-    for (i, n) in names.iter().enumerate() {
-        if let Some(t) = pools_table.get_mut(n).and_then(Item::as_table_mut) {
-            t.set_position(Some(at + i as isize));
+    if let Some(pools_table) = doc["pools"].as_table_like_mut() {
+        for (i, n) in names.iter().enumerate() {
+            if let Some(t) = pools_table.get_mut(n).and_then(Item::as_table_mut) {
+                t.set_position(Some(at + i as isize));
+            }
         }
     }
     Ok(doc.to_string())

@@ -3,7 +3,7 @@
 
 use std::fmt::Write;
 
-use serde_json::{Value, json};
+use serde_json::json;
 
 use super::format::{pct, usd};
 use crate::optimize::plan::Outcome;
@@ -11,7 +11,8 @@ use crate::optimize::tracking::TrackingPoint;
 use crate::pricing::Market;
 use crate::scenario::Scenario;
 
-/// The report for people; fits 80 columns for up to six pools.
+/// The report for people; the plan's table fits 80 columns for up to seven pools with short
+/// candidate names.
 pub fn render_table(scenario: &Scenario, o: &Outcome, tracking: &[TrackingPoint]) -> String {
     let spec = scenario.optimize.as_ref().expect("optimized");
     let w = &scenario.workloads[spec.workload];
@@ -70,6 +71,9 @@ pub fn render_table(scenario: &Scenario, o: &Outcome, tracking: &[TrackingPoint]
     );
     // Verification.
     let _ = writeln!(s, "\nVERIFICATION (simulated, the scenario's seeds)");
+    if let Some(why) = &o.stopped {
+        let _ = writeln!(s, "  {why}; the last verified plan is shown");
+    }
     for (i, r) in o.rounds.iter().enumerate() {
         let _ = writeln!(
             s,
@@ -169,7 +173,7 @@ pub fn render_table(scenario: &Scenario, o: &Outcome, tracking: &[TrackingPoint]
     s
 }
 
-/// The highest target (the cheapest fleet) that still met the SLO.
+/// The target whose fleet cost least among those that met the SLO.
 pub fn recommended(tracking: &[TrackingPoint]) -> Option<f64> {
     tracking
         .iter()
@@ -190,16 +194,18 @@ pub fn render_json(scenario: &Scenario, o: &Outcome, tracking: &[TrackingPoint])
     let spec = scenario.optimize.as_ref().expect("optimized");
     let names: Vec<String> = o.candidates.iter().map(|c| c.name.clone()).collect();
     let market_key = |m: Market| m.json_key();
+    let w_name = scenario.workloads[spec.workload].name.as_str();
     let v = json!({
         "scenario": scenario.name,
         "workload": scenario.workloads[spec.workload].name,
         "passed": o.passed,
+        "stopped": o.stopped,
         "cost_per_day": o.plan.cost,
         "lp_bound_per_day": o.plan.lp_bound,
         "gap": o.plan.gap,
         "demand_rps": o.demand,
         "pools": o.pools.iter().map(|p| json!({
-            "name": p.name(&names),
+            "name": p.name_in(&names, (scenario.workloads.len() > 1).then_some(w_name)),
             "candidate": names[p.candidate],
             "instance_type": o.candidates[p.candidate].instance,
             "market": market_key(p.market),
@@ -248,6 +254,5 @@ pub fn render_json(scenario: &Scenario, o: &Outcome, tracking: &[TrackingPoint])
     });
     let mut out = serde_json::to_string_pretty(&v).expect("json");
     out.push('\n');
-    let _: &Value = &v;
     out
 }

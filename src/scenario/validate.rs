@@ -169,7 +169,7 @@ pub(super) fn scenario(src: &Source, base: &Path) -> Result<Scenario, Vec<Diagno
                         name.get_ref()
                     ),
                 );
-            } else if serving.iter().all(|p| p.replicas == 0) {
+            } else if serving.iter().all(|p| p.max_replicas() == 0) {
                 c.error(
                     name.span(),
                     format!(

@@ -89,7 +89,7 @@ struct WorkloadRt {
     /// Whether its pools fill in spill order (see `spill`); `replicas` and `idle` are then kept
     /// in that order.
     spill: bool,
-    /// Whether its pools' weights differ, so least-outstanding divides by them.
+    /// Whether any of its pools has a weight other than 1, so least-outstanding divides by them.
     weighted: bool,
 }
 

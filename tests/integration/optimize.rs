@@ -49,10 +49,15 @@ fn the_verified_plan_meets_its_slo_on_fresh_seeds() {
 fn the_written_plan_is_a_scenario() {
     let dir = tempfile::tempdir().unwrap();
     let plan = dir.path().join("plan.toml");
+    // Each run measures capacity afresh (its own cache folder), so the thread count is tested
+    // on the whole pipeline.
     let run = |threads: &str| {
         let out = headroom()
             .current_dir(root())
-            .env("HEADROOM_CACHE", dir.path().join("cache"))
+            .env(
+                "HEADROOM_CACHE",
+                dir.path().join(format!("cache-{threads}")),
+            )
             .args([
                 "optimize",
                 "scenarios/optimize-chat.toml",

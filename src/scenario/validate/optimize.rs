@@ -270,6 +270,14 @@ impl Checker<'_> {
                 .unwrap_or(6),
             horizon: ver.and_then(|v| v.horizon.as_ref()).map(|h| h.get_ref().0),
         };
+        if let (Some(v), Some(h)) = (ver.and_then(|v| v.horizon.as_ref()), verify.horizon)
+            && h <= SimTime::from_secs(60)
+        {
+            self.error(
+                v.span(),
+                "verify `horizon` must be longer than a minute, and than the scenario's warmup",
+            );
+        }
         if let Some(w) = workload
             && let Some(wl) = workloads.get(w)
         {
