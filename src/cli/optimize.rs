@@ -6,7 +6,7 @@ use anyhow::Context;
 
 use super::{OptimizeArgs, Outcome, ReportFormat, output};
 use crate::optimize::capacity::default_cache_dir;
-use crate::optimize::plan::{Options, optimize};
+use crate::optimize::plan::{OptimizeError, Options, optimize};
 use crate::optimize::tracking;
 use crate::report::optimize::{render_json, render_table};
 
@@ -35,8 +35,13 @@ pub(super) fn run(args: OptimizeArgs) -> anyhow::Result<Outcome> {
         cache,
         log: &log,
     };
-    let (outcome, points) = pool.install(|| -> anyhow::Result<_> {
-        let outcome = optimize(&scenario, &opts)?;
+    let result = pool.install(|| -> anyhow::Result<_> {
+        let outcome = match optimize(&scenario, &opts) {
+            Ok(o) => o,
+            // No plan meets the constraints: a check that failed, not an error (exit 1).
+            Err(OptimizeError::Purchase(e)) => return Ok(Err(e)),
+            Err(e) => return Err(e.into()),
+        };
         let spec = scenario.optimize.as_ref().expect("optimized");
         let points = if args.no_tracking {
             Vec::new()
@@ -48,8 +53,15 @@ pub(super) fn run(args: OptimizeArgs) -> anyhow::Result<Outcome> {
                 spec.verify.replications,
             )?
         };
-        Ok((outcome, points))
+        Ok(Ok((outcome, points)))
     })?;
+    let (outcome, points) = match result {
+        Ok(x) => x,
+        Err(e) => {
+            eprintln!("no plan: {e}");
+            return Ok(Outcome::CheckFailed);
+        }
+    };
     if let Some(path) = &args.write_scenario {
         output::write_atomic(path, outcome.scenario_text.as_bytes())
             .with_context(|| format!("cannot write {}", path.display()))?;

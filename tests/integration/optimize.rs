@@ -105,6 +105,29 @@ fn the_written_plan_is_a_scenario() {
     );
 }
 
+/// A budget no plan meets is a failed check (exit 1) that says why, not an error.
+#[test]
+fn an_impossible_budget_is_a_failed_check() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = headroom()
+        .current_dir(root())
+        .env("HEADROOM_CACHE", dir.path())
+        .args([
+            "optimize",
+            "scenarios/optimize-chat.toml",
+            "--set",
+            "optimize.budget_per_day=50",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("no plan: ") && err.contains("over the budget $50.00"),
+        "{err}"
+    );
+}
+
 /// Bad input: no [optimize] table, and a candidate that sets what the optimizer chooses.
 #[test]
 fn bad_optimize_tables_are_errors() {
