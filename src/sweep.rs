@@ -127,6 +127,9 @@ pub struct Row {
 /// A point that could not be set up or run.
 #[derive(Debug, thiserror::Error)]
 pub enum SweepError {
+    /// The scenario file itself could not be read.
+    #[error(transparent)]
+    Read(LoadError),
     #[error("point {index} ({overrides})")]
     Load {
         index: usize,
@@ -154,6 +157,10 @@ fn overrides(base: &[String], axes: &[Axis], index: usize) -> Vec<String> {
 /// Runs the points of `shard`, in parallel, with `replications` each; `done` is called as each
 /// finishes (for a progress bar). Every point is loaded first, so a bad value stops the sweep
 /// before anything runs. The rows are in point order, their frontier marked among themselves.
+///
+/// The file is read once and each point parses that text under its own overrides (as
+/// [`scenario::load`] would). Both parallel loops hand out one point at a time: points differ in
+/// cost, and a longer run of points kept by one thread leaves the other idle at the end.
 pub fn run(
     file: &Path,
     base: &[String],
@@ -164,27 +171,43 @@ pub fn run(
     done: &(dyn Fn() + Sync),
 ) -> Result<Vec<Row>, SweepError> {
     let indices: Vec<usize> = (0..count(axes)).filter(|&i| shard.holds(i)).collect();
+    let text = std::fs::read_to_string(file).map_err(|source| {
+        SweepError::Read(LoadError::Io {
+            path: file.display().to_string(),
+            source,
+        })
+    })?;
+    let name = file.display().to_string();
+    let dir = file.parent().unwrap_or(Path::new("."));
     // Loaded in parallel; the first bad point in order is the one reported.
     let loaded: Vec<Result<_, SweepError>> = indices
         .par_iter()
+        .with_max_len(1)
         .map(|&i| {
             let set = overrides(base, axes, i);
-            scenario::load(file, &set).map_err(|source| SweepError::Load {
-                index: i,
-                overrides: set[base.len()..].join(" "),
-                source,
-            })
+            match scenario::parse(&text, &name, dir, &set) {
+                Ok(mut s) => {
+                    s.path = Some(file.to_path_buf());
+                    Ok(s)
+                }
+                Err(source) => Err(SweepError::Load {
+                    index: i,
+                    overrides: set[base.len()..].join(" "),
+                    source,
+                }),
+            }
         })
         .collect();
     let scenarios = loaded.into_iter().collect::<Result<Vec<_>, _>>()?;
     let mut rows = indices
-        .par_iter()
-        .zip(scenarios.par_iter())
-        .map(|(&index, s)| {
+        .into_par_iter()
+        .zip(scenarios)
+        .with_max_len(1)
+        .map(|(index, s)| {
             let seed = seed.unwrap_or(s.seed);
-            let runs = replicate(s, seed, replications, None)
+            let runs = replicate(&s, seed, replications, None)
                 .map_err(|source| SweepError::Run { index, source })?;
-            let sum = Summary::of(s, seed, &runs);
+            let sum = Summary::of(&s, seed, &runs);
             done();
             let t = &sum.total;
             let window_h = s.window().as_secs_f64() / 3600.0;

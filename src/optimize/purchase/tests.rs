@@ -167,6 +167,14 @@ fn tiny_problem() -> impl Strategy<Value = Problem> {
         )
 }
 
+/// No type has a price in any market.
+fn nothing_offered(problem: &Problem) -> bool {
+    problem
+        .types
+        .iter()
+        .all(|t| t.on_demand.is_none() && t.spot.is_none() && t.reserved.is_none())
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(96))]
 
@@ -194,6 +202,9 @@ proptest! {
                 let milp = cost_of(&problem, &reserved, &counts);
                 prop_assert!((milp - exact).abs() <= 1e-6 * exact.max(1.0), "MILP {milp} vs {exact}");
             }
+            // A problem that offers nothing to buy is refused as invalid, even when its demand
+            // is zero and buying nothing would do.
+            Err(PurchaseError::Invalid(_)) => prop_assert!(nothing_offered(&problem)),
             Err(e) => prop_assert!(exact.is_none(), "{e} but brute force found {exact:?}"),
         }
     }
@@ -209,6 +220,9 @@ proptest! {
                 let exact = exact.expect("brute force finds a plan when the search does");
                 prop_assert!(plan.cost >= exact * (1.0 - 1e-9) - 1e-9);
             }
+            // A problem that offers nothing to buy is refused as invalid, even when its demand
+            // is zero and buying nothing would do.
+            Err(PurchaseError::Invalid(_)) => prop_assert!(nothing_offered(&problem)),
             Err(e) => prop_assert!(exact.is_none(), "{e} but brute force found {exact:?}"),
         }
     }
@@ -270,4 +284,32 @@ fn canonical_order_round_trips() {
         want.sort_unstable();
         assert_eq!(back, want);
     }
+}
+
+/// Found by the property test: zero demand and no type offered in any market is refused as
+/// invalid rather than planned as "buy nothing".
+#[test]
+fn nothing_to_buy_is_invalid() {
+    let problem = Problem {
+        periods: vec![Period {
+            hours: 1.0,
+            demand: 0.0,
+            tighten: 1.0,
+        }],
+        types: vec![TypeOption {
+            name: "t0".into(),
+            region: "r".into(),
+            capacity: 8.0,
+            on_demand: None,
+            spot: None,
+            reserved: None,
+        }],
+        headroom: 0.0,
+        spot_share: 0.0,
+        spare_replicas: 0,
+        budget: None,
+        limits: vec![],
+    };
+    assert!(nothing_offered(&problem));
+    assert!(matches!(solve(&problem), Err(PurchaseError::Invalid(_))));
 }
