@@ -209,6 +209,15 @@ pub fn run() -> ExitCode {
     }
 }
 
+/// The worker threads of a command: `--threads N`, else one per core.
+fn worker_pool(threads: Option<u32>) -> anyhow::Result<rayon::ThreadPool> {
+    let threads = threads.map_or(rayon::current_num_threads(), |n| n as usize);
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .map_err(|e| anyhow::anyhow!("cannot start worker threads: {e}"))
+}
+
 fn report_error(e: &anyhow::Error) {
     match e.downcast_ref::<LoadError>() {
         Some(LoadError::Invalid { diagnostics }) => {

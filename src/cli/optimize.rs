@@ -11,13 +11,7 @@ use crate::optimize::tracking;
 use crate::report::optimize::{render_json, render_table};
 
 pub(super) fn run(args: OptimizeArgs) -> anyhow::Result<Outcome> {
-    let threads = args
-        .threads
-        .map_or(rayon::current_num_threads(), |n| n as usize);
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(threads)
-        .build()
-        .context("cannot start worker threads")?;
+    let pool = super::worker_pool(args.threads)?;
     let scenario = crate::scenario::load(&args.file, &args.set)?;
     let quiet = args.quiet || !std::io::stderr().is_terminal();
     let log = |line: &str| {

@@ -4,7 +4,6 @@ use std::io::IsTerminal;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use super::{Format, Outcome, SimulateArgs, output};
@@ -16,14 +15,8 @@ use crate::scenario;
 pub(super) fn run(args: SimulateArgs) -> anyhow::Result<Outcome> {
     let scenario = scenario::load(&args.file, &args.set)?;
     let seed = args.seed.unwrap_or(scenario.seed);
-    let threads = match args.threads {
-        Some(n) => n as usize,
-        None => rayon::current_num_threads(),
-    };
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(threads)
-        .build()
-        .context("cannot start worker threads")?;
+    let pool = super::worker_pool(args.threads)?;
+    let threads = pool.current_num_threads();
     let progress = Progress::new(&scenario, args.replications);
     let started = Instant::now();
     let done = AtomicBool::new(false);

@@ -22,13 +22,7 @@ pub(super) fn run(args: SweepArgs) -> anyhow::Result<Outcome> {
         Some(s) => Shard::parse(s).map_err(anyhow::Error::msg)?,
         None => Shard::ALL,
     };
-    let threads = args
-        .threads
-        .map_or(rayon::current_num_threads(), |n| n as usize);
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(threads)
-        .build()
-        .context("cannot start worker threads")?;
+    let pool = super::worker_pool(args.threads)?;
     let total = (0..sweep::count(&axes)).filter(|&i| shard.holds(i)).count();
     let bar = std::io::stderr().is_terminal().then(|| {
         ProgressBar::new(total as u64).with_style(

@@ -100,14 +100,14 @@ pub fn curves(scenario: &Scenario, cache: Option<&Path>) -> Result<Vec<Curve>, S
     let measured: Vec<Result<f64, SimError>> = jobs
         .par_iter()
         .map(|&(i, n)| {
-            search(
+            Trials {
                 scenario,
                 workload,
-                &spec.candidates[i],
-                n,
-                &spec.capacity,
-                trace.as_ref(),
-            )
+                candidate: &spec.candidates[i],
+                spec: &spec.capacity,
+                trace: trace.as_ref(),
+            }
+            .search(n)
         })
         .collect();
     let measured = measured.into_iter().collect::<Result<Vec<f64>, _>>()?;
@@ -192,48 +192,101 @@ fn monotone(mut rates: Vec<f64>) -> Vec<f64> {
     rates
 }
 
-/// The highest rate `n` replicas of `candidate` serve within the SLO.
-fn search(
-    scenario: &Scenario,
-    workload: &Workload,
-    candidate: &Pool,
-    n: u32,
-    spec: &CapacitySpec,
-    trace: Option<&TraceTimes>,
-) -> Result<f64, SimError> {
-    let passes = |rate: f64| trial(scenario, workload, candidate, n, rate, spec, trace);
-    let guess = estimate(candidate).map_or(1.0, |r| r * f64::from(n) * 0.8);
-    let (mut lo, mut hi);
-    if passes(guess)? {
-        lo = guess;
-        hi = guess * 2.0;
-        while passes(hi)? {
-            lo = hi;
-            hi *= 2.0;
-            if hi > 1e7 {
-                return Ok(lo);
+/// What the trials of one candidate share.
+struct Trials<'a> {
+    scenario: &'a Scenario,
+    workload: &'a Workload,
+    candidate: &'a Pool,
+    spec: &'a CapacitySpec,
+    trace: Option<&'a TraceTimes>,
+}
+
+impl Trials<'_> {
+    /// The highest rate `n` replicas of the candidate serve within the SLO.
+    fn search(&self, n: u32) -> Result<f64, SimError> {
+        let spec = self.spec;
+        let passes = |rate: f64| self.passes(n, rate);
+        let guess = estimate(self.candidate).map_or(1.0, |r| r * f64::from(n) * 0.8);
+        let (mut lo, mut hi);
+        if passes(guess)? {
+            lo = guess;
+            hi = guess * 2.0;
+            while passes(hi)? {
+                lo = hi;
+                hi *= 2.0;
+                if hi > 1e7 {
+                    return Ok(lo);
+                }
             }
-        }
-    } else {
-        hi = guess;
-        lo = guess / 2.0;
-        while !passes(lo)? {
-            hi = lo;
-            lo /= 2.0;
-            if lo < 1e-4 {
-                return Ok(0.0);
-            }
-        }
-    }
-    while (hi - lo) / hi > spec.tolerance {
-        let mid = 0.5 * (lo + hi);
-        if passes(mid)? {
-            lo = mid;
         } else {
-            hi = mid;
+            hi = guess;
+            lo = guess / 2.0;
+            while !passes(lo)? {
+                hi = lo;
+                lo /= 2.0;
+                if lo < 1e-4 {
+                    return Ok(0.0);
+                }
+            }
         }
+        while (hi - lo) / hi > spec.tolerance {
+            let mid = 0.5 * (lo + hi);
+            if passes(mid)? {
+                lo = mid;
+            } else {
+                hi = mid;
+            }
+        }
+        Ok(lo)
     }
-    Ok(lo)
+
+    /// Whether `n` replicas meet the SLO at `rate` in every replication.
+    fn passes(&self, n: u32, rate: f64) -> Result<bool, SimError> {
+        let s = self.scenario_at(n, rate)?;
+        let runs = replicate(&s, s.seed, self.spec.replications, None)?;
+        Ok(runs.iter().all(|r| r.workloads[0].slo_met != Some(false)))
+    }
+
+    /// The scenario of one trial: the workload alone, at `rate`, on `n` fixed replicas, under
+    /// neutral names (random streams are named after pools and workloads, and a curve must not
+    /// depend on what a candidate is called).
+    fn scenario_at(&self, n: u32, rate: f64) -> Result<Scenario, SimError> {
+        let (scenario, workload, spec) = (self.scenario, self.workload, self.spec);
+        let warmup = SimTime(spec.horizon.0 / 10);
+        let horizon = SimTime(spec.horizon.0 + warmup.0);
+        let mut w = workload.clone();
+        w.name = "workload".into();
+        w.stream = "workload".into();
+        w.arrival = match (&workload.arrival, self.trace) {
+            (Arrival::Trace(t), Some(times)) => {
+                // The trace replayed faster or slower, so its first `horizon` holds `rate`.
+                let mut t = t.clone();
+                t.time_scale *= times.scale_for(rate, horizon.as_secs_f64(), &t.display)?;
+                Arrival::Trace(t)
+            }
+            _ => Arrival::Poisson { rate },
+        };
+        let mut pool = self.candidate.clone();
+        pool.name = "candidate".into();
+        pool.replicas = n;
+        pool.workload = 0;
+        pool.scaling = None;
+        pool.interruptions = None;
+        pool.weight = 1.0;
+        Ok(Scenario {
+            name: format!("{}-capacity", scenario.name),
+            description: None,
+            path: None,
+            seed: crate::rng::replication_seed(scenario.seed ^ SALT, u64::from(n)),
+            horizon,
+            warmup,
+            interval: horizon,
+            workloads: vec![w],
+            pools: vec![pool],
+            catalog: scenario.catalog.clone(),
+            optimize: None,
+        })
+    }
 }
 
 /// Throughput of one replica with a full batch, where the service model says it.
@@ -246,69 +299,6 @@ fn estimate(candidate: &Pool) -> Option<f64> {
         }
         Serving::Llm(_) => None,
     }
-}
-
-/// Whether `n` replicas meet the SLO at `rate` in every replication.
-fn trial(
-    scenario: &Scenario,
-    workload: &Workload,
-    candidate: &Pool,
-    n: u32,
-    rate: f64,
-    spec: &CapacitySpec,
-    trace: Option<&TraceTimes>,
-) -> Result<bool, SimError> {
-    let s = trial_scenario(scenario, workload, candidate, n, rate, spec, trace)?;
-    let runs = replicate(&s, s.seed, spec.replications, None)?;
-    Ok(runs.iter().all(|r| r.workloads[0].slo_met != Some(false)))
-}
-
-/// The scenario of one trial: the workload alone, at `rate`, on `n` fixed replicas, under
-/// neutral names (random streams are named after pools and workloads, and a curve must not
-/// depend on what a candidate is called).
-fn trial_scenario(
-    scenario: &Scenario,
-    workload: &Workload,
-    candidate: &Pool,
-    n: u32,
-    rate: f64,
-    spec: &CapacitySpec,
-    trace: Option<&TraceTimes>,
-) -> Result<Scenario, SimError> {
-    let warmup = SimTime(spec.horizon.0 / 10);
-    let horizon = SimTime(spec.horizon.0 + warmup.0);
-    let mut w = workload.clone();
-    w.name = "workload".into();
-    w.stream = "workload".into();
-    w.arrival = match (&workload.arrival, trace) {
-        (Arrival::Trace(t), Some(times)) => {
-            // The trace replayed faster or slower, so its first `horizon` holds `rate`.
-            let mut t = t.clone();
-            t.time_scale *= times.scale_for(rate, horizon.as_secs_f64(), &t.display)?;
-            Arrival::Trace(t)
-        }
-        _ => Arrival::Poisson { rate },
-    };
-    let mut pool = candidate.clone();
-    pool.name = "candidate".into();
-    pool.replicas = n;
-    pool.workload = 0;
-    pool.scaling = None;
-    pool.interruptions = None;
-    pool.weight = 1.0;
-    Ok(Scenario {
-        name: format!("{}-capacity", scenario.name),
-        description: None,
-        path: None,
-        seed: crate::rng::replication_seed(scenario.seed ^ SALT, u64::from(n)),
-        horizon,
-        warmup,
-        interval: horizon,
-        workloads: vec![w],
-        pools: vec![pool],
-        catalog: scenario.catalog.clone(),
-        optimize: None,
-    })
 }
 
 /// Everything a curve depends on, as text: the candidate's serving (not its name or price), the
