@@ -58,13 +58,28 @@ impl Arrival {
             Arrival::Bursty {
                 calm_rate,
                 burst_rate,
-                calm_mean,
-                burst_mean,
+                ..
             } => {
-                let (c, b) = (calm_mean.as_secs_f64(), burst_mean.as_secs_f64());
-                Some((calm_rate * c + burst_rate * b) / (c + b))
+                let b = self.burst_share().expect("bursty");
+                Some(calm_rate * (1.0 - b) + burst_rate * b)
             }
             Arrival::Trace(_) | Arrival::Batch { .. } => None,
+        }
+    }
+
+    /// A bursty process's long-run share of time in bursts (the two-state chain's stationary
+    /// probability of the burst state).
+    pub fn burst_share(&self) -> Option<f64> {
+        match self {
+            Arrival::Bursty {
+                calm_mean,
+                burst_mean,
+                ..
+            } => {
+                let (c, b) = (calm_mean.as_secs_f64(), burst_mean.as_secs_f64());
+                Some(b / (c + b))
+            }
+            _ => None,
         }
     }
 

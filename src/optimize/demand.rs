@@ -26,12 +26,10 @@ pub fn hourly(workload: &Workload, percentile: f64) -> Result<Vec<f64>, TraceErr
         Arrival::Bursty {
             calm_rate,
             burst_rate,
-            calm_mean,
-            burst_mean,
+            ..
         } => {
             // The rate is the burst rate for the burst share of the time.
-            let (c, b) = (calm_mean.as_secs_f64(), burst_mean.as_secs_f64());
-            let burst_share = b / (c + b);
+            let burst_share = workload.arrival.burst_share().expect("bursty");
             let rate = if percentile / 100.0 > 1.0 - burst_share {
                 burst_rate.max(*calm_rate)
             } else {

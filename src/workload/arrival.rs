@@ -124,7 +124,7 @@ impl Arrivals {
             } => {
                 let means_s = [calm_mean.as_secs_f64(), burst_mean.as_secs_f64()];
                 // Start in the stationary distribution of the two-state chain.
-                let p_burst = means_s[1] / (means_s[0] + means_s[1]);
+                let p_burst = arrival.burst_share().expect("bursty");
                 let state = usize::from(rng.random::<f64>() < p_burst);
                 let first: f64 = Exp1.sample(&mut rng);
                 Generator::Bursty {
