@@ -40,6 +40,7 @@ pub(super) fn run(args: OptimizeArgs) -> anyhow::Result<Outcome> {
         let points = if args.no_tracking {
             Vec::new()
         } else {
+            log("target tracking instead of the schedule: a sweep of targets (--no-tracking skips it)");
             tracking::recommend(
                 &outcome.verified_scenario,
                 &outcome.verification,

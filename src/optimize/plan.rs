@@ -140,6 +140,11 @@ pub fn optimize(scenario: &Scenario, opts: &Options) -> Result<Outcome, Optimize
         demand.iter().cloned().fold(f64::INFINITY, f64::min),
         demand.iter().cloned().fold(0.0, f64::max)
     ));
+    (opts.log)(&format!(
+        "capacity at the SLO: {} candidates x {} pool sizes (from the cache where it has them)",
+        spec.candidates.len(),
+        spec.capacity.pool_sizes.len()
+    ));
     let curves = capacity::curves(scenario, opts.cache.as_deref())?;
     let candidates = candidates(spec, curves);
     for c in &candidates {
