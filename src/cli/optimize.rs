@@ -1,6 +1,7 @@
 //! `headroom optimize`: the cheapest fleet that meets the SLO, verified by simulation.
 
 use std::io::IsTerminal;
+use std::path::Path;
 
 use anyhow::Context;
 
@@ -8,6 +9,7 @@ use super::{OptimizeArgs, Outcome, ReportFormat, output};
 use crate::optimize::capacity::default_cache_dir;
 use crate::optimize::plan::{OptimizeError, Options, optimize};
 use crate::optimize::tracking;
+use crate::optimize::write::relocate;
 use crate::report::optimize::{render_json, render_table};
 
 pub(super) fn run(args: OptimizeArgs) -> anyhow::Result<Outcome> {
@@ -58,7 +60,13 @@ pub(super) fn run(args: OptimizeArgs) -> anyhow::Result<Outcome> {
         }
     };
     if let Some(path) = &args.write_scenario {
-        output::write_atomic(path, outcome.scenario_text.as_bytes())
+        let folder = |p: &'_ Path| match p.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+            _ => Path::new(".").to_path_buf(),
+        };
+        let (from, to) = (folder(&args.file), folder(path));
+        let text = relocate(&outcome.scenario_text, &from, &to)?;
+        output::write_atomic(path, text.as_bytes())
             .with_context(|| format!("cannot write {}", path.display()))?;
     }
     let text = match args.format {

@@ -2,6 +2,8 @@
 //! plan's, everything else (comments, layout, other workloads, the `[optimize]` table) kept, so
 //! the result can be reviewed as a diff, committed, simulated and optimized again.
 
+use std::path::{Path, PathBuf};
+
 use toml_edit::{Array, DocumentMut, InlineTable, Item, Table, Value};
 
 use crate::pricing::Market;
@@ -193,6 +195,67 @@ fn shift(table: &mut Table, from: isize, by: isize, new: &[String]) {
     }
 }
 
+/// `text` (a scenario written for `from`) with its relative file paths (the price catalog,
+/// replayed traces, measured iteration tables) rewritten to resolve the same from `to`, for a
+/// plan written into another folder.
+pub fn relocate(text: &str, from: &Path, to: &Path) -> Result<String, WriteError> {
+    let mut doc: DocumentMut = text.parse()?;
+    let (Ok(from), Ok(to)) = (from.canonicalize(), to.canonicalize()) else {
+        return Ok(text.to_string());
+    };
+    let fix = |v: &mut Value| {
+        if let Some(p) = v.as_str()
+            && Path::new(p).is_relative()
+        {
+            let target = from.join(p);
+            let target = target.canonicalize().unwrap_or(target);
+            let decor = v.decor().clone();
+            *v = Value::from(relative(&target, &to).to_string_lossy().into_owned());
+            *v.decor_mut() = decor;
+        }
+    };
+    if let Some(v) = doc
+        .get_mut("pricing")
+        .and_then(|p| p.get_mut("catalog"))
+        .and_then(Item::as_value_mut)
+    {
+        fix(v);
+    }
+    if let Some(w) = doc.get_mut("workloads").and_then(Item::as_table_like_mut) {
+        for (_, w) in w.iter_mut() {
+            if let Some(v) = w
+                .get_mut("arrival")
+                .and_then(|a| a.get_mut("path"))
+                .and_then(Item::as_value_mut)
+            {
+                fix(v);
+            }
+        }
+    }
+    if let Some(m) = doc.get_mut("models").and_then(Item::as_table_like_mut) {
+        for (_, m) in m.iter_mut() {
+            if let Some(a) = m.get_mut("iteration_tables").and_then(Item::as_array_mut) {
+                a.iter_mut().for_each(fix);
+            }
+        }
+    }
+    Ok(doc.to_string())
+}
+
+/// `target` as a path relative to the folder `from` (both absolute).
+fn relative(target: &Path, from: &Path) -> PathBuf {
+    let (t, f): (Vec<_>, Vec<_>) = (target.components().collect(), from.components().collect());
+    let common = t.iter().zip(&f).take_while(|(a, b)| a == b).count();
+    let mut out = PathBuf::new();
+    for _ in common..f.len() {
+        out.push("..");
+    }
+    for c in &t[common..] {
+        out.push(c);
+    }
+    out
+}
+
 /// Sets every value of `src` in `dst`, tables merged key by key.
 fn merge(dst: &mut dyn toml_edit::TableLike, src: &dyn toml_edit::TableLike) {
     for (k, item) in src.iter() {
@@ -220,6 +283,30 @@ fn as_table(item: &Item) -> Option<Table> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn relative_paths_follow_the_file() {
+        assert_eq!(
+            relative(Path::new("/a/b/traces/t.csv"), Path::new("/a/c")),
+            PathBuf::from("../b/traces/t.csv")
+        );
+        assert_eq!(
+            relative(Path::new("/a/b/t.csv"), Path::new("/a/b")),
+            PathBuf::from("t.csv")
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let (src, dst) = (dir.path().join("src"), dir.path().join("out/deep"));
+        std::fs::create_dir_all(src.join("traces")).unwrap();
+        std::fs::create_dir_all(&dst).unwrap();
+        std::fs::write(src.join("traces/t.csv"), "t\n").unwrap();
+        let text =
+            "[workloads.w]\narrival = { kind = \"trace\", path = \"traces/t.csv\" } # mine\n";
+        let out = relocate(text, &src, &dst).unwrap();
+        assert!(
+            out.contains("path = \"../../src/traces/t.csv\" } # mine"),
+            "{out}"
+        );
+    }
 
     const FILE: &str = r#"# my service
 version = 1

@@ -90,8 +90,6 @@ fn the_written_plan_is_a_scenario() {
     assert!(text.contains("# Which fleet should serve the chat assistant"));
     assert!(text.contains("Pools planned by `headroom optimize`"));
     assert!(!text.contains("[pools.today]"));
-    // The scenarios folder is where the written file's trace paths resolve from; this one has
-    // none, so it simulates from anywhere.
     let out = headroom()
         .args(["simulate", "--set", "horizon=\"1d\"", "-f", "json"])
         .arg(&plan)
