@@ -171,7 +171,11 @@ pub fn optimize(scenario: &Scenario, opts: &Options) -> Result<Outcome, Optimize
     let mut stopped = None;
     let mut unchanged = 0;
     loop {
-        let (problem, plan) = match cheapest(spec, &candidates, &demand, &tighten) {
+        let Cheapest {
+            problem,
+            plan,
+            single,
+        } = match cheapest(spec, &candidates, &demand, &tighten) {
             Ok(x) => x,
             // A tightened model with no plan ends the loop; the last verified plan stands.
             Err(e) if last.is_some() => {
@@ -230,6 +234,7 @@ pub fn optimize(scenario: &Scenario, opts: &Options) -> Result<Outcome, Optimize
             scenario: verified,
             summary,
             tighten,
+            single,
         });
         if missed.is_empty() || rounds.len() as u32 >= spec.verify.rounds {
             break;
@@ -238,7 +243,7 @@ pub fn optimize(scenario: &Scenario, opts: &Options) -> Result<Outcome, Optimize
     }
     let v = last.expect("a verified round");
     let passed = rounds.last().is_some_and(|r| r.missed.is_empty());
-    let baselines = baselines(spec, &candidates, &demand, &v.tighten);
+    let baselines = baselines(spec, &candidates, &demand, &v.tighten, v.single);
     let reserved_marginals = purchase::reserved_marginals(&v.problem, &v.plan);
     Ok(Outcome {
         demand,
@@ -266,6 +271,7 @@ struct Verified {
     scenario: Scenario,
     summary: Summary,
     tighten: [f64; PERIODS],
+    single: Option<(f64, usize)>,
 }
 
 /// Raises the required capacity of the missed hours, and half as much of the hour before each.
@@ -379,21 +385,37 @@ fn cheapest(
     candidates: &[Candidate],
     demand: &[f64],
     tighten: &[f64; PERIODS],
-) -> Result<(Problem, Plan), PurchaseError> {
-    let mixed = solve_pooled(spec, candidates, demand, tighten, None);
-    let mut best = mixed;
+) -> Result<Cheapest, PurchaseError> {
+    let mut best = solve_pooled(spec, candidates, demand, tighten, None);
+    let mut single: Option<(f64, usize)> = None;
     for i in 0..candidates.len() {
-        if let Ok(single) = solve_pooled(spec, candidates, demand, tighten, Some(i)) {
+        if let Ok(s) = solve_pooled(spec, candidates, demand, tighten, Some(i)) {
+            if single.is_none_or(|(c, _)| s.1.cost < c) {
+                single = Some((s.1.cost, i));
+            }
             let better = match &best {
-                Ok(b) => single.1.cost < b.1.cost - 1e-9,
+                Ok(b) => s.1.cost < b.1.cost - 1e-9,
                 Err(_) => true,
             };
             if better {
-                best = Ok(single);
+                best = Ok(s);
             }
         }
     }
-    best
+    let (problem, plan) = best?;
+    Ok(Cheapest {
+        problem,
+        plan,
+        single,
+    })
+}
+
+/// The plan [`cheapest`] keeps, and the best single-candidate plan's cost and candidate (the
+/// Melange-style baseline).
+struct Cheapest {
+    problem: Problem,
+    plan: Plan,
+    single: Option<(f64, usize)>,
 }
 
 /// Solves with the verification's factors, correcting each period for pooling until the
@@ -595,6 +617,7 @@ fn baselines(
     candidates: &[Candidate],
     demand: &[f64],
     tighten: &[f64; PERIODS],
+    single: Option<(f64, usize)>,
 ) -> Vec<Baseline> {
     let mut out = Vec::new();
     let peak = (0..PERIODS)
@@ -637,15 +660,12 @@ fn baselines(
             cost_per_day: cost,
         });
     }
-    let single = (0..candidates.len())
-        .filter_map(|i| {
-            let (_, plan) = solve_pooled(spec, candidates, demand, tighten, Some(i)).ok()?;
-            Some((plan.cost, candidates[i].name.clone()))
-        })
-        .min_by(|a, b| a.0.total_cmp(&b.0));
-    if let Some((cost, name)) = single {
+    if let Some((cost, i)) = single {
         out.push(Baseline {
-            name: format!("best single type with the same markets ({name})"),
+            name: format!(
+                "best single type with the same markets ({})",
+                candidates[i].name
+            ),
             cost_per_day: cost,
         });
     }

@@ -60,14 +60,9 @@ pub fn targets(metric: TrackedMetric, implied: f64) -> Vec<f64> {
 /// over the mean replicas).
 pub fn implied(plan: &Scenario, summary: &Summary, workload: usize, metric: TrackedMetric) -> f64 {
     match metric {
-        TrackedMetric::Utilization => {
-            let t = tracked(plan, workload, metric, 0.5);
-            let main = t.pools.last().expect("a pool");
-            plan.pools
-                .iter()
-                .position(|p| format!("{}-tracking", p.name) == main.name)
-                .map_or(0.6, |i| summary.pools[i].utilization)
-        }
+        TrackedMetric::Utilization => elastic(plan, workload)
+            .1
+            .map_or(0.6, |i| summary.pools[i].utilization),
         _ => {
             let replicas: f64 = plan
                 .pools_of(workload)
@@ -143,33 +138,42 @@ pub fn sweep(
         .collect()
 }
 
+/// Replicas of pool `p` by hour of day.
+fn scheduled(p: &crate::fleet::Pool) -> [u32; 24] {
+    match &p.scaling {
+        Some(Scaling {
+            policy: ScalingPolicy::Schedule { hours },
+            ..
+        }) => *hours,
+        _ => [p.replicas; 24],
+    }
+}
+
+/// The non-reserved pools of `workload` that run at some hour, and the one that runs the most
+/// replica-hours (the first on a tie): the pool that [`tracked`] turns into a tracking one.
+fn elastic(plan: &Scenario, workload: usize) -> (Vec<usize>, Option<usize>) {
+    let pools: Vec<usize> = plan
+        .pools_of(workload)
+        .filter(|&i| {
+            plan.pools[i].market != Market::Reserved
+                && plan.pools[i].replicas + scheduled(&plan.pools[i]).iter().sum::<u32>() > 0
+        })
+        .collect();
+    let main = pools.iter().copied().max_by_key(|&i| {
+        (
+            scheduled(&plan.pools[i]).iter().sum::<u32>(),
+            std::cmp::Reverse(i),
+        )
+    });
+    (pools, main)
+}
+
 /// The plan with its reserved pools kept and its other pools of `workload` replaced by one
 /// on-demand pool of the candidate that ran the most of them, tracking `target` between one
 /// replica (tracking cannot scale up from zero) and twice the scheduled peak of all of them.
 pub fn tracked(plan: &Scenario, workload: usize, metric: TrackedMetric, target: f64) -> Scenario {
     let mut s = plan.clone();
-    let scheduled = |p: &crate::fleet::Pool| -> [u32; 24] {
-        match &p.scaling {
-            Some(Scaling {
-                policy: ScalingPolicy::Schedule { hours },
-                ..
-            }) => *hours,
-            _ => [p.replicas; 24],
-        }
-    };
-    let elastic: Vec<usize> = s
-        .pools_of(workload)
-        .filter(|&i| {
-            s.pools[i].market != Market::Reserved
-                && s.pools[i].replicas + scheduled(&s.pools[i]).iter().sum::<u32>() > 0
-        })
-        .collect();
-    let Some(&main) = elastic.iter().max_by_key(|&&i| {
-        (
-            scheduled(&s.pools[i]).iter().sum::<u32>(),
-            std::cmp::Reverse(i),
-        )
-    }) else {
+    let (elastic, Some(main)) = elastic(plan, workload) else {
         return s;
     };
     let peak = (0..24)
