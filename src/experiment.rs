@@ -207,6 +207,7 @@ fn mean_series(runs: &[&[SeriesRow]]) -> Vec<SeriesRow> {
                 arrivals: m(|r| r.arrivals),
                 completed: m(|r| r.completed),
                 failed: m(|r| r.failed),
+                p50_ms: m(|r| r.p50_ms),
                 p99_ms: m(|r| r.p99_ms),
                 utilization: m(|r| r.utilization),
                 replicas: m(|r| r.replicas),

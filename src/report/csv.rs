@@ -71,8 +71,8 @@ fn row(name: &str, s: &ScopeSummary, metrics: &[Metric], with_ci: bool) -> Vec<S
     out
 }
 
-/// The time series in long form: `scope,t_s,arrivals,completed,failed,p99_ms,utilization,
-/// replicas,queue,cost_usd`, the total first, then each workload (means over replications).
+/// The time series in long form: `scope,t_s,arrivals,completed,failed,p50_ms,p99_ms,
+/// utilization,replicas,queue,cost_usd`, the total first, then each workload (means over replications).
 pub fn render_timeseries(r: &Report) -> String {
     let s = r.summary;
     let mut w = csv::Writer::from_writer(Vec::new());
@@ -82,6 +82,7 @@ pub fn render_timeseries(r: &Report) -> String {
         "arrivals",
         "completed",
         "failed",
+        "p50_ms",
         "p99_ms",
         "utilization",
         "replicas",
@@ -110,6 +111,7 @@ pub fn render_timeseries(r: &Report) -> String {
                 arrivals,
                 completed,
                 failed,
+                p50_ms,
                 p99_ms,
                 utilization,
                 replicas,
@@ -123,6 +125,7 @@ pub fn render_timeseries(r: &Report) -> String {
                     *arrivals,
                     *completed,
                     *failed,
+                    *p50_ms,
                     *p99_ms,
                     *utilization,
                     *replicas,

@@ -22,7 +22,7 @@ use crate::scenario::Scenario;
 use crate::workload::Slo;
 
 /// Histogram values are microseconds, with three significant digits (0.1 %) for the headline
-/// percentiles; the per-interval p99 of the time series uses a [`CoarseHistogram`].
+/// percentiles; the per-interval p50 and p99 of the time series use a [`CoarseHistogram`].
 pub(super) const SIGFIG: u8 = 3;
 pub(super) const NS_PER_US: u64 = 1_000;
 const NS_PER_HOUR: f64 = 3.6e12;
@@ -325,6 +325,7 @@ impl Recorder {
             arrivals: 0.0,
             completed: 0.0,
             failed: 0.0,
+            p50_ms: f64::NAN,
             p99_ms: f64::NAN,
             utilization: f64::NAN,
             replicas: 0.0,
@@ -346,7 +347,8 @@ impl Recorder {
                 arrivals: w.iv_arrivals as f64,
                 completed: w.iv_completed as f64,
                 failed: w.iv_failed as f64,
-                p99_ms: p99_ms(&w.iv_latency),
+                p50_ms: quantile_coarse_ms(&w.iv_latency, 0.50),
+                p99_ms: quantile_coarse_ms(&w.iv_latency, 0.99),
                 utilization: busy / replicas,
                 replicas: replicas / len_ns,
                 queue: w.waiting as f64,
@@ -366,6 +368,7 @@ impl Recorder {
                     None => total_hist = Some(w.iv_latency.clone()),
                 }
             } else {
+                total.p50_ms = row.p50_ms;
                 total.p99_ms = row.p99_ms;
             }
             self.series[wi].push(row);
@@ -375,7 +378,8 @@ impl Recorder {
             w.iv_latency.reset();
         }
         if let Some(h) = total_hist {
-            total.p99_ms = p99_ms(&h);
+            total.p50_ms = quantile_coarse_ms(&h, 0.50);
+            total.p99_ms = quantile_coarse_ms(&h, 0.99);
         }
         total.utilization = total_busy / total_replicas;
         self.total_series.push(total);
@@ -834,6 +838,7 @@ pub(super) fn quantile_ms(h: &Histogram<u64>, q: f64) -> f64 {
     }
 }
 
-fn p99_ms(h: &CoarseHistogram) -> f64 {
-    h.quantile(0.99) / 1e3
+/// The `q` quantile of an interval's latencies (microseconds) in milliseconds.
+fn quantile_coarse_ms(h: &CoarseHistogram, q: f64) -> f64 {
+    h.quantile(q) / 1e3
 }

@@ -238,7 +238,10 @@ pub struct SeriesRow {
     pub completed: f64,
     /// Dropped and timed out, by when it happened.
     pub failed: f64,
-    /// p99 latency of the requests completed in the interval (2 significant digits).
+    /// Median latency of the requests completed in the interval (within 0.8 %, from the same
+    /// coarse histogram as `p99_ms`).
+    pub p50_ms: f64,
+    /// p99 latency of the requests completed in the interval (within 0.8 %).
     pub p99_ms: f64,
     pub utilization: f64,
     pub replicas: f64,

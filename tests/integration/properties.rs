@@ -92,6 +92,12 @@ proptest! {
         if capacity.is_none() { prop_assert_eq!(t.get(Metric::Dropped), 0.0); }
         if timeout_ms.is_none() { prop_assert_eq!(t.get(Metric::TimedOut), 0.0); }
         prop_assert_eq!(r.series.len(), 9);
+        for row in r.series.iter().chain(&r.workload_series[0]) {
+            // Both percentiles come from the interval's completions: both or neither.
+            prop_assert_eq!(row.p50_ms.is_nan(), row.completed == 0.0);
+            prop_assert_eq!(row.p99_ms.is_nan(), row.completed == 0.0);
+            prop_assert!(row.p50_ms.is_nan() || row.p50_ms <= row.p99_ms, "p50 {} > p99 {}", row.p50_ms, row.p99_ms);
+        }
         let util = t.get(Metric::Utilization);
         prop_assert!((0.0..=1.0).contains(&util), "utilization {}", util);
         let attainment = t.get(Metric::SloAttainment);

@@ -1,4 +1,4 @@
-//! A small, fixed log-linear histogram for the per-interval p99 of the time series.
+//! A small, fixed log-linear histogram for the per-interval p50 and p99 of the time series.
 //!
 //! The headline percentiles use hdrhistogram (three significant digits). The time series needs
 //! only a chart-grade p99 per interval, but records every latency a second time, and that second
