@@ -14,7 +14,7 @@ use statrs::distribution::{ContinuousCDF, StudentsT};
 
 use crate::rng::replication_seed;
 use crate::scenario::Scenario;
-use crate::sim::{self, Metric, PoolStats, RunResult, SeriesRow, SimError, Stats};
+use crate::sim::{self, LatencyBins, Metric, PoolStats, RunResult, SeriesRow, SimError, Stats};
 use crate::units::SimTime;
 
 /// A mean over replications and, with two or more, its 95 % confidence interval.
@@ -56,6 +56,8 @@ impl Estimate {
 #[derive(Clone, Debug, PartialEq)]
 pub struct ScopeSummary {
     pub values: [Estimate; Metric::COUNT],
+    /// Mean count per latency bin over replications.
+    pub latency_bins: LatencyBins,
     pub slo_targets: Option<crate::sim::result::SloTargets>,
     /// Whether the SLO is met by the mean attainment (every workload's, for the total).
     pub slo_met: Option<bool>,
@@ -78,6 +80,7 @@ impl ScopeSummary {
         let attainment = values[Metric::SloAttainment.index()];
         ScopeSummary {
             values,
+            latency_bins: mean_bins(runs),
             slo_targets: runs[0].slo_targets,
             slo_met: runs[0].slo_met.map(|_| {
                 if runs.len() == 1 {
@@ -157,6 +160,16 @@ impl Summary {
                 .map(|w| runs.iter().filter_map(|r| r.arrivals_ended[w]).max())
                 .collect(),
         }
+    }
+}
+
+/// Bin-by-bin means; every run has the same bins.
+fn mean_bins(runs: &[&Stats]) -> LatencyBins {
+    let n = runs.len() as f64;
+    LatencyBins {
+        counts: (0..LatencyBins::COUNT)
+            .map(|i| runs.iter().map(|s| s.latency_bins.counts[i]).sum::<f64>() / n)
+            .collect(),
     }
 }
 
@@ -267,6 +280,47 @@ pub fn replicate(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn small() -> Scenario {
+        let text = r#"
+            version = 1
+            seed = 3
+            horizon = "1m"
+            warmup = "10s"
+            interval = "10s"
+            [models.m]
+            service.T4 = { kind = "exponential", mean = "50ms" }
+            [workloads.w]
+            model = "m"
+            arrival = { kind = "poisson", rate = 30 }
+            [pools.p]
+            instance_type = "g4dn.xlarge"
+            region = "us-east-1"
+            replicas = 2
+        "#;
+        crate::scenario::parse(text, "small.toml", std::path::Path::new("."), &[])
+            .expect("valid scenario")
+    }
+
+    #[test]
+    fn latency_bins_are_means_over_replications() {
+        let s = small();
+        let runs = replicate(&s, s.seed, 3, None).expect("runs");
+        let summary = Summary::of(&s, s.seed, &runs);
+        let bins = &summary.total.latency_bins;
+        assert_eq!(bins.counts.len(), LatencyBins::COUNT);
+        for i in 0..LatencyBins::COUNT {
+            let mean = runs
+                .iter()
+                .map(|r| r.total.latency_bins.counts[i])
+                .sum::<f64>()
+                / 3.0;
+            assert!((bins.counts[i] - mean).abs() < 1e-9, "bin {i}");
+        }
+        let completed = summary.total.get(Metric::Completed).mean;
+        assert!((bins.total() - completed).abs() < 1e-9 * completed);
+        assert_eq!(summary.workloads[0].latency_bins, *bins);
+    }
 
     #[test]
     fn t_interval_matches_tables() {

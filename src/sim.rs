@@ -14,7 +14,7 @@ use std::sync::atomic::AtomicU64;
 use crate::scenario::Scenario;
 use crate::workload::TraceError;
 
-pub use result::{Metric, PoolStats, RunResult, SeriesRow, Stats};
+pub use result::{LatencyBins, Metric, PoolStats, RunResult, SeriesRow, Stats};
 
 /// A run that could not finish.
 #[derive(Debug, thiserror::Error)]
@@ -39,4 +39,70 @@ pub fn run_single_steps(scenario: &Scenario, seed: u64) -> Result<RunResult, Sim
     let mut engine = engine::Engine::new(scenario, seed)?;
     engine.max_run = 1;
     engine.run(None)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::scenario;
+
+    /// Two workloads on their own pools, busy enough that some requests wait.
+    fn two_workloads() -> Scenario {
+        let text = r#"
+            version = 1
+            seed = 7
+            horizon = "2m"
+            warmup = "20s"
+            interval = "20s"
+            [models.m]
+            service.T4 = { kind = "lognormal", mean = "40ms", cv = 1.5 }
+            [workloads.a]
+            model = "m"
+            arrival = { kind = "poisson", rate = 60 }
+            [workloads.b]
+            model = "m"
+            arrival = { kind = "poisson", rate = 20 }
+            [pools.pa]
+            instance_type = "g4dn.xlarge"
+            region = "us-east-1"
+            workload = "a"
+            replicas = 3
+            [pools.pb]
+            instance_type = "g4dn.xlarge"
+            region = "us-east-1"
+            workload = "b"
+            replicas = 1
+        "#;
+        scenario::parse(text, "two.toml", Path::new("."), &[]).expect("valid scenario")
+    }
+
+    #[test]
+    fn latency_bins_count_every_completion() {
+        let s = two_workloads();
+        let r = run(&s, s.seed, None).expect("runs");
+        for stats in std::iter::once(&r.total).chain(&r.workloads) {
+            let bins = &stats.latency_bins;
+            assert_eq!(bins.counts.len(), LatencyBins::COUNT);
+            assert!(bins.counts.iter().all(|c| c.is_finite() && *c >= 0.0));
+            let completed = stats.get(Metric::Completed);
+            assert!(completed > 0.0);
+            assert_eq!(bins.total(), completed);
+            // The occupied bins lie between the fastest and the slowest completion.
+            let used: Vec<usize> = (0..LatencyBins::COUNT)
+                .filter(|&i| bins.counts[i] > 0.0)
+                .collect();
+            let (first, last) = (used[0], used[used.len() - 1]);
+            let p50 = stats.get(Metric::LatencyP50);
+            assert!(LatencyBins::edges_ms(first).0 <= p50, "p50 {p50}");
+            assert!(p50 < LatencyBins::edges_ms(last).1, "p50 {p50}");
+            let max = stats.get(Metric::LatencyMax);
+            assert!(LatencyBins::edges_ms(last).0 <= max * 1.001, "max {max}");
+        }
+        for i in 0..LatencyBins::COUNT {
+            let sum: f64 = r.workloads.iter().map(|w| w.latency_bins.counts[i]).sum();
+            assert_eq!(r.total.latency_bins.counts[i], sum, "bin {i}");
+        }
+    }
 }

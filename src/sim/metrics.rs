@@ -15,7 +15,7 @@ use hdrhistogram::Histogram;
 
 use self::coarse::CoarseHistogram;
 use self::tokens::TokenRec;
-use super::result::{Metric, PoolStats, RunResult, SeriesRow, SloTargets, Stats};
+use super::result::{LatencyBins, Metric, PoolStats, RunResult, SeriesRow, SloTargets, Stats};
 use crate::fleet::Serving;
 use crate::pricing::Market;
 use crate::scenario::Scenario;
@@ -768,6 +768,7 @@ impl Recorder {
         tokens::fill(&mut v, &token_recs, window_ns / 1e9, gpu_seconds, cost, kv);
         Stats {
             values: v,
+            latency_bins: latency_bins(&latency),
             slo_targets: slo.targets,
             slo_met: slo.met,
         }
@@ -836,6 +837,20 @@ pub(super) fn quantile_ms(h: &Histogram<u64>, q: f64) -> f64 {
     } else {
         h.median_equivalent(h.value_at_quantile(q)) as f64 / 1e3
     }
+}
+
+/// Bins a latency histogram (microseconds) for drawing, once at the end of a run: each bucket's
+/// count goes to the bin of its middle value, as the percentiles read it.
+fn latency_bins(h: &Histogram<u64>) -> LatencyBins {
+    let mut bins = LatencyBins::empty();
+    if h.is_empty() {
+        return bins;
+    }
+    for v in h.iter_recorded() {
+        let ms = h.median_equivalent(v.value_iterated_to()) as f64 / 1e3;
+        bins.counts[LatencyBins::index_of(ms)] += v.count_at_value() as f64;
+    }
+    bins
 }
 
 /// The `q` quantile of an interval's latencies (microseconds) in milliseconds.

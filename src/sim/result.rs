@@ -180,10 +180,66 @@ pub struct SloTargets {
     pub tpot_p99_ms: Option<f64>,
 }
 
+/// Completed-request latencies in fixed log-spaced bins, for drawing a histogram.
+///
+/// The bins are the same for every run and scope, so replications average bin by bin and two
+/// fleets compare on one axis. They are filled once at the end of a run from the headline latency
+/// histogram (the requests completed in the window), so they cost nothing per request. Counts are
+/// `f64` because a summary holds means over replications.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LatencyBins {
+    pub counts: Vec<f64>,
+}
+
+impl LatencyBins {
+    pub const PER_DECADE: usize = 20;
+    /// Lower edge of the first bin, ms; bins cover 0.1 ms .. 10^6 ms (values outside go to the end bins).
+    pub const FIRST_MS: f64 = 0.1;
+    pub const COUNT: usize = 140;
+
+    /// [lower, upper) edges of bin i in ms.
+    pub fn edges_ms(i: usize) -> (f64, f64) {
+        (edge_ms(i), edge_ms(i + 1))
+    }
+
+    pub fn total(&self) -> f64 {
+        self.counts.iter().sum()
+    }
+
+    /// All bins empty.
+    pub(crate) fn empty() -> LatencyBins {
+        LatencyBins {
+            counts: vec![0.0; LatencyBins::COUNT],
+        }
+    }
+
+    /// The bin of a latency of `ms` milliseconds: below the first edge in the first bin, at or
+    /// above the last in the last, `NaN` in the first.
+    pub(crate) fn index_of(ms: f64) -> usize {
+        let x = (ms / LatencyBins::FIRST_MS).log10() * LatencyBins::PER_DECADE as f64;
+        // `as` saturates: NaN and negatives give 0, +inf gives usize::MAX.
+        let mut i = (x.floor() as usize).min(LatencyBins::COUNT - 1);
+        // The logarithm may round across an edge; agree with `edges_ms` exactly.
+        if i > 0 && ms < edge_ms(i) {
+            i -= 1;
+        } else if i + 1 < LatencyBins::COUNT && ms >= edge_ms(i + 1) {
+            i += 1;
+        }
+        i
+    }
+}
+
+/// Edge `i` (the lower edge of bin `i`), ms.
+fn edge_ms(i: usize) -> f64 {
+    LatencyBins::FIRST_MS * 10f64.powf(i as f64 / LatencyBins::PER_DECADE as f64)
+}
+
 /// Headline metrics of one scope (a workload, or the total) in one run.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Stats {
     pub values: [f64; Metric::COUNT],
+    /// Latencies of the requests completed in the window (those `Metric::Completed` counts).
+    pub latency_bins: LatencyBins,
     /// The targets, if the scope has one SLO.
     pub slo_targets: Option<SloTargets>,
     /// Whether every SLO target in the scope was met; `None` without SLOs.
@@ -273,6 +329,38 @@ pub struct RunResult {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bins_cover_seven_decades_without_gaps() {
+        assert_eq!(
+            LatencyBins::COUNT,
+            7 * LatencyBins::PER_DECADE,
+            "0.1 ms .. 10^6 ms"
+        );
+        let (lo, _) = LatencyBins::edges_ms(0);
+        let (_, hi) = LatencyBins::edges_ms(LatencyBins::COUNT - 1);
+        assert_eq!(lo, 0.1);
+        assert!((hi / 1e6 - 1.0).abs() < 1e-12, "{hi}");
+        for i in 0..LatencyBins::COUNT {
+            let (lo, hi) = LatencyBins::edges_ms(i);
+            assert!(lo < hi);
+            assert_eq!(LatencyBins::index_of(lo), i, "lower edge of {i}");
+            assert_eq!(
+                LatencyBins::index_of(hi),
+                (i + 1).min(LatencyBins::COUNT - 1)
+            );
+            assert_eq!(LatencyBins::index_of((lo * hi).sqrt()), i, "middle of {i}");
+            if i + 1 < LatencyBins::COUNT {
+                assert_eq!(LatencyBins::edges_ms(i + 1).0, hi, "contiguous at {i}");
+            }
+        }
+        for ms in [0.0, -1.0, 1e-9, f64::NAN] {
+            assert_eq!(LatencyBins::index_of(ms), 0, "{ms}");
+        }
+        for ms in [1e6, 1e12, f64::INFINITY] {
+            assert_eq!(LatencyBins::index_of(ms), LatencyBins::COUNT - 1, "{ms}");
+        }
+    }
 
     #[test]
     fn table_is_in_enum_order() {
