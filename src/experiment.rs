@@ -7,14 +7,16 @@
 
 pub mod validation;
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use rayon::prelude::*;
 use statrs::distribution::{ContinuousCDF, StudentsT};
 
 use crate::rng::replication_seed;
 use crate::scenario::Scenario;
-use crate::sim::{self, LatencyBins, Metric, PoolStats, RunResult, SeriesRow, SimError, Stats};
+use crate::sim::{
+    self, LatencyBins, Metric, PoolSeriesRow, PoolStats, RunResult, SeriesRow, SimError, Stats,
+};
 use crate::units::SimTime;
 
 /// A mean over replications and, with two or more, its 95 % confidence interval.
@@ -107,6 +109,8 @@ pub struct Summary {
     pub pools: Vec<PoolStats>,
     pub series: Vec<SeriesRow>,
     pub workload_series: Vec<Vec<SeriesRow>>,
+    /// Per pool, row-by-row means.
+    pub pool_series: Vec<Vec<PoolSeriesRow>>,
     /// Events processed, over all replications.
     pub events: u64,
     /// Requests simulated (warm-up included), over all replications.
@@ -154,6 +158,16 @@ impl Summary {
             pools,
             series,
             workload_series,
+            pool_series: (0..scenario.pools.len())
+                .map(|p| {
+                    mean_pool_series(
+                        &runs
+                            .iter()
+                            .map(|r| r.pool_series[p].as_slice())
+                            .collect::<Vec<_>>(),
+                    )
+                })
+                .collect(),
             events: runs.iter().map(|r| r.events).sum(),
             simulated_requests: runs.iter().map(|r| r.simulated_requests).sum(),
             arrivals_ended: (0..scenario.workloads.len())
@@ -231,6 +245,33 @@ fn mean_series(runs: &[&[SeriesRow]]) -> Vec<SeriesRow> {
         .collect()
 }
 
+/// Row-by-row means of one pool's series; a `NaN` (no replicas in that interval) is skipped.
+fn mean_pool_series(runs: &[&[PoolSeriesRow]]) -> Vec<PoolSeriesRow> {
+    let rows = runs.iter().map(|r| r.len()).min().unwrap_or(0);
+    (0..rows)
+        .map(|i| {
+            let m = |f: fn(&PoolSeriesRow) -> f64| {
+                let xs: Vec<f64> = runs
+                    .iter()
+                    .map(|r| f(&r[i]))
+                    .filter(|x| !x.is_nan())
+                    .collect();
+                if xs.is_empty() {
+                    f64::NAN
+                } else {
+                    xs.iter().sum::<f64>() / xs.len() as f64
+                }
+            };
+            PoolSeriesRow {
+                t_s: runs[0][i].t_s,
+                replicas: m(|r| r.replicas),
+                utilization: m(|r| r.utilization),
+                cost_usd: m(|r| r.cost_usd),
+            }
+        })
+        .collect()
+}
+
 /// Simulated progress of the runs of an experiment, for progress bars.
 #[derive(Debug)]
 pub struct Progress {
@@ -265,13 +306,33 @@ pub fn replicate(
     replications: u32,
     progress: Option<&Progress>,
 ) -> Result<Vec<RunResult>, SimError> {
+    replicate_cancellable(
+        scenario,
+        seed,
+        replications,
+        progress,
+        &AtomicBool::new(false),
+    )
+}
+
+/// As [`replicate`], but every replication gives up with [`SimError::Cancelled`] soon after
+/// `cancel` is set (see [`sim::run_cancellable`]). Unset, the runs are those of [`replicate`], in
+/// replication order.
+pub fn replicate_cancellable(
+    scenario: &Scenario,
+    seed: u64,
+    replications: u32,
+    progress: Option<&Progress>,
+    cancel: &AtomicBool,
+) -> Result<Vec<RunResult>, SimError> {
     (0..replications)
         .into_par_iter()
         .map(|i| {
-            sim::run(
+            sim::run_cancellable(
                 scenario,
                 replication_seed(seed, u64::from(i)),
                 progress.map(|p| &p.runs[i as usize]),
+                cancel,
             )
         })
         .collect()
@@ -320,6 +381,21 @@ mod tests {
         let completed = summary.total.get(Metric::Completed).mean;
         assert!((bins.total() - completed).abs() < 1e-9 * completed);
         assert_eq!(summary.workloads[0].latency_bins, *bins);
+    }
+
+    #[test]
+    fn cancelled_replications_stop_and_uncancelled_ones_match_single_runs() {
+        let s = small();
+        let set = AtomicBool::new(true);
+        let r = replicate_cancellable(&s, s.seed, 3, None, &set);
+        assert!(matches!(r, Err(SimError::Cancelled)), "{r:?}");
+        let unset = AtomicBool::new(false);
+        let runs = replicate_cancellable(&s, s.seed, 3, None, &unset).expect("runs");
+        assert_eq!(runs.len(), 3);
+        for (i, r) in runs.iter().enumerate() {
+            let alone = sim::run(&s, replication_seed(s.seed, i as u64), None).expect("runs");
+            assert_eq!(format!("{r:?}"), format!("{alone:?}"), "replication {i}");
+        }
     }
 
     #[test]

@@ -9,18 +9,21 @@ mod metrics;
 pub mod result;
 mod scheduler;
 
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use crate::scenario::Scenario;
 use crate::workload::TraceError;
 
-pub use result::{LatencyBins, Metric, PoolStats, RunResult, SeriesRow, Stats};
+pub use result::{LatencyBins, Metric, PoolSeriesRow, PoolStats, RunResult, SeriesRow, Stats};
 
 /// A run that could not finish.
 #[derive(Debug, thiserror::Error)]
 pub enum SimError {
     #[error(transparent)]
     Trace(#[from] TraceError),
+    /// The caller's cancel flag was set (see [`run_cancellable`]).
+    #[error("the run was cancelled")]
+    Cancelled,
 }
 
 /// Runs `scenario` with `seed` (which replaces the scenario's own). `progress`, if given, is set
@@ -30,7 +33,23 @@ pub fn run(
     seed: u64,
     progress: Option<&AtomicU64>,
 ) -> Result<RunResult, SimError> {
-    engine::Engine::new(scenario, seed)?.run(progress)
+    engine::Engine::new(scenario, seed)?.run(progress, None)
+}
+
+/// As [`run`], but gives up with [`SimError::Cancelled`] soon after `cancel` is set: before it
+/// starts, or within 65 536 events (milliseconds; the engine looks at the flag where it publishes
+/// progress). For a caller that abandons stale runs, such as an interactive front end re-running
+/// a scenario the user is still editing. A flag never set gives exactly the result of [`run`].
+pub fn run_cancellable(
+    scenario: &Scenario,
+    seed: u64,
+    progress: Option<&AtomicU64>,
+    cancel: &AtomicBool,
+) -> Result<RunResult, SimError> {
+    if cancel.load(Ordering::Relaxed) {
+        return Err(SimError::Cancelled);
+    }
+    engine::Engine::new(scenario, seed)?.run(progress, Some(cancel))
 }
 
 /// Runs `scenario` timing every LLM iteration on its own, without decode runs: slower, and the
@@ -38,7 +57,7 @@ pub fn run(
 pub fn run_single_steps(scenario: &Scenario, seed: u64) -> Result<RunResult, SimError> {
     let mut engine = engine::Engine::new(scenario, seed)?;
     engine.max_run = 1;
-    engine.run(None)
+    engine.run(None, None)
 }
 
 #[cfg(test)]
@@ -76,6 +95,62 @@ mod tests {
             replicas = 1
         "#;
         scenario::parse(text, "two.toml", Path::new("."), &[]).expect("valid scenario")
+    }
+
+    #[test]
+    fn a_flag_set_before_the_run_cancels_it() {
+        let s = two_workloads();
+        let cancel = AtomicBool::new(true);
+        let r = run_cancellable(&s, s.seed, None, &cancel);
+        assert!(matches!(r, Err(SimError::Cancelled)), "{r:?}");
+    }
+
+    #[test]
+    fn a_flag_never_set_changes_nothing() {
+        let s = two_workloads();
+        let cancel = AtomicBool::new(false);
+        let a = run_cancellable(&s, s.seed, None, &cancel).expect("runs");
+        let b = run(&s, s.seed, None).expect("runs");
+        // NaN != NaN, so compare the debug text (bit-for-bit for every float).
+        assert_eq!(format!("{a:?}"), format!("{b:?}"));
+    }
+
+    #[test]
+    fn a_flag_set_mid_run_stops_it() {
+        // About 14 million arrivals: many seconds of simulation, unless it is cancelled.
+        let text = r#"
+            version = 1
+            seed = 1
+            horizon = "4h"
+            interval = "1h"
+            [models.m]
+            service.T4 = { kind = "exponential", mean = "10ms" }
+            [workloads.w]
+            model = "m"
+            arrival = { kind = "poisson", rate = 1000 }
+            [pools.p]
+            instance_type = "g4dn.xlarge"
+            region = "us-east-1"
+            replicas = 20
+        "#;
+        let s = scenario::parse(text, "long.toml", Path::new("."), &[]).expect("valid scenario");
+        let progress = AtomicU64::new(0);
+        let cancel = AtomicBool::new(false);
+        let done = AtomicBool::new(false);
+        let r = std::thread::scope(|scope| {
+            scope.spawn(|| {
+                // Cancel as soon as the run has published progress, so it is mid-run.
+                while progress.load(Ordering::Relaxed) == 0 && !done.load(Ordering::Relaxed) {
+                    std::thread::yield_now();
+                }
+                cancel.store(true, Ordering::Relaxed);
+            });
+            let r = run_cancellable(&s, s.seed, Some(&progress), &cancel);
+            done.store(true, Ordering::Relaxed);
+            r
+        });
+        assert!(matches!(r, Err(SimError::Cancelled)), "{r:?}");
+        assert!(progress.load(Ordering::Relaxed) < s.horizon.0);
     }
 
     #[test]

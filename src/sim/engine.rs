@@ -15,7 +15,7 @@
 //!   finished (the work is spent) but counts as timed out.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use rand::RngExt;
 
@@ -51,7 +51,9 @@ fn push_in_order(items: &mut VecDeque<Request>, req: Request) {
     }
 }
 
-/// How often (in events) the engine publishes its simulated time for progress bars.
+/// How often (in events) the engine publishes its simulated time for progress bars and looks at
+/// its cancel flag: rarely enough to cost nothing per event, often enough that an abandoned run
+/// stops promptly (65 536 events are about 4 ms of a request-level run, 15 ms of a token-level one).
 const PROGRESS_EVERY: u64 = 1 << 16;
 
 /// Requests waiting, with the timers armed for them.
@@ -323,8 +325,13 @@ impl<'s> Engine<'s> {
         })
     }
 
-    /// Runs to the end: arrivals stop at the horizon, then the fleet drains.
-    pub fn run(mut self, progress: Option<&AtomicU64>) -> Result<RunResult, SimError> {
+    /// Runs to the end: arrivals stop at the horizon, then the fleet drains. Stops early with
+    /// [`SimError::Cancelled`] when `cancel` is set (looked at every [`PROGRESS_EVERY`] events).
+    pub fn run(
+        mut self,
+        progress: Option<&AtomicU64>,
+        cancel: Option<&AtomicBool>,
+    ) -> Result<RunResult, SimError> {
         for w in 0..self.workloads.len() {
             self.schedule_arrival(w)?;
         }
@@ -378,10 +385,13 @@ impl<'s> Engine<'s> {
                 Event::PoolReclaim { pool } => self.on_pool_reclaim(pool as usize),
                 Event::WarmRefilled { pool } => self.on_warm_refilled(pool as usize),
             }
-            if count.is_multiple_of(PROGRESS_EVERY)
-                && let Some(p) = progress
-            {
-                p.store(self.now.min(self.scenario.horizon.0), Ordering::Relaxed);
+            if count.is_multiple_of(PROGRESS_EVERY) {
+                if let Some(p) = progress {
+                    p.store(self.now.min(self.scenario.horizon.0), Ordering::Relaxed);
+                }
+                if cancel.is_some_and(|c| c.load(Ordering::Relaxed)) {
+                    return Err(SimError::Cancelled);
+                }
             }
         }
         if let Some(p) = progress {

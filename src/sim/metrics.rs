@@ -15,7 +15,9 @@ use hdrhistogram::Histogram;
 
 use self::coarse::CoarseHistogram;
 use self::tokens::TokenRec;
-use super::result::{LatencyBins, Metric, PoolStats, RunResult, SeriesRow, SloTargets, Stats};
+use super::result::{
+    LatencyBins, Metric, PoolSeriesRow, PoolStats, RunResult, SeriesRow, SloTargets, Stats,
+};
 use crate::fleet::Serving;
 use crate::pricing::Market;
 use crate::scenario::Scenario;
@@ -167,6 +169,7 @@ pub(super) struct Recorder {
     pools: Vec<PoolRec>,
     series: Vec<Vec<SeriesRow>>,
     total_series: Vec<SeriesRow>,
+    pool_series: Vec<Vec<PoolSeriesRow>>,
     simulated_requests: u64,
 }
 
@@ -242,6 +245,7 @@ impl Recorder {
             pools,
             series: vec![Vec::new(); s.workloads.len()],
             total_series: Vec::new(),
+            pool_series: vec![Vec::new(); s.pools.len()],
             simulated_requests: 0,
         };
         r.next_boundary = r.compute_next_boundary(0);
@@ -319,6 +323,12 @@ impl Recorder {
             let replicas = p.replicas.take_interval() as f64;
             let cost = p.instances.take_interval() as f64 / NS_PER_HOUR * pool.price_usd_per_hour;
             pool_parts.push((busy, replicas, cost));
+            self.pool_series[pool_parts.len() - 1].push(PoolSeriesRow {
+                t_s,
+                replicas: replicas / len_ns,
+                utilization: busy / replicas,
+                cost_usd: cost,
+            });
         }
         let mut total = SeriesRow {
             t_s,
@@ -342,13 +352,14 @@ impl Recorder {
                 replicas += pool_parts[pi].1;
                 cost += pool_parts[pi].2;
             }
+            let [p50_ms, p99_ms] = p50_p99_ms(&w.iv_latency);
             let row = SeriesRow {
                 t_s,
                 arrivals: w.iv_arrivals as f64,
                 completed: w.iv_completed as f64,
                 failed: w.iv_failed as f64,
-                p50_ms: quantile_coarse_ms(&w.iv_latency, 0.50),
-                p99_ms: quantile_coarse_ms(&w.iv_latency, 0.99),
+                p50_ms,
+                p99_ms,
                 utilization: busy / replicas,
                 replicas: replicas / len_ns,
                 queue: w.waiting as f64,
@@ -378,8 +389,7 @@ impl Recorder {
             w.iv_latency.reset();
         }
         if let Some(h) = total_hist {
-            total.p50_ms = quantile_coarse_ms(&h, 0.50);
-            total.p99_ms = quantile_coarse_ms(&h, 0.99);
+            [total.p50_ms, total.p99_ms] = p50_p99_ms(&h);
         }
         total.utilization = total_busy / total_replicas;
         self.total_series.push(total);
@@ -622,11 +632,16 @@ impl Recorder {
             })
             .collect();
         let all: Vec<usize> = (0..s.workloads.len()).collect();
-        let workloads = all
+        let workloads: Vec<Stats> = all
             .iter()
             .map(|&w| self.stats(s, &[w], &pools, window_ns))
             .collect();
-        let total = self.stats(s, &all, &pools, window_ns);
+        // One workload is the whole scope: the same figures, without merging and binning its
+        // histograms a second time.
+        let total = match workloads.as_slice() {
+            [only] => only.clone(),
+            _ => self.stats(s, &all, &pools, window_ns),
+        };
         RunResult {
             seed,
             events,
@@ -636,6 +651,7 @@ impl Recorder {
             pools,
             series: self.total_series,
             workload_series: self.series,
+            pool_series: self.pool_series,
             arrivals_ended: vec![None; s.workloads.len()],
         }
     }
@@ -840,20 +856,64 @@ pub(super) fn quantile_ms(h: &Histogram<u64>, q: f64) -> f64 {
 }
 
 /// Bins a latency histogram (microseconds) for drawing, once at the end of a run: each bucket's
-/// count goes to the bin of its middle value, as the percentiles read it.
+/// count goes to the bin of its middle value, as the percentiles read it. Buckets come in
+/// increasing order, so the bin only moves up: a comparison per bucket, no logarithm (a run's
+/// histogram holds thousands of buckets, and the optimizer runs many short simulations).
 fn latency_bins(h: &Histogram<u64>) -> LatencyBins {
     let mut bins = LatencyBins::empty();
     if h.is_empty() {
         return bins;
     }
+    let mut bin = 0;
+    let mut upper_ms = LatencyBins::edges_ms(bin).1;
     for v in h.iter_recorded() {
         let ms = h.median_equivalent(v.value_iterated_to()) as f64 / 1e3;
-        bins.counts[LatencyBins::index_of(ms)] += v.count_at_value() as f64;
+        // Below the first edge: the first bin; at or above the last: the last.
+        while ms >= upper_ms && bin + 1 < LatencyBins::COUNT {
+            bin += 1;
+            upper_ms = LatencyBins::edges_ms(bin).1;
+        }
+        bins.counts[bin] += v.count_at_value() as f64;
     }
     bins
 }
 
-/// The `q` quantile of an interval's latencies (microseconds) in milliseconds.
-fn quantile_coarse_ms(h: &CoarseHistogram, q: f64) -> f64 {
-    h.quantile(q) / 1e3
+/// The p50 and p99 of an interval's latencies (microseconds) in milliseconds.
+fn p50_p99_ms(h: &CoarseHistogram) -> [f64; 2] {
+    h.quantiles([0.50, 0.99]).map(|us| us / 1e3)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The plain reference: the bin whose edges hold `ms`, found by search.
+    fn bin_of(ms: f64) -> usize {
+        (0..LatencyBins::COUNT)
+            .find(|&i| ms < LatencyBins::edges_ms(i).1)
+            .unwrap_or(LatencyBins::COUNT - 1)
+    }
+
+    #[test]
+    fn latency_bins_match_a_search_by_edges() {
+        let mut h = histogram(SIGFIG);
+        let mut expected = LatencyBins::empty();
+        // 1 us (below the first edge) to 3e12 us (above the last), about 30 values a decade, some
+        // on bin edges, with counts that vary.
+        let values = (0..370)
+            .map(|k| 10f64.powf(k as f64 / 30.0).round() as u64)
+            .chain((0..=LatencyBins::COUNT).map(|i| (100.0 * 10f64.powf(i as f64 / 20.0)) as u64));
+        for (n, us) in values.enumerate() {
+            h.record_n(us, n as u64 % 5 + 1).expect("auto-resizing");
+        }
+        for v in h.iter_recorded() {
+            let ms = h.median_equivalent(v.value_iterated_to()) as f64 / 1e3;
+            expected.counts[bin_of(ms)] += v.count_at_value() as f64;
+        }
+        let got = latency_bins(&h);
+        assert_eq!(got, expected);
+        assert_eq!(got.total(), h.len() as f64);
+        assert!(got.counts[0] > 0.0 && got.counts[LatencyBins::COUNT - 1] > 0.0);
+        assert_eq!(latency_bins(&histogram(SIGFIG)).total(), 0.0);
+    }
 }

@@ -212,21 +212,6 @@ impl LatencyBins {
             counts: vec![0.0; LatencyBins::COUNT],
         }
     }
-
-    /// The bin of a latency of `ms` milliseconds: below the first edge in the first bin, at or
-    /// above the last in the last, `NaN` in the first.
-    pub(crate) fn index_of(ms: f64) -> usize {
-        let x = (ms / LatencyBins::FIRST_MS).log10() * LatencyBins::PER_DECADE as f64;
-        // `as` saturates: NaN and negatives give 0, +inf gives usize::MAX.
-        let mut i = (x.floor() as usize).min(LatencyBins::COUNT - 1);
-        // The logarithm may round across an edge; agree with `edges_ms` exactly.
-        if i > 0 && ms < edge_ms(i) {
-            i -= 1;
-        } else if i + 1 < LatencyBins::COUNT && ms >= edge_ms(i + 1) {
-            i += 1;
-        }
-        i
-    }
 }
 
 /// Edge `i` (the lower edge of bin `i`), ms.
@@ -307,6 +292,18 @@ pub struct SeriesRow {
 }
 
 /// Everything one run measured.
+/// One pool's row of the time series: what it had and cost in one interval.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PoolSeriesRow {
+    pub t_s: f64,
+    /// Mean replicas serving over the interval.
+    pub replicas: f64,
+    /// Busy share of those replicas.
+    pub utilization: f64,
+    /// Instances paid for in the interval, in dollars.
+    pub cost_usd: f64,
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct RunResult {
     pub seed: u64,
@@ -321,6 +318,8 @@ pub struct RunResult {
     pub pools: Vec<PoolStats>,
     pub series: Vec<SeriesRow>,
     pub workload_series: Vec<Vec<SeriesRow>>,
+    /// Per pool, by interval (what the cost chart stacks).
+    pub pool_series: Vec<Vec<PoolSeriesRow>>,
     /// Per workload, when its arrivals ran out before the horizon (a trace that ended early):
     /// the time of its last request.
     pub arrivals_ended: Vec<Option<SimTime>>,
@@ -344,21 +343,13 @@ mod tests {
         for i in 0..LatencyBins::COUNT {
             let (lo, hi) = LatencyBins::edges_ms(i);
             assert!(lo < hi);
-            assert_eq!(LatencyBins::index_of(lo), i, "lower edge of {i}");
-            assert_eq!(
-                LatencyBins::index_of(hi),
-                (i + 1).min(LatencyBins::COUNT - 1)
-            );
-            assert_eq!(LatencyBins::index_of((lo * hi).sqrt()), i, "middle of {i}");
             if i + 1 < LatencyBins::COUNT {
                 assert_eq!(LatencyBins::edges_ms(i + 1).0, hi, "contiguous at {i}");
             }
-        }
-        for ms in [0.0, -1.0, 1e-9, f64::NAN] {
-            assert_eq!(LatencyBins::index_of(ms), 0, "{ms}");
-        }
-        for ms in [1e6, 1e12, f64::INFINITY] {
-            assert_eq!(LatencyBins::index_of(ms), LatencyBins::COUNT - 1, "{ms}");
+            if i % LatencyBins::PER_DECADE == 0 {
+                let decade = 0.1 * 10f64.powi((i / LatencyBins::PER_DECADE) as i32);
+                assert!((lo / decade - 1.0).abs() < 1e-12, "bin {i} starts at {lo}");
+            }
         }
     }
 

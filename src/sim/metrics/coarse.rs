@@ -77,21 +77,26 @@ impl CoarseHistogram {
         self.used = self.used.max(other.used);
     }
 
-    /// The smallest recorded value (bucket midpoint) with at least `q` of the counts at or below
-    /// it; `NaN` when empty.
-    pub fn quantile(&self, q: f64) -> f64 {
+    /// For each `q` of `qs` (ascending), the smallest recorded value (bucket midpoint) with at
+    /// least `q` of the counts at or below it; `NaN` when empty. One pass over the buckets for all
+    /// of them (the time series reads two per interval).
+    pub fn quantiles<const N: usize>(&self, qs: [f64; N]) -> [f64; N] {
+        debug_assert!(qs.is_sorted(), "quantiles ascending: {qs:?}");
         if self.total == 0 {
-            return f64::NAN;
+            return [f64::NAN; N];
         }
-        let rank = ((q * self.total as f64).ceil() as u64).clamp(1, self.total);
-        let mut seen = 0u64;
-        for (i, c) in self.counts[..self.used].iter().enumerate() {
-            seen += u64::from(*c);
-            if seen >= rank {
-                return midpoint(i);
+        let counts = &self.counts[..self.used];
+        let (mut i, mut seen) = (0, 0u64);
+        qs.map(|q| {
+            let rank = ((q * self.total as f64).ceil() as u64).clamp(1, self.total);
+            // Go on from where the last quantile stopped; bucket `i - 1` is the first whose
+            // running count reaches `rank` (the last bucket if saturated counts fall short).
+            while seen < rank && i < counts.len() {
+                seen += u64::from(counts[i]);
+                i += 1;
             }
-        }
-        midpoint(self.used - 1)
+            midpoint(i - 1)
+        })
     }
 
     pub fn reset(&mut self) {
@@ -129,9 +134,21 @@ mod tests {
             sorted.sort_unstable();
             let rank = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
             let exact = sorted[rank - 1] as f64;
-            let got = h.quantile(q);
+            let got = h.quantiles([q])[0];
             prop_assert!((got - exact).abs() <= exact * 0.008 + 0.5, "q {} exact {} got {}", q, exact, got);
         }
+    }
+
+    #[test]
+    fn quantiles_in_one_pass_match_one_at_a_time() {
+        let mut h = CoarseHistogram::default();
+        assert!(h.quantiles([0.5, 0.99]).iter().all(|x| x.is_nan()));
+        for v in (0..5000u64).map(|i| i * i % 7919 + 3) {
+            h.record(v);
+        }
+        let qs = [0.0, 0.5, 0.5, 0.9, 0.99, 1.0];
+        let one = qs.map(|q| h.quantiles([q])[0]);
+        assert_eq!(h.quantiles(qs), one);
     }
 
     #[test]
@@ -144,12 +161,12 @@ mod tests {
         }
         a.add(&b);
         assert!(
-            (a.quantile(0.5) - 999.0).abs() < 16.0,
+            (a.quantiles([0.5])[0] - 999.0).abs() < 16.0,
             "{}",
-            a.quantile(0.5)
+            a.quantiles([0.5])[0]
         );
         a.reset();
         assert_eq!(a.total, 0);
-        assert!(a.quantile(0.99).is_nan());
+        assert!(a.quantiles([0.99])[0].is_nan());
     }
 }
