@@ -170,13 +170,28 @@ pub fn run(
     seed: Option<u64>,
     done: &(dyn Fn() + Sync),
 ) -> Result<Vec<Row>, SweepError> {
-    let indices: Vec<usize> = (0..count(axes)).filter(|&i| shard.holds(i)).collect();
     let text = std::fs::read_to_string(file).map_err(|source| {
         SweepError::Read(LoadError::Io {
             path: file.display().to_string(),
             source,
         })
     })?;
+    run_text(&text, file, base, axes, shard, replications, seed, done)
+}
+
+/// [`run`] on `text`, the contents (perhaps edited, not yet saved) of the scenario at `file`.
+#[allow(clippy::too_many_arguments)]
+pub fn run_text(
+    text: &str,
+    file: &Path,
+    base: &[String],
+    axes: &[Axis],
+    shard: Shard,
+    replications: u32,
+    seed: Option<u64>,
+    done: &(dyn Fn() + Sync),
+) -> Result<Vec<Row>, SweepError> {
+    let indices: Vec<usize> = (0..count(axes)).filter(|&i| shard.holds(i)).collect();
     let name = file.display().to_string();
     let dir = file.parent().unwrap_or(Path::new("."));
     // Loaded in parallel; the first bad point in order is the one reported.
@@ -185,7 +200,7 @@ pub fn run(
         .with_max_len(1)
         .map(|&i| {
             let set = overrides(base, axes, i);
-            match scenario::parse(&text, &name, dir, &set) {
+            match scenario::parse(text, &name, dir, &set) {
                 Ok(mut s) => {
                     s.path = Some(file.to_path_buf());
                     Ok(s)

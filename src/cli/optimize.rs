@@ -30,6 +30,7 @@ pub(super) fn run(args: OptimizeArgs) -> anyhow::Result<Outcome> {
         overrides: &args.set,
         cache,
         log: &log,
+        text: None,
     };
     let result = pool.install(|| -> anyhow::Result<_> {
         let outcome = match optimize(&scenario, &opts) {

@@ -20,18 +20,7 @@ pub fn emit(text: &str, path: Option<&Path>) -> anyhow::Result<()> {
     }
 }
 
-/// Replaces `path` with `bytes` in one rename.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
-    tmp.write_all(bytes)?;
-    tmp.as_file().sync_all()?;
-    tmp.persist(path).map_err(|e| e.error)?;
-    Ok(())
-}
+pub use crate::atomic_file::write_atomic;
 
 /// Whether an error is a closed pipe on standard output.
 pub fn is_broken_pipe(e: &anyhow::Error) -> bool {

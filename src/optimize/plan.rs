@@ -120,16 +120,21 @@ pub struct Options<'a> {
     pub cache: Option<std::path::PathBuf>,
     /// Called with a line of news as the steps go.
     pub log: &'a (dyn Fn(&str) + Sync),
+    /// The scenario's text, when it is not the file on disk (an edit not yet saved).
+    pub text: Option<&'a str>,
 }
 
 /// Runs the whole loop.
 pub fn optimize(scenario: &Scenario, opts: &Options) -> Result<Outcome, OptimizeError> {
     let spec = scenario.optimize.as_ref().ok_or(OptimizeError::NoSpec)?;
     let path = scenario.path.as_ref().ok_or(OptimizeError::NoFile)?;
-    let original = std::fs::read_to_string(path).map_err(|source| OptimizeError::Io {
-        path: path.display().to_string(),
-        source,
-    })?;
+    let original = match opts.text {
+        Some(t) => t.to_string(),
+        None => std::fs::read_to_string(path).map_err(|source| OptimizeError::Io {
+            path: path.display().to_string(),
+            source,
+        })?,
+    };
     let workload = &scenario.workloads[spec.workload];
     let demand = demand::hourly(workload, spec.peak_percentile)?;
     if demand.iter().all(|&d| d <= 0.0) {

@@ -17,6 +17,7 @@ fn the_verified_plan_meets_its_slo_on_fresh_seeds() {
         overrides: &[],
         cache: Some(cache.path().to_path_buf()),
         log: &|_| {},
+        text: None,
     };
     let outcome = optimize(&scenario, &opts).unwrap();
     assert!(outcome.passed, "{:?}", outcome.rounds);
