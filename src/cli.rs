@@ -9,6 +9,7 @@ mod simulate;
 mod sweep;
 mod validate;
 
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -35,9 +36,22 @@ enum Command {
     Sweep(SweepArgs),
     /// Combine the CSV outputs of a sweep's shards into the whole sweep's.
     Merge(MergeArgs),
+    /// Explore a scenario interactively: edit the fleet, watch cost and latency move, compare,
+    /// run the optimizer, save back to the file. With no arguments in a terminal, `headroom`
+    /// opens this on the bundled default scenario.
+    Tui(TuiArgs),
     /// Find the cheapest fleet (instance types, markets, counts by hour) that meets the SLO,
     /// from the scenario's [optimize] table; verify it by simulation.
     Optimize(OptimizeArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct TuiArgs {
+    /// Scenario file (TOML); default: scenarios/chat-assistant.toml.
+    file: Option<PathBuf>,
+    /// Replications of each full run (95 % intervals from 2).
+    #[arg(long, short = 'n', default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    replications: u32,
 }
 
 #[derive(Debug, clap::Args)]
@@ -180,6 +194,16 @@ pub enum Outcome {
 
 /// Runs the command line and returns the process exit code.
 pub fn run() -> ExitCode {
+    // No arguments in a terminal: the TUI on the default scenario (else, help).
+    if std::env::args_os().len() == 1
+        && std::io::stdin().is_terminal()
+        && std::io::stdout().is_terminal()
+    {
+        return finish(tui(TuiArgs {
+            file: None,
+            replications: 1,
+        }));
+    }
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
@@ -197,7 +221,24 @@ pub fn run() -> ExitCode {
         Command::Sweep(args) => sweep::run(args),
         Command::Merge(args) => sweep::merge(args),
         Command::Optimize(args) => optimize::run(args),
+        Command::Tui(args) => tui(args),
     };
+    finish(result)
+}
+
+fn tui(args: TuiArgs) -> anyhow::Result<Outcome> {
+    let file = args.file.unwrap_or_else(crate::tui::default_scenario);
+    if !(std::io::stdin().is_terminal() && std::io::stdout().is_terminal()) {
+        anyhow::bail!(
+            "headroom tui needs a terminal; for scripts, use headroom simulate {}",
+            file.display()
+        );
+    }
+    crate::tui::run(&file, args.replications)?;
+    Ok(Outcome::Ok)
+}
+
+fn finish(result: anyhow::Result<Outcome>) -> ExitCode {
     match result {
         Ok(Outcome::Ok) => ExitCode::SUCCESS,
         Ok(Outcome::CheckFailed) => ExitCode::from(1),

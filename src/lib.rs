@@ -2,9 +2,10 @@
 //!
 //! Layers, lower never importing higher: [`units`], [`rng`] → [`pricing`], [`fleet`],
 //! [`workload`] → [`scenario`] → [`sim`] → [`experiment`] → [`sweep`], [`optimize`] → [`report`]
-//! → [`cli`].
+//! → [`cli`], [`tui`].
 //! The library is what the CLI, the tests and the benches drive.
 
+pub mod atomic_file;
 pub mod cli;
 pub mod experiment;
 pub mod fleet;
@@ -16,6 +17,7 @@ pub mod rng;
 pub mod scenario;
 pub mod sim;
 pub mod sweep;
+pub mod tui;
 pub mod units;
 pub mod workload;
 

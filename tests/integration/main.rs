@@ -14,3 +14,4 @@ mod reference;
 mod rules;
 mod support;
 mod sweep;
+mod tui;

@@ -1,0 +1,178 @@
+//! `headroom tui`: explore cost against latency live, edit the fleet, compare, save.
+//!
+//! Elm-style: [`app::App`] holds the state, [`action::Action`] says what happened,
+//! `App::update` changes the state and returns effects (simulate, sweep, optimize) that the
+//! loop hands to the [`worker`] lanes; the views draw `&App`. The UI thread only reads events,
+//! updates and draws; simulation runs on the lanes and reports over a channel. The TUI computes
+//! nothing the headless commands do not: it calls the same library.
+
+pub mod action;
+pub mod app;
+pub mod document;
+pub mod fields;
+pub mod keymap;
+pub mod picker;
+pub mod theme;
+pub mod view;
+pub mod worker;
+
+use std::io::stdout;
+use std::path::Path;
+use std::sync::mpsc::{Receiver, channel};
+use std::time::Duration;
+
+use crossterm::event::{
+    self, DisableMouseCapture, EnableMouseCapture, Event, KeyCode, KeyEvent, KeyEventKind,
+    KeyModifiers, MouseButton, MouseEventKind,
+};
+use crossterm::execute;
+use ratatui::DefaultTerminal;
+use ratatui::layout::Position;
+
+use action::Action;
+use app::{App, Effect, Overlay};
+use document::Document;
+use worker::{Report, Worker};
+
+/// The scenario `headroom` opens with no arguments: the README's.
+pub const DEFAULT_SCENARIO: &str = "scenarios/chat-assistant.toml";
+
+/// Where the default scenario is: here, else in the source tree the binary was built from.
+pub fn default_scenario() -> std::path::PathBuf {
+    let here = Path::new(DEFAULT_SCENARIO);
+    if here.exists() {
+        return here.to_path_buf();
+    }
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(DEFAULT_SCENARIO)
+}
+
+/// Opens the TUI on `path`; returns when the user quits. A file that does not load is an error
+/// before the terminal is touched.
+pub fn run(path: &Path, replications: u32) -> anyhow::Result<()> {
+    let (doc, scenario) = Document::open(path)?;
+    let (tx, rx) = channel();
+    let worker = Worker::start(tx);
+    let (mut app, effects) = App::new(doc, scenario, replications);
+    perform(&worker, effects);
+    let mut terminal = ratatui::init();
+    // ratatui's hook restores the screen; mouse reporting must be switched off too.
+    let hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let _ = execute!(stdout(), DisableMouseCapture);
+        hook(info);
+    }));
+    let _ = execute!(stdout(), EnableMouseCapture);
+    let result = event_loop(&mut terminal, &mut app, &worker, &rx);
+    let _ = execute!(stdout(), DisableMouseCapture);
+    ratatui::restore();
+    result
+}
+
+fn event_loop(
+    terminal: &mut DefaultTerminal,
+    app: &mut App,
+    worker: &Worker,
+    rx: &Receiver<Report>,
+) -> anyhow::Result<()> {
+    loop {
+        terminal.draw(|f| f.render_widget(&*app, f.area()))?;
+        if app.quit {
+            return Ok(());
+        }
+        let busy = app.running.is_some() || app.frontier.running || app.optimizing.running;
+        let wait = Duration::from_millis(if busy { 40 } else { 250 });
+        if event::poll(wait)? {
+            // Everything queued, then one draw.
+            loop {
+                let ev = event::read()?;
+                if let Some(a) = translate(app, &ev) {
+                    let effects = app.update(a);
+                    perform(worker, effects);
+                }
+                if app.quit || !event::poll(Duration::ZERO)? {
+                    break;
+                }
+            }
+        }
+        while let Ok(report) = rx.try_recv() {
+            let effects = app.update(Action::Worker(report));
+            perform(worker, effects);
+        }
+    }
+}
+
+fn perform(worker: &Worker, effects: Vec<Effect>) {
+    for e in effects {
+        match e {
+            Effect::Simulate {
+                revision,
+                scenario,
+                replications,
+            } => worker.simulate(revision, *scenario, replications),
+            Effect::Task(task) => worker.run(task),
+        }
+    }
+}
+
+/// The action of a terminal event in the app's current state.
+pub fn translate(app: &App, ev: &Event) -> Option<Action> {
+    match ev {
+        Event::Key(k) => key(app, k),
+        Event::Mouse(m) => {
+            let at = Position::new(m.column, m.row);
+            match m.kind {
+                MouseEventKind::Down(MouseButton::Left) => {
+                    let hits = app.hits.borrow();
+                    if let Some((tab, _)) = hits.tabs.iter().find(|(_, r)| r.contains(at)) {
+                        return Some(Action::ClickTab(*tab));
+                    }
+                    let (r, first) = hits.list?;
+                    r.contains(at)
+                        .then(|| Action::ClickRow(first + (m.row - r.y) as usize))
+                }
+                MouseEventKind::ScrollDown => Some(Action::ScrollDown),
+                MouseEventKind::ScrollUp => Some(Action::ScrollUp),
+                _ => None,
+            }
+        }
+        Event::Resize(..) => Some(Action::Resize),
+        _ => None,
+    }
+}
+
+fn key(app: &App, k: &KeyEvent) -> Option<Action> {
+    if k.kind != KeyEventKind::Press {
+        return None;
+    }
+    let ctrl = k.modifiers.contains(KeyModifiers::CONTROL);
+    if ctrl && k.code == KeyCode::Char('c') {
+        return Some(Action::ForceQuit);
+    }
+    let typing = match &app.overlay {
+        Overlay::Input(_) => true,
+        Overlay::Picker(p) => p.filtering,
+        _ => false,
+    };
+    if typing {
+        return match k.code {
+            KeyCode::Esc => Some(Action::Back),
+            KeyCode::Enter => Some(Action::Enter),
+            KeyCode::Backspace => Some(Action::Backspace),
+            KeyCode::Up => Some(Action::Up),
+            KeyCode::Down => Some(Action::Down),
+            KeyCode::Char(c) if !ctrl => Some(Action::Char(c)),
+            _ => None,
+        };
+    }
+    if matches!(app.overlay, Overlay::Save { .. } | Overlay::ConfirmQuit) {
+        match k.code {
+            KeyCode::Char('y') => return Some(Action::Yes),
+            KeyCode::Char('n') => return Some(Action::No),
+            _ => {}
+        }
+    }
+    if matches!(app.overlay, Overlay::Picker(_)) && k.code == KeyCode::Enter {
+        return Some(Action::Enter);
+    }
+    keymap::lookup(k, app.tab)
+}

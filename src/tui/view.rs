@@ -1,0 +1,204 @@
+//! Drawing: `impl Widget for &App`, one function per panel. Views read the app and never change
+//! it, except to note where lists and tabs landed (for the mouse).
+
+mod compare;
+mod cost;
+mod fleet;
+mod frontier;
+mod latency;
+mod optimize;
+mod overlay;
+mod overview;
+
+use std::cell::RefCell;
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Paragraph, Widget, Wrap};
+
+use super::action::Tab;
+use super::app::App;
+use super::keymap;
+use super::worker::Span as RunSpan;
+use crate::report::format::span as duration;
+
+/// Below this the views do not fit; a message says so.
+pub const MIN_WIDTH: u16 = 60;
+pub const MIN_HEIGHT: u16 = 16;
+
+/// Where things were drawn, for mouse clicks.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Hits {
+    /// Each tab's title on screen.
+    pub tabs: Vec<(Tab, Rect)>,
+    /// The clickable list of the view: its area and the item index of its first row.
+    pub list: Option<(Rect, usize)>,
+}
+
+/// Hit areas of the last frame.
+pub type HitMap = RefCell<Hits>;
+
+impl Widget for &App {
+    fn render(self, area: Rect, buf: &mut Buffer) {
+        if area.width == 0 || area.height == 0 {
+            return;
+        }
+        *self.hits.borrow_mut() = Hits::default();
+        if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
+            Paragraph::new(format!(
+                "headroom needs a terminal of at least {MIN_WIDTH}×{MIN_HEIGHT}; this one is {}×{}. Enlarge it, or press q to quit.",
+                area.width, area.height
+            ))
+            .wrap(Wrap { trim: true })
+            .render(area, buf);
+            return;
+        }
+        let [title, tabs, body, status, hints] = Layout::vertical([
+            Constraint::Length(1),
+            Constraint::Length(1),
+            Constraint::Fill(1),
+            Constraint::Length(1),
+            Constraint::Length(1),
+        ])
+        .areas(area);
+        title_bar(self, title, buf);
+        tab_bar(self, tabs, buf);
+        match self.tab {
+            Tab::Overview => overview::render(self, body, buf),
+            Tab::Fleet => fleet::render(self, body, buf),
+            Tab::Latency => latency::render(self, body, buf),
+            Tab::Cost => cost::render(self, body, buf),
+            Tab::Frontier => frontier::render(self, body, buf),
+            Tab::Compare => compare::render(self, body, buf),
+            Tab::Optimize => optimize::render(self, body, buf),
+        }
+        status_line(self, status, buf);
+        hint_bar(self, hints, buf);
+        overlay::render(self, area, buf);
+    }
+}
+
+fn title_bar(app: &App, area: Rect, buf: &mut Buffer) {
+    let t = &app.theme;
+    let mut spans = vec![
+        Span::styled(" headroom ", t.header),
+        Span::raw(format!(
+            "· {} · {}",
+            app.scenario.name,
+            app.doc.path.display()
+        )),
+    ];
+    if app.doc.dirty() {
+        spans.push(Span::styled(" [+] modified", t.warn));
+    }
+    let run = match (&app.running, &app.result) {
+        (Some(r), _) => {
+            let what = match r.span {
+                RunSpan::Preview(h) => format!("preview of {}", duration(h)),
+                RunSpan::Full => "full run".to_string(),
+            };
+            format!(
+                "⟳ simulating {what} {:>3.0}%",
+                r.progress.fraction().clamp(0.0, 1.0) * 100.0
+            )
+        }
+        (None, Some(r)) => match r.span {
+            RunSpan::Preview(h) => format!("preview of {} only", duration(h)),
+            RunSpan::Full => format!(
+                "{} run{} · {:.2} s",
+                r.summary.replications,
+                if r.summary.replications == 1 { "" } else { "s" },
+                r.wall.as_secs_f64()
+            ),
+        },
+        (None, None) => String::new(),
+    };
+    let left = Line::from(spans);
+    let right_width = run.chars().count() as u16 + 1;
+    let [l, r] =
+        Layout::horizontal([Constraint::Fill(1), Constraint::Length(right_width)]).areas(area);
+    left.render(l, buf);
+    Line::styled(
+        run,
+        if app.running.is_some() {
+            t.accent
+        } else {
+            t.unfocused
+        },
+    )
+    .render(r, buf);
+}
+
+fn tab_bar(app: &App, area: Rect, buf: &mut Buffer) {
+    let t = &app.theme;
+    let mut x = area.x + 1;
+    let mut hits = app.hits.borrow_mut();
+    for tab in Tab::ALL {
+        let text = format!(" {} {} ", tab.index() + 1, tab.title());
+        let w = text.chars().count() as u16;
+        if x + w > area.right() {
+            break;
+        }
+        let style = if tab == app.tab {
+            t.selected
+        } else {
+            Style::new()
+        };
+        let rect = Rect::new(x, area.y, w, 1);
+        Line::styled(text, style).render(rect, buf);
+        hits.tabs.push((tab, rect));
+        x += w + 1;
+    }
+}
+
+fn status_line(app: &App, area: Rect, buf: &mut Buffer) {
+    let t = &app.theme;
+    if let Some(s) = &app.status {
+        let (mark, style) = if s.error {
+            ("✗ ", t.breach)
+        } else {
+            ("", Style::new())
+        };
+        Line::styled(format!(" {mark}{}", s.text), style).render(area, buf);
+    }
+}
+
+fn hint_bar(app: &App, area: Rect, buf: &mut Buffer) {
+    let t = &app.theme;
+    let mut spans = Vec::new();
+    let mut width = 0usize;
+    for b in keymap::hints(app.tab) {
+        let hint = b.hint.expect("hints have a hint");
+        let w = b.label.chars().count() + hint.chars().count() + 3;
+        if width + w > area.width as usize {
+            break;
+        }
+        width += w;
+        spans.push(Span::styled(format!(" {}", b.label), t.accent));
+        spans.push(Span::raw(format!(" {hint} ")));
+    }
+    Line::from(spans).render(area, buf);
+}
+
+/// Results are dimmed while they are of an older text than the one edited.
+pub fn result_style(app: &App) -> Style {
+    if app.stale() {
+        app.theme.stale
+    } else {
+        Style::new()
+    }
+}
+
+/// A line saying why there is nothing to show yet.
+pub fn waiting(app: &App, area: Rect, buf: &mut Buffer) {
+    let text = if app.running.is_some() {
+        "simulating…"
+    } else {
+        "no results yet"
+    };
+    Paragraph::new(text)
+        .style(app.theme.unfocused)
+        .render(area, buf);
+}

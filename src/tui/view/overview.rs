@@ -1,0 +1,227 @@
+//! Overview: each workload's SLO status, latency, cost and utilization at a glance.
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Cell, Paragraph, Row, Table, Widget};
+
+use super::{result_style, waiting};
+use crate::experiment::{Estimate, ScopeSummary};
+use crate::report::format::{ms, pct, usd, usd_unit};
+use crate::sim::Metric;
+use crate::tui::app::App;
+use crate::tui::theme::Theme;
+use crate::tui::worker::Span as RunSpan;
+
+/// Met, at risk (met, but p99 within 10 % of its target or attainment under 99.5 %), missed.
+pub fn verdict(s: &ScopeSummary, theme: &Theme) -> Span<'static> {
+    let p99 = s.get(Metric::LatencyP99).mean;
+    let att = s.get(Metric::SloAttainment).mean;
+    let target = s.slo_targets.and_then(|t| t.p99_ms);
+    match s.slo_met {
+        None => Span::raw("– no SLO"),
+        Some(false) => Span::styled("✗ missed", theme.breach),
+        Some(true) if target.is_some_and(|t| p99 > 0.9 * t) || att < 0.995 => {
+            Span::styled("! at risk", theme.warn)
+        }
+        Some(true) => Span::styled("✓ met", theme.ok),
+    }
+}
+
+/// SLO attainment with two decimals: 99.93 % is not 100 %.
+pub fn attainment(x: f64) -> String {
+    if x.is_finite() {
+        format!("{:.2}%", x * 100.0)
+    } else {
+        "—".into()
+    }
+}
+
+/// A latency with its 95 % interval's half-width, when replications ran.
+fn with_ci(e: Estimate) -> String {
+    match e.ci95 {
+        Some((lo, hi)) if e.mean.is_finite() => format!("{} ±{}", ms(e.mean), ms((hi - lo) / 2.0)),
+        _ => ms(e.mean),
+    }
+}
+
+pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
+    let Some(r) = &app.result else {
+        return waiting(app, area, buf);
+    };
+    let t = &app.theme;
+    let style = result_style(app);
+    let s = &r.summary;
+    let llm = s.total.get(Metric::TtftP99).mean.is_finite();
+    let hours = r.scenario.window().as_secs_f64() / 3600.0;
+    let mut header = vec!["workload", "status", "p50 ms", "p99 ms", "target", "in SLO"];
+    if llm {
+        header.extend(["TTFT p99", "TPOT p99"]);
+    }
+    header.extend(["$/hour", "unit cost", "util"]);
+    let scope_row = |name: String, sc: &ScopeSummary| {
+        let m = |x: Metric| sc.get(x).mean;
+        let target = sc
+            .slo_targets
+            .and_then(|t| t.p99_ms)
+            .map_or("—".to_string(), |x| format!("{} ms", ms(x)));
+        let mut cells = vec![
+            Cell::from(name),
+            Cell::from(Line::from(verdict(sc, t))),
+            Cell::from(with_ci(sc.get(Metric::LatencyP50))),
+            Cell::from(with_ci(sc.get(Metric::LatencyP99))),
+            Cell::from(target),
+            Cell::from(attainment(m(Metric::SloAttainment))),
+        ];
+        if llm {
+            cells.push(Cell::from(ms(m(Metric::TtftP99))));
+            cells.push(Cell::from(ms(m(Metric::TpotP99))));
+        }
+        let unit = if m(Metric::OutputTokens) > 0.0 {
+            format!("{}/1M tok", usd_unit(m(Metric::CostPer1MTokens)))
+        } else {
+            format!("{}/1k req", usd_unit(m(Metric::CostPer1k)))
+        };
+        cells.push(Cell::from(usd(m(Metric::CostTotal) / hours.max(1e-9))));
+        cells.push(Cell::from(unit));
+        cells.push(Cell::from(pct(m(Metric::Utilization))));
+        Row::new(cells)
+    };
+    let mut rows: Vec<Row> = r
+        .scenario
+        .workloads
+        .iter()
+        .zip(&s.workloads)
+        .map(|(w, sc)| scope_row(w.name.clone(), sc))
+        .collect();
+    if r.scenario.workloads.len() > 1 {
+        rows.push(scope_row("total".into(), &s.total).style(t.header));
+    }
+    let widths: Vec<Constraint> = header
+        .iter()
+        .enumerate()
+        .map(|(i, _)| match i {
+            0 => Constraint::Min(10),
+            1 => Constraint::Length(10),
+            2 | 3 => Constraint::Length(if s.replications > 1 { 12 } else { 8 }),
+            i if i == header.len() - 2 => Constraint::Length(15),
+            _ => Constraint::Length(9),
+        })
+        .collect();
+    let n = rows.len() as u16;
+    let [table_area, facts_area] =
+        Layout::vertical([Constraint::Length(n + 3), Constraint::Fill(1)]).areas(area);
+    let title = match r.span {
+        RunSpan::Preview(h) => format!(
+            " SLOs · preview: the first {} only ",
+            crate::report::format::span(h)
+        ),
+        RunSpan::Full if s.replications > 1 => {
+            format!(" SLOs · {} replications, ± 95 % interval ", s.replications)
+        }
+        RunSpan::Full => " SLOs ".to_string(),
+    };
+    Table::new(rows, widths)
+        .header(Row::new(header).style(t.header))
+        .block(Block::bordered().title(title))
+        .style(style)
+        .render(table_area, buf);
+
+    let m = |x: Metric| s.total.get(x).mean;
+    let cost = m(Metric::CostTotal);
+    let idle_h = m(Metric::GpuHoursIdle);
+    let gpu_h = idle_h + m(Metric::GpuHoursBusy);
+    let mut lines = vec![
+        Line::from(format!(
+            "cost      {} over {} ({}/hour, {}/day)",
+            usd(cost),
+            crate::report::format::span(r.scenario.window()),
+            usd(cost / hours.max(1e-9)),
+            usd(cost / hours.max(1e-9) * 24.0)
+        )),
+        Line::from(format!(
+            "markets   on-demand {} · spot {} · reserved {}",
+            usd(m(Metric::CostOnDemand)),
+            usd(m(Metric::CostSpot)),
+            usd(m(Metric::CostReserved))
+        )),
+        Line::from(format!(
+            "idle      {:.1} of {:.0} GPU-hours idle ({}), costing {}",
+            idle_h,
+            gpu_h,
+            pct(idle_h / gpu_h),
+            usd(m(Metric::CostIdle))
+        )),
+        Line::from(format!(
+            "requests  {} arrived · {} failed · {:.2} req/s · utilization {}",
+            crate::report::format::thousands(m(Metric::Arrived)),
+            crate::report::format::thousands(m(Metric::Dropped) + m(Metric::TimedOut)),
+            m(Metric::Throughput),
+            pct(m(Metric::Utilization))
+        )),
+    ];
+    let interruptions = m(Metric::Interruptions);
+    if interruptions > 0.0 {
+        lines.push(Line::from(format!(
+            "spot      {:.0} interruptions · {:.0} requests retried",
+            interruptions,
+            m(Metric::Retried)
+        )));
+    }
+    let facts_h = lines.len() as u16 + 2;
+    let [facts_area, pools_area] =
+        Layout::vertical([Constraint::Length(facts_h), Constraint::Fill(1)]).areas(facts_area);
+    Paragraph::new(lines)
+        .style(style)
+        .block(Block::bordered().title(" Cost and capacity "))
+        .wrap(ratatui::widgets::Wrap { trim: true })
+        .render(facts_area, buf);
+
+    let rows: Vec<Row> = r
+        .scenario
+        .pools
+        .iter()
+        .zip(&s.pools)
+        .map(|(p, ps)| {
+            Row::new(vec![
+                p.name.clone(),
+                p.instance.name.clone(),
+                p.market.to_string(),
+                format!("{:.1}", ps.replicas_mean),
+                pct(ps.utilization),
+                if ps.batch_size_mean.is_finite() {
+                    format!("{:.1}", ps.batch_size_mean)
+                } else {
+                    "—".into()
+                },
+                usd(ps.cost_usd / hours.max(1e-9)),
+                usd(ps.idle_cost_usd / hours.max(1e-9)),
+                format!("{:.0}", ps.interruptions),
+            ])
+        })
+        .collect();
+    Table::new(
+        rows,
+        [
+            Constraint::Min(14),
+            Constraint::Length(14),
+            Constraint::Length(10),
+            Constraint::Length(8),
+            Constraint::Length(6),
+            Constraint::Length(6),
+            Constraint::Length(9),
+            Constraint::Length(9),
+            Constraint::Length(8),
+        ],
+    )
+    .header(
+        Row::new(vec![
+            "pool", "instance", "market", "replicas", "util", "batch", "$/hour", "idle/h",
+            "reclaims",
+        ])
+        .style(t.header),
+    )
+    .block(Block::bordered().title(" Pools (means over the window) "))
+    .style(style)
+    .render(pools_area, buf);
+}

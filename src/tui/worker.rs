@@ -1,0 +1,367 @@
+//! Simulation and solving off the UI thread.
+//!
+//! Two lanes, each a thread that reports over a channel (gitui's async jobs):
+//! - the live lane simulates the scenario being edited: a short preview horizon first, then the
+//!   full run. A newer edit cancels the run in progress (the engine checks a flag every few
+//!   thousand events), so the lane always works on the latest text;
+//! - the task lane runs sweeps and the optimizer, one at a time, for seconds to minutes.
+//!
+//! Both use rayon's global pool inside. Nothing here blocks the UI thread: `submit` only stores
+//! a job and wakes the lane.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::Sender;
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+use crate::experiment::{Progress, Summary, replicate_cancellable};
+use crate::optimize::plan::{Options, Outcome, optimize};
+use crate::scenario::Scenario;
+use crate::sim::SimError;
+use crate::sweep::{self, Axis, Row, Shard};
+use crate::units::SimTime;
+
+/// Whether a result covers the whole horizon.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Span {
+    /// The first part of the horizon, for a quick answer.
+    Preview(SimTime),
+    Full,
+}
+
+/// What the live lane simulated.
+#[derive(Clone, Debug)]
+pub struct Simulated {
+    /// The document revision it is of.
+    pub revision: u64,
+    pub span: Span,
+    pub scenario: Scenario,
+    pub summary: Summary,
+    pub wall: Duration,
+    /// From the edit (the submit) to this result.
+    pub since_submit: Duration,
+}
+
+/// A message from a lane.
+#[derive(Debug)]
+pub enum Report {
+    /// A run began; `progress` counts its simulated time.
+    Started {
+        revision: u64,
+        span: Span,
+        progress: Arc<Progress>,
+    },
+    Simulated(Box<Simulated>),
+    SimFailed {
+        revision: u64,
+        message: String,
+    },
+    /// A line of news from the task in progress.
+    Log(String),
+    Swept {
+        pool: String,
+        result: Result<Vec<Row>, String>,
+    },
+    Optimized(Result<Box<Outcome>, String>),
+}
+
+/// A long job for the task lane.
+#[derive(Debug)]
+pub enum Task {
+    /// Simulate the text at each value of `pool`'s replica count.
+    Sweep {
+        text: String,
+        path: PathBuf,
+        pool: String,
+        replicas: Vec<u32>,
+        replications: u32,
+    },
+    Optimize {
+        scenario: Box<Scenario>,
+        text: String,
+        cache: Option<PathBuf>,
+    },
+}
+
+struct LiveJob {
+    revision: u64,
+    scenario: Scenario,
+    replications: u32,
+    submitted: Instant,
+}
+
+#[derive(Default)]
+struct Slot<T> {
+    job: Mutex<Option<T>>,
+    ready: Condvar,
+}
+
+impl<T> Slot<T> {
+    fn put(&self, job: T) {
+        *self.job.lock().expect("lane lock") = Some(job);
+        self.ready.notify_one();
+    }
+
+    fn take(&self) -> T {
+        let mut g = self.job.lock().expect("lane lock");
+        loop {
+            if let Some(j) = g.take() {
+                return j;
+            }
+            g = self.ready.wait(g).expect("lane lock");
+        }
+    }
+}
+
+/// Handle to the two lanes.
+pub struct Worker {
+    live: Arc<Slot<LiveJob>>,
+    cancel: Arc<Mutex<Arc<AtomicBool>>>,
+    tasks: Arc<Slot<Task>>,
+    /// Seconds a full run took, per unit of simulated window, to size the preview.
+    pace: Arc<Mutex<Option<f64>>>,
+}
+
+/// How long a preview should take.
+const PREVIEW_TARGET: Duration = Duration::from_millis(120);
+
+impl Worker {
+    /// Starts both lanes; reports go to `tx`.
+    pub fn start(tx: Sender<Report>) -> Worker {
+        let worker = Worker {
+            live: Arc::new(Slot {
+                job: Mutex::new(None),
+                ready: Condvar::new(),
+            }),
+            cancel: Arc::new(Mutex::new(Arc::new(AtomicBool::new(false)))),
+            tasks: Arc::new(Slot {
+                job: Mutex::new(None),
+                ready: Condvar::new(),
+            }),
+            pace: Arc::new(Mutex::new(None)),
+        };
+        let (live, cancel, pace, ltx) = (
+            worker.live.clone(),
+            worker.cancel.clone(),
+            worker.pace.clone(),
+            tx.clone(),
+        );
+        std::thread::Builder::new()
+            .name("headroom-live".into())
+            .spawn(move || {
+                loop {
+                    let job = live.take();
+                    let flag = cancel.lock().expect("cancel lock").clone();
+                    if run_live(&job, &flag, &pace, &ltx).is_err() {
+                        return; // the UI is gone
+                    }
+                }
+            })
+            .expect("spawn the live lane");
+        let tasks = worker.tasks.clone();
+        std::thread::Builder::new()
+            .name("headroom-tasks".into())
+            .spawn(move || {
+                loop {
+                    let task = tasks.take();
+                    if run_task(task, &tx).is_err() {
+                        return;
+                    }
+                }
+            })
+            .expect("spawn the task lane");
+        worker
+    }
+
+    /// Simulates `scenario` (revision `revision` of the document), cancelling any older run.
+    pub fn simulate(&self, revision: u64, scenario: Scenario, replications: u32) {
+        {
+            let mut c = self.cancel.lock().expect("cancel lock");
+            c.store(true, Ordering::Relaxed);
+            *c = Arc::new(AtomicBool::new(false));
+        }
+        self.live.put(LiveJob {
+            revision,
+            scenario,
+            replications,
+            submitted: Instant::now(),
+        });
+    }
+
+    /// Queues a long task (replacing one not yet started).
+    pub fn run(&self, task: Task) {
+        self.tasks.put(task);
+    }
+}
+
+/// The preview horizon for `s`, or `None` when the full run is quick enough by itself.
+fn preview_horizon(s: &Scenario, pace: Option<f64>) -> Option<SimTime> {
+    let window = s.window().as_secs_f64();
+    let fraction = match pace {
+        Some(p) if p > 0.0 => PREVIEW_TARGET.as_secs_f64() / (p * window),
+        _ => 0.1,
+    };
+    if fraction >= 0.6 || window <= 0.0 {
+        return None;
+    }
+    // Whole intervals, so the time series' last row is as long as the others.
+    let interval = s.interval.as_secs_f64().max(1e-9);
+    let window_part = ((window * fraction.max(0.02)) / interval).ceil() * interval;
+    let horizon = s.warmup.as_secs_f64() + window_part;
+    (horizon < s.horizon.as_secs_f64()).then(|| SimTime::from_secs_f64(horizon))
+}
+
+fn run_live(
+    job: &LiveJob,
+    cancel: &AtomicBool,
+    pace: &Mutex<Option<f64>>,
+    tx: &Sender<Report>,
+) -> Result<(), std::sync::mpsc::SendError<Report>> {
+    let known = *pace.lock().expect("pace lock");
+    let mut spans = Vec::new();
+    if let Some(h) = preview_horizon(&job.scenario, known) {
+        spans.push(Span::Preview(h));
+    }
+    spans.push(Span::Full);
+    for span in spans {
+        let (scenario, replications) = match span {
+            Span::Preview(h) => {
+                let mut s = job.scenario.clone();
+                s.horizon = h;
+                (s, 1)
+            }
+            Span::Full => (job.scenario.clone(), job.replications),
+        };
+        let progress = Arc::new(Progress::new(&scenario, replications));
+        tx.send(Report::Started {
+            revision: job.revision,
+            span,
+            progress: progress.clone(),
+        })?;
+        let started = Instant::now();
+        let seed = scenario.seed;
+        match replicate_cancellable(&scenario, seed, replications, Some(&progress), cancel) {
+            Ok(runs) => {
+                let wall = started.elapsed();
+                if span == Span::Full {
+                    let per_window = wall.as_secs_f64()
+                        / f64::from(replications.max(1))
+                        / scenario.window().as_secs_f64().max(1e-9);
+                    *pace.lock().expect("pace lock") = Some(per_window);
+                }
+                let summary = Summary::of(&scenario, seed, &runs);
+                tx.send(Report::Simulated(Box::new(Simulated {
+                    revision: job.revision,
+                    span,
+                    scenario: job.scenario.clone(),
+                    summary,
+                    wall,
+                    since_submit: job.submitted.elapsed(),
+                })))?;
+            }
+            Err(SimError::Cancelled) => return Ok(()),
+            Err(e) => {
+                tx.send(Report::SimFailed {
+                    revision: job.revision,
+                    message: e.to_string(),
+                })?;
+                return Ok(());
+            }
+        }
+    }
+    Ok(())
+}
+
+fn run_task(task: Task, tx: &Sender<Report>) -> Result<(), std::sync::mpsc::SendError<Report>> {
+    match task {
+        Task::Sweep {
+            text,
+            path,
+            pool,
+            replicas,
+            replications,
+        } => {
+            let values: Vec<String> = replicas.iter().map(u32::to_string).collect();
+            let axis = Axis {
+                path: format!("pools.{}.replicas", quote_key(&pool)),
+                values,
+            };
+            tx.send(Report::Log(format!(
+                "sweeping {} over {} values",
+                axis.path,
+                replicas.len()
+            )))?;
+            let result = sweep::run_text(
+                &text,
+                &path,
+                &[],
+                std::slice::from_ref(&axis),
+                Shard::ALL,
+                replications,
+                None,
+                &|| {},
+            )
+            .map_err(|e| error_chain(&e));
+            tx.send(Report::Swept { pool, result })
+        }
+        Task::Optimize {
+            scenario,
+            text,
+            cache,
+        } => {
+            let log_tx = Mutex::new(tx.clone());
+            let log = move |line: &str| {
+                let _ = log_tx
+                    .lock()
+                    .expect("log lock")
+                    .send(Report::Log(line.to_string()));
+            };
+            let opts = Options {
+                overrides: &[],
+                cache,
+                log: &log,
+                text: Some(&text),
+            };
+            let result = optimize(&scenario, &opts)
+                .map(Box::new)
+                .map_err(|e| error_chain(&e));
+            tx.send(Report::Optimized(result))
+        }
+    }
+}
+
+/// A key for a dotted path, quoted when it is not bare.
+pub fn quote_key(key: &str) -> String {
+    if !key.is_empty()
+        && key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        key.to_string()
+    } else {
+        toml_edit::Value::from(key).to_string()
+    }
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut src = e.source();
+    while let Some(x) = src {
+        s.push_str(": ");
+        s.push_str(&x.to_string());
+        src = x.source();
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_quoted_when_needed() {
+        assert_eq!(quote_key("l40s-spot"), "l40s-spot");
+        assert_eq!(quote_key("a.b"), "\"a.b\"");
+    }
+}

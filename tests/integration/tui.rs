@@ -1,0 +1,229 @@
+//! The TUI without a terminal: `update` as a state machine, every view drawn through ratatui's
+//! TestBackend (snapshots at 80x24 and 120x40), tiny terminals. Results are computed here with
+//! the library, as the worker lanes would, and handed to `update` as the lanes' reports.
+
+use std::path::Path;
+use std::time::Duration;
+
+use headroom::experiment::{Summary, replicate};
+use headroom::tui::action::{Action, Tab};
+use headroom::tui::app::{App, Effect, Overlay};
+use headroom::tui::document::Document;
+use headroom::tui::theme::Theme;
+use headroom::tui::worker::{Report, Simulated, Span};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+
+const FILE: &str = "scenarios/chat-assistant.toml";
+
+/// The default scenario, shortened to two hours so the tests run quickly.
+fn text() -> String {
+    std::fs::read_to_string(FILE)
+        .unwrap()
+        .replace("horizon = \"24h\"", "horizon = \"2h\"")
+}
+
+fn app_at(path: &Path, text: String) -> (App, Vec<Effect>) {
+    let doc = Document::from_text(path, text);
+    let scenario = doc.load(doc.text()).unwrap();
+    let (mut app, effects) = App::new(doc, scenario, 1);
+    app.theme = Theme::plain();
+    app.cache = None;
+    (app, effects)
+}
+
+/// Runs what the lanes would for the simulate effects, and reports back.
+fn settle(app: &mut App, effects: Vec<Effect>) {
+    for e in effects {
+        if let Effect::Simulate {
+            revision,
+            scenario,
+            replications,
+        } = e
+        {
+            let runs = replicate(&scenario, scenario.seed, replications, None).unwrap();
+            let summary = Summary::of(&scenario, scenario.seed, &runs);
+            let more = app.update(Action::Worker(Report::Simulated(Box::new(Simulated {
+                revision,
+                span: Span::Full,
+                scenario: *scenario,
+                summary,
+                // Fixed, so that snapshots do not depend on this machine's speed.
+                wall: Duration::from_millis(123),
+                since_submit: Duration::from_millis(123),
+            }))));
+            settle(app, more);
+        }
+    }
+}
+
+fn draw(app: &App, w: u16, h: u16) -> String {
+    let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
+    t.draw(|f| f.render_widget(app, f.area())).unwrap();
+    if w == 0 || h == 0 {
+        // TestBackend cannot print an empty buffer; drawing it is the test.
+        return String::new();
+    }
+    format!("{}", t.backend())
+}
+
+#[test]
+fn edits_undo_redo_save_and_quit() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("chat.toml");
+    let original = text();
+    std::fs::write(&path, &original).unwrap();
+    let (mut app, first) = app_at(&path, original.clone());
+    assert_eq!(first.len(), 1, "the first run is asked for at once");
+    settle(&mut app, first);
+    assert!(!app.stale());
+
+    // Fleet: the replicas of the first pool, up by one.
+    app.update(Action::Tab(Tab::Fleet));
+    app.update(Action::Right);
+    app.update(Action::Right);
+    let effects = app.update(Action::Increase);
+    assert_eq!(effects.len(), 1, "an edit re-simulates");
+    assert!(app.doc.dirty());
+    assert!(app.stale(), "results of the old text are stale");
+    assert_eq!(app.scenario.pools[0].replicas, 4);
+    assert!(app.doc.text().contains("replicas = 4"));
+    settle(&mut app, effects);
+    assert!(!app.stale());
+
+    // A market change, then undo twice and redo once.
+    app.update(Action::CycleMarket);
+    assert_eq!(app.scenario.pools[0].market.as_str(), "on-demand");
+    app.update(Action::Undo);
+    assert_eq!(app.scenario.pools[0].market.as_str(), "reserved");
+    app.update(Action::Undo);
+    assert_eq!(app.scenario.pools[0].replicas, 3);
+    assert!(!app.doc.dirty(), "undone back to the file");
+    app.update(Action::Redo);
+    assert_eq!(app.scenario.pools[0].replicas, 4);
+
+    // A bad value is refused with a message, and changes nothing.
+    let before = app.doc.text().to_string();
+    app.update(Action::Command);
+    for c in "pools.l40s-spot.market=moon".chars() {
+        app.update(Action::Char(c));
+    }
+    let effects = app.update(Action::Enter);
+    assert!(effects.is_empty());
+    assert_eq!(app.doc.text(), before);
+    assert!(app.status.as_ref().unwrap().error, "{:?}", app.status);
+
+    // Quitting with unsaved edits asks; n stays.
+    app.update(Action::Quit);
+    assert_eq!(app.overlay, Overlay::ConfirmQuit);
+    app.update(Action::No);
+    assert!(!app.quit);
+
+    // Save shows the diff first; n writes nothing, y writes.
+    app.update(Action::Save);
+    assert!(matches!(app.overlay, Overlay::Save { .. }));
+    let screen = draw(&app, 120, 40);
+    assert!(screen.contains("- replicas = 3"), "{screen}");
+    assert!(screen.contains("+ replicas = 4"), "{screen}");
+    app.update(Action::No);
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), original);
+    app.update(Action::Save);
+    app.update(Action::Yes);
+    let saved = std::fs::read_to_string(&path).unwrap();
+    assert_eq!(saved, original.replace("replicas = 3", "replicas = 4"));
+    assert!(
+        saved.starts_with("# A chat assistant in production"),
+        "comments kept"
+    );
+    assert!(!app.doc.dirty());
+    assert!(headroom::scenario::load(&path, &[]).is_ok());
+
+    // Nothing unsaved: q quits at once.
+    app.update(Action::Quit);
+    assert!(app.quit);
+}
+
+#[test]
+fn ctrl_c_quits_even_with_unsaved_edits() {
+    let (mut app, _) = app_at(Path::new(FILE), text());
+    app.update(Action::Tab(Tab::Fleet));
+    app.update(Action::Right);
+    app.update(Action::Right);
+    app.update(Action::Increase);
+    assert!(app.doc.dirty());
+    app.update(Action::ForceQuit);
+    assert!(app.quit);
+}
+
+#[test]
+fn the_instance_picker_filters_and_sets_type_and_region() {
+    let (mut app, _) = app_at(Path::new(FILE), text());
+    app.update(Action::Tab(Tab::Fleet));
+    app.update(Action::Enter);
+    let Overlay::Picker(p) = &app.overlay else {
+        panic!("Enter on the instance opens the picker: {:?}", app.overlay);
+    };
+    assert!(p.items.len() > 10);
+    app.update(Action::Filter);
+    for c in "g6e.2xlarge us-west-2".chars() {
+        app.update(Action::Char(c));
+    }
+    app.update(Action::Enter); // ends the filter
+    let effects = app.update(Action::Enter); // picks
+    assert_eq!(effects.len(), 1, "{:?}", app.status);
+    assert_eq!(app.scenario.pools[0].instance.name, "g6e.2xlarge");
+    assert_eq!(app.scenario.pools[0].instance.region, "us-west-2");
+    // One edit, undone as one.
+    app.update(Action::Undo);
+    assert_eq!(app.scenario.pools[0].instance.name, "g6e.xlarge");
+    assert_eq!(app.scenario.pools[0].instance.region, "us-east-1");
+}
+
+#[test]
+fn every_view_at_80x24_and_120x40() {
+    let (mut app, first) = app_at(Path::new(FILE), text());
+    settle(&mut app, first);
+    // A small sweep for the frontier, as the task lane would run it.
+    let rows = headroom::sweep::run_text(
+        app.doc.text(),
+        Path::new(FILE),
+        &[],
+        &[headroom::sweep::Axis::parse("pools.l40s-spot.replicas=0,1,2,3,4").unwrap()],
+        headroom::sweep::Shard::ALL,
+        1,
+        None,
+        &|| {},
+    )
+    .unwrap();
+    app.row = 2;
+    app.update(Action::Worker(Report::Swept {
+        pool: "l40s-spot".into(),
+        result: Ok(rows),
+    }));
+    for tab in Tab::ALL {
+        app.update(Action::Tab(tab));
+        for (w, h) in [(80, 24), (120, 40)] {
+            insta::assert_snapshot!(
+                format!("tui_{}_{w}x{h}", tab.title().to_lowercase()),
+                draw(&app, w, h)
+            );
+        }
+    }
+    app.update(Action::Help);
+    insta::assert_snapshot!("tui_help_120x40", draw(&app, 120, 40));
+}
+
+#[test]
+fn tiny_terminals_do_not_panic() {
+    let (mut app, first) = app_at(Path::new(FILE), text());
+    settle(&mut app, first);
+    for tab in Tab::ALL {
+        app.update(Action::Tab(tab));
+        for (w, h) in [(0, 0), (20, 5), (1, 1), (59, 15), (60, 16)] {
+            let screen = draw(&app, w, h);
+            if (w, h) == (20, 5) {
+                assert!(screen.contains("headroom needs"), "{screen}");
+            }
+        }
+    }
+}

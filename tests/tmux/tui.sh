@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# The TUI in a real terminal: the release binary inside tmux, driven by keys as a person would
+# (switch tabs, edit a pool, save), checked by what the pane shows; then the saved file must
+# keep its comments and still simulate.
+#
+#   cargo build --release && tests/tmux/tui.sh [path/to/headroom]
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+BIN=$(realpath "${1:-target/release/headroom}")
+command -v tmux >/dev/null || { echo "tmux is not installed" >&2; exit 2; }
+WORK=$(mktemp -d)
+SOCK="headroom-test-$$"
+cleanup() { tmux -L "$SOCK" kill-server 2>/dev/null || true; rm -rf "$WORK"; }
+trap cleanup EXIT
+cp scenarios/chat-assistant.toml "$WORK/chat.toml"
+
+screen() { tmux -L "$SOCK" capture-pane -p -t ui; }
+keys() { tmux -L "$SOCK" send-keys -t ui "$@"; }
+# Waits up to 30 s for the pane to show a fixed string.
+expect() {
+  for _ in $(seq 300); do
+    if screen | grep -qF -- "$1"; then return 0; fi
+    sleep 0.1
+  done
+  echo "FAIL: the screen never showed: $1" >&2
+  screen >&2
+  exit 1
+}
+
+tmux -L "$SOCK" new-session -d -s ui -x 120 -y 40 \
+  "cd '$WORK' && env -i HOME='$WORK' TERM=xterm-256color PATH=/usr/bin:/bin '$BIN' tui chat.toml; echo EXITED \$?; sleep 60"
+
+# The overview answers with the SLO verdict of the full run.
+expect "1 Overview"
+expect "✓ met"
+expect "1 run ·"
+echo "ok: overview shows the SLO verdict"
+
+# Fleet: move to replicas of the first pool and add one.
+keys 2
+expect "l40s-reserved"
+expect "replicas"
+keys l l +
+expect "[+] modified"
+expect "pools.l40s-reserved.replicas = 4"
+screen | grep -E "l40s-reserved .* 4 " >/dev/null || { echo "FAIL: replicas 4 not in the table" >&2; screen >&2; exit 1; }
+echo "ok: an edit shows as modified and re-simulates"
+
+# Latency and cost views draw.
+keys 3
+expect "Latency over time"
+expect "Latency histogram"
+keys 4
+expect "Totals"
+echo "ok: latency and cost views"
+
+# Save: the diff first, then y writes.
+keys s
+expect "- replicas = 3"
+expect "+ replicas = 4"
+keys y
+expect "saved chat.toml"
+echo "ok: save shows the diff and writes"
+
+# Nothing unsaved now: q quits at once, exit 0.
+keys q
+expect "EXITED 0"
+echo "ok: q quits"
+
+grep -q "^# A chat assistant in production" "$WORK/chat.toml" || { echo "FAIL: comments lost" >&2; exit 1; }
+grep -q "^replicas = 4" "$WORK/chat.toml" || { echo "FAIL: the edit is not in the file" >&2; exit 1; }
+[ "$(diff scenarios/chat-assistant.toml "$WORK/chat.toml" | grep -c '^[<>]')" = 2 ] \
+  || { echo "FAIL: more than the one line changed" >&2; diff scenarios/chat-assistant.toml "$WORK/chat.toml" >&2; exit 1; }
+set +e
+"$BIN" simulate "$WORK/chat.toml" --set 'horizon="2h"' >/dev/null
+rc=$?
+set -e
+[ "$rc" -le 1 ] || { echo "FAIL: the saved file does not simulate (exit $rc)" >&2; exit 1; }
+echo "ok: the saved file keeps its comments, changed one line, and simulates"
+echo "tmux TUI test passed"
