@@ -150,10 +150,14 @@ impl Frontier {
 #[derive(Debug, Default)]
 pub struct Optimizing {
     pub running: bool,
+    /// The document revision the run was of.
+    pub revision: u64,
     pub log: Vec<String>,
     pub outcome: Option<Box<Outcome>>,
     pub error: Option<String>,
     pub scroll: usize,
+    /// Lines of the report, to bound the scroll.
+    pub lines: usize,
 }
 
 /// Everything on screen.
@@ -169,8 +173,9 @@ pub struct App {
     /// The newest result, whatever revision it is of.
     pub result: Option<Simulated>,
     pub running: Option<Running>,
-    /// The full result of the text on disk, for Compare.
+    /// The full result of the text on disk, for Compare, and the revision that text is.
     pub saved_result: Option<Simulated>,
+    pub saved_revision: u64,
     /// A frontier point pinned for Compare in place of the saved file.
     pub pinned: Option<Snapshot>,
     /// Fleet selection: pool row and field column.
@@ -204,6 +209,7 @@ impl App {
             result: None,
             running: None,
             saved_result: None,
+            saved_revision: 0,
             pinned: None,
             row: 0,
             col: 0,
@@ -246,6 +252,7 @@ impl App {
     fn refresh(&mut self) {
         self.fields = fields::table(self.doc.text(), &self.scenario);
         self.row = self.row.min(self.scenario.pools.len().saturating_sub(1));
+        self.workload = self.workload.filter(|&w| w < self.scenario.workloads.len());
         let cols = self.columns();
         if !cols.contains(&self.col) {
             self.col = cols
@@ -315,7 +322,10 @@ impl App {
                     Action::Yes => self.save(),
                     Action::No | Action::Back | Action::Quit => self.info("not saved"),
                     Action::Down | Action::ScrollDown => {
-                        self.overlay = Overlay::Save { scroll: scroll + 1 }
+                        let last = self.doc.diff(2).len().saturating_sub(1);
+                        self.overlay = Overlay::Save {
+                            scroll: (scroll + 1).min(last),
+                        }
                     }
                     Action::Up | Action::ScrollUp => {
                         self.overlay = Overlay::Save {
@@ -340,7 +350,13 @@ impl App {
                     self.quit = true;
                 }
             }
-            Action::Back => self.status = None,
+            Action::Back => {
+                if self.tab == Tab::Compare && self.pinned.take().is_some() {
+                    self.info("Compare shows the saved file again");
+                } else {
+                    self.status = None;
+                }
+            }
             Action::Help => self.overlay = Overlay::Help,
             Action::NextTab => self.tab = Tab::ALL[(self.tab.index() + 1) % Tab::ALL.len()],
             Action::PrevTab => {
@@ -422,7 +438,7 @@ impl App {
             Tab::Fleet => self.scenario.pools.len(),
             Tab::Frontier => self.frontier.rows.len(),
             Tab::Latency | Tab::Cost => self.scenario.workloads.len() + 1,
-            Tab::Optimize => usize::MAX,
+            Tab::Optimize => self.optimizing.lines.max(1),
             _ => 0,
         }
     }
@@ -453,7 +469,9 @@ impl App {
                 let i = i.min(self.scenario.workloads.len());
                 self.workload = i.checked_sub(1);
             }
-            Tab::Optimize => self.optimizing.scroll = i.min(100_000),
+            Tab::Optimize => {
+                self.optimizing.scroll = i.min(self.optimizing.lines.saturating_sub(1))
+            }
             _ => {}
         }
     }
@@ -470,7 +488,12 @@ impl App {
                 }
             }
         }
+        let revision = self.doc.revision();
         match self.doc.replace(label.clone(), text) {
+            Ok(_) if self.doc.revision() == revision => {
+                self.info("no change");
+                Vec::new()
+            }
             Ok(s) => {
                 self.scenario = s;
                 self.refresh();
@@ -607,7 +630,12 @@ impl App {
                         }
                     },
                 };
-                return self.edit(format!("{path} = {value}"), &[(path.clone(), value)]);
+                let effects = self.edit(format!("{path} = {value}"), &[(path.clone(), value)]);
+                if self.status.as_ref().is_some_and(|s| s.error) {
+                    // Refused: keep what was typed, to correct it.
+                    self.overlay = Overlay::Input(input);
+                }
+                return effects;
             }
             Action::Backspace => {
                 input.text.pop();
@@ -623,7 +651,10 @@ impl App {
         if picker.filtering {
             match action {
                 Action::Back => picker.filtering = false,
-                Action::Enter => picker.filtering = false,
+                Action::Enter => {
+                    picker.filtering = false;
+                    return self.on_picker(picker, Action::Enter);
+                }
                 Action::Backspace => {
                     let mut f = picker.filter.clone();
                     f.pop();
@@ -694,12 +725,11 @@ impl App {
         match self.doc.save() {
             Ok(()) => {
                 self.info(format!("saved {}", self.doc.path.display()));
-                if let Some(r) = &self.result
-                    && r.revision == self.doc.revision()
-                    && r.span == Span::Full
-                {
-                    self.saved_result = Some(r.clone());
-                }
+                self.saved_revision = self.doc.revision();
+                self.saved_result = self
+                    .result
+                    .clone()
+                    .filter(|r| r.revision == self.saved_revision && r.span == Span::Full);
             }
             Err(e) => self.error(format!("cannot write {}: {e}", self.doc.path.display())),
         }
@@ -762,6 +792,7 @@ impl App {
                 }
                 self.optimizing = Optimizing {
                     running: true,
+                    revision: self.doc.revision(),
                     ..Optimizing::default()
                 };
                 vec![Effect::Task(Task::Optimize {
@@ -779,11 +810,20 @@ impl App {
             self.error("no plan to adopt; r runs the optimizer");
             return Vec::new();
         };
+        if self.optimizing.revision != self.doc.revision() {
+            self.error("the plan is of an earlier edit; r runs the optimizer on this one");
+            return Vec::new();
+        }
         let text = o.scenario_text.clone();
+        let revision = self.doc.revision();
         match self
             .doc
             .replace("adopted the optimizer's plan".into(), text)
         {
+            Ok(_) if self.doc.revision() == revision => {
+                self.info("the plan is the scenario as it stands");
+                Vec::new()
+            }
             Ok(s) => {
                 self.scenario = s;
                 self.refresh();
@@ -831,10 +871,7 @@ impl App {
                 {
                     self.running = None;
                 }
-                if sim.span == Span::Full
-                    && sim.revision == self.doc.revision()
-                    && !self.doc.dirty()
-                {
+                if sim.span == Span::Full && sim.revision == self.saved_revision {
                     self.saved_result = Some((*sim).clone());
                 }
                 self.result = Some(*sim);
@@ -889,6 +926,10 @@ impl App {
                             o.plan.cost,
                             if o.passed { "verified" } else { "NOT verified" }
                         ));
+                        self.optimizing.lines =
+                            crate::report::optimize::render_table(&self.scenario, &o, &[])
+                                .lines()
+                                .count();
                         self.optimizing.outcome = Some(o);
                     }
                     Err(e) => {

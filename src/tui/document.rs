@@ -243,6 +243,11 @@ fn split_path(path: &str) -> Result<Vec<String>, EditError> {
             None => break,
         }
     }
+    if keys.is_empty() {
+        return Err(EditError::Path(format!(
+            "{path:?} is not a dotted key path"
+        )));
+    }
     Ok(keys)
 }
 
@@ -277,5 +282,6 @@ mod tests {
             ["pools", "a.b", "replicas"]
         );
         assert!(split_path("pools..x").is_err());
+        assert!(split_path("#x").is_err());
     }
 }

@@ -202,3 +202,23 @@ pub fn waiting(app: &App, area: Rect, buf: &mut Buffer) {
         .style(app.theme.unfocused)
         .render(area, buf);
 }
+
+/// How many leading columns of `widths` fit in `width` cells (with a one-cell gap between
+/// columns). Tables drop the columns that do not fit rather than squeeze them: a squeezed table
+/// has many equally good layouts, and the solver's choice among them is not stable.
+pub fn fitting(widths: &[ratatui::layout::Constraint], width: u16) -> usize {
+    use ratatui::layout::Constraint::{Length, Min};
+    let mut used = 0u16;
+    for (i, c) in widths.iter().enumerate() {
+        let w = match c {
+            Length(n) | Min(n) => *n,
+            _ => 1,
+        };
+        let gap = u16::from(i > 0);
+        if used + gap + w > width {
+            return i.max(1);
+        }
+        used += gap + w;
+    }
+    widths.len()
+}

@@ -85,6 +85,8 @@ pub enum Task {
 }
 
 struct LiveJob {
+    /// Set when a newer job replaces this one.
+    cancel: Arc<AtomicBool>,
     revision: u64,
     scenario: Scenario,
     replications: u32,
@@ -117,7 +119,8 @@ impl<T> Slot<T> {
 /// Handle to the two lanes.
 pub struct Worker {
     live: Arc<Slot<LiveJob>>,
-    cancel: Arc<Mutex<Arc<AtomicBool>>>,
+    /// The flag of the newest job.
+    cancel: Mutex<Arc<AtomicBool>>,
     tasks: Arc<Slot<Task>>,
     /// Seconds a full run took, per unit of simulated window, to size the preview.
     pace: Arc<Mutex<Option<f64>>>,
@@ -134,26 +137,20 @@ impl Worker {
                 job: Mutex::new(None),
                 ready: Condvar::new(),
             }),
-            cancel: Arc::new(Mutex::new(Arc::new(AtomicBool::new(false)))),
+            cancel: Mutex::new(Arc::new(AtomicBool::new(false))),
             tasks: Arc::new(Slot {
                 job: Mutex::new(None),
                 ready: Condvar::new(),
             }),
             pace: Arc::new(Mutex::new(None)),
         };
-        let (live, cancel, pace, ltx) = (
-            worker.live.clone(),
-            worker.cancel.clone(),
-            worker.pace.clone(),
-            tx.clone(),
-        );
+        let (live, pace, ltx) = (worker.live.clone(), worker.pace.clone(), tx.clone());
         std::thread::Builder::new()
             .name("headroom-live".into())
             .spawn(move || {
                 loop {
                     let job = live.take();
-                    let flag = cancel.lock().expect("cancel lock").clone();
-                    if run_live(&job, &flag, &pace, &ltx).is_err() {
+                    if run_live(&job, &job.cancel, &pace, &ltx).is_err() {
                         return; // the UI is gone
                     }
                 }
@@ -176,12 +173,14 @@ impl Worker {
 
     /// Simulates `scenario` (revision `revision` of the document), cancelling any older run.
     pub fn simulate(&self, revision: u64, scenario: Scenario, replications: u32) {
+        let cancel = Arc::new(AtomicBool::new(false));
         {
             let mut c = self.cancel.lock().expect("cancel lock");
             c.store(true, Ordering::Relaxed);
-            *c = Arc::new(AtomicBool::new(false));
+            *c = cancel.clone();
         }
         self.live.put(LiveJob {
+            cancel,
             revision,
             scenario,
             replications,
@@ -287,11 +286,6 @@ fn run_task(task: Task, tx: &Sender<Report>) -> Result<(), std::sync::mpsc::Send
                 path: format!("pools.{}.replicas", quote_key(&pool)),
                 values,
             };
-            tx.send(Report::Log(format!(
-                "sweeping {} over {} values",
-                axis.path,
-                replicas.len()
-            )))?;
             let result = sweep::run_text(
                 &text,
                 &path,

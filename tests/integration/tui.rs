@@ -112,6 +112,14 @@ fn edits_undo_redo_save_and_quit() {
     assert!(effects.is_empty());
     assert_eq!(app.doc.text(), before);
     assert!(app.status.as_ref().unwrap().error, "{:?}", app.status);
+    // The line stays open with what was typed, to correct it; Esc closes it.
+    assert!(
+        matches!(&app.overlay, Overlay::Input(i) if i.text == "pools.l40s-spot.market=moon"),
+        "{:?}",
+        app.overlay
+    );
+    app.update(Action::Back);
+    assert_eq!(app.overlay, Overlay::None);
 
     // Quitting with unsaved edits asks; n stays.
     app.update(Action::Quit);
@@ -168,11 +176,13 @@ fn the_instance_picker_filters_and_sets_type_and_region() {
     for c in "g6e.2xlarge us-west-2".chars() {
         app.update(Action::Char(c));
     }
-    app.update(Action::Enter); // ends the filter
-    let effects = app.update(Action::Enter); // picks
+    let effects = app.update(Action::Enter); // ends the filter and picks
     assert_eq!(effects.len(), 1, "{:?}", app.status);
     assert_eq!(app.scenario.pools[0].instance.name, "g6e.2xlarge");
     assert_eq!(app.scenario.pools[0].instance.region, "us-west-2");
+    // Picking the type it already has changes nothing and runs nothing.
+    app.update(Action::Enter);
+    assert!(app.update(Action::Enter).is_empty());
     // One edit, undone as one.
     app.update(Action::Undo);
     assert_eq!(app.scenario.pools[0].instance.name, "g6e.xlarge");

@@ -68,7 +68,10 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
             ])
         })
         .collect();
-    let scope = app.workload.map_or(&s.total, |w| &s.workloads[w]);
+    let scope = app
+        .workload
+        .and_then(|w| s.workloads.get(w))
+        .unwrap_or(&s.total);
     let m = |x: Metric| scope.get(x).mean;
     rows.push(Row::new(vec![""; 4]));
     for (name, x) in [

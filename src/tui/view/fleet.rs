@@ -3,7 +3,9 @@
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::Line;
-use ratatui::widgets::{Block, Cell, Paragraph, Row, Table, Widget, Wrap};
+use ratatui::widgets::{
+    Block, Cell, Paragraph, Row, StatefulWidget, Table, TableState, Widget, Wrap,
+};
 
 use crate::fleet::Serving;
 use crate::report::format::{pct, usd};
@@ -32,6 +34,26 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         .as_ref()
         .filter(|r| r.scenario.pools.len() == s.pools.len());
     let hours = result.map_or(1.0, |r| r.scenario.window().as_secs_f64() / 3600.0);
+    let mut widths = vec![Constraint::Min(13)];
+    if many {
+        widths.push(Constraint::Length(10));
+    }
+    for &i in &cols {
+        widths.push(Constraint::Length(match Field::ALL[i] {
+            Field::Instance => 14,
+            Field::Market => 9,
+            Field::Replicas => 8,
+            Field::AutoscaleMin | Field::AutoscaleMax => 4,
+            Field::MaxBatch => 5,
+            Field::MaxWait => 6,
+            Field::Model => 14,
+        }));
+    }
+    widths.extend([Constraint::Length(7), Constraint::Length(5)]);
+    // Columns that do not fit are left out (the detail below names the field being edited).
+    let keep = super::fitting(&widths, table_area.width.saturating_sub(2));
+    widths.truncate(keep);
+    header.truncate(keep);
     let rows: Vec<Row> = s
         .pools
         .iter()
@@ -80,25 +102,14 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
             }
         })
         .collect();
-    let mut widths = vec![Constraint::Min(13)];
-    if many {
-        widths.push(Constraint::Length(10));
-    }
-    for &i in &cols {
-        widths.push(Constraint::Length(match Field::ALL[i] {
-            Field::Instance => 14,
-            Field::Market => 9,
-            Field::Replicas => 8,
-            Field::AutoscaleMin | Field::AutoscaleMax => 4,
-            Field::MaxBatch => 5,
-            Field::MaxWait => 6,
-            Field::Model => 14,
-        }));
-    }
-    widths.extend([Constraint::Length(7), Constraint::Length(5)]);
     let block = Block::bordered()
         .title(" Pools · h l: field · + -: change · Enter: edit or pick · m: market ");
     let inner = block.inner(table_area);
+    let table = Table::new(rows, widths)
+        .header(Row::new(header))
+        .block(block);
+    let mut state = TableState::default().with_selected(Some(app.row));
+    StatefulWidget::render(table, table_area, buf, &mut state);
     app.hits.borrow_mut().list = Some((
         Rect::new(
             inner.x,
@@ -106,12 +117,8 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
             inner.width,
             inner.height.saturating_sub(1),
         ),
-        0,
+        state.offset(),
     ));
-    Table::new(rows, widths)
-        .header(Row::new(header))
-        .block(block)
-        .render(table_area, buf);
 
     // What the selected pool is, in words.
     let mut lines = Vec::new();

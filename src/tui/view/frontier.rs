@@ -5,7 +5,8 @@ use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::symbols::Marker;
 use ratatui::widgets::{
-    Axis, Block, Cell, Chart, Dataset, GraphType, Paragraph, Row, Table, Widget, Wrap,
+    Axis, Block, Cell, Chart, Dataset, GraphType, Paragraph, Row, StatefulWidget, Table,
+    TableState, Widget, Wrap,
 };
 
 use crate::report::format::{ms, usd};
@@ -181,16 +182,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         .collect();
     let block = Block::bordered().title(" ◆ Pareto · Enter: load · c: compare ");
     let inner = block.inner(list_area);
-    app.hits.borrow_mut().list = Some((
-        Rect::new(
-            inner.x,
-            inner.y + 1,
-            inner.width,
-            inner.height.saturating_sub(1),
-        ),
-        0,
-    ));
-    Table::new(
+    let table = Table::new(
         rows,
         [
             Constraint::Length(5),
@@ -201,8 +193,19 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         ],
     )
     .header(Row::new(vec!["repl", "$/hour", "p99", "in SLO", ""]).style(t.header))
-    .block(block)
-    .render(list_area, buf);
+    .block(block);
+    // The table scrolls to keep the selection in view; clicks map through its offset.
+    let mut state = TableState::default().with_selected(Some(f.selected));
+    StatefulWidget::render(table, list_area, buf, &mut state);
+    app.hits.borrow_mut().list = Some((
+        Rect::new(
+            inner.x,
+            inner.y + 1,
+            inner.width,
+            inner.height.saturating_sub(1),
+        ),
+        state.offset(),
+    ));
 }
 
 fn bounds(xs: impl Iterator<Item = f64>) -> (f64, f64) {

@@ -85,9 +85,9 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         cells.push(Cell::from(usd(m(Metric::CostTotal) / hours.max(1e-9))));
         cells.push(Cell::from(unit));
         cells.push(Cell::from(pct(m(Metric::Utilization))));
-        Row::new(cells)
+        cells
     };
-    let mut rows: Vec<Row> = r
+    let mut cells: Vec<Vec<Cell>> = r
         .scenario
         .workloads
         .iter()
@@ -95,9 +95,9 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         .map(|(w, sc)| scope_row(w.name.clone(), sc))
         .collect();
     if r.scenario.workloads.len() > 1 {
-        rows.push(scope_row("total".into(), &s.total).style(t.header));
+        cells.push(scope_row("total".into(), &s.total));
     }
-    let widths: Vec<Constraint> = header
+    let mut widths: Vec<Constraint> = header
         .iter()
         .enumerate()
         .map(|(i, _)| match i {
@@ -106,6 +106,24 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
             2 | 3 => Constraint::Length(if s.replications > 1 { 12 } else { 8 }),
             i if i == header.len() - 2 => Constraint::Length(15),
             _ => Constraint::Length(9),
+        })
+        .collect();
+    let keep = super::fitting(&widths, area.width.saturating_sub(2));
+    widths.truncate(keep);
+    header.truncate(keep);
+    let last = cells.len().saturating_sub(1);
+    let many = r.scenario.workloads.len() > 1;
+    let rows: Vec<Row> = cells
+        .into_iter()
+        .enumerate()
+        .map(|(i, mut c)| {
+            c.truncate(keep);
+            let row = Row::new(c);
+            if many && i == last {
+                row.style(t.header)
+            } else {
+                row
+            }
         })
         .collect();
     let n = rows.len() as u16;
@@ -177,13 +195,13 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         .wrap(ratatui::widgets::Wrap { trim: true })
         .render(facts_area, buf);
 
-    let rows: Vec<Row> = r
+    let rows: Vec<Vec<String>> = r
         .scenario
         .pools
         .iter()
         .zip(&s.pools)
         .map(|(p, ps)| {
-            Row::new(vec![
+            vec![
                 p.name.clone(),
                 p.instance.name.clone(),
                 p.market.to_string(),
@@ -197,31 +215,36 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
                 usd(ps.cost_usd / hours.max(1e-9)),
                 usd(ps.idle_cost_usd / hours.max(1e-9)),
                 format!("{:.0}", ps.interruptions),
-            ])
+            ]
         })
         .collect();
-    Table::new(
-        rows,
-        [
-            Constraint::Min(14),
-            Constraint::Length(14),
-            Constraint::Length(10),
-            Constraint::Length(8),
-            Constraint::Length(6),
-            Constraint::Length(6),
-            Constraint::Length(9),
-            Constraint::Length(9),
-            Constraint::Length(8),
-        ],
-    )
-    .header(
-        Row::new(vec![
-            "pool", "instance", "market", "replicas", "util", "batch", "$/hour", "idle/h",
-            "reclaims",
-        ])
-        .style(t.header),
-    )
-    .block(Block::bordered().title(" Pools (means over the window) "))
-    .style(style)
-    .render(pools_area, buf);
+    let mut pool_widths = vec![
+        Constraint::Min(14),
+        Constraint::Length(14),
+        Constraint::Length(10),
+        Constraint::Length(8),
+        Constraint::Length(6),
+        Constraint::Length(6),
+        Constraint::Length(9),
+        Constraint::Length(9),
+        Constraint::Length(8),
+    ];
+    let keep = super::fitting(&pool_widths, pools_area.width.saturating_sub(2));
+    pool_widths.truncate(keep);
+    let mut pool_header = vec![
+        "pool", "instance", "market", "replicas", "util", "batch", "$/hour", "idle/h", "reclaims",
+    ];
+    pool_header.truncate(keep);
+    let rows: Vec<Row> = rows
+        .into_iter()
+        .map(|mut c| {
+            c.truncate(keep);
+            Row::new(c)
+        })
+        .collect();
+    Table::new(rows, pool_widths)
+        .header(Row::new(pool_header).style(t.header))
+        .block(Block::bordered().title(" Pools (means over the window) "))
+        .style(style)
+        .render(pools_area, buf);
 }
