@@ -212,12 +212,17 @@ fn mean_pool(ps: &[&PoolStats]) -> PoolStats {
     }
 }
 
-/// Row-by-row means; a `NaN` (nothing measured in that interval of that run) is skipped.
-fn mean_series(runs: &[&[SeriesRow]]) -> Vec<SeriesRow> {
+/// Row-by-row means of per-run series, as long as the shortest run's: `build(i, mean)` makes row
+/// `i`, where `mean(field)` is the field's mean over the runs, a `NaN` (nothing measured in that
+/// interval of that run) left out.
+fn mean_rows<T>(
+    runs: &[&[T]],
+    build: impl Fn(usize, &dyn Fn(fn(&T) -> f64) -> f64) -> T,
+) -> Vec<T> {
     let rows = runs.iter().map(|r| r.len()).min().unwrap_or(0);
     (0..rows)
         .map(|i| {
-            let m = |f: fn(&SeriesRow) -> f64| {
+            let mean = |f: fn(&T) -> f64| {
                 let xs: Vec<f64> = runs
                     .iter()
                     .map(|r| f(&r[i]))
@@ -229,47 +234,33 @@ fn mean_series(runs: &[&[SeriesRow]]) -> Vec<SeriesRow> {
                     xs.iter().sum::<f64>() / xs.len() as f64
                 }
             };
-            SeriesRow {
-                t_s: runs[0][i].t_s,
-                arrivals: m(|r| r.arrivals),
-                completed: m(|r| r.completed),
-                failed: m(|r| r.failed),
-                p50_ms: m(|r| r.p50_ms),
-                p99_ms: m(|r| r.p99_ms),
-                utilization: m(|r| r.utilization),
-                replicas: m(|r| r.replicas),
-                queue: m(|r| r.queue),
-                cost_usd: m(|r| r.cost_usd),
-            }
+            build(i, &mean)
         })
         .collect()
 }
 
-/// Row-by-row means of one pool's series; a `NaN` (no replicas in that interval) is skipped.
+fn mean_series(runs: &[&[SeriesRow]]) -> Vec<SeriesRow> {
+    mean_rows(runs, |i, m| SeriesRow {
+        t_s: runs[0][i].t_s,
+        arrivals: m(|r| r.arrivals),
+        completed: m(|r| r.completed),
+        failed: m(|r| r.failed),
+        p50_ms: m(|r| r.p50_ms),
+        p99_ms: m(|r| r.p99_ms),
+        utilization: m(|r| r.utilization),
+        replicas: m(|r| r.replicas),
+        queue: m(|r| r.queue),
+        cost_usd: m(|r| r.cost_usd),
+    })
+}
+
 fn mean_pool_series(runs: &[&[PoolSeriesRow]]) -> Vec<PoolSeriesRow> {
-    let rows = runs.iter().map(|r| r.len()).min().unwrap_or(0);
-    (0..rows)
-        .map(|i| {
-            let m = |f: fn(&PoolSeriesRow) -> f64| {
-                let xs: Vec<f64> = runs
-                    .iter()
-                    .map(|r| f(&r[i]))
-                    .filter(|x| !x.is_nan())
-                    .collect();
-                if xs.is_empty() {
-                    f64::NAN
-                } else {
-                    xs.iter().sum::<f64>() / xs.len() as f64
-                }
-            };
-            PoolSeriesRow {
-                t_s: runs[0][i].t_s,
-                replicas: m(|r| r.replicas),
-                utilization: m(|r| r.utilization),
-                cost_usd: m(|r| r.cost_usd),
-            }
-        })
-        .collect()
+    mean_rows(runs, |i, m| PoolSeriesRow {
+        t_s: runs[0][i].t_s,
+        replicas: m(|r| r.replicas),
+        utilization: m(|r| r.utilization),
+        cost_usd: m(|r| r.cost_usd),
+    })
 }
 
 /// Simulated progress of the runs of an experiment, for progress bars.

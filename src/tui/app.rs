@@ -264,6 +264,11 @@ impl App {
         }
     }
 
+    /// The selected field of pool `p`, as found in the text at the last change.
+    fn located(&self, p: usize) -> Option<fields::Located> {
+        self.fields.get(p)?.get(self.col)?.clone()
+    }
+
     /// The Fleet fields that some pool has (a fleet with no autoscaling shows no bounds).
     pub fn columns(&self) -> Vec<usize> {
         (0..Field::ALL.len())
@@ -529,7 +534,7 @@ impl App {
         }
         let field = self.field();
         let pool = self.scenario.pools[self.row].name.clone();
-        let Some(at) = fields::locate(self.doc.text(), &self.scenario, self.row, field) else {
+        let Some(at) = self.located(self.row) else {
             self.error(format!("pool {pool} has no {} to change", field.title()));
             return Vec::new();
         };
@@ -561,7 +566,7 @@ impl App {
             Tab::Fleet if !self.scenario.pools.is_empty() => {
                 let field = self.field();
                 let p = self.row;
-                let Some(at) = fields::locate(self.doc.text(), &self.scenario, p, field) else {
+                let Some(at) = self.located(p) else {
                     self.error(format!(
                         "pool {} has no {}; set it with :",
                         self.scenario.pools[p].name,

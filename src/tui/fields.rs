@@ -61,12 +61,6 @@ pub struct Located {
     pub default: Option<String>,
 }
 
-/// Locates `field` of pool `p` of `scenario` in `text`; `None` when the pool has no such field
-/// (a fixed pool has no autoscaling bounds; an LLM has no batching wait).
-pub fn locate(text: &str, scenario: &Scenario, p: usize, field: Field) -> Option<Located> {
-    locate_in(&text.parse().ok()?, scenario, p, field)
-}
-
 /// Every field of every pool, row by row (what the Fleet table shows).
 pub fn table(text: &str, scenario: &Scenario) -> Vec<Vec<Option<Located>>> {
     let Ok(doc) = text.parse::<DocumentMut>() else {
@@ -82,6 +76,8 @@ pub fn table(text: &str, scenario: &Scenario) -> Vec<Vec<Option<Located>>> {
         .collect()
 }
 
+/// Locates `field` of pool `p` of `scenario` in `doc`; `None` when the pool has no such field
+/// (a fixed pool has no autoscaling bounds; an LLM has no batching wait).
 fn locate_in(doc: &DocumentMut, scenario: &Scenario, p: usize, field: Field) -> Option<Located> {
     let pool = &scenario.pools[p];
     let pkey = format!("pools.{}", quote_key(&pool.name));

@@ -182,6 +182,20 @@ fn hint_bar(app: &App, area: Rect, buf: &mut Buffer) {
     Line::from(spans).render(area, buf);
 }
 
+/// Notes a table drawn in `inner` (its header on the first row) as the clickable list, its first
+/// visible row being item `first`.
+pub fn note_list(app: &App, inner: Rect, first: usize) {
+    app.hits.borrow_mut().list = Some((
+        Rect::new(
+            inner.x,
+            inner.y + 1,
+            inner.width,
+            inner.height.saturating_sub(1),
+        ),
+        first,
+    ));
+}
+
 /// Results are dimmed while they are of an older text than the one edited.
 pub fn result_style(app: &App) -> Style {
     if app.stale() {

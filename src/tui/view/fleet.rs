@@ -110,15 +110,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         .block(block);
     let mut state = TableState::default().with_selected(Some(app.row));
     StatefulWidget::render(table, table_area, buf, &mut state);
-    app.hits.borrow_mut().list = Some((
-        Rect::new(
-            inner.x,
-            inner.y + 1,
-            inner.width,
-            inner.height.saturating_sub(1),
-        ),
-        state.offset(),
-    ));
+    super::note_list(app, inner, state.offset());
 
     // What the selected pool is, in words.
     let mut lines = Vec::new();

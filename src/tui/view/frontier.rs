@@ -197,15 +197,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     // The table scrolls to keep the selection in view; clicks map through its offset.
     let mut state = TableState::default().with_selected(Some(f.selected));
     StatefulWidget::render(table, list_area, buf, &mut state);
-    app.hits.borrow_mut().list = Some((
-        Rect::new(
-            inner.x,
-            inner.y + 1,
-            inner.width,
-            inner.height.saturating_sub(1),
-        ),
-        state.offset(),
-    ));
+    super::note_list(app, inner, state.offset());
 }
 
 fn bounds(xs: impl Iterator<Item = f64>) -> (f64, f64) {

@@ -101,15 +101,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
                     }
                 })
                 .collect();
-            app.hits.borrow_mut().list = Some((
-                Rect::new(
-                    list.x,
-                    list.y + 1,
-                    list.width,
-                    list.height.saturating_sub(1),
-                ),
-                first,
-            ));
+            super::note_list(app, list, first);
             let widths: Vec<Constraint> = p
                 .header
                 .iter()
