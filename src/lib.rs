@@ -1,11 +1,12 @@
 //! headroom: a capacity planner and simulator for GPU fleets that serve ML inference.
 //!
 //! Layers, lower never importing higher: [`units`], [`rng`] → [`pricing`], [`fleet`],
-//! [`workload`] → [`scenario`] → [`sim`] → [`experiment`] → [`sweep`], [`optimize`] → [`report`]
+//! [`workload`] → [`scenario`] → [`sim`], [`calibrate`] → [`experiment`] → [`sweep`], [`optimize`] → [`report`]
 //! → [`cli`], [`tui`].
 //! The library is what the CLI, the tests and the benches drive.
 
 pub mod atomic_file;
+pub mod calibrate;
 pub mod cli;
 pub mod experiment;
 pub mod fleet;

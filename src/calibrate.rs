@@ -1,0 +1,13 @@
+//! Calibration from live NVML measurements: read the GPUs while the user's workload runs, join
+//! what they did with what the service did, and fit the simulator's parameters to it.
+//!
+//! [`source`] is the interface to the GPUs ([`nvml`] is the real one); [`sampler`] reads them at
+//! a steady interval; [`fit`] holds the least-squares fits and the rules for refusing a fit the
+//! data cannot support.
+
+pub mod fit;
+pub mod nvml;
+pub mod sampler;
+pub mod source;
+
+pub use source::{DeviceInfo, GpuSource, Sample, SourceError, SystemInfo};

@@ -1,0 +1,1 @@
+//! The real GPUs, through NVML (nvml-wrapper).

@@ -1,0 +1,1 @@
+//! Reading the GPUs at a steady interval.
