@@ -7,6 +7,7 @@ mod golden;
 mod interruptions;
 mod llm;
 mod llm_validation;
+mod nvml;
 mod optimize;
 mod properties;
 mod purchase;

@@ -1,6 +1,8 @@
 //! Helpers shared by the integration tests.
 
 use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
 
 use headroom::experiment::{Summary, replicate};
 use headroom::scenario::{self, Scenario};
@@ -15,6 +17,28 @@ pub fn scenario_path(name: &str) -> PathBuf {
 
 pub fn fixture(path: &str) -> PathBuf {
     root().join("tests/fixtures").join(path)
+}
+
+/// The NVML stand-in built from `tests/fixtures/nvml_stub.c`, compiled with gcc once per test
+/// process. It is built under a name of this process's own and renamed into place, so test
+/// processes running at once never load a half-written file.
+pub fn nvml_stub() -> PathBuf {
+    static STUB: OnceLock<PathBuf> = OnceLock::new();
+    STUB.get_or_init(|| {
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR"));
+        let lib = dir.join("libnvidia-ml-stub.so");
+        let building = dir.join(format!("libnvidia-ml-stub.{}.so", std::process::id()));
+        let status = Command::new("gcc")
+            .args(["-shared", "-fPIC", "-O2", "-Wall", "-Werror", "-o"])
+            .arg(&building)
+            .arg(fixture("nvml_stub.c"))
+            .status()
+            .unwrap_or_else(|e| panic!("the NVML stub needs gcc to build: {e}"));
+        assert!(status.success(), "gcc failed on tests/fixtures/nvml_stub.c");
+        std::fs::rename(&building, &lib).expect("stub library moved into place");
+        lib
+    })
+    .clone()
 }
 
 /// A bundled scenario with `--set` style overrides.
