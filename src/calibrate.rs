@@ -5,9 +5,12 @@
 //! a steady interval; [`fit`] holds the least-squares fits and the rules for refusing a fit the
 //! data cannot support.
 
+pub mod build_profile;
 pub mod fit;
 pub mod nvml;
+pub mod requests;
 pub mod sampler;
+pub mod samples;
 pub mod source;
 
 pub use source::{DeviceInfo, GpuSource, Sample, SourceError, SystemInfo};

@@ -3,6 +3,7 @@
 //! Exit codes: 0 ran (and every SLO was met), 1 ran and an SLO was missed, 2 bad input or error.
 //! A closed pipe (`headroom … | head`) ends the program quietly.
 
+mod calibrate;
 mod optimize;
 mod output;
 mod simulate;
@@ -40,9 +41,55 @@ enum Command {
     /// run the optimizer, save back to the file. With no arguments in a terminal, `headroom`
     /// opens this on the bundled default scenario.
     Tui(TuiArgs),
+    /// List the local NVIDIA GPUs as NVML reports them.
+    Gpus(GpusArgs),
+    /// Sample the GPUs (NVML) while a workload runs, fit power, service-time and memory figures,
+    /// and write a GPU profile that scenarios can use.
+    Calibrate(CalibrateArgs),
     /// Find the cheapest fleet (instance types, markets, counts by hour) that meets the SLO,
     /// from the scenario's [optimize] table; verify it by simulation.
     Optimize(OptimizeArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct GpusArgs {
+    /// Output format.
+    #[arg(long, short = 'f', value_enum, default_value_t = ReportFormat::Table)]
+    format: ReportFormat,
+    /// The NVML library to load (default: $HEADROOM_NVML_LIB, else the driver's).
+    #[arg(long, value_name = "PATH")]
+    nvml_lib: Option<PathBuf>,
+}
+
+#[derive(Debug, clap::Args)]
+struct CalibrateArgs {
+    /// How long to sample (e.g. 60s); with a command, at most this long.
+    #[arg(long, value_name = "D")]
+    duration: Option<String>,
+    /// Time between samples.
+    #[arg(long, value_name = "I", default_value = "100ms")]
+    interval: String,
+    /// GPU indices to sample, e.g. 0,1 (default: all).
+    #[arg(long, value_name = "LIST")]
+    devices: Option<String>,
+    /// The workload's request log (CSV; see the README) to fit service times from.
+    #[arg(long, value_name = "FILE")]
+    log: Option<PathBuf>,
+    /// Write the profile here (default: standard output).
+    #[arg(long, value_name = "PROFILE")]
+    out: Option<PathBuf>,
+    /// Write the raw samples here (default: beside --out, as NAME.samples.csv).
+    #[arg(long, value_name = "FILE")]
+    samples: Option<PathBuf>,
+    /// Recompute a profile from recorded samples instead of measuring.
+    #[arg(long, value_name = "SAMPLES.csv", conflicts_with_all = ["duration", "devices", "command"])]
+    replay: Option<PathBuf>,
+    /// The NVML library to load (default: $HEADROOM_NVML_LIB, else the driver's).
+    #[arg(long, value_name = "PATH")]
+    nvml_lib: Option<PathBuf>,
+    /// A command to run and measure; sampling stops when it exits.
+    #[arg(last = true, value_name = "COMMAND")]
+    command: Vec<String>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -222,6 +269,8 @@ pub fn run() -> ExitCode {
         Command::Merge(args) => sweep::merge(args),
         Command::Optimize(args) => optimize::run(args),
         Command::Tui(args) => tui(args),
+        Command::Gpus(args) => calibrate::gpus(args),
+        Command::Calibrate(args) => calibrate::calibrate(args),
     };
     finish(result)
 }

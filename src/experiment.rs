@@ -5,6 +5,7 @@
 //! order-preserving `par_iter().map().collect()`, and every sum is taken after the collect in
 //! replication order, so the summary does not depend on the number of threads.
 
+pub mod energy;
 pub mod validation;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};

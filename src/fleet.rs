@@ -5,6 +5,7 @@
 //! whole instances, and the instances are what the bill counts.
 
 pub mod interruptions;
+pub mod power;
 pub mod provisioning;
 pub mod scaling;
 pub mod service;
@@ -16,6 +17,7 @@ use crate::pricing::{InstanceType, Market};
 use crate::units::SimTime;
 
 pub use interruptions::{Correlated, Interruptions, Replacement};
+pub use power::{EnergySpec, PowerModel, PowerSource};
 pub use provisioning::{Provisioning, WarmPool, WarmState, WeightSource};
 pub use scaling::{
     QueueMetric, Scaling, ScalingPolicy, StepScaling, TargetTracking, TrackedMetric,
@@ -160,6 +162,8 @@ pub struct Pool {
     pub weight: f64,
     /// How long a new replica (autoscaling, or replacing a reclaimed one) takes to serve.
     pub provisioning: Provisioning,
+    /// What each GPU draws; `None` when neither a profile nor the GPU's spec says.
+    pub power: Option<PowerModel>,
 }
 
 impl Pool {

@@ -13,6 +13,7 @@ pub mod fleet;
 pub mod llm;
 pub mod optimize;
 pub mod pricing;
+pub mod profile;
 pub mod report;
 pub mod rng;
 pub mod scenario;

@@ -43,6 +43,10 @@ pub struct Scenario {
     pub catalog: String,
     /// What `headroom optimize` may choose from, if the file says.
     pub optimize: Option<OptimizeSpec>,
+    /// What energy costs, for an owned fleet (`[energy]`).
+    pub energy: Option<crate::fleet::EnergySpec>,
+    /// The GPU profiles the scenario uses, as it names them.
+    pub profiles: Vec<String>,
 }
 
 impl Scenario {

@@ -285,6 +285,8 @@ impl Trials<'_> {
             pools: vec![pool],
             catalog: scenario.catalog.clone(),
             optimize: None,
+            energy: None,
+            profiles: Vec::new(),
         })
     }
 }

@@ -4,7 +4,7 @@
 //! `scenario`, `seed`, `replications`, `window`, `requests`, `latency_ms`, `wait_ms`,
 //! `utilization`, `gpu_hours`, `cost_usd`, `slo`, `throughput_rps`, `mean_in_system`,
 //! `batch_size_mean`, `workloads` (the same fields per workload, with its time series), `pools`,
-//! `timeseries`, and last the `run` block, the only part that changes between runs with one seed.
+//! `timeseries`, `energy` (with an `[energy]` table), and last the `run` block, the only part that changes between runs with one seed.
 //! With replications, each headline number `x` has a sibling `x_ci95: [low, high]`.
 
 use serde_json::{Map, Value, json};
@@ -33,6 +33,21 @@ pub fn to_value(r: &Report) -> Value {
     );
     scope(&mut root, &s.total, sc);
     root.insert("catalog".into(), json!(sc.catalog));
+    if let Some(e) = crate::experiment::energy::energy(sc, s) {
+        root.insert(
+            "energy".into(),
+            json!({
+                "kwh": e.kwh,
+                "pue": e.spec.pue,
+                "price_per_kwh": e.spec.price_per_kwh,
+                "cost_usd": e.cost_usd,
+                "carbon_kg": e.carbon_kg,
+                "wh_per_request": e.wh_per_request,
+                "wh_per_1k_output_tokens": e.wh_per_1k_output_tokens,
+                "pools_gpu_kwh": sc.pools.iter().zip(&e.pool_gpu_kwh).map(|(p, k)| json!({"pool": p.name, "gpu_kwh": if k.is_finite() { json!(k) } else { json!(null) }})).collect::<Vec<_>>(),
+            }),
+        );
+    }
     let workloads = sc
         .workloads
         .iter()

@@ -239,6 +239,26 @@ pub fn render(r: &Report) -> String {
     if !markets.is_empty() {
         let _ = writeln!(out, "markets   {}", markets.join(" · "));
     }
+    if let Some(e) = crate::experiment::energy::energy(sc, s) {
+        let mut line = format!(
+            "energy    {} kWh (PUE {}) · {} at {}/kWh · {:.1} Wh per request",
+            thousands_1(e.kwh),
+            e.spec.pue,
+            usd(e.cost_usd),
+            usd_unit(e.spec.price_per_kwh),
+            e.wh_per_request
+        );
+        if let Some(w) = e.wh_per_1k_output_tokens {
+            let _ = write!(line, " · {w:.2} Wh per 1k output tokens");
+        }
+        if let Some(c) = e.carbon_kg {
+            let _ = write!(line, " · {} kg CO2e", thousands_1(c));
+        }
+        if !e.unknown.is_empty() {
+            let _ = write!(line, " (no power figures for {})", e.unknown.join(", "));
+        }
+        let _ = writeln!(out, "{line}");
+    }
     if llm {
         let _ = writeln!(
             out,

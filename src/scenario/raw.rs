@@ -60,6 +60,9 @@ pub struct Top {
     pub warmup: Option<Spanned<Duration>>,
     pub interval: Option<Spanned<Duration>>,
     pub pricing: Option<Pricing>,
+    /// Calibrated GPU profiles (files written by `headroom calibrate`).
+    pub profiles: Option<Vec<Spanned<String>>>,
+    pub energy: Option<Spanned<Energy>>,
     // The named sections are read entry by entry before `Top`; they are listed here only so
     // that the message for an unknown top-level key names them too.
     #[serde(default)]
@@ -139,6 +142,16 @@ pub struct Gpu {
     pub source: Option<String>,
 }
 
+/// What energy costs where the fleet is owned.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Energy {
+    pub price_per_kwh: Spanned<f64>,
+    pub carbon_kg_per_kwh: Option<Spanned<f64>>,
+    pub pue: Option<Spanned<f64>>,
+}
+
+/// Where the price catalog comes from.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Pricing {

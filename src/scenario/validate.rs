@@ -64,6 +64,7 @@ pub(super) fn scenario(src: &Source, base: &Path) -> Result<Scenario, Vec<Diagno
         gpus: crate::llm::GpuCatalog::bundled(),
         tree: DeTable::new(),
         problems: Vec::new(),
+        profiles: Vec::new(),
     };
     let (root, syntax) = DeTable::parse_recoverable(src.text());
     if !syntax.is_empty() {
@@ -216,6 +217,8 @@ pub(super) fn scenario(src: &Source, base: &Path) -> Result<Scenario, Vec<Diagno
         pools,
         catalog: catalog.name().to_string(),
         optimize,
+        energy: settings.energy,
+        profiles: c.profiles.iter().map(|(p, _)| p.clone()).collect(),
     })
 }
 
@@ -226,6 +229,7 @@ struct Settings {
     interval: SimTime,
     catalog: Option<Catalog>,
     reserved_discount: f64,
+    energy: Option<crate::fleet::EnergySpec>,
 }
 
 struct Checker<'s> {
@@ -236,6 +240,8 @@ struct Checker<'s> {
     tree: DeTable<'s>,
     /// Problems with the byte offset they point at, for reporting in file order.
     problems: Vec<(usize, Diagnostic)>,
+    /// Calibrated GPU profiles, by the path the scenario wrote.
+    profiles: Vec<(String, crate::profile::Profile)>,
 }
 
 impl Checker<'_> {
@@ -373,6 +379,13 @@ impl Checker<'_> {
                 reserved_discount = self.discount(d);
             }
         }
+        for path in top.profiles.iter().flatten() {
+            match crate::profile::Profile::read(&base.join(path.get_ref())) {
+                Ok(p) => self.profiles.push((path.get_ref().clone(), p)),
+                Err(e) => self.error(path.span(), e.to_string()),
+            }
+        }
+        let energy = top.energy.as_ref().map(|e| self.energy(e.get_ref()));
         Settings {
             seed,
             horizon,
@@ -380,6 +393,44 @@ impl Checker<'_> {
             interval,
             catalog,
             reserved_discount,
+            energy,
+        }
+    }
+
+    fn energy(&mut self, e: &raw::Energy) -> crate::fleet::EnergySpec {
+        let mut nonneg = |v: &Spanned<f64>, field: &str| {
+            let x = *v.get_ref();
+            if !(x.is_finite() && x >= 0.0) {
+                self.error(
+                    v.span(),
+                    format!("`{field}` must be a number >= 0, got {x}"),
+                );
+            }
+            x
+        };
+        let price_per_kwh = nonneg(&e.price_per_kwh, "price_per_kwh");
+        let carbon_kg_per_kwh = e
+            .carbon_kg_per_kwh
+            .as_ref()
+            .map(|c| nonneg(c, "carbon_kg_per_kwh"));
+        let pue = match &e.pue {
+            Some(p) if !(p.get_ref().is_finite() && *p.get_ref() >= 1.0) => {
+                self.error(
+                    p.span(),
+                    format!(
+                        "`pue` is facility energy over IT energy, at least 1 (e.g. 1.2); got {}",
+                        p.get_ref()
+                    ),
+                );
+                1.0
+            }
+            Some(p) => *p.get_ref(),
+            None => 1.0,
+        };
+        crate::fleet::EnergySpec {
+            price_per_kwh,
+            carbon_kg_per_kwh,
+            pue,
         }
     }
 

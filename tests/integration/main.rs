@@ -1,6 +1,7 @@
 //! Integration tests: the library against closed forms and reference simulations, the CLI as a
 //! process, golden files, and properties.
 
+mod calibrate;
 mod cli;
 mod elastic;
 mod golden;

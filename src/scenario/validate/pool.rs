@@ -256,6 +256,7 @@ impl Checker<'_> {
         }
         let instance = instance?;
         let (gpus_per_replica, serving) = serving?;
+        let power = self.power(&instance);
         Some(Pool {
             name: pool_name.clone(),
             workload: workload?,
@@ -270,7 +271,27 @@ impl Checker<'_> {
             spill_order,
             weight,
             provisioning: provisioning?,
+            power,
         })
+    }
+
+    /// What a GPU of `inst` draws: the calibrated profile for its GPU model if the scenario has
+    /// one, else its TDP; `None` when neither is known.
+    fn power(&self, inst: &InstanceType) -> Option<crate::fleet::PowerModel> {
+        if let Some((path, p)) = self
+            .profiles
+            .iter()
+            .find(|(_, p)| p.gpu.eq_ignore_ascii_case(&inst.gpu_model) && p.power.is_some())
+        {
+            let f = p.power.as_ref().expect("checked");
+            return Some(crate::fleet::PowerModel {
+                idle_w: f.idle_w,
+                dynamic_w: f.dynamic_w,
+                source: crate::fleet::PowerSource::Profile(path.clone()),
+            });
+        }
+        let tdp = self.gpus.find(&inst.gpu_model)?.tdp_watts?;
+        Some(crate::fleet::PowerModel::from_tdp(tdp))
     }
 
     /// GPUs per replica: `gpus_per_replica` if set (it must divide the instance's GPUs or be a
@@ -332,6 +353,26 @@ impl Checker<'_> {
                     None
                 }
             },
+        };
+        // A calibrated profile for this GPU (and model, if it names one) replaces the model's
+        // service time with the one measured; the pool's own `service`, if written, still wins.
+        let service = match (service, &p.service) {
+            (Some(mut s), None) => {
+                if let Some(f) = self
+                    .profiles
+                    .iter()
+                    .filter(|(_, pr)| pr.gpu.eq_ignore_ascii_case(&inst.gpu_model))
+                    .filter(|(_, pr)| pr.model.as_deref().is_none_or(|m| m == model))
+                    .find_map(|(_, pr)| pr.service.as_ref())
+                {
+                    s.time = ServiceTime::BatchLinear {
+                        base: crate::units::SimTime::from_secs_f64(f.base_ms / 1e3),
+                        per_item: crate::units::SimTime::from_secs_f64(f.per_item_ms / 1e3),
+                    };
+                }
+                Some(s)
+            }
+            (s, _) => s,
         };
         Some((gpus?, service?))
     }

@@ -1,0 +1,185 @@
+//! From samples (and the workload's request log) to a profile: the fits, the statistics, the
+//! provenance, and the fits refused with the reason.
+
+use std::collections::BTreeMap;
+
+use super::fit::{self, Summary};
+use super::requests::Request;
+use super::source::{DeviceInfo, Sample, SystemInfo};
+use crate::profile::{self, Memory, PowerFit, Profile, Provenance, ServiceFit, Stats};
+
+/// What the samples were taken of, and how.
+#[derive(Clone, Debug)]
+pub struct Context {
+    pub system: SystemInfo,
+    /// The first sampled device (the profile is of its GPU model).
+    pub device: DeviceInfo,
+    pub devices: Vec<u32>,
+    pub date: String,
+    pub interval_ms: f64,
+    pub command: Option<String>,
+    pub log: Option<String>,
+    pub replayed_from: Option<String>,
+}
+
+/// The catalog's name for an NVML device name: `NVIDIA L40S` → `L40S`, `NVIDIA H100 80GB HBM3`
+/// → `H100`, `Tesla T4` → `T4`.
+pub fn catalog_gpu(nvml_name: &str) -> String {
+    let words: Vec<&str> = nvml_name
+        .split_whitespace()
+        .filter(|w| !matches!(*w, "NVIDIA" | "Tesla" | "GeForce" | "Quadro"))
+        .collect();
+    words
+        .first()
+        .map_or(nvml_name.to_string(), |w| w.to_string())
+}
+
+/// `x` rounded to `d` decimals: a profile is read by people, and its last digits are noise.
+fn round(x: f64, d: i32) -> f64 {
+    let m = 10f64.powi(d);
+    (x * m).round() / m
+}
+
+fn stats(xs: &[f64]) -> Option<Stats> {
+    if xs.is_empty() {
+        return None;
+    }
+    let Summary {
+        mean,
+        p50,
+        p95,
+        min,
+        max,
+        ..
+    } = fit::summary(xs);
+    Some(Stats {
+        mean: round(mean, 3),
+        p50: round(p50, 3),
+        p95: round(p95, 3),
+        min: round(min, 3),
+        max: round(max, 3),
+    })
+}
+
+/// Fits what the data supports; the rest goes to `refused` with the reason.
+pub fn build(ctx: &Context, samples: &[Sample], log: Option<&[Request]>) -> Profile {
+    let mut refused = Vec::new();
+    let util: Vec<f64> = samples.iter().map(|s| s.gpu_util).collect();
+    let power: Vec<f64> = samples.iter().map(|s| s.power_w).collect();
+    let power_fit = match fit::power_model(&util, &power) {
+        Ok(f) => Some(PowerFit {
+            idle_w: round(f.idle_w, 2),
+            dynamic_w: round(f.dynamic_w, 2),
+            r_squared: round(f.line.r_squared, 4),
+            rmse_w: round(f.line.rmse, 2),
+            limit_w: ctx.device.power_limit_w,
+        }),
+        Err(e) => {
+            refused.push(format!("power against utilization: {e}"));
+            None
+        }
+    };
+    let used_max = samples
+        .iter()
+        .map(|s| s.memory_used_mib)
+        .fold(0.0, f64::max);
+    let memory = (!samples.is_empty()).then(|| Memory {
+        total_mib: ctx.device.memory_total_mib,
+        used_max_mib: used_max,
+        headroom_mib: (ctx.device.memory_total_mib - used_max).max(0.0),
+    });
+    let mut service = None;
+    if let Some(log) = log {
+        let sized: Vec<&Request> = log.iter().filter(|r| r.batch_size.is_some()).collect();
+        if !sized.is_empty() {
+            let batch: Vec<f64> = sized.iter().filter_map(|r| r.batch_size).collect();
+            let lat: Vec<f64> = sized.iter().map(|r| r.latency_s).collect();
+            match fit::batch_linear(&batch, &lat) {
+                Ok(f) => {
+                    service = Some(ServiceFit {
+                        base_ms: round(f.base_s * 1e3, 3),
+                        per_item_ms: round(f.per_item_s * 1e3, 3),
+                        r_squared: round(f.line.r_squared, 4),
+                        rmse_ms: round(f.line.rmse * 1e3, 3),
+                        requests: f.line.n as u64,
+                        outliers: f.outliers_dropped as u64,
+                    })
+                }
+                Err(e) => refused.push(format!("batch-linear service time: {e}")),
+            }
+        } else {
+            refused.push(
+                "LLM efficiency factors: not fitted by this version; the log's token counts are kept for a later one".into(),
+            );
+        }
+    }
+    let mut by = BTreeMap::new();
+    let mut add = |name: &str, xs: Vec<f64>| {
+        if let Some(s) = stats(&xs) {
+            by.insert(name.to_string(), s);
+        }
+    };
+    add("gpu_util", util.clone());
+    add(
+        "memory_util",
+        samples.iter().map(|s| s.memory_util).collect(),
+    );
+    add(
+        "memory_used_mib",
+        samples.iter().map(|s| s.memory_used_mib).collect(),
+    );
+    add("power_w", power.clone());
+    add(
+        "sm_clock_mhz",
+        samples.iter().filter_map(|s| s.sm_clock_mhz).collect(),
+    );
+    add(
+        "temperature_c",
+        samples.iter().filter_map(|s| s.temperature_c).collect(),
+    );
+    add(
+        "throttled",
+        samples
+            .iter()
+            .map(|s| f64::from(u8::from(s.throttle_reasons != 0)))
+            .collect(),
+    );
+    let duration_s = round(samples.iter().map(|s| s.t_s).fold(0.0, f64::max), 3);
+    Profile {
+        version: profile::VERSION,
+        gpu: catalog_gpu(&ctx.device.name),
+        model: None,
+        provenance: Provenance {
+            gpu_name: ctx.device.name.clone(),
+            driver: ctx.system.driver_version.clone(),
+            cuda: ctx.system.cuda_version.clone(),
+            date: ctx.date.clone(),
+            duration_s,
+            interval_ms: ctx.interval_ms,
+            samples: samples.len() as u64,
+            devices: ctx.devices.clone(),
+            command: ctx.command.clone(),
+            log: ctx.log.clone(),
+            replayed_from: ctx.replayed_from.clone(),
+        },
+        service,
+        llm: None,
+        power: power_fit,
+        memory,
+        refused,
+        samples: by,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nvml_names_become_catalog_names() {
+        assert_eq!(catalog_gpu("NVIDIA L40S"), "L40S");
+        assert_eq!(catalog_gpu("NVIDIA H100 80GB HBM3"), "H100");
+        assert_eq!(catalog_gpu("Tesla T4"), "T4");
+        assert_eq!(catalog_gpu("NVIDIA A10G"), "A10G");
+    }
+}
