@@ -7,6 +7,7 @@
 
 pub mod build_profile;
 pub mod fit;
+pub mod llm_fit;
 pub mod nvml;
 pub mod requests;
 pub mod sampler;

@@ -81,6 +81,13 @@ struct CalibrateArgs {
     /// Write the raw samples here (default: beside --out, as NAME.samples.csv).
     #[arg(long, value_name = "FILE")]
     samples: Option<PathBuf>,
+    /// For an LLM's log: the scenario with the pool it ran on (its model, GPU and parallelism give
+    /// the roofline the efficiency factors are fitted against).
+    #[arg(long, value_name = "FILE", requires = "pool")]
+    scenario: Option<PathBuf>,
+    /// The pool of --scenario the log ran on.
+    #[arg(long, value_name = "NAME", requires = "scenario")]
+    pool: Option<String>,
     /// Recompute a profile from recorded samples instead of measuring.
     #[arg(long, value_name = "SAMPLES.csv", conflicts_with_all = ["duration", "devices", "command"])]
     replay: Option<PathBuf>,

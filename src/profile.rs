@@ -72,14 +72,23 @@ pub struct ServiceFit {
     pub outliers: u64,
 }
 
-/// Efficiency factors of an LLM against the roofline.
+/// Efficiency factors of an LLM against the roofline: the share of peak compute its prefills
+/// reach (replaces `efficiency.compute` and `compute_8bit`) and the share of peak bandwidth its
+/// decode steps reach (replaces `efficiency.memory`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LlmFit {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prefill_efficiency: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prefill_r_squared: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub decode_efficiency: Option<f64>,
+    /// The middle 80 % of the per-request decode ratios.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decode_p10: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decode_p90: Option<f64>,
     pub requests: u64,
 }
 

@@ -4,9 +4,11 @@
 use std::collections::BTreeMap;
 
 use super::fit::{self, Summary};
+use super::llm_fit::fit_llm;
 use super::requests::Request;
 use super::source::{DeviceInfo, Sample, SystemInfo};
-use crate::profile::{self, Memory, PowerFit, Profile, Provenance, ServiceFit, Stats};
+use crate::llm::roofline::Roofline;
+use crate::profile::{self, LlmFit, Memory, PowerFit, Profile, Provenance, ServiceFit, Stats};
 
 /// What the samples were taken of, and how.
 #[derive(Clone, Debug)]
@@ -20,6 +22,8 @@ pub struct Context {
     pub command: Option<String>,
     pub log: Option<String>,
     pub replayed_from: Option<String>,
+    /// For an LLM log: the roofline of the pool it ran on, and the model's name.
+    pub llm: Option<(Roofline, String)>,
 }
 
 /// The catalog's name for an NVML device name: `NVIDIA L40S` → `L40S`, `NVIDIA H100 80GB HBM3`
@@ -89,9 +93,10 @@ pub fn build(ctx: &Context, samples: &[Sample], log: Option<&[Request]>) -> Prof
         headroom_mib: (ctx.device.memory_total_mib - used_max).max(0.0),
     });
     let mut service = None;
+    let mut llm = None;
     if let Some(log) = log {
         let sized: Vec<&Request> = log.iter().filter(|r| r.batch_size.is_some()).collect();
-        if !sized.is_empty() {
+        if !sized.is_empty() && ctx.llm.is_none() {
             let batch: Vec<f64> = sized.iter().filter_map(|r| r.batch_size).collect();
             let lat: Vec<f64> = sized.iter().map(|r| r.latency_s).collect();
             match fit::batch_linear(&batch, &lat) {
@@ -107,10 +112,41 @@ pub fn build(ctx: &Context, samples: &[Sample], log: Option<&[Request]>) -> Prof
                 }
                 Err(e) => refused.push(format!("batch-linear service time: {e}")),
             }
-        } else {
-            refused.push(
-                "LLM efficiency factors: not fitted by this version; the log's token counts are kept for a later one".into(),
-            );
+        }
+        match &ctx.llm {
+            Some((roofline, _)) => {
+                let e = fit_llm(roofline, log);
+                let mut f = LlmFit {
+                    prefill_efficiency: None,
+                    prefill_r_squared: None,
+                    decode_efficiency: None,
+                    decode_p10: None,
+                    decode_p90: None,
+                    requests: e.requests as u64,
+                };
+                match e.prefill {
+                    Ok((eff, r2)) => {
+                        f.prefill_efficiency = Some(round(eff, 4));
+                        f.prefill_r_squared = Some(round(r2, 4));
+                    }
+                    Err(r) => refused.push(format!("prefill (compute) efficiency: {r}")),
+                }
+                match e.decode {
+                    Ok((eff, lo, hi)) => {
+                        f.decode_efficiency = Some(round(eff, 4));
+                        f.decode_p10 = Some(round(lo, 4));
+                        f.decode_p90 = Some(round(hi, 4));
+                    }
+                    Err(r) => refused.push(format!("decode (memory) efficiency: {r}")),
+                }
+                if f.prefill_efficiency.is_some() || f.decode_efficiency.is_some() {
+                    llm = Some(f);
+                }
+            }
+            None if sized.is_empty() => refused.push(
+                "LLM efficiency factors: the log has token counts; name the pool it ran on with --scenario FILE --pool NAME".into(),
+            ),
+            None => {}
         }
     }
     let mut by = BTreeMap::new();
@@ -147,8 +183,11 @@ pub fn build(ctx: &Context, samples: &[Sample], log: Option<&[Request]>) -> Prof
     let duration_s = round(samples.iter().map(|s| s.t_s).fold(0.0, f64::max), 3);
     Profile {
         version: profile::VERSION,
-        gpu: catalog_gpu(&ctx.device.name),
-        model: None,
+        gpu: match &ctx.llm {
+            Some((r, _)) => r.gpu.gpu_model.clone(),
+            None => catalog_gpu(&ctx.device.name),
+        },
+        model: ctx.llm.as_ref().map(|(_, m)| m.clone()),
         provenance: Provenance {
             gpu_name: ctx.device.name.clone(),
             driver: ctx.system.driver_version.clone(),
@@ -163,7 +202,7 @@ pub fn build(ctx: &Context, samples: &[Sample], log: Option<&[Request]>) -> Prof
             replayed_from: ctx.replayed_from.clone(),
         },
         service,
-        llm: None,
+        llm,
         power: power_fit,
         memory,
         refused,

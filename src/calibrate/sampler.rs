@@ -100,16 +100,11 @@ pub fn record(
     })
 }
 
-/// CPU seconds this thread has used, from /proc (Linux); `None` elsewhere.
+/// CPU seconds this thread has used (the OS's per-thread CPU clock); `None` where there is none.
 fn thread_cpu_time() -> Option<f64> {
-    // utime and stime are fields 14 and 15 of /proc/thread-self/stat, in clock ticks (USER_HZ,
-    // 100 on Linux). The command name (field 2) may hold spaces, so count after its `)`.
-    let stat = std::fs::read_to_string("/proc/thread-self/stat").ok()?;
-    let rest = &stat[stat.rfind(')')? + 2..];
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let utime: f64 = fields.get(11)?.parse().ok()?;
-    let stime: f64 = fields.get(12)?.parse().ok()?;
-    Some((utime + stime) / 100.0)
+    cpu_time::ThreadTime::try_now()
+        .ok()
+        .map(|t| t.as_duration().as_secs_f64())
 }
 
 #[cfg(test)]

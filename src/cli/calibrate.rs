@@ -241,8 +241,36 @@ fn measure(args: &CalibrateArgs) -> anyhow::Result<(Context, Recording)> {
         command: (!args.command.is_empty()).then(|| args.command.join(" ")),
         log: args.log.as_ref().map(|p| p.display().to_string()),
         replayed_from: None,
+        llm: llm_pool(args)?,
     };
     Ok((ctx, rec))
+}
+
+/// The roofline and model of `--scenario`'s `--pool`, for fitting an LLM's efficiency.
+fn llm_pool(
+    args: &CalibrateArgs,
+) -> anyhow::Result<Option<(crate::llm::roofline::Roofline, String)>> {
+    let (Some(file), Some(name)) = (&args.scenario, &args.pool) else {
+        return Ok(None);
+    };
+    let s = crate::scenario::load(file, &[])?;
+    let Some(pool) = s.pools.iter().find(|p| &p.name == name) else {
+        let names: Vec<&str> = s.pools.iter().map(|p| p.name.as_str()).collect();
+        bail!(
+            "{} has no pool {name:?}; its pools are {}",
+            file.display(),
+            names.join(", ")
+        );
+    };
+    match &pool.serving {
+        crate::fleet::Serving::Llm(l) => Ok(Some((
+            l.roofline.clone(),
+            s.workloads[pool.workload].model.clone(),
+        ))),
+        crate::fleet::Serving::Requests(_) => bail!(
+            "pool {name:?} serves a request-level model; --scenario/--pool are for LLM logs (a request-level log needs only batch_size and latency)"
+        ),
+    }
 }
 
 fn parse_devices(list: &str, all: &[DeviceInfo]) -> anyhow::Result<Vec<u32>> {
@@ -325,6 +353,7 @@ fn replay(
         command: Some(get("command")).filter(|c| !c.is_empty()),
         log: args.log.as_ref().map(|p| p.display().to_string()),
         replayed_from: Some(path.display().to_string()),
+        llm: llm_pool(args)?,
     };
     Ok((ctx, s))
 }
@@ -357,6 +386,23 @@ fn report(p: &Profile, rec: Option<&Recording>) -> String {
             s,
             "power: {:.1} W idle + {:.1} W at full utilization (R² {:.3}, RMSE {:.1} W)",
             f.idle_w, f.dynamic_w, f.r_squared, f.rmse_w
+        );
+    }
+    if let Some(f) = &p.llm {
+        let opt =
+            |x: Option<f64>| x.map_or("refused".to_string(), |v| format!("{:.1} %", v * 100.0));
+        let _ = writeln!(
+            s,
+            "llm: prefill reaches {} of peak compute{}, decode {} of peak bandwidth{} ({} requests)",
+            opt(f.prefill_efficiency),
+            f.prefill_r_squared
+                .map_or(String::new(), |r| format!(" (R² {r:.3})")),
+            opt(f.decode_efficiency),
+            match (f.decode_p10, f.decode_p90) {
+                (Some(a), Some(b)) => format!(" (p10–p90 {:.1}–{:.1} %)", a * 100.0, b * 100.0),
+                _ => String::new(),
+            },
+            f.requests
         );
     }
     if let Some(f) = &p.service {

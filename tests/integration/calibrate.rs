@@ -195,3 +195,147 @@ replicas = 6
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("l40s.toml:2"), "{err}");
 }
+
+/// An LLM log written by a "GPU" at 50 % of peak compute and 45 % of peak bandwidth, for the
+/// 8B model on an L40S: `calibrate --scenario --pool` recovers both, and a scenario using the
+/// profile serves slower than the defaults (70 % and 60 %) predict.
+#[test]
+fn llm_efficiency_from_a_benchmark_log() {
+    use headroom::llm::roofline::{DEFAULT_EFFICIENCY, Efficiency, Step, StepModel};
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = dir.path().join("llm.toml");
+    let text = |profiles: &str| {
+        format!(
+            r#"version = 1
+horizon = "10m"
+warmup = "1m"
+{profiles}
+[models.chat]
+architecture = "llama-3.1-8b"
+[workloads.w]
+model = "chat"
+arrival = {{ kind = "poisson", rate = 2 }}
+tokens = {{ input = {{ kind = "fixed", value = 2000 }}, output = {{ kind = "fixed", value = 200 }} }}
+[pools.l40s]
+instance_type = "g6e.xlarge"
+region = "us-east-1"
+replicas = 2
+"#
+        )
+    };
+    std::fs::write(&scenario, text("")).unwrap();
+    let s = headroom::scenario::load(&scenario, &[]).unwrap();
+    let headroom::fleet::Serving::Llm(l) = &s.pools[0].serving else {
+        panic!("an LLM pool")
+    };
+    let mut truth = l.roofline.clone();
+    truth.efficiency = Efficiency {
+        compute: 0.5,
+        compute_8bit: 0.5,
+        memory: 0.45,
+        iteration_overhead_s: 0.0,
+        ..DEFAULT_EFFICIENCY
+    };
+    let real = StepModel::new(&truth);
+    let mut log = String::from("timestamp,input_tokens,output_tokens,ttft_ms,latency_ms\n");
+    for i in 0..30u64 {
+        let (n, m) = (512 + 300 * i, 50 + 10 * i);
+        let mut p = Step::default();
+        p.add_prefill(0, n, true);
+        let ttft = real.seconds(&p);
+        let mut d = Step::default();
+        d.add_decode(n + m / 2);
+        let latency = ttft + real.parts(&d).memory_s * (m - 1) as f64;
+        log.push_str(&format!(
+            "{i},{n},{m},{:.4},{:.4}\n",
+            ttft * 1e3,
+            latency * 1e3
+        ));
+    }
+    let log_path = dir.path().join("bench.csv");
+    std::fs::write(&log_path, log).unwrap();
+    let profile = dir.path().join("l40s-chat.toml");
+    let out = headroom()
+        .args(["calibrate", "--nvml-lib", nvml_stub().to_str().unwrap()])
+        .args([
+            "--interval",
+            "10ms",
+            "--duration",
+            "300ms",
+            "--devices",
+            "0",
+        ])
+        .arg("--log")
+        .arg(&log_path)
+        .arg("--scenario")
+        .arg(&scenario)
+        .args(["--pool", "l40s", "--out"])
+        .arg(&profile)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("llm: prefill reaches"), "{err}");
+    let p = Profile::read(&profile).unwrap();
+    assert_eq!(p.model.as_deref(), Some("chat"));
+    let f = p.llm.unwrap();
+    assert!((f.prefill_efficiency.unwrap() - 0.5).abs() < 0.01, "{f:?}");
+    assert!(
+        (f.decode_efficiency.unwrap() - 0.45).abs() < 0.45 * 0.02,
+        "{f:?}"
+    );
+
+    let ttft = |profiles: &str| {
+        std::fs::write(&scenario, text(profiles)).unwrap();
+        let out = headroom()
+            .arg("simulate")
+            .arg(&scenario)
+            .args(["-f", "json"])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.code().unwrap() <= 1,
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        v["ttft_ms"]["p50"].as_f64().unwrap()
+    };
+    let default = ttft("");
+    let calibrated = ttft("profiles = [\"l40s-chat.toml\"]");
+    // Prefill at 50 % instead of 70 % of peak: TTFT up by about 70/50.
+    assert!(calibrated > default * 1.25, "{calibrated} vs {default}");
+}
+
+/// Ctrl-c (SIGINT) ends sampling early and keeps what was measured: the profile and the samples
+/// are written, exit 0.
+#[test]
+fn ctrl_c_keeps_what_was_measured() {
+    let dir = tempfile::tempdir().unwrap();
+    let profile = dir.path().join("p.toml");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_headroom"))
+        .args(["calibrate", "--nvml-lib", nvml_stub().to_str().unwrap()])
+        .args(["--interval", "10ms", "--duration", "60s", "--out"])
+        .arg(&profile)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let killed = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let started = std::time::Instant::now();
+    let status = child.wait().unwrap();
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    assert_eq!(status.code(), Some(0));
+    let p = Profile::read(&profile).unwrap();
+    // Two GPUs, about 1.5 s of ticks at 10 ms (process start-up takes some of it).
+    assert!(
+        (100..=400).contains(&p.provenance.samples),
+        "{}",
+        p.provenance.samples
+    );
+    assert!(dir.path().join("p.samples.csv").exists());
+}

@@ -422,11 +422,29 @@ impl Checker<'_> {
             self.error(g.span(), "an LLM replica's GPUs are its tensor-parallel degree: give `tensor_parallel` alone");
             return None;
         }
+        // A calibrated profile of this model on this GPU replaces the efficiency factors it
+        // measured: prefill's share of peak compute, decode's share of peak bandwidth.
+        let mut efficiency = llm.efficiency;
+        if let Some(f) = self
+            .profiles
+            .iter()
+            .filter(|(_, pr)| pr.gpu.eq_ignore_ascii_case(&gpu.gpu_model))
+            .filter(|(_, pr)| pr.model.as_deref().is_none_or(|m| m == model))
+            .find_map(|(_, pr)| pr.llm.as_ref())
+        {
+            if let Some(c) = f.prefill_efficiency {
+                efficiency.compute = c;
+                efficiency.compute_8bit = c;
+            }
+            if let Some(m) = f.decode_efficiency {
+                efficiency.memory = m;
+            }
+        }
         let roofline = Roofline {
             variant: llm.variant.clone(),
             gpu,
             tp,
-            efficiency: llm.efficiency,
+            efficiency,
         };
         let s = llm.settings;
         match roofline.memory_plan(
