@@ -241,15 +241,15 @@ pub fn render(r: &Report) -> String {
     }
     if let Some(e) = crate::experiment::energy::energy(sc, s) {
         let mut line = format!(
-            "energy    {} kWh (PUE {}) · {} at {}/kWh · {:.1} Wh per request",
+            "energy    {} kWh (PUE {}) · {} at {}/kWh · {} per request",
             thousands_1(e.kwh),
             e.spec.pue,
             usd(e.cost_usd),
             usd_unit(e.spec.price_per_kwh),
-            e.wh_per_request
+            watt_hours(e.wh_per_request)
         );
         if let Some(w) = e.wh_per_1k_output_tokens {
-            let _ = write!(line, " · {w:.2} Wh per 1k output tokens");
+            let _ = write!(line, " · {} per 1k output tokens", watt_hours(w));
         }
         if let Some(c) = e.carbon_kg {
             let _ = write!(line, " · {} kg CO2e", thousands_1(c));
@@ -489,5 +489,16 @@ fn clip(s: &str, n: usize) -> String {
         let mut t: String = s.chars().take(n - 1).collect();
         t.push('…');
         t
+    }
+}
+
+/// Energy in Wh, or mWh below one.
+fn watt_hours(wh: f64) -> String {
+    if !wh.is_finite() {
+        "-".into()
+    } else if wh >= 1.0 {
+        format!("{wh:.2} Wh")
+    } else {
+        format!("{:.1} mWh", wh * 1e3)
     }
 }
