@@ -7,8 +7,10 @@
 //! - `batch_size` (request-level), or `input_tokens` and `output_tokens` (LLM), with `ttft_s` or
 //!   `ttft_ms` where the tool records the time to the first token.
 //!
-//! vLLM's and SGLang's serving benchmarks can write these columns from their per-request results
-//! (prompt length, output length, TTFT, end-to-end latency).
+//! A JSON result of vLLM's serving benchmark (`vllm bench serve --save-result`, formerly
+//! `benchmark_serving.py`; SGLang's `bench_serving` writes the same keys) is read as it is: per request, `input_lens`, `output_lens`, `ttfts` (seconds) and `itls`
+//! (the gaps between output tokens, seconds), with `start_times` where the tool records them;
+//! a request with an error is left out, and its latency is its TTFT plus its gaps.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -55,8 +57,66 @@ pub fn read(path: &Path) -> Result<Vec<Request>, LogError> {
     parse(&text, &name)
 }
 
-/// Parses a request log; `name` is used in messages.
+/// The per-request arrays of a vLLM/SGLang serving-benchmark result.
+#[derive(serde::Deserialize)]
+struct BenchResult {
+    input_lens: Vec<f64>,
+    output_lens: Vec<f64>,
+    ttfts: Vec<f64>,
+    itls: Vec<Vec<f64>>,
+    #[serde(default)]
+    start_times: Option<Vec<f64>>,
+    #[serde(default)]
+    errors: Vec<Option<String>>,
+}
+
+fn parse_bench_json(text: &str, name: &str) -> Result<Vec<Request>, LogError> {
+    let b: BenchResult = serde_json::from_str(text).map_err(|e| LogError::Header {
+        path: name.to_string(),
+        message: format!(
+            "not a serving-benchmark result (input_lens, output_lens, ttfts, itls): {e}"
+        ),
+    })?;
+    let n = b.input_lens.len();
+    if [b.output_lens.len(), b.ttfts.len(), b.itls.len()] != [n, n, n] {
+        return Err(LogError::Header {
+            path: name.to_string(),
+            message: "input_lens, output_lens, ttfts and itls differ in length".into(),
+        });
+    }
+    let out: Vec<Request> = (0..n)
+        .filter(|&i| {
+            b.errors
+                .get(i)
+                .is_none_or(|e| e.as_deref().is_none_or(str::is_empty))
+        })
+        .filter(|&i| b.ttfts[i] > 0.0)
+        .map(|i| Request {
+            timestamp_s: b
+                .start_times
+                .as_ref()
+                .and_then(|t| t.get(i).copied())
+                .unwrap_or(i as f64),
+            latency_s: b.ttfts[i] + b.itls[i].iter().sum::<f64>(),
+            batch_size: None,
+            input_tokens: Some(b.input_lens[i]),
+            output_tokens: Some(b.output_lens[i]),
+            ttft_s: Some(b.ttfts[i]),
+        })
+        .collect();
+    if out.is_empty() {
+        return Err(LogError::Empty {
+            path: name.to_string(),
+        });
+    }
+    Ok(out)
+}
+
+/// Parses a request log (CSV, or a serving-benchmark JSON result); `name` is used in messages.
 pub fn parse(text: &str, name: &str) -> Result<Vec<Request>, LogError> {
+    if text.trim_start().starts_with('{') {
+        return parse_bench_json(text, name);
+    }
     let mut r = csv::ReaderBuilder::new()
         .trim(csv::Trim::All)
         .flexible(false)
@@ -155,5 +215,20 @@ mod tests {
             e,
             "log.csv:2: column latency_s: must be a number >= 0, got -3"
         );
+    }
+
+    #[test]
+    fn a_vllm_benchmark_result_is_read_as_it_is() {
+        let json = r#"{"duration": 9.5, "completed": 2, "input_lens": [100, 200, 300],
+            "output_lens": [3, 4, 1], "ttfts": [0.05, 0.08, 0.0],
+            "itls": [[0.02, 0.02], [0.02, 0.03, 0.02], []],
+            "errors": ["", null, "timeout"]}"#;
+        let log = parse(json, "bench.json").unwrap();
+        assert_eq!(log.len(), 2, "the failed request is left out");
+        assert!((log[0].latency_s - 0.09).abs() < 1e-12);
+        assert_eq!(log[1].input_tokens, Some(200.0));
+        assert_eq!(log[1].ttft_s, Some(0.08));
+        let e = parse("{\"x\": 1}", "b.json").unwrap_err().to_string();
+        assert!(e.contains("not a serving-benchmark result"), "{e}");
     }
 }
