@@ -72,7 +72,8 @@ struct CalibrateArgs {
     /// GPU indices to sample, e.g. 0,1 (default: all).
     #[arg(long, value_name = "LIST")]
     devices: Option<String>,
-    /// The workload's request log (CSV; see the README) to fit service times from.
+    /// The workload's request log to fit service times or LLM efficiency from (CSV, or a vLLM
+    /// serving-benchmark JSON result; see the README).
     #[arg(long, value_name = "FILE")]
     log: Option<PathBuf>,
     /// Write the profile here (default: standard output).
