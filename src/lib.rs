@@ -1,7 +1,7 @@
 //! headroom: a capacity planner and simulator for GPU fleets that serve ML inference.
 //!
 //! Layers, lower never importing higher: [`units`], [`rng`] → [`pricing`], [`fleet`],
-//! [`workload`] → [`scenario`] → [`sim`], [`calibrate`] → [`experiment`] → [`sweep`], [`optimize`] → [`report`]
+//! [`workload`], [`training`] → [`scenario`] → [`sim`], [`calibrate`] → [`experiment`] → [`sweep`], [`optimize`] → [`report`]
 //! → [`cli`], [`tui`].
 //! The library is what the CLI, the tests and the benches drive.
 
@@ -19,6 +19,7 @@ pub mod rng;
 pub mod scenario;
 pub mod sim;
 pub mod sweep;
+pub mod training;
 pub mod tui;
 pub mod units;
 pub mod workload;

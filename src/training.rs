@@ -1,0 +1,7 @@
+//! Training jobs: how long a step takes on a fleet's GPUs under data, tensor and pipeline
+//! parallelism ([`step`]). Checkpointing on spot capacity, cluster queueing and the training
+//! metrics build on it.
+
+pub mod step;
+
+pub use step::{Hardware, Job, Parallelism, Precision, Shape, StepTime, step_time};
