@@ -4,4 +4,7 @@
 
 pub mod step;
 
-pub use step::{Hardware, Job, Parallelism, Precision, Shape, StepTime, step_time};
+pub use step::{
+    DEFAULT_COMPUTE_EFFICIENCY, DEFAULT_FP8_COMPUTE_EFFICIENCY, Hardware, Job, Parallelism,
+    Precision, Shape, StepTime, step_time,
+};

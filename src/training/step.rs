@@ -3,11 +3,13 @@
 //! The parts, per step, on the slowest GPU:
 //! - compute: the step's FLOPs over `GPUs × peak × compute efficiency` (the share of peak that
 //!   the matrix multiplies reach; [`DEFAULT_COMPUTE_EFFICIENCY`] says where its value comes
-//!   from). FLOPs follow Narayanan et al. (SC21): `72 B s l h² (1 + s/6h + V/12lh)` for the model
-//!   (forward and backward), and a quarter more with full activation recomputation (a second
-//!   forward pass);
-//! - pipeline bubble: with `p` stages and `m` micro-batches per pipeline, 1F1B leaves each GPU
-//!   idle for `(p − 1)/m` of its compute;
+//!   from). Model FLOPs per token are `6 P + 12 l h s` (weights forward and backward, and
+//!   attention scores over the whole sequence), which is Narayanan et al.'s (SC21)
+//!   `72 B s l h² (1 + s/6h + V/12lh)` for a GPT shape and also holds for grouped-query attention
+//!   and gated MLPs when `P` is given. Full activation recomputation runs the layers' forward
+//!   again: `8 P_layers + 16 l h s + 6 V h` per token;
+//! - pipeline bubble: with `p` stages, `v` virtual stages per GPU (interleaving) and `m`
+//!   micro-batches per pipeline, 1F1B leaves each GPU idle for `(p − 1)/(v m)` of its compute;
 //! - tensor parallelism: two all-reduces of the activations per layer forward and two backward
 //!   (three forward with recomputation), each a ring of `2 (t − 1)/t × bytes / bandwidth` over
 //!   NVLink, on the critical path;
@@ -42,6 +44,9 @@ impl Precision {
 /// to the calibration half of the published runs in `docs/training-validation.md`.
 pub const DEFAULT_COMPUTE_EFFICIENCY: f64 = 0.55;
 
+/// The same for fp8 matrix multiplies, against the doubled fp8 peak (fitted likewise).
+pub const DEFAULT_FP8_COMPUTE_EFFICIENCY: f64 = 0.45;
+
 /// A transformer's shape, as training sees it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Shape {
@@ -72,6 +77,8 @@ pub struct Parallelism {
     pub pipeline: u32,
     /// Sequences per micro-batch.
     pub micro_batch: u32,
+    /// Model chunks per pipeline GPU (interleaved 1F1B); 1 without interleaving.
+    pub virtual_stages: u32,
 }
 
 impl Parallelism {
@@ -161,16 +168,19 @@ pub fn step_time(job: &Job, hw: &Hardware) -> StepTime {
         f64::from(par.pipeline),
     );
     let gpus = f64::from(par.gpus());
-    let model_flops = 72.0 * b * s * l * h * h * (1.0 + s / (6.0 * h) + v / (12.0 * l * h));
+    let tokens = b * s;
+    let attention = 12.0 * l * h * s;
+    let model_flops = tokens * (6.0 * params + attention);
     let hardware_flops = if job.recompute {
-        96.0 * b * s * l * h * h * (1.0 + s / (6.0 * h) + v / (16.0 * l * h))
+        let embedding = v * h;
+        tokens * (8.0 * (params - embedding) + 16.0 * l * h * s + 6.0 * embedding)
     } else {
         model_flops
     };
     let compute_s = hardware_flops / (gpus * hw.peak_flops * job.compute_efficiency);
     // Micro-batches per pipeline per step.
     let m = (b / (d * f64::from(par.micro_batch))).max(1.0);
-    let bubble_s = compute_s * (p - 1.0) / m;
+    let bubble_s = compute_s * (p - 1.0) / (m * f64::from(par.virtual_stages.max(1)));
     let bytes = wire_bytes(job.precision);
     let tensor_comm_s = if par.tensor > 1 {
         let per = 2.0 * (t - 1.0) / t * f64::from(par.micro_batch) * s * h * bytes
@@ -237,14 +247,25 @@ mod tests {
             tensor: 1,
             pipeline: 1,
             micro_batch: 4,
+            virtual_stages: 1,
         });
         let st = step_time(&j, &hw());
         assert_eq!(st.bubble_s + st.tensor_comm_s + st.data_comm_s, 0.0);
         assert!((st.total_s() - st.model_flops / (312e12 * 0.5)).abs() < 1e-9 * st.total_s());
         assert!((st.mfu(1, 312e12) - 0.5).abs() < 1e-12);
-        // 6 P T is the usual shorthand: within the attention and logit terms of it.
-        let six_pt = 6.0 * j.shape.params * 512.0 * 2048.0;
-        assert!(st.model_flops > six_pt && st.model_flops < 1.3 * six_pt);
+        // Narayanan et al.'s closed form for a GPT shape, exactly.
+        let (b, s, l, h, v) = (512.0, 2048.0, 24.0, 2048.0, 51200.0);
+        let narayanan = 72.0 * b * s * l * h * h * (1.0 + s / (6.0 * h) + v / (12.0 * l * h));
+        assert!((st.model_flops - narayanan).abs() < 1e-9 * narayanan);
+        let recompute = step_time(
+            &Job {
+                recompute: true,
+                ..j.clone()
+            },
+            &hw(),
+        );
+        let hw_flops = 96.0 * b * s * l * h * h * (1.0 + s / (6.0 * h) + v / (16.0 * l * h));
+        assert!((recompute.compute_s * 312e12 * 0.5 - hw_flops).abs() < 1e-6 * hw_flops);
     }
 
     #[test]
@@ -254,6 +275,7 @@ mod tests {
             tensor: 2,
             pipeline: 4,
             micro_batch: 2,
+            virtual_stages: 1,
         });
         let st = step_time(&j, &hw());
         // 512 sequences / (4 replicas × 2) = 64 micro-batches; bubble (4 − 1)/64 of compute.

@@ -16,4 +16,5 @@ mod reference;
 mod rules;
 mod support;
 mod sweep;
+mod training_validation;
 mod tui;
