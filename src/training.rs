@@ -2,6 +2,7 @@
 //! parallelism ([`step`]). Checkpointing on spot capacity, cluster queueing and the training
 //! metrics build on it.
 
+pub mod checkpoint;
 pub mod step;
 
 pub use step::{
