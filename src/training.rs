@@ -3,7 +3,9 @@
 //! metrics build on it.
 
 pub mod checkpoint;
+pub mod cluster;
 pub mod step;
+pub mod trace;
 
 pub use step::{
     DEFAULT_COMPUTE_EFFICIENCY, DEFAULT_FP8_COMPUTE_EFFICIENCY, Hardware, Job, Parallelism,

@@ -1,0 +1,115 @@
+//! Job streams for a training cluster from a trace: `timestamp,duration,num_gpus[,…]`, one job
+//! per row (the Philly trace's columns, as `../shared/data/traces/philly_2017_jobs_pollux.csv`
+//! and `scenarios/traces/` have them). Timestamps are `YYYY-MM-DD HH:MM:SS` or seconds.
+
+use std::path::Path;
+
+use super::cluster::ClusterJob;
+
+#[derive(Debug, thiserror::Error)]
+pub enum JobTraceError {
+    #[error("cannot read {path}: {source}")]
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("{path}:{line}: {message}")]
+    Row {
+        path: String,
+        line: u64,
+        message: String,
+    },
+}
+
+/// Reads a job trace, sorted by submission; times from the first submission.
+pub fn read(path: &Path) -> Result<Vec<ClusterJob>, JobTraceError> {
+    let name = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|source| JobTraceError::Io {
+        path: name.clone(),
+        source,
+    })?;
+    parse(&text, &name)
+}
+
+pub fn parse(text: &str, name: &str) -> Result<Vec<ClusterJob>, JobTraceError> {
+    let mut r = csv::ReaderBuilder::new()
+        .trim(csv::Trim::All)
+        .from_reader(text.as_bytes());
+    let bad = |line: u64, message: String| JobTraceError::Row {
+        path: name.to_string(),
+        line,
+        message,
+    };
+    let headers = r.headers().map_err(|e| bad(1, e.to_string()))?.clone();
+    let col = |n: &str| {
+        headers.iter().position(|h| h == n).ok_or_else(|| {
+            bad(
+                1,
+                format!("no `{n}` column (need timestamp, duration, num_gpus)"),
+            )
+        })
+    };
+    let (tc, dc, gc) = (col("timestamp")?, col("duration")?, col("num_gpus")?);
+    let mut jobs = Vec::new();
+    for (i, rec) in r.records().enumerate() {
+        let line = i as u64 + 2;
+        let rec = rec.map_err(|e| bad(line, e.to_string()))?;
+        let cell = |c: usize| rec.get(c).unwrap_or("");
+        let t = cell(tc);
+        let submit_s = match t.parse::<f64>() {
+            Ok(s) => s,
+            Err(_) => chrono::NaiveDateTime::parse_from_str(t, "%Y-%m-%d %H:%M:%S")
+                .map_err(|_| {
+                    bad(
+                        line,
+                        format!("timestamp {t:?} is neither seconds nor YYYY-MM-DD HH:MM:SS"),
+                    )
+                })?
+                .and_utc()
+                .timestamp() as f64,
+        };
+        let duration_s: f64 = cell(dc)
+            .parse()
+            .ok()
+            .filter(|d: &f64| d.is_finite() && *d >= 0.0)
+            .ok_or_else(|| bad(line, format!("duration {:?} is not seconds >= 0", cell(dc))))?;
+        let gpus: u32 = cell(gc)
+            .parse()
+            .ok()
+            .filter(|g| *g > 0)
+            .ok_or_else(|| bad(line, format!("num_gpus {:?} is not a count > 0", cell(gc))))?;
+        jobs.push(ClusterJob {
+            submit_s,
+            duration_s,
+            gpus,
+            priority: 0,
+        });
+    }
+    jobs.sort_by(|a, b| a.submit_s.total_cmp(&b.submit_s));
+    if let Some(first) = jobs.first().map(|j| j.submit_s) {
+        for j in &mut jobs {
+            j.submit_s -= first;
+        }
+    }
+    Ok(jobs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn philly_rows_parse_and_start_at_zero() {
+        let jobs = parse(
+            "timestamp,duration,num_gpus,cluster\n2017-09-04 10:30:41,100.0,8,a\n2017-09-04 10:31:41,5,1,b\n",
+            "t.csv",
+        )
+        .unwrap();
+        assert_eq!(jobs[1].submit_s, 60.0);
+        assert_eq!(jobs[0].gpus, 8);
+        let e = parse("timestamp,duration,num_gpus\nx,1,1\n", "t.csv")
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("t.csv:2: timestamp"), "{e}");
+    }
+}
