@@ -1,6 +1,6 @@
 //! headroom: a capacity planner and simulator for GPU fleets that serve ML inference.
 //!
-//! Layers, lower never importing higher: [`units`], [`rng`] → [`pricing`], [`fleet`],
+//! Layers, lower never importing higher: [`units`], [`rng`] → [`pricing`], [`costs`], [`fleet`],
 //! [`workload`], [`training`] → [`scenario`] → [`sim`], [`calibrate`] → [`experiment`] → [`sweep`], [`optimize`] → [`report`]
 //! → [`cli`], [`tui`].
 //! The library is what the CLI, the tests and the benches drive.
@@ -8,6 +8,7 @@
 pub mod atomic_file;
 pub mod calibrate;
 pub mod cli;
+pub mod costs;
 pub mod experiment;
 pub mod fleet;
 pub mod llm;
