@@ -6,6 +6,8 @@
 //! committed-use capacity has no list price in the catalogs: it is priced as a documented discount
 //! on on-demand ([`DEFAULT_RESERVED_DISCOUNT`], overridable per scenario and per pool).
 
+pub mod network;
+
 use std::fmt;
 use std::path::Path;
 use std::sync::LazyLock;
