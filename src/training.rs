@@ -1,9 +1,10 @@
 //! Training jobs: how long a step takes on a fleet's GPUs under data, tensor and pipeline
-//! parallelism ([`step`]). Checkpointing on spot capacity, cluster queueing and the training
-//! metrics build on it.
+//! parallelism ([`step`]). Checkpointing on spot capacity, cluster queueing (on a fixed or an
+//! [`elastic`] capacity) and the training metrics build on it.
 
 pub mod checkpoint;
 pub mod cluster;
+pub mod elastic;
 pub mod step;
 pub mod trace;
 

@@ -5,7 +5,8 @@
 //! - FIFO: jobs start in submission order; the first job that does not fit blocks the rest.
 //! - FIFO with backfill (EASY): the first waiting job gets a reservation at the earliest time
 //!   enough GPUs will be free; later jobs may start now if they fit in the free GPUs and either
-//!   end before that time or leave the reserved GPUs untouched. Run times are known exactly (the
+//!   end before that time or leave the reserved GPUs untouched (the GPUs beyond the head's need
+//!   at that time, counting every job that ends then). Run times are known exactly (the
 //!   trace's), so reservations hold. Like Slurm's `bf_max_job_test`, at most
 //!   [`BACKFILL_DEPTH`] waiting jobs are tried per pass.
 //! - priority: the highest priority waiting job first (ties by submission), blocking like FIFO.
@@ -154,33 +155,14 @@ fn backfill(
     running: &mut BinaryHeap<Running>,
     start_s: &mut [f64],
 ) {
-    let head = jobs[queue[0]];
-    // The head's reservation: the earliest time enough GPUs are free, and the GPUs beyond its
-    // need then ("extra"), which a backfilled job may hold past that time.
     let mut ends: Vec<(f64, u32)> = running.iter().map(|r| (r.end_s, r.gpus)).collect();
-    ends.sort_by(|a, b| a.0.total_cmp(&b.0));
-    let mut avail = *free;
-    let mut shadow = f64::INFINITY;
-    for (t, g) in ends {
-        avail += g;
-        if avail >= head.gpus {
-            shadow = t;
-            break;
-        }
-    }
-    let mut extra = avail.saturating_sub(head.gpus);
+    let mut easy = Easy::behind(now, *free, jobs[queue[0]].gpus, &mut ends);
     let mut i = 1;
     let mut tried = 0;
-    while i < queue.len() && tried < BACKFILL_DEPTH && *free > 0 {
+    while i < queue.len() && tried < BACKFILL_DEPTH && easy.free > 0 {
         tried += 1;
         let j = queue[i];
-        let job = jobs[j];
-        let fits = job.gpus <= *free;
-        let ends_in_time = now + job.duration_s <= shadow;
-        if fits && (ends_in_time || job.gpus <= extra) {
-            if !ends_in_time {
-                extra -= job.gpus;
-            }
+        if easy.admit(jobs[j].gpus, jobs[j].duration_s) {
             queue.remove(i);
             start(jobs, j, now, free, running, start_s);
         } else {
@@ -189,11 +171,61 @@ fn backfill(
     }
 }
 
+/// One EASY backfill pass: the blocked head's reservation and the GPUs left to hand out.
+pub(crate) struct Easy {
+    now: f64,
+    /// The earliest time enough GPUs are free for the head.
+    shadow: f64,
+    /// GPUs beyond the head's need at `shadow`, which a backfilled job may hold past it.
+    extra: u32,
+    pub(crate) free: u32,
+}
+
+impl Easy {
+    /// The reservation for a head needing `need` GPUs, with `free` free now and `ends` (time,
+    /// GPUs) coming free later. Every GPU freed at the shadow time counts, so the result does
+    /// not depend on the order of `ends`.
+    pub(crate) fn behind(now: f64, free: u32, need: u32, ends: &mut [(f64, u32)]) -> Easy {
+        ends.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let mut avail = free;
+        let mut shadow = f64::INFINITY;
+        for &(t, g) in ends.iter() {
+            if t > shadow {
+                break;
+            }
+            avail += g;
+            if shadow == f64::INFINITY && avail >= need {
+                shadow = t;
+            }
+        }
+        Easy {
+            now,
+            shadow,
+            extra: avail.saturating_sub(need),
+            free,
+        }
+    }
+
+    /// Whether a waiting job of `gpus` that runs for `run_s` may start now without delaying
+    /// the head; if so, it takes its GPUs.
+    pub(crate) fn admit(&mut self, gpus: u32, run_s: f64) -> bool {
+        let ends_in_time = self.now + run_s <= self.shadow;
+        if gpus > self.free || !(ends_in_time || gpus <= self.extra) {
+            return false;
+        }
+        if !ends_in_time {
+            self.extra -= gpus;
+        }
+        self.free -= gpus;
+        true
+    }
+}
+
 /// What a schedule achieved. Times in seconds.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ClusterStats {
     pub jobs: usize,
-    /// Jobs that ask for more GPUs than the cluster has.
+    /// Jobs that never ran: they ask for more GPUs than the cluster ever has.
     pub rejected: usize,
     pub jct_p50_s: f64,
     pub jct_p90_s: f64,
@@ -202,6 +234,7 @@ pub struct ClusterStats {
     pub queue_p99_s: f64,
     /// From the first submission to the last completion.
     pub makespan_s: f64,
+    /// `duration × gpus` of the jobs that completed.
     pub gpu_hours_used: f64,
     /// `capacity × makespan`: the GPU-hours the cluster was there for.
     pub gpu_hours_provisioned: f64,
@@ -209,19 +242,34 @@ pub struct ClusterStats {
 
 impl ClusterStats {
     pub fn of(jobs: &[ClusterJob], s: &Schedule) -> ClusterStats {
+        let end_s: Vec<f64> = jobs
+            .iter()
+            .zip(&s.start_s)
+            .map(|(j, st)| st + j.duration_s)
+            .collect();
+        let mut st = ClusterStats::from_times(jobs, &s.start_s, &end_s);
+        st.gpu_hours_provisioned = f64::from(s.capacity) * st.makespan_s / 3600.0;
+        st
+    }
+
+    /// The figures that follow from when each job first started and when it ended (`NaN`:
+    /// never); `gpu_hours_provisioned` is left at 0 for the caller, who knows the capacity.
+    pub(crate) fn from_times(jobs: &[ClusterJob], start_s: &[f64], end_s: &[f64]) -> ClusterStats {
         let mut jct = Vec::new();
         let mut wait = Vec::new();
         let mut used = 0.0;
         let mut end = 0.0f64;
         let first = jobs.first().map_or(0.0, |j| j.submit_s);
-        for (j, &st) in jobs.iter().zip(&s.start_s) {
-            if st.is_nan() {
+        for ((j, &st), &en) in jobs.iter().zip(start_s).zip(end_s) {
+            if !st.is_nan() {
+                wait.push(st - j.submit_s);
+            }
+            if en.is_nan() {
                 continue;
             }
-            wait.push(st - j.submit_s);
-            jct.push(st + j.duration_s - j.submit_s);
+            jct.push(en - j.submit_s);
             used += j.duration_s * f64::from(j.gpus) / 3600.0;
-            end = end.max(st + j.duration_s);
+            end = end.max(en);
         }
         let q = |xs: &mut Vec<f64>, p: f64| {
             if xs.is_empty() {
@@ -230,18 +278,17 @@ impl ClusterStats {
             xs.sort_by(f64::total_cmp);
             xs[((xs.len() - 1) as f64 * p).round() as usize]
         };
-        let makespan = end - first;
         ClusterStats {
             jobs: jobs.len(),
-            rejected: s.start_s.iter().filter(|x| x.is_nan()).count(),
+            rejected: start_s.iter().filter(|x| x.is_nan()).count(),
             jct_p50_s: q(&mut jct, 0.5),
             jct_p90_s: q(&mut jct, 0.9),
             jct_p99_s: q(&mut jct, 0.99),
             queue_mean_s: wait.iter().sum::<f64>() / wait.len().max(1) as f64,
             queue_p99_s: q(&mut wait, 0.99),
-            makespan_s: makespan,
+            makespan_s: end - first,
             gpu_hours_used: used,
-            gpu_hours_provisioned: f64::from(s.capacity) * makespan / 3600.0,
+            gpu_hours_provisioned: 0.0,
         }
     }
 }
