@@ -5,7 +5,10 @@
 //! order-preserving `par_iter().map().collect()`, and every sum is taken after the collect in
 //! replication order, so the summary does not depend on the number of threads.
 
+pub mod bill;
+pub mod cluster;
 pub mod energy;
+pub mod training;
 pub mod validation;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};

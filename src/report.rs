@@ -8,8 +8,11 @@ pub mod json;
 pub mod optimize;
 pub mod sweep;
 pub mod table;
+pub mod training;
 
 use crate::experiment::Summary;
+use crate::experiment::bill::Bill;
+use crate::experiment::training::TrainingSummary;
 use crate::scenario::Scenario;
 
 /// How the run went, as opposed to what it found: varies from run to run.
@@ -22,6 +25,9 @@ pub struct RunInfo {
 /// Everything a report needs.
 pub struct Report<'a> {
     pub scenario: &'a Scenario,
-    pub summary: &'a Summary,
+    /// Serving's results; `None` for a scenario that only trains.
+    pub summary: Option<&'a Summary>,
+    pub training: Option<&'a TrainingSummary>,
+    pub bill: Option<&'a Bill>,
     pub run: RunInfo,
 }

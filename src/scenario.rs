@@ -6,9 +6,11 @@
 //! nothing downstream can get wrong: names are resolved to indices, prices to numbers, durations to
 //! [`SimTime`]. The format reference is in the README.
 
+pub mod costs_spec;
 pub mod optimize_spec;
 pub mod raw;
 pub(crate) mod source;
+pub mod training_spec;
 mod validate;
 
 use std::fmt;
@@ -47,6 +49,10 @@ pub struct Scenario {
     pub energy: Option<crate::fleet::EnergySpec>,
     /// The GPU profiles the scenario uses, as it names them.
     pub profiles: Vec<String>,
+    /// Training jobs and a shared cluster (`[training]`).
+    pub training: Option<training_spec::TrainingSpec>,
+    /// The bill beyond GPU-hours (`[costs]`).
+    pub costs: Option<costs_spec::CostsSpec>,
 }
 
 impl Scenario {

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use super::{Format, Outcome, SimulateArgs, output};
-use crate::experiment::{Progress, Summary, replicate};
+use crate::experiment::{Progress, Summary, bill, replicate, training};
 use crate::report::format::span;
 use crate::report::{Report, RunInfo, csv, json, table};
 use crate::scenario;
@@ -17,34 +17,35 @@ pub(super) fn run(args: SimulateArgs) -> anyhow::Result<Outcome> {
     let seed = args.seed.unwrap_or(scenario.seed);
     let pool = super::worker_pool(args.threads)?;
     let threads = pool.current_num_threads();
-    let progress = Progress::new(&scenario, args.replications);
     let started = Instant::now();
-    let done = AtomicBool::new(false);
-    let runs = std::thread::scope(|s| {
-        if std::io::stderr().is_terminal() {
-            s.spawn(|| show_progress(&progress, &done));
-        }
-        let runs = pool.install(|| replicate(&scenario, seed, args.replications, Some(&progress)));
-        done.store(true, Ordering::Relaxed);
-        runs
-    })?;
+    // Serving, if the scenario serves anything.
+    let summary = if scenario.workloads.is_empty() {
+        None
+    } else {
+        let progress = Progress::new(&scenario, args.replications);
+        let done = AtomicBool::new(false);
+        let runs = std::thread::scope(|s| {
+            if std::io::stderr().is_terminal() {
+                s.spawn(|| show_progress(&progress, &done));
+            }
+            let runs =
+                pool.install(|| replicate(&scenario, seed, args.replications, Some(&progress)));
+            done.store(true, Ordering::Relaxed);
+            runs
+        })?;
+        Some(Summary::of(&scenario, seed, &runs))
+    };
+    let training = pool.install(|| training::run(&scenario, seed, summary.as_ref()));
+    let bill = bill::bill(&scenario, summary.as_ref(), training.as_ref());
     let wall_seconds = started.elapsed().as_secs_f64();
-    let summary = Summary::of(&scenario, seed, &runs);
-    for (w, ended) in scenario.workloads.iter().zip(&summary.arrivals_ended) {
-        if let Some(t) = ended
-            && scenario.horizon.saturating_sub(*t) > scenario.interval
-        {
-            eprintln!(
-                "warning: the arrivals of workload {:?} ran out at {} of a {} horizon (the trace is shorter); the rest of the run has none of its traffic",
-                w.name,
-                span(*t),
-                span(scenario.horizon)
-            );
-        }
+    if let Some(summary) = &summary {
+        warn_traces_ended(&scenario, summary);
     }
     let report = Report {
         scenario: &scenario,
-        summary: &summary,
+        summary: summary.as_ref(),
+        training: training.as_ref(),
+        bill: bill.as_ref(),
         run: RunInfo {
             wall_seconds,
             threads,
@@ -59,11 +60,34 @@ pub(super) fn run(args: SimulateArgs) -> anyhow::Result<Outcome> {
         output::emit(&csv::render_timeseries(&report), Some(path))?;
     }
     output::emit(&text, args.output.as_deref())?;
-    Ok(if summary.total.slo_met == Some(false) {
+    let missed_deadline = training.iter().flat_map(|t| &t.jobs).any(|j| {
+        j.deadline_missed_share
+            .is_some_and(|m| m > 1.0 - crate::experiment::training::DEADLINE_QUANTILE)
+    });
+    let missed_slo = summary
+        .as_ref()
+        .is_some_and(|s| s.total.slo_met == Some(false));
+    Ok(if missed_slo || missed_deadline {
         Outcome::CheckFailed
     } else {
         Outcome::Ok
     })
+}
+
+/// Warns about traces that ran out before the horizon.
+fn warn_traces_ended(scenario: &scenario::Scenario, summary: &Summary) {
+    for (w, ended) in scenario.workloads.iter().zip(&summary.arrivals_ended) {
+        if let Some(t) = ended
+            && scenario.horizon.saturating_sub(*t) > scenario.interval
+        {
+            eprintln!(
+                "warning: the arrivals of workload {:?} ran out at {} of a {} horizon (the trace is shorter); the rest of the run has none of its traffic",
+                w.name,
+                span(*t),
+                span(scenario.horizon)
+            );
+        }
+    }
 }
 
 /// Draws a progress bar on standard error until `done`; only shown when a run takes a while.

@@ -53,6 +53,9 @@ pub struct EnergySpec {
     pub carbon_kg_per_kwh: Option<f64>,
     /// Power usage effectiveness: facility energy over IT energy (1.0 counts the GPUs alone).
     pub pue: f64,
+    /// The fleet is owned, so energy is a line of the bill; on cloud instances it is shown
+    /// beside the bill (their prices include power).
+    pub owned: bool,
 }
 
 #[cfg(test)]

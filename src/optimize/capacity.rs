@@ -287,6 +287,8 @@ impl Trials<'_> {
             optimize: None,
             energy: None,
             profiles: Vec::new(),
+            training: None,
+            costs: None,
         })
     }
 }

@@ -8,7 +8,9 @@ use crate::sim::{Metric, SeriesRow};
 
 /// The CSV text.
 pub fn render(r: &Report) -> String {
-    let s = r.summary;
+    let Some(s) = r.summary else {
+        return training(r);
+    };
     let with_ci = s.replications > 1;
     let metrics: Vec<Metric> = Metric::ALL
         .iter()
@@ -40,7 +42,7 @@ pub fn render(r: &Report) -> String {
         w.write_record(row(name, scope, &metrics, with_ci))
             .expect("writing to memory");
     }
-    String::from_utf8(w.into_inner().expect("flushing to memory")).expect("CSV of UTF-8 is UTF-8")
+    text(w)
 }
 
 fn row(name: &str, s: &ScopeSummary, metrics: &[Metric], with_ci: bool) -> Vec<String> {
@@ -74,7 +76,6 @@ fn row(name: &str, s: &ScopeSummary, metrics: &[Metric], with_ci: bool) -> Vec<S
 /// The time series in long form: `scope,t_s,arrivals,completed,failed,p50_ms,p99_ms,
 /// utilization,replicas,queue,cost_usd`, the total first, then each workload (means over replications).
 pub fn render_timeseries(r: &Report) -> String {
-    let s = r.summary;
     let mut w = csv::Writer::from_writer(Vec::new());
     w.write_record([
         "scope",
@@ -96,6 +97,9 @@ pub fn render_timeseries(r: &Report) -> String {
         } else {
             String::new()
         }
+    };
+    let Some(s) = r.summary else {
+        return text(w);
     };
     let scopes = std::iter::once(("total", &s.series)).chain(
         r.scenario
@@ -137,5 +141,60 @@ pub fn render_timeseries(r: &Report) -> String {
             w.write_record(&record).expect("writing to memory");
         }
     }
+    text(w)
+}
+
+fn text(w: csv::Writer<Vec<u8>>) -> String {
     String::from_utf8(w.into_inner().expect("flushing to memory")).expect("CSV of UTF-8 is UTF-8")
+}
+
+/// A scenario that only trains: one row per training job.
+fn training(r: &Report) -> String {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record([
+        "job",
+        "market",
+        "gpus",
+        "step_s",
+        "mfu",
+        "interval_s",
+        "young_daly_s",
+        "completion_s_p50",
+        "completion_s_p90",
+        "cost_usd_p50",
+        "cost_usd_p90",
+        "cost_usd_mean",
+        "interruptions_mean",
+        "goodput",
+    ])
+    .expect("writing to memory");
+    if let (Some(spec), Some(t)) = (r.scenario.training.as_ref(), r.training) {
+        for (j, s) in spec.jobs.iter().zip(&t.jobs) {
+            let num = |x: f64| {
+                if x.is_finite() {
+                    x.to_string()
+                } else {
+                    String::new()
+                }
+            };
+            w.write_record([
+                j.name.clone(),
+                j.market.as_str().to_string(),
+                j.gpus().to_string(),
+                num(j.step.total_s()),
+                num(s.mfu),
+                num(s.interval_s),
+                num(s.young_daly_s),
+                num(s.completion_s.p50),
+                num(s.completion_s.p90),
+                num(s.cost_usd.p50),
+                num(s.cost_usd.p90),
+                num(s.cost_usd.mean),
+                num(s.interruptions_mean),
+                num(s.goodput()),
+            ])
+            .expect("writing to memory");
+        }
+    }
+    text(w)
 }

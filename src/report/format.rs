@@ -93,6 +93,17 @@ pub fn span(t: SimTime) -> String {
     }
 }
 
+/// `s` cut to `n` characters, the last one an ellipsis when cut.
+pub fn clip(s: &str, n: usize) -> String {
+    if s.chars().count() <= n {
+        s.to_string()
+    } else {
+        let mut t: String = s.chars().take(n - 1).collect();
+        t.push('…');
+        t
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

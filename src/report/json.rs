@@ -4,24 +4,55 @@
 //! `scenario`, `seed`, `replications`, `window`, `requests`, `latency_ms`, `wait_ms`,
 //! `utilization`, `gpu_hours`, `cost_usd`, `slo`, `throughput_rps`, `mean_in_system`,
 //! `batch_size_mean`, `workloads` (the same fields per workload, with its time series), `pools`,
-//! `timeseries`, `energy` (with an `[energy]` table), and last the `run` block, the only part that changes between runs with one seed.
+//! `timeseries`, `energy` (with an `[energy]` table), `training` (with a `[training]` table),
+//! `bill` (with a `[costs]` table), and last the `run` block, the only part that changes between runs with one seed.
 //! With replications, each headline number `x` has a sibling `x_ci95: [low, high]`.
 
 use serde_json::{Map, Value, json};
 
+mod training;
+
 use super::Report;
-use crate::experiment::{Estimate, ScopeSummary};
+use crate::experiment::{Estimate, ScopeSummary, Summary};
 use crate::fleet::Serving;
 use crate::scenario::Scenario;
 use crate::sim::{Metric, SeriesRow};
 
 /// The whole report as a JSON value.
 pub fn to_value(r: &Report) -> Value {
-    let s = r.summary;
     let sc = r.scenario;
     let mut root = Map::new();
-    root.insert("scenario".into(), json!(s.scenario));
-    root.insert("seed".into(), json!(s.seed));
+    root.insert("scenario".into(), json!(sc.name));
+    let seed = r.summary.map(|s| s.seed).or(r.training.map(|t| t.seed));
+    root.insert("seed".into(), json!(seed));
+    if let Some(s) = r.summary {
+        serving(&mut root, sc, s);
+    }
+    if let Some(t) = r.training {
+        root.insert("training".into(), training::to_value(sc, t));
+    }
+    if let Some(b) = r.bill {
+        root.insert("bill".into(), training::bill(b));
+    }
+    let (events, requests) = r
+        .summary
+        .map_or((0, 0), |s| (s.events, s.simulated_requests));
+    root.insert(
+        "run".into(),
+        json!({
+            "wall_seconds": r.run.wall_seconds,
+            "events": events,
+            "events_per_second": events as f64 / r.run.wall_seconds,
+            "simulated_requests": requests,
+            "requests_per_second": requests as f64 / r.run.wall_seconds,
+            "threads": r.run.threads,
+        }),
+    );
+    Value::Object(root)
+}
+
+/// Serving's results: the headline metrics, workloads, pools and time series.
+fn serving(root: &mut Map<String, Value>, sc: &Scenario, s: &Summary) {
     root.insert("replications".into(), json!(s.replications));
     root.insert(
         "window".into(),
@@ -31,7 +62,7 @@ pub fn to_value(r: &Report) -> Value {
             "interval_s": sc.interval.as_secs_f64(),
         }),
     );
-    scope(&mut root, &s.total, sc);
+    scope(root, &s.total, sc);
     root.insert("catalog".into(), json!(sc.catalog));
     if let Some(e) = crate::experiment::energy::energy(sc, s) {
         root.insert(
@@ -200,18 +231,6 @@ pub fn to_value(r: &Report) -> Value {
         .collect();
     root.insert("pools".into(), Value::Array(pools));
     root.insert("timeseries".into(), timeseries(&s.series));
-    root.insert(
-        "run".into(),
-        json!({
-            "wall_seconds": r.run.wall_seconds,
-            "events": s.events,
-            "events_per_second": s.events as f64 / r.run.wall_seconds,
-            "simulated_requests": s.simulated_requests,
-            "requests_per_second": s.simulated_requests as f64 / r.run.wall_seconds,
-            "threads": r.run.threads,
-        }),
-    );
-    Value::Object(root)
 }
 
 /// The LLM variant serving workload `name`: architecture, precisions, sparsity, stated quality.

@@ -3,15 +3,31 @@
 use std::fmt::Write;
 
 use super::Report;
-use super::format::{ms, pct, span, thousands, usd, usd_unit};
+use super::format::{clip, ms, pct, span, thousands, usd, usd_unit};
 use crate::experiment::{Estimate, ScopeSummary};
 use crate::fleet::Serving;
 use crate::sim::Metric;
 
 /// The table text, every line at most 80 columns.
 pub fn render(r: &Report) -> String {
-    let (sc, s) = (r.scenario, r.summary);
+    let sc = r.scenario;
     let mut out = String::new();
+    if let Some(s) = r.summary {
+        serving(&mut out, sc, s);
+    } else if let Some(t) = r.training {
+        let _ = writeln!(out, "{} · seed {}\n", sc.name, t.seed);
+    }
+    if let Some(t) = r.training {
+        super::training::render(&mut out, sc, t);
+    }
+    if let Some(b) = r.bill {
+        super::training::bill(&mut out, b);
+    }
+    out.lines().map(|l| format!("{}\n", l.trim_end())).collect()
+}
+
+/// Serving's part: workloads, pools, latency, cost, and the run's notes.
+fn serving(out: &mut String, sc: &crate::scenario::Scenario, s: &crate::experiment::Summary) {
     let runs = if s.replications == 1 {
         "1 run".to_string()
     } else {
@@ -34,14 +50,14 @@ pub fn render(r: &Report) -> String {
         "WORKLOAD", "ARRIVED", "FAILED", "P50 MS", "P99 MS", "SLO P99", "STATUS"
     );
     for (w, ws) in sc.workloads.iter().zip(&s.workloads) {
-        workload_row(&mut out, &w.name, ws);
+        workload_row(out, &w.name, ws);
     }
     if sc.workloads.len() > 1 {
-        workload_row(&mut out, "total", &s.total);
+        workload_row(out, "total", &s.total);
     }
     out.push('\n');
     if super::json::serves_llm(sc) {
-        llm_rows(&mut out, r);
+        llm_rows(out, sc, s);
     }
 
     let _ = writeln!(
@@ -104,7 +120,7 @@ pub fn render(r: &Report) -> String {
 
     let with_ci = s.replications > 1;
     grid(
-        &mut out,
+        out,
         "latency ms",
         &[
             ("mean", Metric::LatencyMean),
@@ -119,7 +135,7 @@ pub fn render(r: &Report) -> String {
         with_ci,
     );
     grid(
-        &mut out,
+        out,
         "wait ms",
         &[("mean", Metric::WaitMean), ("p99", Metric::WaitP99)],
         t,
@@ -148,7 +164,7 @@ pub fn render(r: &Report) -> String {
             ),
         ] {
             grid(
-                &mut out,
+                out,
                 label,
                 &[("mean", m[0]), ("p50", m[1]), ("p90", m[2]), ("p99", m[3])],
                 t,
@@ -295,12 +311,11 @@ pub fn render(r: &Report) -> String {
         thousands(t.get(Metric::TimedOut).mean),
         format_rate(t.get(Metric::Throughput).mean),
     );
-    out.lines().map(|l| format!("{}\n", l.trim_end())).collect()
+    out.push('\n');
 }
 
 /// LLM workloads side by side: the variant, its stated quality, and what it costs and delivers.
-fn llm_rows(out: &mut String, r: &Report) {
-    let (sc, s) = (r.scenario, r.summary);
+fn llm_rows(out: &mut String, sc: &crate::scenario::Scenario, s: &crate::experiment::Summary) {
     let _ = writeln!(
         out,
         "{:<14} {:<14} {:<9} {:>2} {:>8} {:>8} {:>8} {:>9}",
@@ -479,16 +494,6 @@ fn format_rate(x: f64) -> String {
         format!("{x:.2}")
     } else {
         thousands(x)
-    }
-}
-
-fn clip(s: &str, n: usize) -> String {
-    if s.chars().count() <= n {
-        s.to_string()
-    } else {
-        let mut t: String = s.chars().take(n - 1).collect();
-        t.push('…');
-        t
     }
 }
 

@@ -13,6 +13,9 @@ use toml::Spanned;
 
 use crate::units::{SimTime, parse_duration};
 
+pub mod costs;
+pub mod training;
+
 /// A duration written with its unit, such as `"250ms"`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Duration(pub SimTime);
@@ -56,7 +59,8 @@ pub struct Top {
     pub name: Option<String>,
     pub description: Option<String>,
     pub seed: Option<Spanned<i64>>,
-    pub horizon: Spanned<Duration>,
+    /// Required when the scenario serves workloads.
+    pub horizon: Option<Spanned<Duration>>,
     pub warmup: Option<Spanned<Duration>>,
     pub interval: Option<Spanned<Duration>>,
     pub pricing: Option<Pricing>,
@@ -74,6 +78,8 @@ pub struct Top {
     #[serde(default)]
     pub gpus: Option<serde::de::IgnoredAny>,
     pub optimize: Option<Spanned<Optimize>>,
+    pub training: Option<Spanned<training::Training>>,
+    pub costs: Option<Spanned<costs::Costs>>,
 }
 
 /// What `headroom optimize` may choose from and must respect.
@@ -149,6 +155,8 @@ pub struct Energy {
     pub price_per_kwh: Spanned<f64>,
     pub carbon_kg_per_kwh: Option<Spanned<f64>>,
     pub pue: Option<Spanned<f64>>,
+    /// The fleet is owned: energy is a line of the bill (cloud prices already include it).
+    pub owned: Option<bool>,
 }
 
 /// Where the price catalog comes from.

@@ -14,6 +14,8 @@ use crate::fleet::{Pool, ServiceModel};
 use crate::pricing::{Catalog, DEFAULT_RESERVED_DISCOUNT};
 use crate::units::SimTime;
 
+mod cluster;
+mod costs;
 mod gpu;
 mod interruptions;
 mod llm;
@@ -23,6 +25,7 @@ mod provisioning;
 mod scaling;
 mod service;
 mod tokens;
+mod training;
 mod workload;
 
 /// Most rows a time series may have, so a tiny `interval` cannot exhaust memory.
@@ -94,7 +97,9 @@ pub(super) fn scenario(src: &Source, base: &Path) -> Result<Scenario, Vec<Diagno
         }
     };
 
-    let settings = top.as_ref().map(|t| c.settings(t, base));
+    let settings = top
+        .as_ref()
+        .map(|t| c.settings(t, base, !workloads_raw.is_empty()));
     let catalog = settings
         .as_ref()
         .and_then(|s| s.catalog.clone())
@@ -121,7 +126,9 @@ pub(super) fn scenario(src: &Source, base: &Path) -> Result<Scenario, Vec<Diagno
             (name, kind)
         })
         .collect();
-    if models.is_empty() && !c.has_problems() {
+    // A training-only scenario serves nothing.
+    let trains = top.as_ref().is_some_and(|t| t.training.is_some());
+    if models.is_empty() && !trains && !c.has_problems() {
         c.error(
             root_span.start..root_span.start,
             "the scenario has no models; add a [models.NAME] table with its service times per GPU",
@@ -135,7 +142,7 @@ pub(super) fn scenario(src: &Source, base: &Path) -> Result<Scenario, Vec<Diagno
             workloads.push(w);
         }
     }
-    if workloads_raw.is_empty() && !c.has_problems() {
+    if workloads_raw.is_empty() && !trains && !c.has_problems() {
         c.error(root_span.start..root_span.start, "the scenario has no workloads; add a [workloads.NAME] table with a model and an arrival process");
     }
 
@@ -196,6 +203,15 @@ pub(super) fn scenario(src: &Source, base: &Path) -> Result<Scenario, Vec<Diagno
             )
         });
 
+    let training = top
+        .as_ref()
+        .and_then(|t| t.training.as_ref())
+        .and_then(|t| c.training(t, &catalog, reserved_discount, &pools, base));
+    let costs = top
+        .as_ref()
+        .and_then(|t| t.costs.as_ref())
+        .and_then(|k| c.costs(k));
+
     if c.has_problems() {
         return Err(c.into_problems());
     }
@@ -219,6 +235,8 @@ pub(super) fn scenario(src: &Source, base: &Path) -> Result<Scenario, Vec<Diagno
         optimize,
         energy: settings.energy,
         profiles: c.profiles.iter().map(|(p, _)| p.clone()).collect(),
+        training,
+        costs,
     })
 }
 
@@ -309,7 +327,8 @@ impl Checker<'_> {
         out
     }
 
-    fn settings(&mut self, top: &raw::Top, base: &Path) -> Settings {
+    /// `serves`: the scenario has workloads (and so needs a horizon).
+    fn settings(&mut self, top: &raw::Top, base: &Path, serves: bool) -> Settings {
         if *top.version.get_ref() != VERSION {
             self.error(
                 top.version.span(),
@@ -330,12 +349,22 @@ impl Checker<'_> {
             Some(s) => *s.get_ref() as u64,
             None => 0,
         };
-        let horizon = top.horizon.get_ref().0;
-        if horizon == SimTime::ZERO {
-            self.error(
-                top.horizon.span(),
-                "horizon must be longer than zero, e.g. \"1h\"",
-            );
+        // Serving needs a horizon; a scenario that only trains may leave it out.
+        let horizon = top
+            .horizon
+            .as_ref()
+            .map_or(SimTime::from_secs(3600), |h| h.get_ref().0);
+        match &top.horizon {
+            Some(h) if horizon == SimTime::ZERO => {
+                self.error(h.span(), "horizon must be longer than zero, e.g. \"1h\"");
+            }
+            None if serves => {
+                self.error(
+                    0..0,
+                    "the scenario serves workloads but has no `horizon`; add e.g. horizon = \"24h\"",
+                );
+            }
+            _ => {}
         }
         let warmup = top.warmup.as_ref().map_or(SimTime::ZERO, |w| w.get_ref().0);
         if let Some(w) = &top.warmup
@@ -431,6 +460,7 @@ impl Checker<'_> {
             price_per_kwh,
             carbon_kg_per_kwh,
             pue,
+            owned: e.owned.unwrap_or(false),
         }
     }
 

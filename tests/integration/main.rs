@@ -16,5 +16,6 @@ mod reference;
 mod rules;
 mod support;
 mod sweep;
+mod training;
 mod training_validation;
 mod tui;

@@ -66,6 +66,17 @@ pub fn headroom() -> assert_cmd::Command {
     cmd
 }
 
+/// Runs `cmd`, which must succeed (its standard error otherwise), and returns its output.
+pub fn succeeds(cmd: &mut assert_cmd::Command) -> Vec<u8> {
+    let out = cmd.output().expect("the command runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
 pub fn within(actual: f64, expected: f64, tolerance: f64) -> bool {
     ((actual - expected) / expected).abs() <= tolerance
 }

@@ -69,7 +69,7 @@ impl Checker<'_> {
         }
     }
 
-    fn count(
+    pub(super) fn count(
         &mut self,
         v: &Option<Spanned<i64>>,
         field: &str,
@@ -92,7 +92,12 @@ impl Checker<'_> {
         }
     }
 
-    fn fraction(&mut self, v: &Option<Spanned<f64>>, field: &str, default: f64) -> Option<f64> {
+    pub(super) fn fraction(
+        &mut self,
+        v: &Option<Spanned<f64>>,
+        field: &str,
+        default: f64,
+    ) -> Option<f64> {
         match v {
             None => Some(default),
             Some(x) if x.get_ref().is_finite() && *x.get_ref() > 0.0 && *x.get_ref() <= 1.0 => {
@@ -108,6 +113,24 @@ impl Checker<'_> {
         }
     }
 
+    /// A bundled architecture by name, or a message listing the bundled ones.
+    pub(super) fn bundled_architecture(
+        &mut self,
+        a: &Spanned<String>,
+    ) -> Option<crate::llm::Architecture> {
+        library::find(a.get_ref()).or_else(|| {
+            self.error(
+                a.span(),
+                format!(
+                    "no bundled architecture {:?}; bundled: {} (or write one out as `shape`)",
+                    a.get_ref(),
+                    library::names().join(", ")
+                ),
+            );
+            None
+        })
+    }
+
     pub(super) fn llm_model(
         &mut self,
         name: &str,
@@ -116,17 +139,7 @@ impl Checker<'_> {
     ) -> Option<LlmModel> {
         let before = self.problems.len();
         let architecture = match (&m.architecture, &m.shape) {
-            (Some(a), None) => library::find(a.get_ref()).or_else(|| {
-                self.error(
-                    a.span(),
-                    format!(
-                        "no bundled architecture {:?}; bundled: {} (or write one out as `shape`)",
-                        a.get_ref(),
-                        library::names().join(", ")
-                    ),
-                );
-                None
-            }),
+            (Some(a), None) => self.bundled_architecture(a),
             (None, Some(shape)) => match shape.get_ref().clone().build(name) {
                 Ok(a) => Some(a),
                 Err(message) => {

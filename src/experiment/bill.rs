@@ -1,0 +1,197 @@
+//! The bill for a period, by driver: compute by market (serving, training jobs, the training
+//! cluster), storage, data transfer, logging, and energy where the fleet is owned; and what each
+//! driver adds to the cost of one prediction.
+//!
+//! Serving is simulated over the scenario's window and scaled to the period at the same rate;
+//! a training job is counted `runs_per_period` times at its mean cost over replications; the
+//! cluster at its cost per day over its makespan. Storage, transfer and logging follow
+//! [`crate::costs`].
+
+use crate::costs::DAYS_PER_MONTH;
+use crate::pricing::Market;
+use crate::scenario::Scenario;
+use crate::sim::Metric;
+
+use super::Summary;
+use super::training::TrainingSummary;
+
+/// What a line of the bill pays for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Driver {
+    Compute,
+    Storage,
+    Transfer,
+    Logging,
+    Energy,
+}
+
+impl Driver {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Driver::Compute => "compute",
+            Driver::Storage => "storage",
+            Driver::Transfer => "transfer",
+            Driver::Logging => "logging",
+            Driver::Energy => "energy",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Line {
+    pub driver: Driver,
+    pub item: String,
+    pub usd: f64,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Bill {
+    pub period_days: f64,
+    pub lines: Vec<Line>,
+    /// Requests served in the period (0 without serving).
+    pub predictions: f64,
+    /// Of the serving compute, what idle GPU time cost.
+    pub serving_idle_usd: f64,
+    /// GPU-hours paid in the period, serving and training.
+    pub gpu_hours: f64,
+}
+
+impl Bill {
+    pub fn total_usd(&self) -> f64 {
+        self.lines.iter().map(|l| l.usd).sum()
+    }
+
+    /// Dollars by driver, in driver order, drivers with no line left out.
+    pub fn by_driver(&self) -> Vec<(Driver, f64)> {
+        let mut out: Vec<(Driver, f64)> = Vec::new();
+        let mut lines: Vec<&Line> = self.lines.iter().collect();
+        lines.sort_by_key(|l| l.driver);
+        for l in lines {
+            match out.last_mut() {
+                Some((d, usd)) if *d == l.driver => *usd += l.usd,
+                _ => out.push((l.driver, l.usd)),
+            }
+        }
+        out
+    }
+}
+
+/// The bill, for a scenario with a `[costs]` table.
+pub fn bill(
+    scenario: &Scenario,
+    summary: Option<&Summary>,
+    training: Option<&TrainingSummary>,
+) -> Option<Bill> {
+    let costs = scenario.costs.as_ref()?;
+    let days = costs.period_days;
+    let mut lines = Vec::new();
+    let mut compute = |item: String, usd: f64| {
+        lines.push(Line {
+            driver: Driver::Compute,
+            item,
+            usd,
+        })
+    };
+    let (mut predictions, mut serving_idle_usd, mut gpu_hours) = (0.0, 0.0, 0.0);
+    if let Some(s) = summary {
+        let scale = days * 24.0 / scenario.window().as_hours_f64();
+        for (m, metric) in [
+            (Market::OnDemand, Metric::CostOnDemand),
+            (Market::Spot, Metric::CostSpot),
+            (Market::Reserved, Metric::CostReserved),
+        ] {
+            let usd = s.total.get(metric).mean * scale;
+            if usd > 0.0 {
+                compute(format!("serving, {m}"), usd);
+            }
+        }
+        predictions = s.total.get(Metric::Completed).mean * scale;
+        serving_idle_usd = s.total.get(Metric::CostIdle).mean * scale;
+        gpu_hours += s
+            .pools
+            .iter()
+            .map(|p| p.gpu_hours_busy + p.gpu_hours_idle)
+            .sum::<f64>()
+            * scale;
+    }
+    if let Some(t) = training {
+        for (job, js) in scenario.training.iter().flat_map(|s| &s.jobs).zip(&t.jobs) {
+            for (m, usd) in &js.cost_by_market_usd {
+                if *usd > 0.0 {
+                    compute(
+                        format!("training {}, {m}", job.name),
+                        usd * job.runs_per_period,
+                    );
+                }
+            }
+            gpu_hours += js.gpu_hours.paid * job.runs_per_period;
+        }
+        if let Some(c) = &t.cluster
+            && c.makespan_s > 0.0
+        {
+            let scale = days * 86_400.0 / c.makespan_s;
+            if c.cost_usd > 0.0 {
+                compute(
+                    format!("training cluster, {}", c.market),
+                    c.cost_usd * scale,
+                );
+            }
+            gpu_hours += c.gpu_hours.provisioned * scale;
+        }
+    }
+    for s in &costs.stored {
+        lines.push(Line {
+            driver: Driver::Storage,
+            item: format!("storage {}", s.name),
+            usd: s.cost(days, &costs.prices),
+        });
+    }
+    let (egress, cross) = costs.transfer.cost(predictions, days, &costs.prices);
+    for (item, usd) in [("egress to clients", egress), ("cross-region", cross)] {
+        if usd > 0.0 {
+            lines.push(Line {
+                driver: Driver::Transfer,
+                item: item.into(),
+                usd,
+            });
+        }
+    }
+    let (ingest, kept) = costs
+        .logging
+        .cost(predictions, gpu_hours, days, &costs.prices);
+    for (item, usd) in [("log ingestion", ingest), ("log retention", kept)] {
+        if usd > 0.0 {
+            lines.push(Line {
+                driver: Driver::Logging,
+                item: item.into(),
+                usd,
+            });
+        }
+    }
+    if let (Some(s), Some(spec)) = (summary, &scenario.energy)
+        && spec.owned
+        && let Some(e) = super::energy::energy(scenario, s)
+    {
+        lines.push(Line {
+            driver: Driver::Energy,
+            item: "energy, serving".into(),
+            usd: e.cost_usd * days * 24.0 / scenario.window().as_hours_f64(),
+        });
+    }
+    Some(Bill {
+        period_days: days,
+        lines,
+        predictions,
+        serving_idle_usd,
+        gpu_hours,
+    })
+}
+
+/// A period of `days` in words: "a month" for the default.
+pub fn period_words(days: f64) -> String {
+    if (days - DAYS_PER_MONTH).abs() < 1e-9 {
+        "month".into()
+    } else {
+        format!("{days:.0} days")
+    }
+}

@@ -1,0 +1,302 @@
+//! The training and bill sections of the table report (80 columns).
+
+use std::fmt::Write;
+
+use super::format::{clip, pct, thousands, usd, usd_unit};
+use crate::experiment::bill::{Bill, period_words};
+use crate::experiment::cluster::ClusterSummary;
+use crate::experiment::training::{JobSummary, TrainingSummary};
+use crate::scenario::Scenario;
+use crate::scenario::training_spec::{ClusterCapacity, JobStream, TrainingJob};
+use crate::training::cluster::Policy;
+use crate::training::elastic::Capacity;
+
+/// Seconds as hours (`111.2 h`), minutes under two hours (`47m`), seconds under two minutes.
+pub fn hours(s: f64) -> String {
+    if !s.is_finite() {
+        "none".into()
+    } else if s >= 7200.0 {
+        format!("{:.1} h", s / 3600.0)
+    } else if s >= 120.0 {
+        format!("{:.0}m", s / 60.0)
+    } else {
+        format!("{s:.1}s")
+    }
+}
+
+/// Large dollar figures short: `$1.23M`, `$45.6k`, else with cents.
+pub fn usd_short(x: f64) -> String {
+    if !x.is_finite() {
+        "-".into()
+    } else if x.abs() >= 1e6 {
+        format!("${:.2}M", x / 1e6)
+    } else if x.abs() >= 1e4 {
+        format!("${:.1}k", x / 1e3)
+    } else {
+        usd(x)
+    }
+}
+
+pub fn render(out: &mut String, sc: &Scenario, t: &TrainingSummary) {
+    let spec = sc.training.as_ref().expect("a training summary has a spec");
+    if !spec.jobs.is_empty() {
+        jobs(out, &spec.jobs, t);
+    }
+    if let (Some(cs), Some(c)) = (&spec.cluster, &t.cluster) {
+        cluster(out, cs, c);
+    }
+}
+
+fn jobs(out: &mut String, specs: &[TrainingJob], t: &TrainingSummary) {
+    let _ = writeln!(
+        out,
+        "{:<16} {:>5} {:<9} {:>8} {:>9} {:>5} {:>9} {:>8} {:>7}",
+        "TRAINING JOB", "GPUS", "MARKET", "STEP S", "TOKENS/S", "MFU", "WORK", "CKPT", "EVERY"
+    );
+    for (j, s) in specs.iter().zip(&t.jobs) {
+        let _ = writeln!(
+            out,
+            "{:<16} {:>5} {:<9} {:>8.2} {:>9} {:>5} {:>9} {:>8} {:>7}",
+            clip(&j.name, 16),
+            j.gpus(),
+            j.market.as_str(),
+            j.step.total_s(),
+            compact(s.tokens_per_s),
+            pct(s.mfu),
+            hours(s.work_s),
+            hours(s.checkpoint_write_s),
+            hours(s.interval_s),
+        );
+    }
+    out.push('\n');
+    let _ = writeln!(
+        out,
+        "{:<16} {:>9} {:>9} {:>9} {:>9} {:>8} {:>7} {:>7}",
+        "OVER REPLICATIONS",
+        "TIME P50",
+        "TIME P90",
+        "COST P50",
+        "COST P90",
+        "RECLAIMS",
+        "GOODPUT",
+        "$/1M TOK"
+    );
+    for (j, s) in specs.iter().zip(&t.jobs) {
+        let _ = writeln!(
+            out,
+            "{:<16} {:>9} {:>9} {:>9} {:>9} {:>8.1} {:>7} {:>7}",
+            clip(&j.name, 16),
+            hours(s.completion_s.p50),
+            hours(s.completion_s.p90),
+            usd_short(s.cost_usd.p50),
+            usd_short(s.cost_usd.p90),
+            s.interruptions_mean,
+            pct(s.goodput()),
+            usd_unit(s.cost_usd.mean / j.tokens * 1e6),
+        );
+    }
+    let _ = writeln!(out, "({} replications per job)", t.replications);
+    for (j, s) in specs.iter().zip(&t.jobs) {
+        job_notes(out, j, s);
+    }
+    out.push('\n');
+}
+
+fn job_notes(out: &mut String, j: &TrainingJob, s: &JobSummary) {
+    let g = s.gpu_hours;
+    let _ = writeln!(
+        out,
+        "{}: {} GPU-h paid = {} useful + {} checkpointing + {} lost + {} restarting",
+        j.name,
+        thousands(g.paid),
+        thousands(g.useful),
+        thousands(g.checkpointing),
+        thousands(g.lost),
+        thousands(g.restarting),
+    );
+    if j.interruptions_per_hour > 0.0 {
+        let mut line = format!(
+            "  reclaims: one per {} ({}); fell back to on-demand in {}",
+            hours(s.mtbi_s),
+            j.interruptions_source,
+            pct(s.fell_back_share)
+        );
+        if let Some(m) = s.deadline_missed_share {
+            let _ = write!(line, "; missed the deadline in {}", pct(m));
+        }
+        let _ = writeln!(out, "{line}");
+    }
+    if let Some(best) = s.best_interval() {
+        let at_yd = s
+            .interval_check
+            .iter()
+            .find(|p| (p.interval_s - s.young_daly_s).abs() < 1e-6 * s.young_daly_s);
+        if let Some(yd) = at_yd {
+            let _ = writeln!(
+                out,
+                "  Young/Daly every {}: mean {}, {}; best of {} checked ({}x-{}x): {}, {:+.2}%",
+                hours(s.young_daly_s),
+                hours(yd.completion_mean_s),
+                usd_short(yd.cost_mean_usd),
+                s.interval_check.len(),
+                s.interval_check[0].interval_s / s.young_daly_s,
+                s.interval_check[s.interval_check.len() - 1].interval_s / s.young_daly_s,
+                hours(best.interval_s),
+                (best.completion_mean_s / yd.completion_mean_s - 1.0) * 100.0,
+            );
+        }
+    }
+}
+
+fn cluster(
+    out: &mut String,
+    spec: &crate::scenario::training_spec::ClusterSpec,
+    c: &ClusterSummary,
+) {
+    let source = match &spec.stream {
+        JobStream::Trace { path, .. } => format!("trace {path}"),
+        JobStream::Synthetic { .. } => "synthetic stream".into(),
+    };
+    let capacity = match &spec.capacity {
+        ClusterCapacity::Own(Capacity::Steps(steps)) => format!("{} GPUs", steps[0].1),
+        ClusterCapacity::Own(Capacity::Autoscaled {
+            gpus_per_node,
+            min_nodes,
+            max_nodes,
+            ..
+        }) => format!(
+            "{}-{} GPUs autoscaled (peak {})",
+            min_nodes * gpus_per_node,
+            max_nodes * gpus_per_node,
+            c.peak_gpus
+        ),
+        ClusterCapacity::Shared { .. } => format!("serving's idle GPUs (peak {})", c.peak_gpus),
+    };
+    let st = &c.stats.cluster;
+    let _ = writeln!(
+        out,
+        "CLUSTER   {source}: {} jobs, {} on {capacity}",
+        thousands(c.jobs as f64),
+        policy_name(spec.policy)
+    );
+    let _ = writeln!(
+        out,
+        "  completion p50 {} · p90 {} · p99 {} · makespan {}",
+        hours(st.jct_p50_s),
+        hours(st.jct_p90_s),
+        hours(st.jct_p99_s),
+        hours(st.makespan_s)
+    );
+    let _ = writeln!(
+        out,
+        "  queueing mean {} · p99 {} · {} never ran · {} preemptions",
+        hours(st.queue_mean_s),
+        hours(st.queue_p99_s),
+        thousands((st.rejected + c.stats.unfinished) as f64),
+        thousands(c.stats.preemptions as f64)
+    );
+    let g = c.gpu_hours;
+    let _ = writeln!(
+        out,
+        "  GPU-h {} provisioned = {} used + {} wasted + {} idle",
+        thousands(g.provisioned),
+        thousands(g.used),
+        thousands(g.wasted),
+        thousands(g.idle)
+    );
+    let on = match &spec.instance {
+        Some(i) => format!("on {} {}", i.name, c.market),
+        None => "at the shared pools' GPU price".into(),
+    };
+    let _ = writeln!(
+        out,
+        "  goodput {} · {} {on} ({} per job)",
+        pct(c.goodput),
+        usd_short(c.cost_usd),
+        usd(c.cost_per_job())
+    );
+    out.push('\n');
+}
+
+/// The bill by line, with each line's share and its part of the cost of one prediction.
+pub fn bill(out: &mut String, b: &Bill) {
+    let per_pred = b.predictions > 0.0;
+    let _ = writeln!(
+        out,
+        "{:<10} {:<34} {:>14} {:>6} {:>11}",
+        format!("BILL/{}", period_words(b.period_days)),
+        "",
+        "USD",
+        "SHARE",
+        if per_pred { "PER 1K PRED" } else { "" }
+    );
+    let total = b.total_usd();
+    for l in &b.lines {
+        let _ = writeln!(
+            out,
+            "{:<10} {:<34} {:>14} {:>6} {:>11}",
+            l.driver.as_str(),
+            clip(&l.item, 34),
+            usd(l.usd),
+            pct(l.usd / total),
+            if per_pred {
+                usd_unit(l.usd / b.predictions * 1000.0)
+            } else {
+                String::new()
+            }
+        );
+    }
+    let _ = writeln!(
+        out,
+        "{:<10} {:<34} {:>14} {:>6} {:>11}",
+        "total",
+        "",
+        usd(total),
+        "",
+        if per_pred {
+            usd_unit(total / b.predictions * 1000.0)
+        } else {
+            String::new()
+        }
+    );
+    let mut by: Vec<String> = b
+        .by_driver()
+        .iter()
+        .map(|(d, usd)| format!("{} {}", d.as_str(), pct(usd / total)))
+        .collect();
+    if b.serving_idle_usd > 0.0 {
+        by.push(format!(
+            "idle serving GPUs {}",
+            usd_short(b.serving_idle_usd)
+        ));
+    }
+    let _ = writeln!(out, "by driver: {}", by.join(" · "));
+    if per_pred {
+        let _ = writeln!(
+            out,
+            "{} predictions: {} each, all drivers",
+            thousands(b.predictions),
+            usd_unit(total / b.predictions)
+        );
+    }
+    out.push('\n');
+}
+
+fn compact(x: f64) -> String {
+    if x >= 1e6 {
+        format!("{:.2}M", x / 1e6)
+    } else if x >= 1e4 {
+        format!("{:.0}k", x / 1e3)
+    } else {
+        format!("{x:.0}")
+    }
+}
+
+/// How scenario files name a policy.
+pub fn policy_name(p: Policy) -> &'static str {
+    match p {
+        Policy::Fifo => "fifo",
+        Policy::Backfill => "backfill",
+        Policy::Priority => "priority",
+    }
+}
