@@ -320,6 +320,9 @@ pub fn replicate_cancellable(
     progress: Option<&Progress>,
     cancel: &AtomicBool,
 ) -> Result<Vec<RunResult>, SimError> {
+    if scenario.workloads.is_empty() {
+        return Err(SimError::NothingToServe);
+    }
     (0..replications)
         .into_par_iter()
         .map(|i| {

@@ -24,6 +24,9 @@ pub enum SimError {
     /// The caller's cancel flag was set (see [`run_cancellable`]).
     #[error("the run was cancelled")]
     Cancelled,
+    /// The scenario has no workloads (it only trains): there is no serving to simulate.
+    #[error("the scenario serves no workloads; `headroom simulate` runs its training")]
+    NothingToServe,
 }
 
 /// Runs `scenario` with `seed` (which replaces the scenario's own). `progress`, if given, is set

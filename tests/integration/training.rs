@@ -260,15 +260,38 @@ share_with = ["l40s"]
         let parts = f(&g["used"]) + f(&g["wasted"]) + f(&g["idle"]);
         assert!(close(parts, f(&g["provisioned"]), 1e-9), "{name}: {g}");
         assert_eq!(c["completed"], 400, "{name}: every job fits and completes");
-        assert!(close(f(&c["cost_usd"]), f(&c["cost_usd_per_job"]) * 400.0, 1e-9));
+        assert!(close(
+            f(&c["cost_usd"]),
+            f(&c["cost_usd_per_job"]) * 400.0,
+            1e-9
+        ));
         if name == "autoscaled" {
-            assert!(c["peak_gpus"].as_u64().unwrap() <= 16, "at most 4 nodes of 4 GPUs");
+            assert!(
+                c["peak_gpus"].as_u64().unwrap() <= 16,
+                "at most 4 nodes of 4 GPUs"
+            );
             assert_eq!(c["preemptions"], 0);
         } else {
             // Serving scales up every afternoon: training yields and loses work.
             assert!(c["preemptions"].as_u64().unwrap() > 0);
             assert!(f(&g["wasted"]) > 0.0);
-            assert!(c["peak_gpus"].as_u64().unwrap() <= 14, "16 replicas less serving's 2");
+            assert!(
+                c["peak_gpus"].as_u64().unwrap() <= 14,
+                "16 replicas less serving's 2"
+            );
         }
     }
+}
+
+#[test]
+fn sweeping_a_scenario_that_only_trains_says_why_not() {
+    let out = headroom()
+        .args(["sweep", "scenarios/train-spot.toml", "--axis"])
+        .arg("training.jobs.spot-15m.checkpoint.interval=\"15m\",\"30m\"")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("serves no workloads"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
 }
