@@ -12,6 +12,10 @@ pub(super) fn run(args: ValidateArgs) -> anyhow::Result<Outcome> {
             Ok(s) => match scenario::check_traces(&s) {
                 Ok(traces) => {
                     let replicas: u32 = s.pools.iter().map(|p| p.replicas).sum();
+                    if s.workloads.is_empty() {
+                        println!("ok    {}: {}", file.display(), training_line(&s));
+                        continue;
+                    }
                     println!(
                         "ok    {}: {} workload{}, {} pool{}, {} replica{}, {} simulated",
                         file.display(),
@@ -23,6 +27,9 @@ pub(super) fn run(args: ValidateArgs) -> anyhow::Result<Outcome> {
                         plural(replicas as usize),
                         span(s.horizon)
                     );
+                    if s.training.is_some() {
+                        println!("      {}", training_line(&s));
+                    }
                     for (w, rows, secs) in traces {
                         println!(
                             "      trace of {w}: {} rows over {}",
@@ -65,4 +72,27 @@ pub(super) fn run(args: ValidateArgs) -> anyhow::Result<Outcome> {
 
 fn plural(n: usize) -> &'static str {
     if n == 1 { "" } else { "s" }
+}
+
+/// What a scenario trains: its jobs and cluster.
+fn training_line(s: &scenario::Scenario) -> String {
+    let Some(t) = &s.training else {
+        return "nothing to serve or train".into();
+    };
+    let mut parts = Vec::new();
+    if !t.jobs.is_empty() {
+        parts.push(format!(
+            "{} training job{}",
+            t.jobs.len(),
+            plural(t.jobs.len())
+        ));
+    }
+    if let Some(c) = &t.cluster {
+        let jobs = match &c.stream {
+            scenario::training_spec::JobStream::Trace { jobs, .. } => jobs.len(),
+            scenario::training_spec::JobStream::Synthetic { jobs, .. } => *jobs as usize,
+        };
+        parts.push(format!("a cluster of {} jobs", thousands(jobs as f64)));
+    }
+    parts.join(", ")
 }

@@ -295,3 +295,29 @@ fn sweeping_a_scenario_that_only_trains_says_why_not() {
     assert!(err.contains("serves no workloads"), "{err}");
     assert!(!err.contains("panicked"), "{err}");
 }
+
+#[test]
+fn a_measured_step_time_calibrates_the_compute_efficiency() {
+    let v = json(&[
+        "scenarios/train-spot.toml",
+        "--set",
+        "training.jobs.on-demand.measured_step=\"9.5s\"",
+    ]);
+    let j = &v["training"]["jobs"][0];
+    assert!(
+        close(f(&j["step_s"]["total"]), 9.5, 1e-9),
+        "{}",
+        j["step_s"]
+    );
+    let e = f(&j["compute_efficiency"]);
+    assert!(e < 0.55 && e > 0.3, "{e}");
+    // Faster than communication allows: named, exit 2.
+    let out = headroom()
+        .args(["simulate", "scenarios/train-spot.toml", "--set"])
+        .arg("training.jobs.on-demand.measured_step=\"1s\"")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("faster than this job can run"), "{err}");
+}

@@ -43,6 +43,9 @@ pub struct Job {
     pub virtual_stages: Option<Spanned<i64>>,
     pub precision: Option<Spanned<String>>,
     pub compute_efficiency: Option<Spanned<f64>>,
+    /// A step time measured for this job on this hardware: `compute_efficiency` is solved
+    /// from it (a calibration).
+    pub measured_step: Option<Spanned<Duration>>,
     pub overlap: Option<Spanned<f64>>,
     pub recompute: Option<bool>,
     /// Network between nodes, Gbit/s per instance (default: the instance type's, from

@@ -415,7 +415,34 @@ impl Checker<'_> {
             overlap: overlap?,
             recompute: j.recompute.unwrap_or(false),
         };
-        let step = step_time(&job, &hardware);
+        let mut job = job;
+        let mut step = step_time(&job, &hardware);
+        if let Some(m) = &j.measured_step {
+            // Compute and bubble scale as 1 / efficiency; communication does not.
+            let measured = m.get_ref().0.as_secs_f64();
+            let comm = step.tensor_comm_s + step.data_comm_s;
+            let scaled = (step.compute_s + step.bubble_s) * job.compute_efficiency;
+            let efficiency = scaled / (measured - comm);
+            if j.compute_efficiency.is_some() {
+                self.error(
+                    m.span(),
+                    "give `compute_efficiency` or `measured_step`, not both",
+                );
+                return None;
+            }
+            if !(measured > comm && efficiency <= 1.0) {
+                self.error(
+                    m.span(),
+                    format!(
+                        "a step of {measured:.3} s is faster than this job can run on {} (communication alone takes {comm:.3} s, compute at full peak {:.3} s)",
+                        inst.name, scaled
+                    ),
+                );
+                return None;
+            }
+            job.compute_efficiency = efficiency;
+            step = step_time(&job, &hardware);
+        }
         let steps = steps?;
         let (rate, source) = interruptions?;
         Some(TrainingJob {
