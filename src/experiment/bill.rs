@@ -5,9 +5,11 @@
 //! Serving is simulated over the scenario's window and scaled to the period at the same rate;
 //! a training job is counted `runs_per_period` times at its mean cost over replications; the
 //! cluster at its cost per day over its makespan. Storage, transfer and logging follow
-//! [`crate::costs`].
+//! [`crate::costs`]. Energy is a line only where the fleet is owned (`[energy] owned = true`);
+//! otherwise it is reported beside the bill, since cloud prices include power.
 
 use crate::costs::DAYS_PER_MONTH;
+use crate::fleet::EnergySpec;
 use crate::pricing::Market;
 use crate::scenario::Scenario;
 use crate::sim::Metric;
@@ -54,6 +56,21 @@ pub struct Bill {
     pub serving_idle_usd: f64,
     /// GPU-hours paid in the period, serving and training.
     pub gpu_hours: f64,
+    /// With an `[energy]` table: the period's energy at the meter, serving and training.
+    pub energy: Option<EnergyUse>,
+}
+
+/// Energy in the period (after PUE), where the scenario prices it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EnergyUse {
+    pub serving_kwh: f64,
+    pub training_kwh: f64,
+    pub usd: f64,
+    pub carbon_kg: Option<f64>,
+    /// On the bill (an owned fleet), or beside it (cloud prices include power).
+    pub owned: bool,
+    /// Parts of the fleet with no power figures, left out.
+    pub unknown: Vec<String>,
 }
 
 impl Bill {
@@ -168,15 +185,23 @@ pub fn bill(
             });
         }
     }
-    if let (Some(s), Some(spec)) = (summary, &scenario.energy)
-        && spec.owned
-        && let Some(e) = super::energy::energy(scenario, s)
-    {
-        lines.push(Line {
-            driver: Driver::Energy,
-            item: "energy, serving".into(),
-            usd: e.cost_usd * days * 24.0 / scenario.window().as_hours_f64(),
-        });
+    let energy = scenario
+        .energy
+        .as_ref()
+        .map(|spec| energy_use(scenario, summary, training, days, spec));
+    if let Some(e) = energy.as_ref().filter(|e| e.owned) {
+        for (item, kwh) in [
+            ("energy, serving", e.serving_kwh),
+            ("energy, training", e.training_kwh),
+        ] {
+            if kwh > 0.0 {
+                lines.push(Line {
+                    driver: Driver::Energy,
+                    item: item.into(),
+                    usd: kwh * scenario.energy.as_ref().map_or(0.0, |s| s.price_per_kwh),
+                });
+            }
+        }
     }
     Some(Bill {
         period_days: days,
@@ -184,7 +209,62 @@ pub fn bill(
         predictions,
         serving_idle_usd,
         gpu_hours,
+        energy,
     })
+}
+
+/// The period's energy: serving's from its pools (see [`super::energy`]); a training job's
+/// GPUs busy while training (kept or lost) and idle while checkpointing or restarting; a
+/// cluster's busy while jobs hold them.
+fn energy_use(
+    scenario: &Scenario,
+    summary: Option<&Summary>,
+    training: Option<&TrainingSummary>,
+    days: f64,
+    spec: &EnergySpec,
+) -> EnergyUse {
+    let mut unknown = Vec::new();
+    let serving_kwh = summary
+        .and_then(|s| super::energy::energy(scenario, s))
+        .map_or(0.0, |e| {
+            unknown.extend(e.unknown);
+            e.kwh * days * 24.0 / scenario.window().as_hours_f64()
+        });
+    let mut training_kwh = 0.0;
+    if let (Some(t), Some(ts)) = (training, &scenario.training) {
+        for (job, js) in ts.jobs.iter().zip(&t.jobs) {
+            let g = js.gpu_hours;
+            match &job.power {
+                Some(p) => {
+                    training_kwh +=
+                        p.gpu_kwh(g.paid, g.useful + g.lost) * job.runs_per_period * spec.pue
+                }
+                None => unknown.push(format!("training {}", job.name)),
+            }
+        }
+        if let (Some(c), Some(cs)) = (&t.cluster, &ts.cluster)
+            && c.makespan_s > 0.0
+        {
+            let g = c.gpu_hours;
+            match &cs.power {
+                Some(p) => {
+                    training_kwh += p.gpu_kwh(g.provisioned, g.used + g.wasted)
+                        * (days * 86_400.0 / c.makespan_s)
+                        * spec.pue
+                }
+                None => unknown.push("training cluster".into()),
+            }
+        }
+    }
+    let kwh = serving_kwh + training_kwh;
+    EnergyUse {
+        serving_kwh,
+        training_kwh,
+        usd: kwh * spec.price_per_kwh,
+        carbon_kg: spec.carbon_kg_per_kwh.map(|c| c * kwh),
+        owned: spec.owned,
+        unknown,
+    }
 }
 
 /// A period of `days` in words: "a month" for the default.

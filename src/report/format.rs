@@ -1,5 +1,7 @@
 //! Number formatting for people: thousands separators, durations and money.
 
+use std::fmt::Write;
+
 use crate::units::SimTime;
 
 /// `1234567` as `1,234,567`.
@@ -104,9 +106,44 @@ pub fn clip(s: &str, n: usize) -> String {
     }
 }
 
+/// `items` joined by " · " after `lead`, wrapped at 80 columns under the first item.
+pub fn wrapped(out: &mut String, lead: &str, items: &[String]) {
+    let indent = " ".repeat(lead.chars().count());
+    let mut line = lead.to_string();
+    for (i, item) in items.iter().enumerate() {
+        let piece = if i == 0 {
+            item.clone()
+        } else {
+            format!(" · {item}")
+        };
+        if i > 0 && line.chars().count() + piece.chars().count() > 80 {
+            let _ = writeln!(out, "{line}");
+            line = format!("{indent}{item}");
+        } else {
+            line.push_str(&piece);
+        }
+    }
+    let _ = writeln!(out, "{line}");
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn wrapped_lines_stay_within_80_columns() {
+        let items: Vec<String> = (0..12).map(|i| format!("item number {i}")).collect();
+        let mut out = String::new();
+        wrapped(&mut out, "lead: ", &items);
+        assert!(out.lines().count() > 1);
+        assert!(out.lines().all(|l| l.chars().count() <= 80), "{out}");
+        assert!(
+            out.lines().skip(1).all(|l| l.starts_with("      item")),
+            "{out}"
+        );
+        let joined: String = out.split_whitespace().collect::<Vec<_>>().join(" ");
+        assert!(joined.contains("item number 0 · item number 1"), "{out}");
+    }
 
     #[test]
     fn formats() {

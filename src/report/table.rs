@@ -3,7 +3,7 @@
 use std::fmt::Write;
 
 use super::Report;
-use super::format::{clip, ms, pct, span, thousands, usd, usd_unit};
+use super::format::{clip, ms, pct, span, thousands, usd, usd_unit, wrapped};
 use crate::experiment::{Estimate, ScopeSummary};
 use crate::fleet::Serving;
 use crate::sim::Metric;
@@ -256,24 +256,25 @@ fn serving(out: &mut String, sc: &crate::scenario::Scenario, s: &crate::experime
         let _ = writeln!(out, "markets   {}", markets.join(" · "));
     }
     if let Some(e) = crate::experiment::energy::energy(sc, s) {
-        let mut line = format!(
-            "energy    {} kWh (PUE {}) · {} at {}/kWh · {} per request",
-            thousands_1(e.kwh),
-            e.spec.pue,
-            usd(e.cost_usd),
-            usd_unit(e.spec.price_per_kwh),
-            watt_hours(e.wh_per_request)
-        );
+        let mut parts = vec![
+            format!("{} kWh (PUE {})", thousands_1(e.kwh), e.spec.pue),
+            format!(
+                "{} at {}/kWh",
+                usd(e.cost_usd),
+                usd_unit(e.spec.price_per_kwh)
+            ),
+            format!("{} per request", watt_hours(e.wh_per_request)),
+        ];
         if let Some(w) = e.wh_per_1k_output_tokens {
-            let _ = write!(line, " · {} per 1k output tokens", watt_hours(w));
+            parts.push(format!("{} per 1k output tokens", watt_hours(w)));
         }
         if let Some(c) = e.carbon_kg {
-            let _ = write!(line, " · {} kg CO2e", thousands_1(c));
+            parts.push(format!("{} kg CO2e", thousands_1(c)));
         }
         if !e.unknown.is_empty() {
-            let _ = write!(line, " (no power figures for {})", e.unknown.join(", "));
+            parts.push(format!("no power figures for {}", e.unknown.join(", ")));
         }
-        let _ = writeln!(out, "{line}");
+        wrapped(out, "energy    ", &parts);
     }
     if llm {
         let _ = writeln!(

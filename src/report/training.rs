@@ -2,7 +2,7 @@
 
 use std::fmt::Write;
 
-use super::format::{clip, pct, thousands, usd, usd_unit};
+use super::format::{clip, pct, thousands, usd, usd_unit, wrapped};
 use crate::experiment::bill::{Bill, period_words};
 use crate::experiment::cluster::ClusterSummary;
 use crate::experiment::training::{JobSummary, TrainingSummary};
@@ -50,13 +50,13 @@ pub fn render(out: &mut String, sc: &Scenario, t: &TrainingSummary) {
 fn jobs(out: &mut String, specs: &[TrainingJob], t: &TrainingSummary) {
     let _ = writeln!(
         out,
-        "{:<16} {:>5} {:<9} {:>8} {:>9} {:>5} {:>9} {:>8} {:>7}",
+        "{:<16} {:>5} {:<9} {:>7} {:>8} {:>4} {:>8} {:>6} {:>6}",
         "TRAINING JOB", "GPUS", "MARKET", "STEP S", "TOKENS/S", "MFU", "WORK", "CKPT", "EVERY"
     );
     for (j, s) in specs.iter().zip(&t.jobs) {
         let _ = writeln!(
             out,
-            "{:<16} {:>5} {:<9} {:>8.2} {:>9} {:>5} {:>9} {:>8} {:>7}",
+            "{:<16} {:>5} {:<9} {:>7.2} {:>8} {:>4} {:>8} {:>6} {:>6}",
             clip(&j.name, 16),
             j.gpus(),
             j.market.as_str(),
@@ -71,8 +71,8 @@ fn jobs(out: &mut String, specs: &[TrainingJob], t: &TrainingSummary) {
     out.push('\n');
     let _ = writeln!(
         out,
-        "{:<16} {:>9} {:>9} {:>9} {:>9} {:>8} {:>7} {:>7}",
-        "OVER REPLICATIONS",
+        "{:<16} {:>8} {:>8} {:>8} {:>8} {:>8} {:>7} {:>8}",
+        "REPLICATED",
         "TIME P50",
         "TIME P90",
         "COST P50",
@@ -84,7 +84,7 @@ fn jobs(out: &mut String, specs: &[TrainingJob], t: &TrainingSummary) {
     for (j, s) in specs.iter().zip(&t.jobs) {
         let _ = writeln!(
             out,
-            "{:<16} {:>9} {:>9} {:>9} {:>9} {:>8.1} {:>7} {:>7}",
+            "{:<16} {:>8} {:>8} {:>8} {:>8} {:>8.1} {:>7} {:>8}",
             clip(&j.name, 16),
             hours(s.completion_s.p50),
             hours(s.completion_s.p90),
@@ -95,56 +95,68 @@ fn jobs(out: &mut String, specs: &[TrainingJob], t: &TrainingSummary) {
             usd_unit(s.cost_usd.mean / j.tokens * 1e6),
         );
     }
-    let _ = writeln!(out, "({} replications per job)", t.replications);
+    out.push('\n');
+    let _ = writeln!(
+        out,
+        "{:<16} {:>9} {:>9} {:>8} {:>8} {:>8} {:>8} {:>6}",
+        "GPU-HOURS", "PAID", "USEFUL", "CHECKPT", "LOST", "RESTART", "FELLBACK", "LATE"
+    );
+    for (j, s) in specs.iter().zip(&t.jobs) {
+        let g = s.gpu_hours;
+        let _ = writeln!(
+            out,
+            "{:<16} {:>9} {:>9} {:>8} {:>8} {:>8} {:>8} {:>6}",
+            clip(&j.name, 16),
+            thousands(g.paid),
+            thousands(g.useful),
+            thousands(g.checkpointing),
+            thousands(g.lost),
+            thousands(g.restarting),
+            pct(s.fell_back_share),
+            s.deadline_missed_share.map_or("-".into(), pct),
+        );
+    }
+    let _ = writeln!(
+        out,
+        "(means over {} replications per job; LATE: past the deadline)",
+        t.replications
+    );
     for (j, s) in specs.iter().zip(&t.jobs) {
         job_notes(out, j, s);
     }
     out.push('\n');
 }
 
+/// A spot job's reclaim rate and the check of its checkpoint interval.
 fn job_notes(out: &mut String, j: &TrainingJob, s: &JobSummary) {
-    let g = s.gpu_hours;
+    if j.interruptions_per_hour <= 0.0 {
+        return;
+    }
     let _ = writeln!(
         out,
-        "{}: {} GPU-h paid = {} useful + {} checkpointing + {} lost + {} restarting",
+        "{}: a reclaim every {} ({})",
         j.name,
-        thousands(g.paid),
-        thousands(g.useful),
-        thousands(g.checkpointing),
-        thousands(g.lost),
-        thousands(g.restarting),
+        hours(s.mtbi_s),
+        j.interruptions_source
     );
-    if j.interruptions_per_hour > 0.0 {
-        let mut line = format!(
-            "  reclaims: one per {} ({}); fell back to on-demand in {}",
-            hours(s.mtbi_s),
-            j.interruptions_source,
-            pct(s.fell_back_share)
+    let Some(best) = s.best_interval() else {
+        return;
+    };
+    let at_yd = s
+        .interval_check
+        .iter()
+        .find(|p| (p.interval_s - s.young_daly_s).abs() < 1e-6 * s.young_daly_s);
+    if let Some(yd) = at_yd {
+        let _ = writeln!(
+            out,
+            "  Young/Daly {}: mean {}, {} · best of {} checked: {}, {:+.2}%",
+            hours(s.young_daly_s),
+            hours(yd.completion_mean_s),
+            usd_short(yd.cost_mean_usd),
+            s.interval_check.len(),
+            hours(best.interval_s),
+            (best.completion_mean_s / yd.completion_mean_s - 1.0) * 100.0,
         );
-        if let Some(m) = s.deadline_missed_share {
-            let _ = write!(line, "; missed the deadline in {}", pct(m));
-        }
-        let _ = writeln!(out, "{line}");
-    }
-    if let Some(best) = s.best_interval() {
-        let at_yd = s
-            .interval_check
-            .iter()
-            .find(|p| (p.interval_s - s.young_daly_s).abs() < 1e-6 * s.young_daly_s);
-        if let Some(yd) = at_yd {
-            let _ = writeln!(
-                out,
-                "  Young/Daly every {}: mean {}, {}; best of {} checked ({}x-{}x): {}, {:+.2}%",
-                hours(s.young_daly_s),
-                hours(yd.completion_mean_s),
-                usd_short(yd.cost_mean_usd),
-                s.interval_check.len(),
-                s.interval_check[0].interval_s / s.young_daly_s,
-                s.interval_check[s.interval_check.len() - 1].interval_s / s.young_daly_s,
-                hours(best.interval_s),
-                (best.completion_mean_s / yd.completion_mean_s - 1.0) * 100.0,
-            );
-        }
     }
 }
 
@@ -224,8 +236,8 @@ pub fn bill(out: &mut String, b: &Bill) {
     let _ = writeln!(
         out,
         "{:<10} {:<34} {:>14} {:>6} {:>11}",
-        format!("BILL/{}", period_words(b.period_days)),
-        "",
+        "BILL",
+        format!("per {}", period_words(b.period_days)),
         "USD",
         "SHARE",
         if per_pred { "PER 1K PRED" } else { "" }
@@ -270,7 +282,27 @@ pub fn bill(out: &mut String, b: &Bill) {
             usd_short(b.serving_idle_usd)
         ));
     }
-    let _ = writeln!(out, "by driver: {}", by.join(" · "));
+    wrapped(out, "by driver: ", &by);
+    if let Some(e) = &b.energy {
+        let mut parts = vec![format!(
+            "{} kWh ({} serving, {} training)",
+            thousands(e.serving_kwh + e.training_kwh),
+            thousands(e.serving_kwh),
+            thousands(e.training_kwh),
+        )];
+        parts.push(if e.owned {
+            usd(e.usd)
+        } else {
+            format!("{} (in the cloud prices)", usd(e.usd))
+        });
+        if let Some(c) = e.carbon_kg {
+            parts.push(format!("{} kg CO2e", thousands(c)));
+        }
+        if !e.unknown.is_empty() {
+            parts.push(format!("no power figures for {}", e.unknown.join(", ")));
+        }
+        wrapped(out, "energy: ", &parts);
+    }
     if per_pred {
         let _ = writeln!(
             out,

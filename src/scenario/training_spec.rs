@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use crate::fleet::PowerModel;
 use crate::pricing::{InstanceType, Market};
 use crate::training::cluster::{ClusterJob, Policy};
 use crate::training::elastic::Capacity;
@@ -52,6 +53,8 @@ pub struct TrainingJob {
     pub interruptions_per_hour: f64,
     pub interruptions_source: String,
     pub network_gbps: f64,
+    /// What its GPUs draw (a profile's fit, or the spec's TDP), for energy.
+    pub power: Option<PowerModel>,
     pub checkpoint: CheckpointSpec,
     /// Times the job runs in the bill's period.
     pub runs_per_period: f64,
@@ -112,6 +115,8 @@ pub struct ClusterSpec {
     pub market: Market,
     /// The cluster's GPUs' price: its instances', or the shared pools' (GPU-weighted).
     pub usd_per_gpu_hour: f64,
+    /// What its GPUs draw: its instances', or the first shared pool's.
+    pub power: Option<PowerModel>,
     /// How often jobs checkpoint, for the work a preemption loses; and their restart overhead.
     pub checkpoint_interval_s: f64,
     pub restart_s: f64,

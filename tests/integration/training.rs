@@ -321,3 +321,42 @@ fn a_measured_step_time_calibrates_the_compute_efficiency() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("faster than this job can run"), "{err}");
 }
+
+#[test]
+fn an_owned_fleet_pays_for_its_energy_on_the_bill() {
+    let v = json(&["scenarios/full-bill.toml", "--set", "energy.owned=true"]);
+    let b = &v["bill"];
+    let e = &b["energy"];
+    // The fine-tune's A100s (TDP 400 W: 100 W idle, 300 W more when busy) are busy while
+    // training, kept or lost; 30 runs, PUE 1.3.
+    let job = &v["training"]["jobs"][0];
+    let g = &job["gpu_hours"];
+    let busy = f(&g["useful"]) + f(&g["lost"]);
+    let kwh = (100.0 * f(&g["paid"]) + 300.0 * busy) / 1000.0 * 30.0 * 1.3;
+    assert!(close(f(&e["training_kwh"]), kwh, 1e-9), "{e}");
+    let line = |item: &str| {
+        b["lines"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|l| l["item"] == item)
+            .map(|l| f(&l["usd"]))
+            .unwrap()
+    };
+    assert!(close(line("energy, training"), kwh * 0.12, 1e-9));
+    assert!(close(
+        line("energy, serving"),
+        f(&e["serving_kwh"]) * 0.12,
+        1e-9
+    ));
+    // Not owned: shown beside the bill, not on it.
+    let v = json(&["scenarios/full-bill.toml"]);
+    assert!(
+        v["bill"]["lines"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|l| l["driver"] != "energy")
+    );
+    assert!(close(f(&v["bill"]["energy"]["training_kwh"]), kwh, 1e-9));
+}

@@ -143,6 +143,14 @@ pub fn bill(b: &Bill) -> Value {
         "cost_per_prediction_usd": per_pred(total),
         "gpu_hours": b.gpu_hours,
         "serving_idle_usd": b.serving_idle_usd,
+        "energy": b.energy.as_ref().map(|e| json!({
+            "serving_kwh": e.serving_kwh,
+            "training_kwh": e.training_kwh,
+            "usd": e.usd,
+            "carbon_kg": e.carbon_kg,
+            "owned": e.owned,
+            "unknown": e.unknown,
+        })),
         "by_driver": b.by_driver().iter().map(|(d, usd)| json!({
             "driver": d.as_str(),
             "usd": usd,

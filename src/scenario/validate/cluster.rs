@@ -214,7 +214,13 @@ impl Checker<'_> {
                 (m, price / f64::from(inst.as_ref()?.gpu_count))
             }
         };
+        let power = match (&capacity, &inst) {
+            (Some(ClusterCapacity::Shared { pools: idx }), _) => pools[idx[0]].power.clone(),
+            (_, Some(i)) => self.power(i),
+            _ => None,
+        };
         Some(ClusterSpec {
+            power,
             stream: stream?,
             capacity: capacity?,
             policy: policy?,

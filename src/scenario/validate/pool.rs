@@ -277,7 +277,7 @@ impl Checker<'_> {
 
     /// What a GPU of `inst` draws: the calibrated profile for its GPU model if the scenario has
     /// one, else its TDP; `None` when neither is known.
-    fn power(&self, inst: &InstanceType) -> Option<crate::fleet::PowerModel> {
+    pub(super) fn power(&self, inst: &InstanceType) -> Option<crate::fleet::PowerModel> {
         if let Some((path, p)) = self
             .profiles
             .iter()

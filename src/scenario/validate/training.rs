@@ -454,6 +454,7 @@ impl Checker<'_> {
             job,
             hardware,
             on_demand_usd_per_instance_hour: inst.on_demand_usd_per_hour.unwrap_or(price),
+            power: self.power(&inst),
             instance: inst,
             instances: instances?,
             market,
