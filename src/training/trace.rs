@@ -1,6 +1,7 @@
 //! Job streams for a training cluster from a trace: `timestamp,duration,num_gpus[,…]`, one job
 //! per row (the Philly trace's columns, as `../shared/data/traces/philly_2017_jobs_pollux.csv`
-//! and `scenarios/traces/` have them). Timestamps are `YYYY-MM-DD HH:MM:SS` or seconds.
+//! and `scenarios/traces/` have them), and an optional `priority` column (whole numbers, larger
+//! first). Timestamps are `YYYY-MM-DD HH:MM:SS` or seconds.
 
 use std::path::Path;
 
@@ -50,6 +51,8 @@ pub fn parse(text: &str, name: &str) -> Result<Vec<ClusterJob>, JobTraceError> {
         })
     };
     let (tc, dc, gc) = (col("timestamp")?, col("duration")?, col("num_gpus")?);
+    // Optional: larger runs first under the priority policy.
+    let pc = headers.iter().position(|h| h == "priority");
     let mut jobs = Vec::new();
     for (i, rec) in r.records().enumerate() {
         let line = i as u64 + 2;
@@ -78,11 +81,20 @@ pub fn parse(text: &str, name: &str) -> Result<Vec<ClusterJob>, JobTraceError> {
             .ok()
             .filter(|g| *g > 0)
             .ok_or_else(|| bad(line, format!("num_gpus {:?} is not a count > 0", cell(gc))))?;
+        let priority = match pc {
+            Some(c) => cell(c).parse().map_err(|_| {
+                bad(
+                    line,
+                    format!("priority {:?} is not a whole number", cell(c)),
+                )
+            })?,
+            None => 0,
+        };
         jobs.push(ClusterJob {
             submit_s,
             duration_s,
             gpus,
-            priority: 0,
+            priority,
         });
     }
     jobs.sort_by(|a, b| a.submit_s.total_cmp(&b.submit_s));
@@ -111,5 +123,18 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.starts_with("t.csv:2: timestamp"), "{e}");
+        let jobs = parse(
+            "timestamp,duration,num_gpus,priority\n0,1,1,5\n1,1,1,-2\n",
+            "t.csv",
+        )
+        .unwrap();
+        assert_eq!((jobs[0].priority, jobs[1].priority), (5, -2));
+        let e = parse(
+            "timestamp,duration,num_gpus,priority\n0,1,1,high\n",
+            "t.csv",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.starts_with("t.csv:2: priority"), "{e}");
     }
 }
