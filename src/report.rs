@@ -2,6 +2,7 @@
 //! spreadsheets. Every format is a pure function of the [`Summary`] (plus the [`RunInfo`] of the
 //! run, which JSON keeps apart so that the rest is byte-identical between runs with one seed).
 
+pub mod bill;
 pub mod csv;
 pub mod format;
 pub mod json;

@@ -31,6 +31,16 @@ impl Axis {
         if path.is_empty() {
             return Err(format!("--axis {text}: the path is empty"));
         }
+        // A sweep compares serving's cost and latency; training and the bill are in
+        // `simulate`'s report, which a sweep does not print.
+        if ["training", "costs", "energy"]
+            .iter()
+            .any(|k| path == *k || path.starts_with(&format!("{k}.")))
+        {
+            return Err(format!(
+                "--axis {path}: a sweep compares serving (cost against p99); run `headroom simulate --set {path}=...` for training and the bill"
+            ));
+        }
         let mut out = Vec::new();
         let (mut depth, mut quote, mut start) = (0i32, None::<char>, 0);
         for (i, c) in values.char_indices() {

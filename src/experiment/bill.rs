@@ -3,10 +3,11 @@
 //! driver adds to the cost of one prediction.
 //!
 //! Serving is simulated over the scenario's window and scaled to the period at the same rate;
-//! a training job is counted `runs_per_period` times at its mean cost over replications; the
+//! a training job is counted `runs_per_day` times a day (once a period without it) at its mean cost over replications; the
 //! cluster at its cost per day over its makespan. Storage, transfer and logging follow
-//! [`crate::costs`]. Energy is a line only where the fleet is owned (`[energy] owned = true`);
-//! otherwise it is reported beside the bill, since cloud prices include power.
+//! [`crate::costs`]. Energy is a line only where the fleet is owned (`[energy] owned = true`),
+//! and then for all but spot capacity (the cloud's, priced with its power); otherwise it is
+//! reported beside the bill, since cloud prices include power.
 
 use crate::costs::DAYS_PER_MONTH;
 use crate::fleet::EnergySpec;
@@ -65,6 +66,10 @@ pub struct Bill {
 pub struct EnergyUse {
     pub serving_kwh: f64,
     pub training_kwh: f64,
+    /// Of each, what owned capacity drew (all but spot, which is the cloud's): the bill's lines
+    /// when `owned`.
+    pub owned_serving_kwh: f64,
+    pub owned_training_kwh: f64,
     pub usd: f64,
     pub carbon_kg: Option<f64>,
     /// On the bill (an owned fleet), or beside it (cloud prices include power).
@@ -137,23 +142,23 @@ pub fn bill(
                 if *usd > 0.0 {
                     compute(
                         format!("training {}, {m}", job.name),
-                        usd * job.runs_per_period,
+                        usd * job.runs_in(days),
                     );
                 }
             }
-            gpu_hours += js.gpu_hours.paid * job.runs_per_period;
+            gpu_hours += js.gpu_hours.paid * job.runs_in(days);
         }
         if let Some(c) = &t.cluster
-            && c.makespan_s > 0.0
+            && c.stats.cluster.makespan_s > 0.0
         {
-            let scale = days * 86_400.0 / c.makespan_s;
+            let scale = days * 86_400.0 / c.stats.cluster.makespan_s;
             if c.cost_usd > 0.0 {
                 compute(
                     format!("training cluster, {}", c.market),
                     c.cost_usd * scale,
                 );
             }
-            gpu_hours += c.gpu_hours.provisioned * scale;
+            gpu_hours += c.stats.gpu_hours.provisioned * scale;
         }
     }
     for s in &costs.stored {
@@ -191,8 +196,8 @@ pub fn bill(
         .map(|spec| energy_use(scenario, summary, training, days, spec));
     if let Some(e) = energy.as_ref().filter(|e| e.owned) {
         for (item, kwh) in [
-            ("energy, serving", e.serving_kwh),
-            ("energy, training", e.training_kwh),
+            ("energy, serving", e.owned_serving_kwh),
+            ("energy, training", e.owned_training_kwh),
         ] {
             if kwh > 0.0 {
                 lines.push(Line {
@@ -224,33 +229,47 @@ fn energy_use(
     spec: &EnergySpec,
 ) -> EnergyUse {
     let mut unknown = Vec::new();
-    let serving_kwh = summary
-        .and_then(|s| super::energy::energy(scenario, s))
-        .map_or(0.0, |e| {
-            unknown.extend(e.unknown);
-            e.kwh * days * 24.0 / scenario.window().as_hours_f64()
-        });
-    let mut training_kwh = 0.0;
+    let (mut serving_kwh, mut owned_serving_kwh) = (0.0, 0.0);
+    if let Some(e) = summary.and_then(|s| super::energy::energy(scenario, s)) {
+        let scale = days * 24.0 / scenario.window().as_hours_f64() * spec.pue;
+        for (p, kwh) in scenario.pools.iter().zip(&e.pool_gpu_kwh) {
+            if kwh.is_finite() {
+                serving_kwh += kwh * scale;
+                if p.market != Market::Spot {
+                    owned_serving_kwh += kwh * scale;
+                }
+            }
+        }
+        unknown.extend(e.unknown);
+    }
+    let (mut training_kwh, mut owned_training_kwh) = (0.0, 0.0);
     if let (Some(t), Some(ts)) = (training, &scenario.training) {
         for (job, js) in ts.jobs.iter().zip(&t.jobs) {
             let g = js.gpu_hours;
             match &job.power {
                 Some(p) => {
-                    training_kwh +=
-                        p.gpu_kwh(g.paid, g.useful + g.lost) * job.runs_per_period * spec.pue
+                    let kwh = p.gpu_kwh(g.paid, g.useful + g.lost) * job.runs_in(days) * spec.pue;
+                    training_kwh += kwh;
+                    if job.market != Market::Spot {
+                        owned_training_kwh += kwh;
+                    }
                 }
                 None => unknown.push(format!("training {}", job.name)),
             }
         }
         if let (Some(c), Some(cs)) = (&t.cluster, &ts.cluster)
-            && c.makespan_s > 0.0
+            && c.stats.cluster.makespan_s > 0.0
         {
-            let g = c.gpu_hours;
+            let g = c.stats.gpu_hours;
             match &cs.power {
                 Some(p) => {
-                    training_kwh += p.gpu_kwh(g.provisioned, g.used + g.wasted)
-                        * (days * 86_400.0 / c.makespan_s)
-                        * spec.pue
+                    let kwh = p.gpu_kwh(g.provisioned, g.used + g.wasted)
+                        * (days * 86_400.0 / c.stats.cluster.makespan_s)
+                        * spec.pue;
+                    training_kwh += kwh;
+                    if cs.market != Market::Spot {
+                        owned_training_kwh += kwh;
+                    }
                 }
                 None => unknown.push("training cluster".into()),
             }
@@ -260,6 +279,8 @@ fn energy_use(
     EnergyUse {
         serving_kwh,
         training_kwh,
+        owned_serving_kwh,
+        owned_training_kwh,
         usd: kwh * spec.price_per_kwh,
         carbon_kg: spec.carbon_kg_per_kwh.map(|c| c * kwh),
         owned: spec.owned,
@@ -267,11 +288,13 @@ fn energy_use(
     }
 }
 
-/// A period of `days` in words: "a month" for the default.
+/// A period of `days` in words: "month" for the default.
 pub fn period_words(days: f64) -> String {
     if (days - DAYS_PER_MONTH).abs() < 1e-9 {
         "month".into()
-    } else {
+    } else if days >= 1.0 {
         format!("{days:.0} days")
+    } else {
+        format!("{:.0} hours", days * 24.0)
     }
 }

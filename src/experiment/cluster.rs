@@ -8,21 +8,20 @@
 //! uses them, and a cloud fleet would otherwise have released them.
 
 use rand::SeedableRng;
+use rand_distr::weighted::WeightedIndex;
 use rand_distr::{Distribution, Exp, LogNormal};
 
 use crate::pricing::Market;
 use crate::scenario::Scenario;
 use crate::scenario::training_spec::{ClusterCapacity, ClusterSpec, JobStream};
 use crate::training::cluster::ClusterJob;
-use crate::training::elastic::{self, Capacity, Elastic, ElasticStats, GpuHours};
+use crate::training::elastic::{self, Capacity, Elastic, ElasticStats};
 
 use super::Summary;
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct ClusterSummary {
     pub stats: ElasticStats,
-    pub gpu_hours: GpuHours,
-    pub makespan_s: f64,
     pub jobs: usize,
     pub completed: usize,
     /// Compute for the GPUs the cluster had.
@@ -55,19 +54,12 @@ pub fn jobs(spec: &ClusterSpec, seed: u64) -> Vec<ClusterJob> {
             let gap = Exp::new(1.0 / mean_interarrival_s).expect("a positive mean");
             let dur = LogNormal::new(median_duration_s.ln(), *duration_sigma)
                 .expect("a finite sigma >= 0");
-            let total: f64 = gpus.iter().map(|g| g.1).sum();
+            let pick = WeightedIndex::new(gpus.iter().map(|g| g.1))
+                .expect("validated: positive weights with a finite sum");
             let mut t = 0.0;
             (0..*jobs)
                 .map(|_| {
-                    let mut pick = rand::RngExt::random_range(&mut rng, 0.0..total);
-                    let mut g = gpus[gpus.len() - 1].0;
-                    for &(n, w) in gpus {
-                        if pick < w {
-                            g = n;
-                            break;
-                        }
-                        pick -= w;
-                    }
+                    let g = gpus[pick.sample(&mut rng)].0;
                     let job = ClusterJob {
                         submit_s: t,
                         duration_s: dur.sample(&mut rng),
@@ -82,14 +74,20 @@ pub fn jobs(spec: &ClusterSpec, seed: u64) -> Vec<ClusterJob> {
     }
 }
 
-/// GPUs the shared pools leave idle over one simulated day, as capacity steps.
+/// Most repetitions of the serving day a shared cluster's capacity is laid out for; past them
+/// the last step holds.
+const MAX_PERIODS: f64 = 2000.0;
+
+/// GPUs the shared pools leave idle over the simulated day, as capacity steps, the day repeated
+/// until the jobs could all have run: past the last submission by the jobs' GPU-time over the
+/// day's mean idle GPUs, twice over, plus the longest job.
 fn shared_steps(
     scenario: &Scenario,
     summary: &Summary,
     pools: &[usize],
-    span_s: f64,
+    jobs: &[ClusterJob],
 ) -> Vec<(f64, u32)> {
-    let rows = summary.pool_series.first().map_or(0, Vec::len);
+    let rows = summary.pool_series[pools[0]].len();
     let period = scenario.horizon.as_secs_f64();
     let free_at = |r: usize| -> u32 {
         pools
@@ -101,22 +99,22 @@ fn shared_steps(
             })
             .sum()
     };
-    let mut steps: Vec<(f64, u32)> = Vec::new();
-    let mut start = 0.0;
-    while start <= span_s {
-        for r in 0..rows {
-            let t = start + summary.pool_series[pools[0]][r].t_s;
-            let g = free_at(r);
-            if steps.last().is_none_or(|s| s.1 != g) {
+    let free: Vec<u32> = (0..rows).map(free_at).collect();
+    let mean_free = free.iter().map(|&g| f64::from(g)).sum::<f64>() / rows.max(1) as f64;
+    let gpu_s: f64 = jobs.iter().map(|j| j.duration_s * f64::from(j.gpus)).sum();
+    let longest = jobs.iter().map(|j| j.duration_s).fold(0.0, f64::max);
+    let last = jobs.last().map_or(0.0, |j| j.submit_s);
+    let end = last + 2.0 * gpu_s / mean_free.max(1e-9) + longest;
+    let periods = (end / period).ceil().clamp(1.0, MAX_PERIODS) as usize;
+    let mut steps: Vec<(f64, u32)> = vec![(0.0, free.first().copied().unwrap_or(0))];
+    for k in 0..periods {
+        for (r, &g) in free.iter().enumerate() {
+            let t = k as f64 * period + summary.pool_series[pools[0]][r].t_s;
+            if steps.last().is_some_and(|s| s.1 != g) && t > steps.last().expect("one").0 {
                 steps.push((t, g));
             }
         }
-        start += period;
     }
-    if steps.first().is_none_or(|s| s.0 > 0.0) {
-        steps.insert(0, (0.0, 0));
-    }
-    steps[0].0 = 0.0;
     steps
 }
 
@@ -128,12 +126,10 @@ pub fn summarize(
     seed: u64,
 ) -> ClusterSummary {
     let jobs = jobs(spec, seed);
-    let span = jobs.last().map_or(0.0, |j| j.submit_s)
-        + jobs.iter().map(|j| j.duration_s).fold(0.0, f64::max);
     let capacity = match &spec.capacity {
         ClusterCapacity::Own(c) => c.clone(),
         ClusterCapacity::Shared { pools } => match summary {
-            Some(s) => Capacity::Steps(shared_steps(scenario, s, pools, span)),
+            Some(s) => Capacity::Steps(shared_steps(scenario, s, pools, &jobs)),
             None => Capacity::Steps(vec![(0.0, 0)]),
         },
     };
@@ -145,7 +141,6 @@ pub fn summarize(
     let stats = ElasticStats::of(&jobs, &schedule);
     let g = stats.gpu_hours;
     ClusterSummary {
-        makespan_s: stats.cluster.makespan_s,
         jobs: jobs.len(),
         completed: schedule.end_s.iter().filter(|e| !e.is_nan()).count(),
         cost_usd: g.provisioned * spec.usd_per_gpu_hour,
@@ -157,7 +152,6 @@ pub fn summarize(
             .map(|s| s.1)
             .max()
             .unwrap_or(0),
-        gpu_hours: g,
         stats,
     }
 }

@@ -12,7 +12,7 @@ use rayon::prelude::*;
 use crate::pricing::Market;
 use crate::rng::replication_seed;
 use crate::scenario::Scenario;
-use crate::scenario::training_spec::{Interval, TrainingJob};
+use crate::scenario::training_spec::{MAX_EXPECTED_RECLAIMS, TrainingJob};
 use crate::training::checkpoint::{self, Outcome, Plan, young_daly};
 
 use super::Summary;
@@ -79,7 +79,6 @@ pub struct IntervalPoint {
 #[derive(Clone, Debug, PartialEq)]
 pub struct JobSummary {
     pub name: String,
-    pub replications: u32,
     /// Training time alone (no checkpoints, no reclaims), seconds.
     pub work_s: f64,
     pub tokens_per_s: f64,
@@ -118,37 +117,6 @@ impl JobSummary {
     }
 }
 
-/// The plan `checkpoint::run` takes for `job` at `interval_s`.
-pub fn plan(job: &TrainingJob, interval_s: f64) -> Plan {
-    let spot = job.interruptions_per_hour > 0.0;
-    Plan {
-        work_s: job.work_s(),
-        interval_s,
-        checkpoint_s: job.checkpoint.write_s(),
-        restart_s: job.checkpoint.restart_s,
-        instances: job.instances,
-        gpus_per_instance: job.instance.gpu_count,
-        rate_per_hour: job.interruptions_per_hour,
-        spot_usd_per_instance_hour: job.usd_per_instance_hour,
-        on_demand_usd_per_instance_hour: if spot {
-            job.on_demand_usd_per_instance_hour
-        } else {
-            job.usd_per_instance_hour
-        },
-        max_interruptions: job.checkpoint.max_interruptions,
-        deadline_s: job.checkpoint.deadline_s,
-    }
-}
-
-/// The interval the job checkpoints at, seconds (infinite for none).
-pub fn interval_s(job: &TrainingJob) -> f64 {
-    match job.checkpoint.interval {
-        Interval::Every(s) => s,
-        Interval::None => f64::INFINITY,
-        Interval::YoungDaly => young_daly(job.checkpoint.write_s(), job.mtbi_s()),
-    }
-}
-
 fn runs(plan: &Plan, seed: u64, replications: u32) -> Vec<Outcome> {
     (0..replications)
         .into_par_iter()
@@ -161,8 +129,8 @@ fn runs(plan: &Plan, seed: u64, replications: u32) -> Vec<Outcome> {
 
 /// Runs `job` `replications` times from `seed`.
 pub fn summarize(job: &TrainingJob, seed: u64, replications: u32) -> JobSummary {
-    let interval = interval_s(job);
-    let p = plan(job, interval);
+    let interval = job.interval_s();
+    let p = job.plan(interval);
     let outcomes = runs(&p, seed, replications);
     let n = f64::from(replications.max(1));
     let mean = |f: &dyn Fn(&Outcome) -> f64| outcomes.iter().map(f).sum::<f64>() / n;
@@ -173,10 +141,14 @@ pub fn summarize(job: &TrainingJob, seed: u64, replications: u32) -> JobSummary 
     let interval_check = if job.interruptions_per_hour > 0.0 && yd.is_finite() {
         INTERVAL_FACTORS
             .iter()
-            .map(|f| {
-                let os = runs(&plan(job, yd * f), seed, CHECK_REPLICATIONS);
+            .map(|f| job.plan(yd * f))
+            // A far longer interval than Young/Daly's on a job reclaimed often hardly
+            // progresses: not simulated.
+            .filter(|p| checkpoint::expected_reclaims(p) <= MAX_EXPECTED_RECLAIMS)
+            .map(|p| {
+                let os = runs(&p, seed, CHECK_REPLICATIONS);
                 IntervalPoint {
-                    interval_s: yd * f,
+                    interval_s: p.interval_s,
                     completion_mean_s: os.iter().map(|o| o.completion_s).sum::<f64>() / check_n,
                     cost_mean_usd: os.iter().map(|o| o.cost_usd).sum::<f64>() / check_n,
                 }
@@ -188,7 +160,6 @@ pub fn summarize(job: &TrainingJob, seed: u64, replications: u32) -> JobSummary 
     let inst_h = |s: f64| s / 3600.0 * f64::from(job.instances);
     JobSummary {
         name: job.name.clone(),
-        replications,
         work_s: p.work_s,
         tokens_per_s: job.step.tokens_per_s(&job.job),
         mfu: job.step.mfu(job.gpus(), job.hardware.peak_flops),
@@ -212,7 +183,7 @@ pub fn summarize(job: &TrainingJob, seed: u64, replications: u32) -> JobSummary 
             lost: mean(&|o| gpu_h(o.lost_s)),
             restarting: mean(&|o| gpu_h(o.restart_s)),
         },
-        cost_by_market_usd: if job.market == Market::Spot {
+        cost_by_market_usd: if job.market == Market::Spot && job.interruptions_per_hour > 0.0 {
             vec![
                 (
                     Market::Spot,
@@ -249,14 +220,9 @@ pub fn run(scenario: &Scenario, seed: u64, serving: Option<&Summary>) -> Option<
     let jobs = spec
         .jobs
         .iter()
-        .enumerate()
-        .map(|(i, j)| {
-            summarize(
-                j,
-                replication_seed(seed ^ SALT, i as u64 + 1),
-                spec.replications,
-            )
-        })
+        // Every job sees the same reclaim draws (common random numbers), so jobs that differ in
+        // one setting differ in results by that setting alone.
+        .map(|j| summarize(j, seed ^ SALT, spec.replications))
         .collect();
     let cluster = spec
         .cluster

@@ -46,13 +46,6 @@ pub fn render(r: &Report) -> String {
 }
 
 fn row(name: &str, s: &ScopeSummary, metrics: &[Metric], with_ci: bool) -> Vec<String> {
-    let num = |x: f64| {
-        if x.is_finite() {
-            x.to_string()
-        } else {
-            String::new()
-        }
-    };
     let mut out = vec![
         name.to_string(),
         s.slo_targets
@@ -91,13 +84,6 @@ pub fn render_timeseries(r: &Report) -> String {
         "cost_usd",
     ])
     .expect("writing to memory");
-    let num = |x: f64| {
-        if x.is_finite() {
-            x.to_string()
-        } else {
-            String::new()
-        }
-    };
     let Some(s) = r.summary else {
         return text(w);
     };
@@ -170,13 +156,6 @@ fn training(r: &Report) -> String {
     .expect("writing to memory");
     if let (Some(spec), Some(t)) = (r.scenario.training.as_ref(), r.training) {
         for (j, s) in spec.jobs.iter().zip(&t.jobs) {
-            let num = |x: f64| {
-                if x.is_finite() {
-                    x.to_string()
-                } else {
-                    String::new()
-                }
-            };
             w.write_record([
                 j.name.clone(),
                 j.market.as_str().to_string(),
@@ -195,6 +174,36 @@ fn training(r: &Report) -> String {
             ])
             .expect("writing to memory");
         }
+        if let (Some(cs), Some(c)) = (&spec.cluster, &t.cluster) {
+            // The cluster as one row: its jobs' completion times and its whole cost.
+            let st = &c.stats.cluster;
+            w.write_record([
+                "cluster".to_string(),
+                cs.market.as_str().to_string(),
+                c.peak_gpus.to_string(),
+                String::new(),
+                String::new(),
+                num(cs.checkpoint_interval_s),
+                String::new(),
+                num(st.jct_p50_s),
+                num(st.jct_p90_s),
+                String::new(),
+                String::new(),
+                num(c.cost_usd),
+                num(c.stats.preemptions as f64),
+                num(c.goodput),
+            ])
+            .expect("writing to memory");
+        }
     }
     text(w)
+}
+
+/// A number, or an empty cell when nothing was measured.
+fn num(x: f64) -> String {
+    if x.is_finite() {
+        x.to_string()
+    } else {
+        String::new()
+    }
 }

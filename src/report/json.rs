@@ -10,6 +10,7 @@
 
 use serde_json::{Map, Value, json};
 
+mod bill;
 mod training;
 
 use super::Report;
@@ -32,7 +33,7 @@ pub fn to_value(r: &Report) -> Value {
         root.insert("training".into(), training::to_value(sc, t));
     }
     if let Some(b) = r.bill {
-        root.insert("bill".into(), training::bill(b));
+        root.insert("bill".into(), bill::to_value(b));
     }
     let (events, requests) = r
         .summary

@@ -21,7 +21,7 @@ pub fn render(r: &Report) -> String {
         super::training::render(&mut out, sc, t);
     }
     if let Some(b) = r.bill {
-        super::training::bill(&mut out, b);
+        super::bill::render(&mut out, b);
     }
     out.lines().map(|l| format!("{}\n", l.trim_end())).collect()
 }

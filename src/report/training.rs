@@ -1,18 +1,17 @@
-//! The training and bill sections of the table report (80 columns).
+//! The training section of the table report (80 columns): jobs and the cluster.
 
 use std::fmt::Write;
 
-use super::format::{clip, pct, thousands, usd, usd_unit, wrapped};
-use crate::experiment::bill::{Bill, period_words};
+use super::format::{clip, pct, thousands, usd, usd_unit};
 use crate::experiment::cluster::ClusterSummary;
 use crate::experiment::training::{JobSummary, TrainingSummary};
 use crate::scenario::Scenario;
 use crate::scenario::training_spec::{ClusterCapacity, JobStream, TrainingJob};
-use crate::training::cluster::Policy;
 use crate::training::elastic::Capacity;
 
 /// Seconds as hours (`111.2 h`), minutes under two hours (`47m`), seconds under two minutes.
 pub fn hours(s: f64) -> String {
+    let s = s.max(0.0);
     if !s.is_finite() {
         "none".into()
     } else if s >= 7200.0 {
@@ -189,7 +188,7 @@ fn cluster(
         out,
         "CLUSTER   {source}: {} jobs, {} on {capacity}",
         thousands(c.jobs as f64),
-        policy_name(spec.policy)
+        spec.policy.as_str()
     );
     let _ = writeln!(
         out,
@@ -207,7 +206,7 @@ fn cluster(
         thousands((st.rejected + c.stats.unfinished) as f64),
         thousands(c.stats.preemptions as f64)
     );
-    let g = c.gpu_hours;
+    let g = c.stats.gpu_hours;
     let _ = writeln!(
         out,
         "  GPU-h {} provisioned = {} used + {} wasted + {} idle",
@@ -230,90 +229,6 @@ fn cluster(
     out.push('\n');
 }
 
-/// The bill by line, with each line's share and its part of the cost of one prediction.
-pub fn bill(out: &mut String, b: &Bill) {
-    let per_pred = b.predictions > 0.0;
-    let _ = writeln!(
-        out,
-        "{:<10} {:<34} {:>14} {:>6} {:>11}",
-        "BILL",
-        format!("per {}", period_words(b.period_days)),
-        "USD",
-        "SHARE",
-        if per_pred { "PER 1K PRED" } else { "" }
-    );
-    let total = b.total_usd();
-    for l in &b.lines {
-        let _ = writeln!(
-            out,
-            "{:<10} {:<34} {:>14} {:>6} {:>11}",
-            l.driver.as_str(),
-            clip(&l.item, 34),
-            usd(l.usd),
-            pct(l.usd / total),
-            if per_pred {
-                usd_unit(l.usd / b.predictions * 1000.0)
-            } else {
-                String::new()
-            }
-        );
-    }
-    let _ = writeln!(
-        out,
-        "{:<10} {:<34} {:>14} {:>6} {:>11}",
-        "total",
-        "",
-        usd(total),
-        "",
-        if per_pred {
-            usd_unit(total / b.predictions * 1000.0)
-        } else {
-            String::new()
-        }
-    );
-    let mut by: Vec<String> = b
-        .by_driver()
-        .iter()
-        .map(|(d, usd)| format!("{} {}", d.as_str(), pct(usd / total)))
-        .collect();
-    if b.serving_idle_usd > 0.0 {
-        by.push(format!(
-            "idle serving GPUs {}",
-            usd_short(b.serving_idle_usd)
-        ));
-    }
-    wrapped(out, "by driver: ", &by);
-    if let Some(e) = &b.energy {
-        let mut parts = vec![format!(
-            "{} kWh ({} serving, {} training)",
-            thousands(e.serving_kwh + e.training_kwh),
-            thousands(e.serving_kwh),
-            thousands(e.training_kwh),
-        )];
-        parts.push(if e.owned {
-            usd(e.usd)
-        } else {
-            format!("{} (in the cloud prices)", usd(e.usd))
-        });
-        if let Some(c) = e.carbon_kg {
-            parts.push(format!("{} kg CO2e", thousands(c)));
-        }
-        if !e.unknown.is_empty() {
-            parts.push(format!("no power figures for {}", e.unknown.join(", ")));
-        }
-        wrapped(out, "energy: ", &parts);
-    }
-    if per_pred {
-        let _ = writeln!(
-            out,
-            "{} predictions: {} each, all drivers",
-            thousands(b.predictions),
-            usd_unit(total / b.predictions)
-        );
-    }
-    out.push('\n');
-}
-
 fn compact(x: f64) -> String {
     if x >= 1e6 {
         format!("{:.2}M", x / 1e6)
@@ -321,14 +236,5 @@ fn compact(x: f64) -> String {
         format!("{:.0}k", x / 1e3)
     } else {
         format!("{x:.0}")
-    }
-}
-
-/// How scenario files name a policy.
-pub fn policy_name(p: Policy) -> &'static str {
-    match p {
-        Policy::Fifo => "fifo",
-        Policy::Backfill => "backfill",
-        Policy::Priority => "priority",
     }
 }

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use crate::fleet::PowerModel;
 use crate::pricing::{InstanceType, Market};
+use crate::training::checkpoint::{Plan, young_daly};
 use crate::training::cluster::{ClusterJob, Policy};
 use crate::training::elastic::Capacity;
 use crate::training::{Hardware, Job, StepTime};
@@ -17,6 +18,9 @@ pub const CHECKPOINT_BYTES_PER_PARAM_FP32: f64 = 12.0;
 pub const DEFAULT_WRITE_GB_PER_S: f64 = 5.0;
 /// New capacity, the container, and loading the checkpoint, when the file does not say.
 pub const DEFAULT_RESTART_S: f64 = 600.0;
+/// Most reclaims a job may expect in one run: beyond this it would hardly progress (and each
+/// replication would take long to simulate); checkpoint more often or set `max_interruptions`.
+pub const MAX_EXPECTED_RECLAIMS: f64 = 100_000.0;
 
 /// Replications of each training job when the scenario does not say: a run is a few hundred
 /// arithmetic steps, so many are cheap.
@@ -56,8 +60,8 @@ pub struct TrainingJob {
     /// What its GPUs draw (a profile's fit, or the spec's TDP), for energy.
     pub power: Option<PowerModel>,
     pub checkpoint: CheckpointSpec,
-    /// Times the job runs in the bill's period.
-    pub runs_per_period: f64,
+    /// Times the job runs a day; `None`: once in the bill's period.
+    pub runs_per_day: Option<f64>,
 }
 
 impl TrainingJob {
@@ -73,6 +77,43 @@ impl TrainingJob {
     /// Mean time between reclaims of any of the job's instances, seconds (infinite off spot).
     pub fn mtbi_s(&self) -> f64 {
         3600.0 / (self.interruptions_per_hour * f64::from(self.instances))
+    }
+
+    /// Times the job runs in a bill of `days`.
+    pub fn runs_in(&self, days: f64) -> f64 {
+        self.runs_per_day.map_or(1.0, |r| r * days)
+    }
+
+    /// The interval the job checkpoints at, seconds (infinite for none).
+    pub fn interval_s(&self) -> f64 {
+        match self.checkpoint.interval {
+            Interval::Every(s) => s,
+            Interval::None => f64::INFINITY,
+            Interval::YoungDaly => young_daly(self.checkpoint.write_s(), self.mtbi_s()),
+        }
+    }
+
+    /// What [`checkpoint::run`] takes for this job at `interval_s`. A job on spot with no
+    /// reclaim rate runs as one that is never reclaimed, at its own price.
+    pub fn plan(&self, interval_s: f64) -> Plan {
+        let spot = self.interruptions_per_hour > 0.0;
+        Plan {
+            work_s: self.work_s(),
+            interval_s,
+            checkpoint_s: self.checkpoint.write_s(),
+            restart_s: self.checkpoint.restart_s,
+            instances: self.instances,
+            gpus_per_instance: self.instance.gpu_count,
+            rate_per_hour: self.interruptions_per_hour,
+            spot_usd_per_instance_hour: self.usd_per_instance_hour,
+            on_demand_usd_per_instance_hour: if spot {
+                self.on_demand_usd_per_instance_hour
+            } else {
+                self.usd_per_instance_hour
+            },
+            max_interruptions: self.checkpoint.max_interruptions,
+            deadline_s: self.checkpoint.deadline_s,
+        }
     }
 }
 

@@ -367,7 +367,12 @@ impl Checker<'_> {
             _ => {}
         }
         let warmup = top.warmup.as_ref().map_or(SimTime::ZERO, |w| w.get_ref().0);
-        if let Some(w) = &top.warmup
+        if let (Some(w), None) = (&top.warmup, &top.horizon) {
+            self.error(
+                w.span(),
+                "`warmup` is part of the `horizon`; add a horizon, e.g. \"24h\"",
+            );
+        } else if let Some(w) = &top.warmup
             && warmup >= horizon
             && horizon > SimTime::ZERO
         {

@@ -65,6 +65,18 @@ impl Outcome {
     }
 }
 
+/// Expected reclaims of one run, to first order: each of the `work / interval` segments (with its
+/// checkpoint) is tried until it runs a whole stretch without a reclaim, which takes
+/// `e^(rate x segment) - 1` failed tries on average. Infinite when that overflows.
+pub fn expected_reclaims(plan: &Plan) -> f64 {
+    let rate_per_s = plan.rate_per_hour * f64::from(plan.instances) / 3600.0;
+    if rate_per_s <= 0.0 {
+        return 0.0;
+    }
+    let interval = plan.interval_s.min(plan.work_s);
+    (plan.work_s / interval) * ((rate_per_s * (interval + plan.checkpoint_s)).exp() - 1.0)
+}
+
 /// The checkpoint interval that minimizes expected overhead to first order (Young 1974, Daly
 /// 2006): `sqrt(2 × checkpoint_s × mtbi_s)`.
 pub fn young_daly(checkpoint_s: f64, mtbi_s: f64) -> f64 {
@@ -99,6 +111,18 @@ pub fn run<R: rand::Rng + ?Sized>(plan: &Plan, rng: &mut R) -> Outcome {
         let mut progress = saved;
         let mut reclaimed = false;
         while progress < plan.work_s {
+            // Whole checkpointed segments that end before the reclaim, all at once (so a run
+            // costs the same however short the interval).
+            let checkpointed = (((plan.work_s - progress) / plan.interval_s).ceil() - 1.0).max(0.0);
+            let cycle = plan.interval_s + plan.checkpoint_s;
+            let k = checkpointed.min(((until_reclaim - elapsed) / cycle).floor());
+            if k >= 1.0 {
+                elapsed += k * cycle;
+                progress += k * plan.interval_s;
+                o.checkpoint_s += k * plan.checkpoint_s;
+                saved = progress;
+                continue;
+            }
             let segment = plan.interval_s.min(plan.work_s - progress);
             let last = progress + segment >= plan.work_s;
             let ckpt = if last { 0.0 } else { plan.checkpoint_s };

@@ -37,6 +37,15 @@ pub enum Policy {
 }
 
 impl Policy {
+    /// How scenario files name it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Policy::Fifo => "fifo",
+            Policy::Backfill => "backfill",
+            Policy::Priority => "priority",
+        }
+    }
+
     pub fn parse(s: &str) -> Option<Policy> {
         match s {
             "fifo" => Some(Policy::Fifo),

@@ -12,6 +12,14 @@ fn json(args: &[&str]) -> Value {
     serde_json::from_slice(&out).unwrap()
 }
 
+/// Standard error of a run that must have been refused as bad input (exit 2, no panic).
+fn refused(out: &std::process::Output) -> String {
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(!err.contains("panicked"), "{err}");
+    err
+}
+
 fn f(v: &Value) -> f64 {
     v.as_f64().unwrap_or_else(|| panic!("a number: {v}"))
 }
@@ -216,7 +224,6 @@ fn bad_training_input_is_named_with_its_line() {
         "{err}"
     );
     assert!(err.contains("unknown market \"spotty\""), "{err}");
-    assert!(!err.contains("panicked"), "{err}");
 }
 
 /// A synthetic stream on an autoscaled cluster, and on the GPUs an autoscaled serving pool
@@ -286,14 +293,19 @@ share_with = ["l40s"]
 #[test]
 fn sweeping_a_scenario_that_only_trains_says_why_not() {
     let out = headroom()
-        .args(["sweep", "scenarios/train-spot.toml", "--axis"])
-        .arg("training.jobs.spot-15m.checkpoint.interval=\"15m\",\"30m\"")
+        .args(["sweep", "scenarios/train-spot.toml", "--axis", "seed=1,2"])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = refused(&out);
     assert!(err.contains("serves no workloads"), "{err}");
-    assert!(!err.contains("panicked"), "{err}");
+    // Training axes are refused: a sweep reports serving only.
+    let out = headroom()
+        .args(["sweep", "scenarios/full-bill.toml", "--axis"])
+        .arg("training.jobs.nightly-finetune.instances=4,8")
+        .output()
+        .unwrap();
+    let err = refused(&out);
+    assert!(err.contains("a sweep compares serving"), "{err}");
 }
 
 #[test]
@@ -317,39 +329,50 @@ fn a_measured_step_time_calibrates_the_compute_efficiency() {
         .arg("training.jobs.on-demand.measured_step=\"1s\"")
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = refused(&out);
     assert!(err.contains("faster than this job can run"), "{err}");
 }
 
 #[test]
 fn an_owned_fleet_pays_for_its_energy_on_the_bill() {
-    let v = json(&["scenarios/full-bill.toml", "--set", "energy.owned=true"]);
+    let owned = [
+        "scenarios/full-bill.toml",
+        "--set",
+        "energy.owned=true",
+        "--set",
+        "training.jobs.nightly-finetune.market=\"reserved\"",
+        "--set",
+        "training.jobs.nightly-finetune.checkpoint.interval=\"none\"",
+    ];
+    let v = json(&owned);
     let b = &v["bill"];
     let e = &b["energy"];
     // The fine-tune's A100s (TDP 400 W: 100 W idle, 300 W more when busy) are busy while
-    // training, kept or lost; 30 runs, PUE 1.3.
-    let job = &v["training"]["jobs"][0];
-    let g = &job["gpu_hours"];
+    // training; once a day for 30 days, PUE 1.3.
+    let g = &v["training"]["jobs"][0]["gpu_hours"];
     let busy = f(&g["useful"]) + f(&g["lost"]);
     let kwh = (100.0 * f(&g["paid"]) + 300.0 * busy) / 1000.0 * 30.0 * 1.3;
     assert!(close(f(&e["training_kwh"]), kwh, 1e-9), "{e}");
-    let line = |item: &str| {
+    let line = |b: &Value, item: &str| {
         b["lines"]
             .as_array()
             .unwrap()
             .iter()
             .find(|l| l["item"] == item)
             .map(|l| f(&l["usd"]))
-            .unwrap()
     };
-    assert!(close(line("energy, training"), kwh * 0.12, 1e-9));
     assert!(close(
-        line("energy, serving"),
-        f(&e["serving_kwh"]) * 0.12,
+        line(b, "energy, training").unwrap(),
+        kwh * 0.12,
         1e-9
     ));
-    // Not owned: shown beside the bill, not on it.
+    // Serving's spot pool is the cloud's: its energy is beside the bill, not on it.
+    assert!(f(&e["owned_serving_kwh"]) < f(&e["serving_kwh"]));
+    let serving = line(b, "energy, serving").unwrap();
+    assert!(close(serving, f(&e["owned_serving_kwh"]) * 0.12, 1e-9));
+    // A spot job's energy is not on the bill either; not owned, none is.
+    let v = json(&["scenarios/full-bill.toml", "--set", "energy.owned=true"]);
+    assert!(line(&v["bill"], "energy, training").is_none());
     let v = json(&["scenarios/full-bill.toml"]);
     assert!(
         v["bill"]["lines"]
@@ -358,5 +381,53 @@ fn an_owned_fleet_pays_for_its_energy_on_the_bill() {
             .iter()
             .all(|l| l["driver"] != "energy")
     );
-    assert!(close(f(&v["bill"]["energy"]["training_kwh"]), kwh, 1e-9));
+}
+
+#[test]
+fn jobs_that_could_not_finish_are_refused_not_run() {
+    for (sets, want) in [
+        (
+            vec![
+                "training.jobs.spot-8h.checkpoint.interval=\"none\"",
+                "training.jobs.spot-8h.tokens=3e12",
+            ],
+            "would be reclaimed about",
+        ),
+        (
+            vec!["training.jobs.spot-8h.interruptions_per_hour=100"],
+            "would be reclaimed more than",
+        ),
+        (
+            vec!["training.jobs.on-demand.precision=\"fp8\""],
+            "A100 has no fp8 tensor cores",
+        ),
+        (
+            vec!["training.jobs.on-demand.checkpoint.interval=\"young-daly\""],
+            "this job is not on spot",
+        ),
+    ] {
+        let mut cmd = headroom();
+        cmd.args(["simulate", "scenarios/train-spot.toml"]);
+        for s in &sets {
+            cmd.args(["--set", s]);
+        }
+        let out = cmd
+            .timeout(std::time::Duration::from_secs(30))
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{sets:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(want), "{sets:?}: {err}");
+    }
+    // With a fallback, the same job runs: at most K reclaims, then on-demand.
+    let v = json(&[
+        "scenarios/train-spot.toml",
+        "--set",
+        "training.jobs.spot-8h.interruptions_per_hour=100",
+        "--set",
+        "training.jobs.spot-8h.checkpoint.max_interruptions=3",
+    ]);
+    let j = &v["training"]["jobs"][3];
+    assert_eq!(f(&j["interruptions"]["mean"]), 3.0);
+    assert_eq!(f(&j["interruptions"]["fell_back_share"]), 1.0);
 }

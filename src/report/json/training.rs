@@ -2,7 +2,6 @@
 
 use serde_json::{Value, json};
 
-use crate::experiment::bill::Bill;
 use crate::experiment::training::{Spread, TrainingSummary};
 use crate::scenario::Scenario;
 use crate::scenario::training_spec::ClusterCapacity;
@@ -93,7 +92,7 @@ pub fn to_value(sc: &Scenario, t: &TrainingSummary) -> Value {
     let cluster = spec.cluster.as_ref().zip(t.cluster.as_ref()).map(|(cs, c)| {
         let st = &c.stats.cluster;
         json!({
-            "policy": crate::report::training::policy_name(cs.policy),
+            "policy": cs.policy.as_str(),
             "capacity": match &cs.capacity {
                 ClusterCapacity::Own(Capacity::Steps(_)) => "fixed",
                 ClusterCapacity::Own(Capacity::Autoscaled { .. }) => "autoscaled",
@@ -109,10 +108,10 @@ pub fn to_value(sc: &Scenario, t: &TrainingSummary) -> Value {
             "queue_s": { "mean": finite(st.queue_mean_s), "p99": finite(st.queue_p99_s) },
             "makespan_s": st.makespan_s,
             "gpu_hours": {
-                "provisioned": c.gpu_hours.provisioned,
-                "used": c.gpu_hours.used,
-                "wasted": c.gpu_hours.wasted,
-                "idle": c.gpu_hours.idle,
+                "provisioned": c.stats.gpu_hours.provisioned,
+                "used": c.stats.gpu_hours.used,
+                "wasted": c.stats.gpu_hours.wasted,
+                "idle": c.stats.gpu_hours.idle,
             },
             "goodput": finite(c.goodput),
             "market": c.market.as_str(),
@@ -124,43 +123,5 @@ pub fn to_value(sc: &Scenario, t: &TrainingSummary) -> Value {
         "replications": t.replications,
         "jobs": jobs,
         "cluster": cluster,
-    })
-}
-
-pub fn bill(b: &Bill) -> Value {
-    let total = b.total_usd();
-    let per_pred = |usd: f64| {
-        if b.predictions > 0.0 {
-            json!(usd / b.predictions)
-        } else {
-            Value::Null
-        }
-    };
-    json!({
-        "period_days": b.period_days,
-        "total_usd": total,
-        "predictions": b.predictions,
-        "cost_per_prediction_usd": per_pred(total),
-        "gpu_hours": b.gpu_hours,
-        "serving_idle_usd": b.serving_idle_usd,
-        "energy": b.energy.as_ref().map(|e| json!({
-            "serving_kwh": e.serving_kwh,
-            "training_kwh": e.training_kwh,
-            "usd": e.usd,
-            "carbon_kg": e.carbon_kg,
-            "owned": e.owned,
-            "unknown": e.unknown,
-        })),
-        "by_driver": b.by_driver().iter().map(|(d, usd)| json!({
-            "driver": d.as_str(),
-            "usd": usd,
-            "per_prediction_usd": per_pred(*usd),
-        })).collect::<Vec<_>>(),
-        "lines": b.lines.iter().map(|l| json!({
-            "driver": l.driver.as_str(),
-            "item": l.item,
-            "usd": l.usd,
-            "per_prediction_usd": per_pred(l.usd),
-        })).collect::<Vec<_>>(),
     })
 }

@@ -54,8 +54,8 @@ pub struct Job {
     /// Reclaims per instance-hour on spot (default: the Spot Instance Advisor bucket's).
     pub interruptions_per_hour: Option<Spanned<f64>>,
     pub checkpoint: Option<Spanned<Checkpoint>>,
-    /// Times the job runs in the bill's period (a nightly fine-tune: 30).
-    pub runs_per_period: Option<Spanned<f64>>,
+    /// Times the job runs a day (a nightly fine-tune: 1); without it, once in the bill's period.
+    pub runs_per_day: Option<Spanned<f64>>,
 }
 
 /// A transformer's shape for training.

@@ -8,7 +8,7 @@ use toml::Spanned;
 
 use super::Checker;
 use crate::fleet::Pool;
-use crate::pricing::Catalog;
+use crate::pricing::{Catalog, Market};
 use crate::scenario::raw::training as raw;
 use crate::scenario::training_spec::{ClusterCapacity, ClusterSpec, JobStream};
 use crate::training::cluster::Policy;
@@ -16,6 +16,9 @@ use crate::training::elastic::Capacity;
 
 /// A cluster job's checkpoint interval when the file does not say: hourly.
 pub const DEFAULT_CLUSTER_CHECKPOINT_S: f64 = 3600.0;
+/// Most GPUs a cluster may have.
+const MAX_CLUSTER_GPUS: u64 = 10_000_000;
+
 /// A cluster job's restart overhead when the file does not say.
 pub const DEFAULT_CLUSTER_RESTART_S: f64 = 120.0;
 
@@ -103,10 +106,20 @@ impl Checker<'_> {
             (Some(i), Some(t)) => self.market_price(&c.market, i, t, reserved_discount),
             _ => None,
         };
+        if let (Some((Market::Spot, _)), Some(m)) = (&market, &c.market) {
+            self.error(
+                m.span(),
+                "a cluster's jobs are not reclaimed in this model, so spot would be priced without its risk; use on-demand or reserved (a single job on spot: [training.jobs.NAME])",
+            );
+        }
         let capacity = match (&c.gpus, &c.autoscale, &c.share_with) {
-            (Some(g), None, None) => self
-                .whole(g, "gpus", 1)
-                .map(|gpus| ClusterCapacity::Own(Capacity::Steps(vec![(0.0, gpus)]))),
+            (Some(g), None, None) => match self.whole(g, "gpus", 1) {
+                Some(gpus) if u64::from(gpus) > MAX_CLUSTER_GPUS => {
+                    self.error(g.span(), format!("`gpus` is at most {MAX_CLUSTER_GPUS}"));
+                    None
+                }
+                gpus => gpus.map(|gpus| ClusterCapacity::Own(Capacity::Steps(vec![(0.0, gpus)]))),
+            },
             (None, Some(a), None) => {
                 let a = a.get_ref();
                 let min = match &a.min_nodes {
@@ -120,6 +133,17 @@ impl Checker<'_> {
                     self.error(
                         a.max_nodes.span(),
                         format!("`max_nodes` ({hi}) is below `min_nodes` ({lo})"),
+                    );
+                }
+                if let (Some(hi), Some(i)) = (max, &inst)
+                    && u64::from(hi) * u64::from(i.gpu_count) > MAX_CLUSTER_GPUS
+                {
+                    self.error(
+                        a.max_nodes.span(),
+                        format!(
+                            "{hi} nodes of {} GPUs is more than {MAX_CLUSTER_GPUS} GPUs",
+                            i.gpu_count
+                        ),
                     );
                 }
                 match (min, max, &inst) {
@@ -142,16 +166,41 @@ impl Checker<'_> {
                 }
             }
             (None, None, Some(names)) => {
-                let mut idx = Vec::new();
+                let mut idx: Vec<usize> = Vec::new();
+                let mut failed = false;
                 for n in names.get_ref() {
                     match pools.iter().position(|p| &p.name == n.get_ref()) {
+                        Some(i) if idx.contains(&i) => self.error(
+                            n.span(),
+                            format!("`share_with` lists pool {:?} twice", n.get_ref()),
+                        ),
+                        Some(i) if pools[i].scaling.is_none() => self.error(
+                            n.span(),
+                            format!(
+                                "pool {:?} has a fixed size, so serving never leaves any of it to training; give it an `autoscale` table (its maximum is the fleet training shares)",
+                                n.get_ref()
+                            ),
+                        ),
+                        Some(i) if !idx.is_empty() && pools[i].market != pools[idx[0]].market => self.error(
+                            n.span(),
+                            format!(
+                                "the pools in `share_with` must be on one market: {:?} is {}, {:?} is {}",
+                                n.get_ref(),
+                                pools[i].market,
+                                pools[idx[0]].name,
+                                pools[idx[0]].market
+                            ),
+                        ),
                         Some(i) => idx.push(i),
                         // A pool that is in the file but did not validate is reported already.
                         None if self.tree.get("pools").is_some_and(|t| {
                             t.get_ref()
                                 .as_table()
                                 .is_some_and(|t| t.contains_key(n.get_ref().as_str()))
-                        }) => {}
+                        }) =>
+                        {
+                            failed = true
+                        }
                         None => self.error(
                             n.span(),
                             format!("`share_with` names no pool {:?}", n.get_ref()),
@@ -161,7 +210,7 @@ impl Checker<'_> {
                 if names.get_ref().is_empty() {
                     self.error(names.span(), "`share_with` lists no pools");
                 }
-                Some(ClusterCapacity::Shared { pools: idx })
+                (!failed && !idx.is_empty()).then_some(ClusterCapacity::Shared { pools: idx })
             }
             (None, None, None) => {
                 self.error(
@@ -237,19 +286,26 @@ impl Checker<'_> {
         let jobs = self.whole(&s.jobs, "jobs", 1);
         let mean_interarrival_s = s.mean_interarrival.get_ref().0.as_secs_f64();
         let median_duration_s = s.median_duration.get_ref().0.as_secs_f64();
-        for (v, field) in [
-            (mean_interarrival_s, &s.mean_interarrival),
-            (median_duration_s, &s.median_duration),
+        for (v, field, name) in [
+            (
+                mean_interarrival_s,
+                &s.mean_interarrival,
+                "mean_interarrival",
+            ),
+            (median_duration_s, &s.median_duration, "median_duration"),
         ] {
             if v <= 0.0 {
-                self.error(field.span(), "must be longer than zero");
+                self.error(field.span(), format!("`{name}` must be longer than zero"));
             }
         }
         let duration_sigma = match &s.duration_sigma {
-            Some(x) if !(x.get_ref().is_finite() && *x.get_ref() >= 0.0) => {
+            Some(x) if !(x.get_ref().is_finite() && (0.0..=5.0).contains(x.get_ref())) => {
                 self.error(
                     x.span(),
-                    format!("`duration_sigma` must be >= 0, got {}", x.get_ref()),
+                    format!(
+                        "`duration_sigma` is the spread of log durations, from 0 to 5 (5: the longest jobs last e^10 times the median); got {}",
+                        x.get_ref()
+                    ),
                 );
                 None
             }
@@ -268,6 +324,8 @@ impl Checker<'_> {
         }
         if s.gpus.get_ref().is_empty() {
             self.error(s.gpus.span(), "`gpus` lists no GPU counts");
+        } else if !gpus.iter().map(|g| g.1).sum::<f64>().is_finite() {
+            self.error(s.gpus.span(), "the weights in `gpus` add up to more than a number can hold; use shares such as 0.7 and 0.3");
         }
         gpus.sort_by_key(|g| g.0);
         Some(JobStream::Synthetic {

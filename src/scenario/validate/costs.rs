@@ -109,33 +109,42 @@ impl Checker<'_> {
                 });
             }
         }
-        let mut transfer = Transfer::default();
-        if let Some(t) = &c.transfer {
-            let t = t.get_ref();
-            if let Some(v) = &t.egress_kb_per_request {
-                transfer.egress_kb_per_request = self.at_least_zero(v, "egress_kb_per_request")?;
-            }
-            if let Some(v) = &t.cross_region_gb_per_day {
-                transfer.cross_region_gb_per_day =
-                    self.at_least_zero(v, "cross_region_gb_per_day")?;
-            }
-        }
-        let mut logging = Logging {
-            retention_days: 30.0,
-            ..Logging::default()
+        // Every bad number is reported, not only the first.
+        let mut field = |v: &Option<Spanned<f64>>, name: &str, default: f64| match v {
+            Some(v) => self.at_least_zero(v, name).unwrap_or(default),
+            None => default,
         };
-        if let Some(l) = &c.logging {
-            let l = l.get_ref();
-            if let Some(v) = &l.kb_per_request {
-                logging.kb_per_request = self.at_least_zero(v, "kb_per_request")?;
-            }
-            if let Some(v) = &l.mb_per_gpu_hour {
-                logging.mb_per_gpu_hour = self.at_least_zero(v, "mb_per_gpu_hour")?;
-            }
-            if let Some(v) = &l.retention_days {
-                logging.retention_days = self.at_least_zero(v, "retention_days")?;
-            }
-        }
+        let t = c.transfer.as_ref().map(Spanned::get_ref);
+        let transfer = Transfer {
+            egress_kb_per_request: field(
+                &t.and_then(|t| t.egress_kb_per_request.clone()),
+                "egress_kb_per_request",
+                0.0,
+            ),
+            cross_region_gb_per_day: field(
+                &t.and_then(|t| t.cross_region_gb_per_day.clone()),
+                "cross_region_gb_per_day",
+                0.0,
+            ),
+        };
+        let l = c.logging.as_ref().map(Spanned::get_ref);
+        let logging = Logging {
+            kb_per_request: field(
+                &l.and_then(|l| l.kb_per_request.clone()),
+                "kb_per_request",
+                0.0,
+            ),
+            mb_per_gpu_hour: field(
+                &l.and_then(|l| l.mb_per_gpu_hour.clone()),
+                "mb_per_gpu_hour",
+                0.0,
+            ),
+            retention_days: field(
+                &l.and_then(|l| l.retention_days.clone()),
+                "retention_days",
+                30.0,
+            ),
+        };
         if self.problems.len() > before {
             return None;
         }
@@ -148,7 +157,7 @@ impl Checker<'_> {
         })
     }
 
-    fn at_least_zero(&mut self, v: &Spanned<f64>, field: &str) -> Option<f64> {
+    pub(super) fn at_least_zero(&mut self, v: &Spanned<f64>, field: &str) -> Option<f64> {
         nonneg(v).or_else(|| {
             self.error(
                 v.span(),

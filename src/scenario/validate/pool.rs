@@ -9,7 +9,7 @@ use crate::fleet::{
     LlmServing, Pool, ScalingPolicy, ServiceModel, ServiceTime, Serving, TrackedMetric,
 };
 use crate::llm::Roofline;
-use crate::pricing::{Catalog, InstanceType, LookupError, Market};
+use crate::pricing::{Catalog, InstanceType, Market};
 use crate::scenario::raw;
 use crate::workload::{Arrival, Workload};
 
@@ -52,6 +52,13 @@ impl Checker<'_> {
                 idx
             }
             None if workloads_raw.len() == 1 => Some(0),
+            None if workloads_raw.is_empty() => {
+                self.error(
+                    name.span(),
+                    format!("pool {pool_name:?} has no workload to serve: the scenario has none; add a [workloads.NAME] table"),
+                );
+                None
+            }
             None => {
                 self.error(
                     name.span(),
@@ -62,25 +69,7 @@ impl Checker<'_> {
         };
         // Which instance type.
         let instance = match (&p.instance_type, &p.instance) {
-            (Some(t), None) => {
-                match catalog.find(
-                    t.get_ref(),
-                    p.region.as_ref().map(|r| r.get_ref().as_str()),
-                    p.cloud.as_ref().map(|c| c.get_ref().as_str()),
-                ) {
-                    Ok(i) => Some(i.clone()),
-                    Err(e) => {
-                        let span = match &e {
-                            LookupError::NotInRegion { .. } => {
-                                p.region.as_ref().map_or(t.span(), Spanned::span)
-                            }
-                            _ => t.span(),
-                        };
-                        self.error(span, e.to_string());
-                        None
-                    }
-                }
-            }
+            (Some(t), None) => self.catalog_instance(catalog, t, &p.region, &p.cloud),
             (None, Some(i)) => {
                 for (field, v) in [("region", &p.region), ("cloud", &p.cloud)] {
                     if let Some(v) = v {

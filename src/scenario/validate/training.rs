@@ -11,6 +11,7 @@ use crate::fleet::interruptions::rate_from_bucket;
 use crate::pricing::{Catalog, InstanceType, LookupError, Market, spot_interruption_bucket};
 use crate::scenario::raw::training as raw;
 use crate::scenario::training_spec::*;
+use crate::training::checkpoint;
 use crate::training::{
     DEFAULT_COMPUTE_EFFICIENCY, DEFAULT_FP8_COMPUTE_EFFICIENCY, Hardware, Job, Parallelism,
     Precision, Shape, step_time,
@@ -19,6 +20,9 @@ use crate::training::{
 /// Share of the gradient all-reduce hidden under the backward pass when the file does not say
 /// (PyTorch DDP and Megatron overlap bucketed all-reduces with the backward pass).
 pub const DEFAULT_OVERLAP: f64 = 0.5;
+
+/// Most GPUs a job may have (a million: beyond any cluster built).
+const MAX_GPUS: u64 = 1_000_000;
 
 impl Checker<'_> {
     pub(super) fn training(
@@ -239,17 +243,10 @@ impl Checker<'_> {
             Some(o) => Some(*o.get_ref()),
             None => Some(DEFAULT_OVERLAP),
         };
-        let runs_per_period = match &j.runs_per_period {
-            Some(r) if !(r.get_ref().is_finite() && *r.get_ref() >= 0.0) => {
-                self.error(
-                    r.span(),
-                    format!("`runs_per_period` must be >= 0, got {}", r.get_ref()),
-                );
-                None
-            }
-            Some(r) => Some(*r.get_ref()),
-            None => Some(1.0),
-        };
+        let runs_per_day = j
+            .runs_per_day
+            .as_ref()
+            .and_then(|r| self.at_least_zero(r, "runs_per_day"));
         // The GPU and the network.
         let gpu = inst
             .as_ref()
@@ -292,8 +289,13 @@ impl Checker<'_> {
             virtual_stages,
             global_batch,
         ) {
-            let gpus = n * i.gpu_count;
-            if gpus % (t * p) != 0 {
+            let gpus = u64::from(n) * u64::from(i.gpu_count);
+            if gpus > MAX_GPUS {
+                self.error(
+                    j.instances.span(),
+                    format!("{gpus} GPUs is more than a job can have here (at most {MAX_GPUS})"),
+                );
+            } else if gpus % u64::from(t * p) != 0 {
                 self.error(
                     j.instances.span(),
                     format!(
@@ -313,13 +315,13 @@ impl Checker<'_> {
                     ),
                 );
             } else {
-                let d = gpus / (t * p);
-                if b % (d * mb) != 0 {
+                let d = (gpus / u64::from(t * p)) as u32;
+                if u64::from(b) % (u64::from(d) * u64::from(mb)) != 0 {
                     self.error(
                         j.global_batch.span(),
                         format!(
                             "global_batch {b} does not split over {d} data-parallel replicas of micro-batches of {mb}; make it a multiple of {}",
-                            d * mb
+                            u64::from(d) * u64::from(mb)
                         ),
                     );
                 } else {
@@ -392,6 +394,19 @@ impl Checker<'_> {
         if self.problems.len() > before {
             return None;
         }
+        if precision == Some(Precision::Fp8)
+            && let Some(g) = &gpu
+            && g.dense_fp8_tflops.is_none()
+        {
+            self.error(
+                j.precision.as_ref().map_or(at.clone(), Spanned::span),
+                format!(
+                    "{} has no fp8 tensor cores (fp8 needs Hopper, Ada or later); use bf16",
+                    g.gpu_model
+                ),
+            );
+            return None;
+        }
         let (inst, gpu, precision) = (inst?, gpu?, precision?);
         let (market, price) = market?;
         let network_gbps = network_gbps?;
@@ -445,7 +460,7 @@ impl Checker<'_> {
         }
         let steps = steps?;
         let (rate, source) = interruptions?;
-        Some(TrainingJob {
+        let tj = TrainingJob {
             name: job_name.clone(),
             model,
             tokens: steps * f64::from(job.seq_len) * f64::from(job.global_batch),
@@ -463,8 +478,28 @@ impl Checker<'_> {
             interruptions_source: source,
             network_gbps,
             checkpoint: ckpt?,
-            runs_per_period: runs_per_period?,
-        })
+            runs_per_day,
+        };
+        let reclaims = checkpoint::expected_reclaims(&tj.plan(tj.interval_s()));
+        let bounded = f64::from(tj.checkpoint.max_interruptions) <= MAX_EXPECTED_RECLAIMS
+            || tj.checkpoint.deadline_s.is_finite();
+        if !bounded && (reclaims.is_nan() || reclaims > MAX_EXPECTED_RECLAIMS) {
+            self.error(
+                name.span(),
+                format!(
+                    "training job {job_name:?} would be reclaimed {} times before it finishes (one reclaim every {:.1} h, {:.1} h of training between checkpoints); checkpoint more often, or set checkpoint.max_interruptions",
+                    if reclaims.is_finite() {
+                        format!("about {reclaims:.1e}")
+                    } else {
+                        format!("more than {MAX_EXPECTED_RECLAIMS:.0e}")
+                    },
+                    tj.mtbi_s() / 3600.0,
+                    tj.interval_s().min(tj.work_s()) / 3600.0
+                ),
+            );
+            return None;
+        }
+        Some(tj)
     }
 
     fn checkpoint(
@@ -489,22 +524,26 @@ impl Checker<'_> {
             Some(w) => self.positive(w, "write_gb_per_s"),
             None => Some(DEFAULT_WRITE_GB_PER_S),
         };
-        let spot = j
-            .market
-            .as_ref()
-            .is_some_and(|m| m.get_ref().as_str() == "spot");
+        let spot = j.market.as_ref().and_then(|m| Market::parse(m.get_ref())) == Some(Market::Spot);
         let interval = match c.and_then(|c| c.interval.as_ref()) {
             None if spot => Some(Interval::YoungDaly),
             None => Some(Interval::None),
             Some(i) => match i.get_ref().as_str() {
+                "young-daly" if !spot => {
+                    self.error(
+                        i.span(),
+                        "\"young-daly\" needs reclaims to weigh checkpoints against, and this job is not on spot; give a duration such as \"1h\", or \"none\"",
+                    );
+                    None
+                }
                 "young-daly" => Some(Interval::YoungDaly),
                 "none" => Some(Interval::None),
                 s => match crate::units::parse_duration(s) {
-                    Ok(d) if d.0 > 0 => Some(Interval::Every(d.as_secs_f64())),
+                    Ok(d) if d.as_secs_f64() >= 1.0 => Some(Interval::Every(d.as_secs_f64())),
                     _ => {
                         self.error(
                             i.span(),
-                            format!("`interval` is a duration of training such as \"30m\", \"young-daly\" or \"none\"; got {s:?}"),
+                            format!("`interval` is a duration of training of at least 1s such as \"30m\", \"young-daly\" or \"none\"; got {s:?}"),
                         );
                         None
                     }
@@ -515,7 +554,7 @@ impl Checker<'_> {
             .and_then(|c| c.restart.as_ref())
             .map_or(DEFAULT_RESTART_S, |r| r.get_ref().0.as_secs_f64());
         let max_interruptions = match c.and_then(|c| c.max_interruptions.as_ref()) {
-            Some(m) => self.whole(m, "max_interruptions", 0),
+            Some(m) => self.whole(m, "max_interruptions", 1),
             None => Some(u32::MAX),
         };
         let deadline_s = c
