@@ -12,8 +12,12 @@ fn json(args: &[&str]) -> Value {
     serde_json::from_slice(&out).unwrap()
 }
 
-/// Standard error of a run that must have been refused as bad input (exit 2, no panic).
-fn refused(out: &std::process::Output) -> String {
+/// Runs `cmd`, which must be refused as bad input (exit 2, no panic); its standard error.
+fn refused(cmd: &mut assert_cmd::Command) -> String {
+    let out = cmd
+        .timeout(std::time::Duration::from_secs(60))
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr).into_owned();
     assert!(!err.contains("panicked"), "{err}");
@@ -216,9 +220,7 @@ fn bad_training_input_is_named_with_its_line() {
         .replacen("tensor = 2", "tensor = 3", 1)
         .replacen("market = \"spot\"", "market = \"spotty\"", 1);
     std::fs::write(&path, text).unwrap();
-    let out = headroom().arg("simulate").arg(&path).output().unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = refused(headroom().arg("simulate").arg(&path));
     assert!(
         err.contains("bad.toml:") && err.contains("do not split into tensor 3"),
         "{err}"
@@ -292,19 +294,15 @@ share_with = ["l40s"]
 
 #[test]
 fn sweeping_a_scenario_that_only_trains_says_why_not() {
-    let out = headroom()
-        .args(["sweep", "scenarios/train-spot.toml", "--axis", "seed=1,2"])
-        .output()
-        .unwrap();
-    let err = refused(&out);
+    let err =
+        refused(headroom().args(["sweep", "scenarios/train-spot.toml", "--axis", "seed=1,2"]));
     assert!(err.contains("serves no workloads"), "{err}");
     // Training axes are refused: a sweep reports serving only.
-    let out = headroom()
-        .args(["sweep", "scenarios/full-bill.toml", "--axis"])
-        .arg("training.jobs.nightly-finetune.instances=4,8")
-        .output()
-        .unwrap();
-    let err = refused(&out);
+    let err = refused(
+        headroom()
+            .args(["sweep", "scenarios/full-bill.toml", "--axis"])
+            .arg("training.jobs.nightly-finetune.instances=4,8"),
+    );
     assert!(err.contains("a sweep compares serving"), "{err}");
 }
 
@@ -324,12 +322,11 @@ fn a_measured_step_time_calibrates_the_compute_efficiency() {
     let e = f(&j["compute_efficiency"]);
     assert!(e < 0.55 && e > 0.3, "{e}");
     // Faster than communication allows: named, exit 2.
-    let out = headroom()
-        .args(["simulate", "scenarios/train-spot.toml", "--set"])
-        .arg("training.jobs.on-demand.measured_step=\"1s\"")
-        .output()
-        .unwrap();
-    let err = refused(&out);
+    let err = refused(
+        headroom()
+            .args(["simulate", "scenarios/train-spot.toml", "--set"])
+            .arg("training.jobs.on-demand.measured_step=\"1s\""),
+    );
     assert!(err.contains("faster than this job can run"), "{err}");
 }
 
@@ -411,12 +408,7 @@ fn jobs_that_could_not_finish_are_refused_not_run() {
         for s in &sets {
             cmd.args(["--set", s]);
         }
-        let out = cmd
-            .timeout(std::time::Duration::from_secs(30))
-            .output()
-            .unwrap();
-        assert_eq!(out.status.code(), Some(2), "{sets:?}");
-        let err = String::from_utf8_lossy(&out.stderr);
+        let err = refused(&mut cmd);
         assert!(err.contains(want), "{sets:?}: {err}");
     }
     // With a fallback, the same job runs: at most K reclaims, then on-demand.
