@@ -170,7 +170,7 @@ pub enum JobStream {
         path: String,
         jobs: Arc<Vec<ClusterJob>>,
     },
-    /// Poisson arrivals, lognormal durations, GPU counts by weight; drawn per replication.
+    /// Poisson arrivals, lognormal durations, GPU counts by weight; drawn once from the seed.
     Synthetic {
         jobs: u32,
         mean_interarrival_s: f64,

@@ -185,8 +185,14 @@ fn full_bill_storage_transfer_and_logging_equal_a_hand_calculation() {
         gb_days / month * log_storage,
         1e-9
     ));
-    // Predictions: the day's completed requests scaled from the measured window to 30 days.
+    // GPU-hours: the serving day's paid GPU-hours scaled to 30 days, and the fine-tune's paid
+    // GPU-hours once a day.
     let window_h = (f(&v["window"]["horizon_s"]) - f(&v["window"]["warmup_s"])) / 3600.0;
+    let serving_h = f(&v["gpu_hours"]["busy"]) + f(&v["gpu_hours"]["idle"]);
+    let training_h = f(&v["training"]["jobs"][0]["gpu_hours"]["paid"]);
+    let want = serving_h * days * 24.0 / window_h + training_h * days;
+    assert!(close(f(&b["gpu_hours"]), want, 1e-9), "{}", b["gpu_hours"]);
+    // Predictions: the day's completed requests scaled from the measured window to 30 days.
     let completed = f(&v["requests"]["completed"]);
     assert!(close(predictions, completed * days * 24.0 / window_h, 1e-9));
     // The lines add up, and cost per prediction is the total over the predictions.
