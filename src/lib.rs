@@ -9,6 +9,7 @@ pub mod atomic_file;
 pub mod calibrate;
 pub mod cli;
 pub mod costs;
+pub mod data_file;
 pub mod experiment;
 pub mod fleet;
 pub mod llm;

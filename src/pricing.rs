@@ -14,6 +14,8 @@ use std::sync::LazyLock;
 
 use serde::Deserialize;
 
+use crate::data_file::{self, DataFileError};
+
 /// Default discount of reserved (committed) capacity on the on-demand price: 40 %. One-year
 /// commitments on GPU instances list between about 30 % and 45 % below on-demand at the large
 /// clouds (AWS Savings Plans, GCP committed-use discounts, Azure reservations); set your own.
@@ -93,24 +95,6 @@ impl InstanceType {
     }
 }
 
-/// A catalog file that could not be read.
-#[derive(Debug, thiserror::Error)]
-pub enum CatalogError {
-    #[error("cannot read price catalog {path}: {source}")]
-    Io {
-        path: String,
-        source: std::io::Error,
-    },
-    #[error("{path}:{line}: {message}")]
-    Row {
-        path: String,
-        line: u64,
-        message: String,
-    },
-    #[error("{path}: the catalog has no rows")]
-    Empty { path: String },
-}
-
 /// Why a lookup found no single instance type.
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
 pub enum LookupError {
@@ -166,32 +150,24 @@ impl Catalog {
     }
 
     /// Reads a catalog CSV with the bundled catalog's columns.
-    pub fn from_path(path: &Path) -> Result<Catalog, CatalogError> {
-        let text = std::fs::read_to_string(path).map_err(|source| CatalogError::Io {
-            path: path.display().to_string(),
-            source,
-        })?;
-        Catalog::parse(&text, &path.display().to_string())
+    pub fn from_path(path: &Path) -> Result<Catalog, DataFileError> {
+        let (text, name) = data_file::read(path, "price catalog")?;
+        Catalog::parse(&text, &name)
     }
 
     /// Parses catalog text; `name` is used in messages.
-    pub fn parse(text: &str, name: &str) -> Result<Catalog, CatalogError> {
+    pub fn parse(text: &str, name: &str) -> Result<Catalog, DataFileError> {
         let mut reader = csv::ReaderBuilder::new()
             .trim(csv::Trim::All)
             .from_reader(text.as_bytes());
         let mut rows = Vec::new();
         for record in reader.deserialize::<InstanceType>() {
-            let row = record.map_err(|e| CatalogError::Row {
-                path: name.to_string(),
-                line: e.position().map_or(0, |p| p.line()),
-                message: csv_message(&e),
+            let row = record.map_err(|e| {
+                let line = e.position().map_or(0, |p| p.line());
+                DataFileError::line(name, line, data_file::csv_message(&e))
             })?;
             let line = rows.len() as u64 + 2;
-            let bad = |message: String| CatalogError::Row {
-                path: name.to_string(),
-                line,
-                message,
-            };
+            let bad = |message: String| DataFileError::line(name, line, message);
             if row.gpu_count == 0 {
                 return Err(bad(format!("{}: gpu_count must be at least 1", row.name)));
             }
@@ -211,9 +187,7 @@ impl Catalog {
             rows.push(row);
         }
         if rows.is_empty() {
-            return Err(CatalogError::Empty {
-                path: name.to_string(),
-            });
+            return Err(DataFileError::file(name, "the catalog has no rows"));
         }
         Ok(Catalog {
             name: name.to_string(),
@@ -294,20 +268,6 @@ fn sorted_unique<'a>(items: impl Iterator<Item = &'a str>) -> Vec<String> {
     v.sort();
     v.dedup();
     v
-}
-
-/// A csv error without the position prefix (the caller adds file and line).
-fn csv_message(e: &csv::Error) -> String {
-    match e.kind() {
-        csv::ErrorKind::Deserialize { err, .. } => match err.field() {
-            Some(field) => format!("column {}: {}", field + 1, err.kind()),
-            None => err.kind().to_string(),
-        },
-        csv::ErrorKind::UnequalLengths {
-            expected_len, len, ..
-        } => format!("expected {expected_len} columns, found {len}"),
-        _ => e.to_string(),
-    }
 }
 
 /// AWS's Spot Instance Advisor buckets (`pricing/spot_interruption.csv`, see its SOURCE.md).

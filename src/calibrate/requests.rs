@@ -15,6 +15,8 @@
 use std::collections::HashMap;
 use std::path::Path;
 
+use crate::data_file::{self, DataFileError};
+
 /// One row of the log.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Request {
@@ -26,34 +28,9 @@ pub struct Request {
     pub ttft_s: Option<f64>,
 }
 
-/// Why a request log could not be read.
-#[derive(Debug, thiserror::Error)]
-pub enum LogError {
-    #[error("cannot read {path}: {source}")]
-    Io {
-        path: String,
-        source: std::io::Error,
-    },
-    #[error("{path}: {message}")]
-    Header { path: String, message: String },
-    #[error("{path}:{line}: column {column}: {message}")]
-    Row {
-        path: String,
-        line: u64,
-        column: String,
-        message: String,
-    },
-    #[error("{path}: no requests")]
-    Empty { path: String },
-}
-
 /// Reads a request log.
-pub fn read(path: &Path) -> Result<Vec<Request>, LogError> {
-    let name = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|source| LogError::Io {
-        path: name.clone(),
-        source,
-    })?;
+pub fn read(path: &Path) -> Result<Vec<Request>, DataFileError> {
+    let (text, name) = data_file::read(path, "request log")?;
     parse(&text, &name)
 }
 
@@ -70,19 +47,19 @@ struct BenchResult {
     errors: Vec<Option<String>>,
 }
 
-fn parse_bench_json(text: &str, name: &str) -> Result<Vec<Request>, LogError> {
-    let b: BenchResult = serde_json::from_str(text).map_err(|e| LogError::Header {
-        path: name.to_string(),
-        message: format!(
-            "not a serving-benchmark result (input_lens, output_lens, ttfts, itls): {e}"
-        ),
+fn parse_bench_json(text: &str, name: &str) -> Result<Vec<Request>, DataFileError> {
+    let b: BenchResult = serde_json::from_str(text).map_err(|e| {
+        DataFileError::file(
+            name,
+            format!("not a serving-benchmark result (input_lens, output_lens, ttfts, itls): {e}"),
+        )
     })?;
     let n = b.input_lens.len();
     if [b.output_lens.len(), b.ttfts.len(), b.itls.len()] != [n, n, n] {
-        return Err(LogError::Header {
-            path: name.to_string(),
-            message: "input_lens, output_lens, ttfts and itls differ in length".into(),
-        });
+        return Err(DataFileError::file(
+            name,
+            "input_lens, output_lens, ttfts and itls differ in length",
+        ));
     }
     let out: Vec<Request> = (0..n)
         .filter(|&i| {
@@ -105,15 +82,13 @@ fn parse_bench_json(text: &str, name: &str) -> Result<Vec<Request>, LogError> {
         })
         .collect();
     if out.is_empty() {
-        return Err(LogError::Empty {
-            path: name.to_string(),
-        });
+        return Err(DataFileError::file(name, "no requests"));
     }
     Ok(out)
 }
 
 /// Parses a request log (CSV, or a serving-benchmark JSON result); `name` is used in messages.
-pub fn parse(text: &str, name: &str) -> Result<Vec<Request>, LogError> {
+pub fn parse(text: &str, name: &str) -> Result<Vec<Request>, DataFileError> {
     if text.trim_start().starts_with('{') {
         return parse_bench_json(text, name);
     }
@@ -121,10 +96,7 @@ pub fn parse(text: &str, name: &str) -> Result<Vec<Request>, LogError> {
         .trim(csv::Trim::All)
         .flexible(false)
         .from_reader(text.as_bytes());
-    let header_err = |message: String| LogError::Header {
-        path: name.to_string(),
-        message,
-    };
+    let header_err = |message: String| DataFileError::file(name, message);
     let headers = r.headers().map_err(|e| header_err(e.to_string()))?.clone();
     let col: HashMap<&str, usize> = headers.iter().enumerate().map(|(i, h)| (h, i)).collect();
     let find = |names: &[&'static str]| -> Option<(usize, &'static str)> {
@@ -148,27 +120,15 @@ pub fn parse(text: &str, name: &str) -> Result<Vec<Request>, LogError> {
     let mut out = Vec::new();
     for (i, rec) in r.records().enumerate() {
         let line = i as u64 + 2;
-        let rec = rec.map_err(|e| LogError::Row {
-            path: name.to_string(),
-            line,
-            column: "-".into(),
-            message: e.to_string(),
-        })?;
-        let num = |(idx, col): (usize, &str)| -> Result<f64, LogError> {
+        let rec = rec.map_err(|e| DataFileError::line(name, line, data_file::csv_message(&e)))?;
+        let num = |(idx, col): (usize, &str)| -> Result<f64, DataFileError> {
             let cell = rec.get(idx).unwrap_or("");
-            let v: f64 = cell.parse().map_err(|_| LogError::Row {
-                path: name.to_string(),
-                line,
-                column: col.to_string(),
-                message: format!("{cell:?} is not a number"),
-            })?;
+            let bad = |m: String| DataFileError::line(name, line, format!("column {col}: {m}"));
+            let v: f64 = cell
+                .parse()
+                .map_err(|_| bad(format!("{cell:?} is not a number")))?;
             if !(v.is_finite() && v >= 0.0) {
-                return Err(LogError::Row {
-                    path: name.to_string(),
-                    line,
-                    column: col.to_string(),
-                    message: format!("must be a number >= 0, got {v}"),
-                });
+                return Err(bad(format!("must be a number >= 0, got {v}")));
             }
             Ok(if col.ends_with("_ms") { v / 1e3 } else { v })
         };
@@ -183,9 +143,7 @@ pub fn parse(text: &str, name: &str) -> Result<Vec<Request>, LogError> {
         });
     }
     if out.is_empty() {
-        return Err(LogError::Empty {
-            path: name.to_string(),
-        });
+        return Err(DataFileError::file(name, "no requests"));
     }
     Ok(out)
 }

@@ -10,24 +10,7 @@
 use std::path::Path;
 
 use super::source::Sample;
-
-/// Why a samples file could not be read.
-#[derive(Debug, thiserror::Error)]
-pub enum SamplesError {
-    #[error("cannot read {path}: {source}")]
-    Io {
-        path: String,
-        source: std::io::Error,
-    },
-    #[error("{path}:{line}: {message}")]
-    Row {
-        path: String,
-        line: u64,
-        message: String,
-    },
-    #[error("{path}: no samples")]
-    Empty { path: String },
-}
+use crate::data_file::{self, DataFileError};
 
 /// The samples as CSV text, after `# key = value` lines for `meta`.
 pub fn to_csv(meta: &[(&str, String)], samples: &[Sample]) -> String {
@@ -43,17 +26,13 @@ pub fn to_csv(meta: &[(&str, String)], samples: &[Sample]) -> String {
 }
 
 /// Reads samples written by [`to_csv`]; errors name the file and line.
-pub fn read(path: &Path) -> Result<Vec<Sample>, SamplesError> {
-    let name = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|source| SamplesError::Io {
-        path: name.clone(),
-        source,
-    })?;
+pub fn read(path: &Path) -> Result<Vec<Sample>, DataFileError> {
+    let (text, name) = data_file::read(path, "GPU samples")?;
     parse(&text, &name)
 }
 
 /// Parses samples CSV; `name` is used in messages.
-pub fn parse(text: &str, name: &str) -> Result<Vec<Sample>, SamplesError> {
+pub fn parse(text: &str, name: &str) -> Result<Vec<Sample>, DataFileError> {
     let skipped = text.lines().take_while(|l| l.starts_with('#')).count() as u64;
     let mut r = csv::ReaderBuilder::new()
         .trim(csv::Trim::All)
@@ -61,23 +40,12 @@ pub fn parse(text: &str, name: &str) -> Result<Vec<Sample>, SamplesError> {
         .from_reader(text.as_bytes());
     let mut out = Vec::new();
     for row in r.deserialize::<Sample>() {
-        let s = row.map_err(|e| SamplesError::Row {
-            path: name.to_string(),
-            line: e.position().map_or(0, |p| p.line() + skipped),
-            message: match e.kind() {
-                csv::ErrorKind::Deserialize { err, .. } => match err.field() {
-                    Some(f) => format!("column {}: {err}", f + 1),
-                    None => err.to_string(),
-                },
-                _ => e.to_string(),
-            },
+        let s = row.map_err(|e| {
+            let line = e.position().map_or(0, |p| p.line() + skipped);
+            DataFileError::line(name, line, data_file::csv_message(&e))
         })?;
         let line = out.len() as u64 + 2 + skipped;
-        let bad = |message: String| SamplesError::Row {
-            path: name.to_string(),
-            line,
-            message,
-        };
+        let bad = |message: String| DataFileError::line(name, line, message);
         for (what, v) in [("gpu_util", s.gpu_util), ("memory_util", s.memory_util)] {
             if !(0.0..=1.0).contains(&v) {
                 return Err(bad(format!("{what} must be a share from 0 to 1, got {v}")));
@@ -92,9 +60,7 @@ pub fn parse(text: &str, name: &str) -> Result<Vec<Sample>, SamplesError> {
         out.push(s);
     }
     if out.is_empty() {
-        return Err(SamplesError::Empty {
-            path: name.to_string(),
-        });
+        return Err(DataFileError::file(name, "no samples"));
     }
     Ok(out)
 }

@@ -6,41 +6,19 @@
 use std::path::Path;
 
 use super::cluster::ClusterJob;
-
-#[derive(Debug, thiserror::Error)]
-pub enum JobTraceError {
-    #[error("cannot read {path}: {source}")]
-    Io {
-        path: String,
-        source: std::io::Error,
-    },
-    #[error("{path}:{line}: {message}")]
-    Row {
-        path: String,
-        line: u64,
-        message: String,
-    },
-}
+use crate::data_file::{self, DataFileError};
 
 /// Reads a job trace, sorted by submission; times from the first submission.
-pub fn read(path: &Path) -> Result<Vec<ClusterJob>, JobTraceError> {
-    let name = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|source| JobTraceError::Io {
-        path: name.clone(),
-        source,
-    })?;
+pub fn read(path: &Path) -> Result<Vec<ClusterJob>, DataFileError> {
+    let (text, name) = data_file::read(path, "job trace")?;
     parse(&text, &name)
 }
 
-pub fn parse(text: &str, name: &str) -> Result<Vec<ClusterJob>, JobTraceError> {
+pub fn parse(text: &str, name: &str) -> Result<Vec<ClusterJob>, DataFileError> {
     let mut r = csv::ReaderBuilder::new()
         .trim(csv::Trim::All)
         .from_reader(text.as_bytes());
-    let bad = |line: u64, message: String| JobTraceError::Row {
-        path: name.to_string(),
-        line,
-        message,
-    };
+    let bad = |line: u64, message: String| DataFileError::line(name, line, message);
     let headers = r.headers().map_err(|e| bad(1, e.to_string()))?.clone();
     let col = |n: &str| {
         headers.iter().position(|h| h == n).ok_or_else(|| {
