@@ -127,8 +127,38 @@ fn runs(plan: &Plan, seed: u64, replications: u32) -> Vec<Outcome> {
         .collect()
 }
 
-/// Runs `job` `replications` times from `seed`.
-pub fn summarize(job: &TrainingJob, seed: u64, replications: u32) -> JobSummary {
+/// The Young/Daly check of `job`: mean completion and cost at [`INTERVAL_FACTORS`] times its
+/// Young/Daly interval, [`CHECK_REPLICATIONS`] runs each from `seed`; empty off spot.
+pub fn interval_check(job: &TrainingJob, seed: u64) -> Vec<IntervalPoint> {
+    let yd = young_daly(job.checkpoint.write_s(), job.mtbi_s());
+    if !(job.interruptions_per_hour > 0.0 && yd.is_finite()) {
+        return Vec::new();
+    }
+    let n = f64::from(CHECK_REPLICATIONS);
+    INTERVAL_FACTORS
+        .iter()
+        .map(|f| job.plan(yd * f))
+        // A far longer interval than Young/Daly's on a job reclaimed often hardly
+        // progresses: not simulated.
+        .filter(|p| checkpoint::expected_reclaims(p) <= MAX_EXPECTED_RECLAIMS)
+        .map(|p| {
+            let os = runs(&p, seed, CHECK_REPLICATIONS);
+            IntervalPoint {
+                interval_s: p.interval_s,
+                completion_mean_s: os.iter().map(|o| o.completion_s).sum::<f64>() / n,
+                cost_mean_usd: os.iter().map(|o| o.cost_usd).sum::<f64>() / n,
+            }
+        })
+        .collect()
+}
+
+/// Runs `job` `replications` times from `seed`; `interval_check` is its [`interval_check`].
+pub fn summarize(
+    job: &TrainingJob,
+    seed: u64,
+    replications: u32,
+    interval_check: Vec<IntervalPoint>,
+) -> JobSummary {
     let interval = job.interval_s();
     let p = job.plan(interval);
     let outcomes = runs(&p, seed, replications);
@@ -137,26 +167,6 @@ pub fn summarize(job: &TrainingJob, seed: u64, replications: u32) -> JobSummary 
     let gpus = f64::from(job.gpus());
     let gpu_h = |s: f64| s / 3600.0 * gpus;
     let yd = young_daly(job.checkpoint.write_s(), job.mtbi_s());
-    let check_n = f64::from(CHECK_REPLICATIONS);
-    let interval_check = if job.interruptions_per_hour > 0.0 && yd.is_finite() {
-        INTERVAL_FACTORS
-            .iter()
-            .map(|f| job.plan(yd * f))
-            // A far longer interval than Young/Daly's on a job reclaimed often hardly
-            // progresses: not simulated.
-            .filter(|p| checkpoint::expected_reclaims(p) <= MAX_EXPECTED_RECLAIMS)
-            .map(|p| {
-                let os = runs(&p, seed, CHECK_REPLICATIONS);
-                IntervalPoint {
-                    interval_s: p.interval_s,
-                    completion_mean_s: os.iter().map(|o| o.completion_s).sum::<f64>() / check_n,
-                    cost_mean_usd: os.iter().map(|o| o.cost_usd).sum::<f64>() / check_n,
-                }
-            })
-            .collect()
-    } else {
-        Vec::new()
-    };
     let inst_h = |s: f64| s / 3600.0 * f64::from(job.instances);
     JobSummary {
         name: job.name.clone(),
@@ -217,12 +227,25 @@ const SALT: u64 = 0x7472_6169_6e69_6e67;
 /// cluster takes its idle GPUs from.
 pub fn run(scenario: &Scenario, seed: u64, serving: Option<&Summary>) -> Option<TrainingSummary> {
     let spec = scenario.training.as_ref()?;
+    // Every job sees the same reclaim draws (common random numbers), so jobs that differ in
+    // one setting differ in results by that setting alone. Jobs that differ only in their
+    // interval have the same check: it is run once for them.
+    let mut checks: Vec<(Plan, Vec<IntervalPoint>)> = Vec::new();
     let jobs = spec
         .jobs
         .iter()
-        // Every job sees the same reclaim draws (common random numbers), so jobs that differ in
-        // one setting differ in results by that setting alone.
-        .map(|j| summarize(j, seed ^ SALT, spec.replications))
+        .map(|j| {
+            let key = j.plan(0.0);
+            let check = match checks.iter().find(|(k, _)| *k == key) {
+                Some((_, c)) => c.clone(),
+                None => {
+                    let c = interval_check(j, seed ^ SALT);
+                    checks.push((key, c.clone()));
+                    c
+                }
+            };
+            summarize(j, seed ^ SALT, spec.replications, check)
+        })
         .collect();
     let cluster = spec
         .cluster
