@@ -78,7 +78,6 @@ pub struct IntervalPoint {
 /// What the replications of one job showed.
 #[derive(Clone, Debug, PartialEq)]
 pub struct JobSummary {
-    pub name: String,
     /// Training time alone (no checkpoints, no reclaims), seconds.
     pub work_s: f64,
     pub tokens_per_s: f64,
@@ -169,7 +168,6 @@ pub fn summarize(
     let yd = young_daly(job.checkpoint.write_s(), job.mtbi_s());
     let inst_h = |s: f64| s / 3600.0 * f64::from(job.instances);
     JobSummary {
-        name: job.name.clone(),
         work_s: p.work_s,
         tokens_per_s: job.step.tokens_per_s(&job.job),
         mfu: job.step.mfu(job.gpus(), job.hardware.peak_flops),
