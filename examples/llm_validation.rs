@@ -93,6 +93,7 @@ fn main() {
         );
     }
     tables(&rows, &e, &errs);
+    kernels(&rows, &errs);
     for set in ["calibration", "held-out"] {
         let e: Vec<f64> = rows
             .iter()
@@ -163,4 +164,55 @@ fn tables(rows: &[Measurement], e: &Efficiency, roofline: &[(f64, f64)]) {
             );
         }
     }
+}
+
+/// The rows of engines headroom models, timed by that engine's measured kernels (on the GPU's
+/// newest measured version) beside the roofline.
+fn kernels(rows: &[Measurement], roofline: &[(f64, f64)]) {
+    println!("\nTimed by measured kernels of the row's engine (kernels/):\n");
+    println!(
+        "| id | engine | GPU x TP | batch | in/out | metric | published | roofline | error | kernels | error |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|---|---|");
+    let (mut rf, mut kn) = (Vec::new(), Vec::new());
+    for (i, m) in rows.iter().enumerate() {
+        let Some(engine) = validation::engine_of(m) else {
+            continue;
+        };
+        let p = match validation::predict_engine(m, engine, false) {
+            Ok(p) => p,
+            Err(err) => {
+                println!(
+                    "| {} | {} | {} x {} | - | - | - | - | - | - | {err} | - |",
+                    m.id, m.engine, m.gpu, m.tp
+                );
+                continue;
+            }
+        };
+        let err = validation::error(p, m.value);
+        rf.push(roofline[i].1);
+        kn.push(err);
+        println!(
+            "| {} | {} | {} x {} | {} | {}/{} | {} | {} | {:.1} | {:+.1}% | {:.1} | {:+.1}% |",
+            m.id,
+            m.engine,
+            m.gpu,
+            m.tp,
+            m.batch,
+            m.input,
+            m.output,
+            m.metric,
+            m.value,
+            roofline[i].0,
+            roofline[i].1 * 100.0,
+            p,
+            err * 100.0
+        );
+    }
+    println!(
+        "\n{} rows: roofline median |error| {:.1}%, kernels {:.1}%",
+        kn.len(),
+        validation::median_abs(&rf) * 100.0,
+        validation::median_abs(&kn) * 100.0
+    );
 }

@@ -12,7 +12,7 @@ pub mod service;
 
 use std::sync::Arc;
 
-use crate::llm::{IterationTable, MemoryPlan, Roofline, Settings};
+use crate::llm::{IterationTable, KernelModel, MemoryPlan, Roofline, Settings};
 use crate::pricing::{InstanceType, Market};
 use crate::units::SimTime;
 
@@ -108,6 +108,11 @@ pub struct LlmServing {
     pub memory: MemoryPlan,
     /// Measured iteration times that replace the roofline's (the roofline still plans memory).
     pub table: Option<Arc<IterationTable>>,
+    /// Iteration times from measured kernels for the engine on this GPU, when there are some
+    /// and no iteration table.
+    pub kernels: Option<Arc<KernelModel>>,
+    /// What times the iterations, in words (and why, for a fallback to the roofline).
+    pub timing: String,
 }
 
 impl LlmServing {

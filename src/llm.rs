@@ -5,15 +5,21 @@
 //! This layer knows nothing of scheduling: the engine's continuous-batching scheduler asks it
 //! how long a step takes and how much KV cache a replica holds.
 
+pub mod engine;
 pub mod gpu;
+pub mod kernels;
 pub mod library;
 pub mod model;
+pub mod ops;
 pub mod roofline;
 pub mod table;
 pub mod timing;
 
+pub use engine::{Admission, Engine, EngineKind, Scheduler};
 pub use gpu::{GpuCatalog, GpuSpec};
+pub use kernels::KernelTable;
 pub use model::{Architecture, Precision, Quality, Variant};
+pub use ops::{KernelModel, StepOverhead};
 pub use roofline::{
     DEFAULT_EFFICIENCY, Efficiency, FitError, MemoryPlan, Roofline, Step, StepModel, StepTime,
 };
@@ -37,19 +43,45 @@ pub struct Settings {
     pub prefix_caching: bool,
     /// Longest prompt plus output accepted (`max_model_len`).
     pub max_model_len: u32,
+    /// The serving engine and version, with its scheduler, admission and CPU overheads (the
+    /// ones below may be overridden per model).
+    pub engine: Engine,
+    pub scheduler: Scheduler,
+    pub admission: Admission,
+    pub overhead: StepOverhead,
+    pub request_overhead_s: f64,
+    /// Time steps with the roofline even where kernel tables exist for the engine and GPU.
+    pub force_roofline: bool,
 }
 
 impl Settings {
-    /// vLLM's defaults (V1 engine), with `max_model_len` the model's context.
+    /// The engine-agnostic defaults (vLLM V1's settings), with `max_model_len` the model's
+    /// context.
     pub fn defaults(max_context: u32) -> Settings {
+        Settings::for_engine(Engine::GENERIC, max_context)
+    }
+
+    /// `engine`'s defaults. Without chunked prefill a prompt runs whole, so the longest one
+    /// accepted is the step's token budget (or the context, if shorter).
+    pub fn for_engine(engine: Engine, max_context: u32) -> Settings {
         Settings {
-            max_seqs: 256,
-            max_batched_tokens: 8192,
+            max_seqs: engine.max_seqs,
+            max_batched_tokens: engine.max_batched_tokens,
             block_tokens: 16,
             gpu_memory_utilization: 0.9,
-            chunked_prefill: true,
+            chunked_prefill: engine.chunked_prefill,
             prefix_caching: true,
-            max_model_len: max_context,
+            max_model_len: if engine.chunked_prefill {
+                max_context
+            } else {
+                max_context.min(engine.max_batched_tokens)
+            },
+            engine,
+            scheduler: engine.scheduler,
+            admission: engine.admission,
+            overhead: engine.overhead,
+            request_overhead_s: engine.request_overhead_s,
+            force_roofline: false,
         }
     }
 }

@@ -114,8 +114,48 @@ pub fn predict_with(m: &Measurement, e: &Efficiency, table: Option<&Path>) -> Re
     let s = scenario::parse(&text, &format!("{}.toml", m.id), Path::new("."), &[])
         .map_err(|err| format!("{}: {err}", m.id))?;
     let r = sim::run(&s, 0, None).map_err(|err| format!("{}: {err}", m.id))?;
-    let t = &r.total;
-    // All requests arrive at zero, so the slowest one's latency is the batch's duration.
+    quantity(m, &r.total)
+}
+
+/// The engine family a measurement's engine belongs to, if headroom models it.
+pub fn engine_of(m: &Measurement) -> Option<&'static str> {
+    let e = m.engine.to_ascii_lowercase();
+    if e.starts_with("tensorrt-llm") {
+        Some("trtllm")
+    } else if e.starts_with("vllm") {
+        Some("vllm")
+    } else if e.starts_with("sglang") {
+        Some("sglang")
+    } else {
+        None
+    }
+}
+
+/// [`predict`] under `engine` (its kernel tables and CPU overheads; a static batch has no front
+/// end, so no per-request overhead), or with its scheduler on the roofline when `roofline`.
+pub fn predict_engine(m: &Measurement, engine: &str, roofline: bool) -> Result<f64, String> {
+    let text = scenario_text(m, &crate::llm::DEFAULT_EFFICIENCY);
+    let timing = if roofline { "roofline" } else { "kernels" };
+    let text = text
+        .replacen(
+            "[models.m]\n",
+            &format!("[models.m]\nengine = \"{engine}\"\n"),
+            1,
+        )
+        .replacen(
+            "max_model_len = ",
+            &format!("request_overhead = \"0s\", timing = \"{timing}\", max_model_len = "),
+            1,
+        );
+    let s = scenario::parse(&text, &format!("{}.toml", m.id), Path::new("."), &[])
+        .map_err(|err| format!("{}: {err}", m.id))?;
+    let r = sim::run(&s, 0, None).map_err(|err| format!("{}: {err}", m.id))?;
+    quantity(m, &r.total)
+}
+
+/// The measured quantity from a run's totals. All requests arrive at zero, so the slowest one's
+/// latency is the batch's duration.
+fn quantity(m: &Measurement, t: &crate::sim::Stats) -> Result<f64, String> {
     let makespan_s = t.get(Metric::LatencyMax) / 1e3;
     let tokens = f64::from(m.batch) * f64::from(m.output);
     Ok(match m.metric.as_str() {

@@ -71,6 +71,8 @@ pub struct Step {
     /// Queries times the keys before and in their chunk, `n x (c + n)` per chunk: the size
     /// measured attention kernels scale with (the causal mask does not halve their work).
     pub prefill_query_keys: f64,
+    /// Prompt chunks in the step (one per prefilling sequence).
+    pub prefill_seqs: u64,
     /// Sequences generating one token each.
     pub decode_seqs: u64,
     /// Tokens of context those sequences attend to, summed.
@@ -92,6 +94,7 @@ impl Step {
         self.prefill_pairs += (n * cached) as f64 + (n * (n + 1)) as f64 / 2.0;
         self.prefill_keys += cached + n;
         self.prefill_query_keys += (n * (cached + n)) as f64;
+        self.prefill_seqs += 1;
         self.logits += u64::from(last);
     }
 

@@ -1,7 +1,9 @@
-//! How a replica's iterations are timed: by the roofline, or by a measured table.
+//! How a replica's iterations are timed: by the roofline, by a measured iteration table, or by
+//! measured kernels.
 
 use std::sync::Arc;
 
+use super::ops::{KernelModel, StepOverhead};
 use super::roofline::{Roofline, Step, StepModel};
 use super::table::IterationTable;
 
@@ -9,16 +11,24 @@ use super::table::IterationTable;
 // One per pool: the roofline's constants stay inline, off the heap, on the hot path.
 #[allow(clippy::large_enum_variant)]
 pub enum Timing {
-    Roofline(StepModel),
+    /// The roofline, plus the engine's CPU time per step.
+    Roofline(StepModel, StepOverhead),
     Table(Arc<IterationTable>),
+    Kernels(Arc<KernelModel>),
 }
 
 impl Timing {
-    /// The table when there is one, else the roofline.
-    pub fn new(roofline: &Roofline, table: Option<&Arc<IterationTable>>) -> Timing {
-        match table {
-            Some(t) => Timing::Table(Arc::clone(t)),
-            None => Timing::Roofline(StepModel::new(roofline)),
+    /// The iteration table when there is one, else the kernel model, else the roofline.
+    pub fn new(
+        roofline: &Roofline,
+        table: Option<&Arc<IterationTable>>,
+        kernels: Option<&Arc<KernelModel>>,
+        overhead: StepOverhead,
+    ) -> Timing {
+        match (table, kernels) {
+            (Some(t), _) => Timing::Table(Arc::clone(t)),
+            (None, Some(k)) => Timing::Kernels(Arc::clone(k)),
+            (None, None) => Timing::Roofline(StepModel::new(roofline), overhead),
         }
     }
 
@@ -26,16 +36,18 @@ impl Timing {
     #[inline]
     pub fn seconds(&self, s: &Step) -> f64 {
         match self {
-            Timing::Roofline(m) => m.seconds(s),
+            Timing::Roofline(m, o) => m.seconds(s) + o.seconds(s),
             Timing::Table(t) => t.seconds(s),
+            Timing::Kernels(k) => k.seconds(s),
         }
     }
 
     /// Seconds of the first `j` iterations of a decode run that starts with `first`.
     pub fn run_seconds(&self, first: &Step, j: u32) -> f64 {
         match self {
-            Timing::Roofline(m) => m.run_seconds(first, j),
+            Timing::Roofline(m, o) => m.run_seconds(first, j) + f64::from(j) * o.seconds(first),
             Timing::Table(t) => t.run_seconds(first, j),
+            Timing::Kernels(k) => k.run_seconds(first, j),
         }
     }
 }

@@ -201,15 +201,20 @@ fn serving(root: &mut Map<String, Value>, sc: &Scenario, s: &Summary) {
                 // Continuous batching has no batch cap of its own; its limits are the engine's.
                 obj.remove("max_batch");
                 obj.insert("gpu_spec".into(), json!(l.roofline.gpu.gpu_model));
-                match &l.table {
-                    Some(t) => {
+                obj.insert("engine".into(), json!(l.settings.engine.label()));
+                match (&l.table, &l.kernels) {
+                    (Some(t), _) => {
                         obj.insert("timing".into(), json!("table"));
                         obj.insert("iteration_table".into(), json!(t.path));
                     }
-                    None => {
+                    (None, Some(_)) => {
+                        obj.insert("timing".into(), json!("kernels"));
+                    }
+                    (None, None) => {
                         obj.insert("timing".into(), json!("roofline"));
                     }
                 }
+                obj.insert("timing_detail".into(), json!(l.timing));
                 obj.insert("max_seqs".into(), json!(l.settings.max_seqs));
                 obj.insert(
                     "max_batched_tokens".into(),

@@ -380,9 +380,16 @@ fn llm_rows(out: &mut String, sc: &crate::scenario::Scenario, s: &crate::experim
     }
     for p in &sc.pools {
         if let Serving::Llm(l) = &p.serving
-            && let Some(t) = &l.table
+            && (l.table.is_some() || l.settings.engine != crate::llm::Engine::GENERIC)
         {
-            let _ = writeln!(out, "{:<14} pool {} timed by {}", "", p.name, t.path);
+            let _ = writeln!(
+                out,
+                "{:<14} pool {} ({}) timed by {}",
+                "",
+                p.name,
+                l.settings.engine.label(),
+                l.timing
+            );
         }
     }
     out.push('\n');

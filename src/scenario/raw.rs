@@ -184,6 +184,9 @@ pub struct Model {
     pub kv_cache: Option<Spanned<String>>,
     pub sparsity: Option<Spanned<String>>,
     pub quality: Option<Spanned<Quality>>,
+    /// The serving engine (`generic`, `vllm`, `sglang`, `trtllm`) and its version.
+    pub engine: Option<Spanned<String>>,
+    pub engine_version: Option<Spanned<String>>,
     pub serving: Option<Spanned<LlmSettings>>,
     pub efficiency: Option<Spanned<Efficiency>>,
     /// Measured iteration-time tables (files), each replacing the roofline on one GPU type.
@@ -209,6 +212,14 @@ pub struct LlmSettings {
     pub chunked_prefill: Option<bool>,
     pub prefix_caching: Option<bool>,
     pub max_model_len: Option<Spanned<i64>>,
+    /// Overrides of the engine's behaviour.
+    pub scheduler: Option<Spanned<String>>,
+    pub admission: Option<Spanned<String>>,
+    pub step_overhead: Option<Spanned<Duration>>,
+    pub sequence_overhead: Option<Spanned<Duration>>,
+    pub request_overhead: Option<Spanned<Duration>>,
+    /// `kernels` (the default where measured) or `roofline`.
+    pub timing: Option<Spanned<String>>,
 }
 
 /// Overrides of the roofline's efficiency factors.

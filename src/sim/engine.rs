@@ -230,7 +230,12 @@ impl<'s> Engine<'s> {
                     batching: p.serving.batching(),
                     rng: substream(seed, &format!("service/{}", p.name)),
                     steps: match &p.serving {
-                        Serving::Llm(l) => Some(Timing::new(&l.roofline, l.table.as_ref())),
+                        Serving::Llm(l) => Some(Timing::new(
+                            &l.roofline,
+                            l.table.as_ref(),
+                            l.kernels.as_ref(),
+                            l.settings.overhead,
+                        )),
                         Serving::Requests(_) => None,
                     },
                     slots: (first..replicas.len() as u32).collect(),

@@ -22,7 +22,7 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 
 use slab::Slab;
 
-use crate::llm::Step;
+use crate::llm::{Admission, Scheduler, Step};
 use crate::workload::Request;
 
 /// Scheduler settings of one replica.
@@ -37,6 +37,10 @@ pub struct LlmConfig {
     pub prefix_caching: bool,
     pub prefix_block_tokens: u32,
     pub max_model_len: u32,
+    pub scheduler: Scheduler,
+    pub admission: Admission,
+    /// The engine's front end per request, nanoseconds: added to the first token and the end.
+    pub request_overhead_ns: u64,
 }
 
 /// What an iteration did to one request, for the metrics.
@@ -155,6 +159,9 @@ pub struct LlmReplica {
     /// finishes: what a router that knows request sizes sees. It changes only when a request
     /// arrives or leaves, so routing does not depend on how iterations are grouped into events.
     outstanding: u64,
+    /// SGLang's new-token ratio: the share of every running request's remaining output that
+    /// admission keeps free KV for.
+    ratio: f64,
 }
 
 impl LlmReplica {
@@ -173,6 +180,10 @@ impl LlmReplica {
             done: Vec::new(),
             busy: false,
             outstanding: 0,
+            ratio: match cfg.admission {
+                Admission::TokenRatio { init, .. } => init,
+                _ => 0.0,
+            },
         }
     }
 
@@ -474,6 +485,9 @@ impl LlmReplica {
         seq.prefilled = 0;
         self.waiting.push_front(key);
         out.push(Outcome::Preempted);
+        if let Admission::TokenRatio { init, .. } = self.cfg.admission {
+            self.ratio = init;
+        }
         key
     }
 
@@ -486,7 +500,16 @@ impl LlmReplica {
         if let Some(run) = self.plan_decode_run(max_steps) {
             return Some(run);
         }
-        self.plan_step(out).map(|step| Planned { step, steps: 1 })
+        if self.cfg.scheduler == Scheduler::PrefillFirst
+            && (!self.waiting.is_empty() || self.running.iter().any(|&k| self.seqs[k].in_prefill()))
+        {
+            // Prompts first: a step of prompt chunks alone, while there are prompts it can run.
+            if let Some(step) = self.plan_step(out, true) {
+                return Some(Planned { step, steps: 1 });
+            }
+        }
+        self.plan_step(out, false)
+            .map(|step| Planned { step, steps: 1 })
     }
 
     /// A run of `k` decode iterations, if the state allows one (see [`LlmReplica::plan`]). Blocks
@@ -533,8 +556,8 @@ impl LlmReplica {
         Some(Planned { step, steps: k })
     }
 
-    /// Plans one iteration.
-    fn plan_step(&mut self, out: &mut Vec<Outcome>) -> Option<Step> {
+    /// Plans one iteration; with `prefill_only`, of prompt chunks alone (the decodes pause).
+    fn plan_step(&mut self, out: &mut Vec<Outcome>, prefill_only: bool) -> Option<Step> {
         let mut step = Step::default();
         let mut budget = self.cfg.max_batched_tokens;
         let mut preempted = false;
@@ -542,6 +565,10 @@ impl LlmReplica {
         while i < self.running.len() && budget > 0 {
             let key = self.running[i];
             let seq = &self.seqs[key];
+            if prefill_only && !seq.in_prefill() {
+                i += 1;
+                continue;
+            }
             let (work, kv_after) = if seq.in_prefill() {
                 let n = (seq.prompt - seq.prefilled).min(budget);
                 (Work::Prefill { seq: key, n }, u64::from(seq.prefilled + n))
@@ -578,6 +605,21 @@ impl LlmReplica {
             self.plan.push(work);
             i += 1;
         }
+        // KV that admission keeps free for the outputs still to come (SGLang's ratio).
+        let mut promised = match self.cfg.admission {
+            Admission::TokenRatio { .. } => {
+                self.running
+                    .iter()
+                    .map(|&k| {
+                        f64::from(
+                            self.seqs[k].output - self.seqs[k].generated.min(self.seqs[k].output),
+                        )
+                    })
+                    .sum::<f64>()
+                    * self.ratio
+            }
+            _ => 0.0,
+        };
         // Admit waiting requests.
         while !preempted
             && budget > 0
@@ -597,7 +639,23 @@ impl LlmReplica {
                 self.release_lookup(key);
                 break;
             }
-            let kv_after = u64::from(seq.prefilled + n);
+            let kv_after = match self.cfg.admission {
+                // The whole request's KV, held from admission: it never needs more.
+                Admission::Reserve => {
+                    u64::from(seq.prompt) + u64::from(seq.output - seq.generated.min(seq.output))
+                }
+                _ => u64::from(seq.prefilled + n),
+            };
+            if let Admission::TokenRatio { .. } = self.cfg.admission {
+                let future = f64::from(seq.output - seq.generated.min(seq.output)) * self.ratio;
+                let free = (self.free_blocks + self.idle.len() as u64 * self.blocks_per_unit)
+                    * u64::from(self.cfg.block_tokens);
+                if free as f64 - promised < f64::from(remaining) + future {
+                    self.release_lookup(key);
+                    break;
+                }
+                promised += future;
+            }
             if !self.grow(key, kv_after) {
                 self.release_lookup(key);
                 break;
@@ -647,6 +705,15 @@ impl LlmReplica {
     pub fn finish(&mut self, now: u64, steps: u32, out: &mut Vec<Outcome>) {
         debug_assert!(self.busy);
         self.busy = false;
+        if let Admission::TokenRatio {
+            init,
+            min,
+            decay_steps,
+        } = self.cfg.admission
+            && self.plan.iter().any(|w| matches!(w, Work::Decode { .. }))
+        {
+            self.ratio = (self.ratio - f64::from(steps) * (init - min) / decay_steps).max(min);
+        }
         let mut done = std::mem::take(&mut self.done);
         done.clear();
         for i in 0..self.plan.len() {
@@ -734,6 +801,9 @@ mod tests {
             prefix_caching: true,
             prefix_block_tokens: 8,
             max_model_len: 512,
+            scheduler: Scheduler::Mixed,
+            admission: Admission::Preempt,
+            request_overhead_ns: 0,
         }
     }
 
@@ -855,6 +925,92 @@ mod tests {
         assert_eq!(r.cached_units(&[7, 8, 9, 10]), 3);
     }
 
+    fn with(scheduler: Scheduler, admission: Admission, kv_blocks: u64) -> LlmReplica {
+        LlmReplica::new(LlmConfig {
+            scheduler,
+            admission,
+            ..cfg(kv_blocks)
+        })
+    }
+
+    /// Steps until the replica is idle: (prefill tokens, decode sequences) of each, and outcomes.
+    fn steps(r: &mut LlmReplica) -> (Vec<(u64, u64)>, Vec<Outcome>) {
+        let (mut out, mut shape, mut now) = (Vec::new(), Vec::new(), 0);
+        while let Some(p) = r.plan(&mut out, 1) {
+            r.check();
+            shape.push((p.step.prefill_tokens, p.step.decode_seqs));
+            now += 1;
+            r.finish(now, 1, &mut out);
+        }
+        (shape, out)
+    }
+
+    #[test]
+    fn prefill_first_pauses_decodes_while_a_prompt_runs() {
+        for (scheduler, mixed_steps) in [(Scheduler::Mixed, true), (Scheduler::PrefillFirst, false)]
+        {
+            let mut r = with(scheduler, Admission::Preempt, 1000);
+            assert!(r.enqueue(&req(10, 20), None));
+            let mut out = Vec::new();
+            for _ in 0..3 {
+                let _ = r.plan(&mut out, 1).unwrap();
+                r.finish(1, 1, &mut out);
+            }
+            // A second prompt of 100 tokens arrives while the first decodes: two chunks of 64.
+            assert!(r.enqueue(&req(100, 5), None));
+            let (shape, _) = steps(&mut r);
+            let mixed = shape.iter().any(|&(p, d)| p > 0 && d > 0);
+            assert_eq!(mixed, mixed_steps, "{scheduler:?}: {shape:?}");
+            if !mixed_steps {
+                assert_eq!(&shape[..2], &[(64, 0), (36, 0)], "{shape:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn reserving_admission_never_preempts() {
+        // 30 blocks of 4 tokens: two requests of 40 + 40 tokens do not fit together.
+        for (admission, preempts) in [(Admission::Preempt, true), (Admission::Reserve, false)] {
+            let mut r = with(Scheduler::Mixed, admission, 30);
+            for _ in 0..2 {
+                assert!(r.enqueue(&req(40, 40), None));
+            }
+            let (_, out) = steps(&mut r);
+            let preempted = out.iter().any(|o| matches!(o, Outcome::Preempted));
+            assert_eq!(preempted, preempts, "{admission:?}");
+            assert_eq!(
+                out.iter()
+                    .filter(|o| matches!(o, Outcome::Done { .. }))
+                    .count(),
+                2
+            );
+        }
+    }
+
+    #[test]
+    fn token_ratio_admission_keeps_room_for_outputs_to_come() {
+        // 100 blocks of 4 tokens = 400 tokens. Requests of 20 + 100: greedy admission takes all
+        // eight at once (160 prompt tokens fit) and must preempt as outputs grow; the ratio
+        // (0.7 of 100 outputs) admits fewer at first.
+        let admitted_first = |admission| {
+            let mut r = LlmReplica::new(LlmConfig {
+                admission,
+                max_batched_tokens: 512,
+                ..cfg(100)
+            });
+            for _ in 0..8 {
+                assert!(r.enqueue(&req(20, 100), None));
+            }
+            let mut out = Vec::new();
+            let _ = r.plan(&mut out, 1).unwrap();
+            r.running_len()
+        };
+        assert_eq!(admitted_first(Admission::Preempt), 8);
+        let ratio = admitted_first(Admission::SGLANG);
+        // Each admission needs 20 + 70 tokens free after the promises before it: 4 fit in 400.
+        assert_eq!(ratio, 4);
+    }
+
     #[test]
     fn over_long_prompts_are_rejected() {
         let mut r = LlmReplica::new(cfg(1000));
@@ -872,7 +1028,8 @@ mod tests {
 
     proptest! {
         /// KV use never exceeds capacity, blocks are conserved, every admitted request finishes
-        /// exactly once with all its tokens (preempted ones resume), and no token is sampled twice.
+        /// exactly once with all its tokens (preempted ones resume), and no token is sampled twice,
+        /// under every scheduler and admission policy.
         #[test]
         fn kv_admission_and_token_conservation(
             kv_blocks in 130u64..400,
@@ -886,8 +1043,11 @@ mod tests {
             ),
             max_run in 1u32..50,
             cut in 0u32..1000,
+            prefill_first in any::<bool>(),
+            admission in 0usize..3,
         ) {
             let budget = if chunked { budget } else { 512 };
+            let admission = [Admission::Preempt, Admission::Reserve, Admission::SGLANG][admission];
             let mut r = LlmReplica::new(LlmConfig {
                 max_seqs,
                 max_batched_tokens: budget,
@@ -897,6 +1057,9 @@ mod tests {
                 prefix_caching: caching,
                 prefix_block_tokens: 8,
                 max_model_len: 512,
+                scheduler: if prefill_first { Scheduler::PrefillFirst } else { Scheduler::Mixed },
+                admission,
+                request_overhead_ns: 0,
             });
             let (mut out, mut sampled, mut now, mut want) = (Vec::new(), 0u64, 0u64, 0u64);
             let mut accepted = 0;

@@ -273,3 +273,68 @@ fn a_scenario_gpu_overrides_a_bundled_one() {
     // The PCIe card also has less compute; bandwidth is most of the difference.
     assert!(slow < pcie && slow > 0.75 * pcie, "{slow} vs PCIe {pcie}");
 }
+
+/// The timing of each pool of an engine's model: kernels where the GPU was measured under the
+/// engine, the roofline (with the reason) elsewhere, and the roofline on request.
+#[test]
+fn an_engine_times_its_pools_from_measured_kernels() {
+    let timings = |overrides: &[&str]| {
+        let mut all = vec!["models.llama-8b.engine=\"vllm\""];
+        all.extend_from_slice(overrides);
+        let s = load("llm-chat.toml", &all);
+        s.pools
+            .iter()
+            .map(|p| match &p.serving {
+                fleet::Serving::Llm(l) => l.timing.clone(),
+                _ => panic!("an LLM pool"),
+            })
+            .collect::<Vec<_>>()
+    };
+    let t = timings(&[]);
+    assert!(t[0].starts_with("kernels: vllm 0.24.0 on H100"), "{t:?}");
+    assert!(
+        t[1].starts_with("kernels: vllm 0.14.0 on A100-80GB"),
+        "{t:?}"
+    );
+    assert!(t[2].starts_with("kernels: vllm 0.24.0 on L40S"), "{t:?}");
+    let t = timings(&["pools.h100.gpu=\"L4\""]);
+    assert!(
+        t[0].starts_with("roofline: no vllm kernel data for L4 (measured: H100"),
+        "{t:?}"
+    );
+    let t = timings(&["models.llama-8b.serving.timing=\"roofline\""]);
+    assert!(t[0].starts_with("roofline (vllm 0.24"), "{t:?}");
+    // Without an engine: the engine-agnostic roofline, as before engines were named.
+    let s = load("llm-chat.toml", &[]);
+    let fleet::Serving::Llm(l) = &s.pools[0].serving else {
+        panic!("an LLM pool")
+    };
+    assert_eq!(l.timing, "roofline (engine-agnostic)");
+}
+
+/// Prompts that pause the decodes (vLLM V0, SGLang) stretch the time between tokens against a
+/// scheduler that mixes prompt chunks into decode steps (vLLM V1), on the same kernels.
+#[test]
+fn prefill_first_scheduling_stretches_the_time_between_tokens() {
+    let tpot = |scheduler: &str| {
+        let s = load(
+            "llm-chat.toml",
+            &[
+                "horizon=\"12m\"",
+                "pools.a100.replicas=0",
+                "pools.l40s.replicas=0",
+                "models.llama-8b.engine=\"vllm\"",
+                &format!("models.llama-8b.serving.scheduler=\"{scheduler}\""),
+            ],
+        );
+        let t = sim::run(&s, s.seed, None).unwrap().total;
+        (t.get(Metric::TpotP99), t.get(Metric::TtftP50))
+    };
+    let (mixed, first) = (tpot("mixed"), tpot("prefill-first"));
+    // One H100 at this load is busy a fraction of the time: the pauses show in the tail of
+    // TPOT, and prompts that jump the decodes start sooner.
+    assert!(
+        first.0 > 1.03 * mixed.0 && first.1 <= mixed.1,
+        "TPOT p99, TTFT p50: prefill-first {first:?} vs mixed {mixed:?}"
+    );
+}

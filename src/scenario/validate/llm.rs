@@ -9,7 +9,8 @@ use toml::Spanned;
 
 use super::{Checker, LlmModel};
 use crate::llm::{
-    DEFAULT_EFFICIENCY, IterationTable, Precision, Quality, Settings, Variant, library,
+    Admission, DEFAULT_EFFICIENCY, Engine, EngineKind, IterationTable, Precision, Quality,
+    Scheduler, Settings, Variant, library,
 };
 use crate::scenario::raw;
 
@@ -21,6 +22,11 @@ impl Checker<'_> {
             ("kv_cache", m.kv_cache.as_ref().map(Spanned::span)),
             ("sparsity", m.sparsity.as_ref().map(Spanned::span)),
             ("serving", m.serving.as_ref().map(Spanned::span)),
+            ("engine", m.engine.as_ref().map(Spanned::span)),
+            (
+                "engine_version",
+                m.engine_version.as_ref().map(Spanned::span),
+            ),
             ("efficiency", m.efficiency.as_ref().map(Spanned::span)),
             (
                 "iteration_tables",
@@ -199,10 +205,16 @@ impl Checker<'_> {
             }
         });
         let max_context = architecture.as_ref().map_or(u32::MAX, |a| a.max_context);
-        let mut settings = Settings::defaults(max_context);
+        let engine = self.engine(m)?;
+        let mut settings = Settings::for_engine(engine, max_context);
         if let Some(s) = &m.serving {
             let s = s.get_ref();
             let d = settings;
+            let max_model_len_default = if s.chunked_prefill == Some(true) {
+                max_context
+            } else {
+                d.max_model_len
+            };
             settings = Settings {
                 max_seqs: self.count(&s.max_seqs, "max_seqs", d.max_seqs, 65_536)?,
                 max_batched_tokens: self.count(
@@ -222,9 +234,10 @@ impl Checker<'_> {
                 max_model_len: self.count(
                     &s.max_model_len,
                     "max_model_len",
-                    d.max_model_len,
+                    max_model_len_default,
                     i64::from(max_context),
                 )?,
+                ..self.engine_overrides(s, d)?
             };
             if !settings.chunked_prefill && settings.max_batched_tokens < settings.max_model_len {
                 let at = s.max_batched_tokens.as_ref().map_or(
@@ -234,8 +247,17 @@ impl Checker<'_> {
                 self.error(
                     at,
                     format!(
-                        "without chunked prefill a whole prompt runs in one step: max_batched_tokens ({}) must be at least max_model_len ({})",
-                        settings.max_batched_tokens, settings.max_model_len
+                        "without chunked prefill a whole prompt runs in one step: max_batched_tokens ({}) must be at least max_model_len ({}){}",
+                        settings.max_batched_tokens,
+                        settings.max_model_len,
+                        if s.chunked_prefill.is_none() && !engine.chunked_prefill {
+                            format!(
+                                " ({} runs prompts whole by default; or set chunked_prefill = true)",
+                                engine.label()
+                            )
+                        } else {
+                            String::new()
+                        }
                     ),
                 );
             }
@@ -273,6 +295,98 @@ impl Checker<'_> {
             efficiency,
             tables,
         })
+    }
+
+    /// The model's engine and version (the engine-agnostic default without `engine`).
+    fn engine(&mut self, m: &raw::Model) -> Option<Engine> {
+        let Some(name) = &m.engine else {
+            if let Some(v) = &m.engine_version {
+                self.error(v.span(), "`engine_version` needs `engine`");
+                return None;
+            }
+            return Some(Engine::GENERIC);
+        };
+        let Some(kind) = EngineKind::parse(name.get_ref()) else {
+            let known: Vec<&str> = EngineKind::ALL.iter().map(|k| k.as_str()).collect();
+            self.error(
+                name.span(),
+                format!(
+                    "unknown engine {:?}; known: {}",
+                    name.get_ref(),
+                    known.join(", ")
+                ),
+            );
+            return None;
+        };
+        let version = m.engine_version.as_ref();
+        match Engine::find(kind, version.map(|v| v.get_ref().as_str())) {
+            Ok(e) => Some(e),
+            Err(known) => {
+                let v = version.expect("a default version always exists");
+                self.error(
+                    v.span(),
+                    format!(
+                        "unknown {} version {:?}; known: {}",
+                        kind.as_str(),
+                        v.get_ref(),
+                        known.join(", ")
+                    ),
+                );
+                None
+            }
+        }
+    }
+
+    /// The engine behaviour a model's `serving` table overrides.
+    fn engine_overrides(&mut self, s: &raw::LlmSettings, d: Settings) -> Option<Settings> {
+        let before = self.problems.len();
+        let mut out = d;
+        if let Some(v) = &s.scheduler {
+            match Scheduler::parse(v.get_ref()) {
+                Some(x) => out.scheduler = x,
+                None => self.error(
+                    v.span(),
+                    format!(
+                        "`scheduler` is \"mixed\" or \"prefill-first\", got {:?}",
+                        v.get_ref()
+                    ),
+                ),
+            }
+        }
+        if let Some(v) = &s.admission {
+            match Admission::parse(v.get_ref()) {
+                Some(x) => out.admission = x,
+                None => self.error(
+                    v.span(),
+                    format!(
+                        "`admission` is \"preempt\", \"reserve\" or \"token-ratio\", got {:?}",
+                        v.get_ref()
+                    ),
+                ),
+            }
+        }
+        let secs =
+            |d: &Option<Spanned<raw::Duration>>| d.as_ref().map(|d| d.get_ref().0.as_secs_f64());
+        if let Some(x) = secs(&s.step_overhead) {
+            out.overhead.fixed_s = x;
+        }
+        if let Some(x) = secs(&s.sequence_overhead) {
+            out.overhead.per_seq_s = x;
+        }
+        if let Some(x) = secs(&s.request_overhead) {
+            out.request_overhead_s = x;
+        }
+        if let Some(v) = &s.timing {
+            match v.get_ref().as_str() {
+                "kernels" => out.force_roofline = false,
+                "roofline" => out.force_roofline = true,
+                other => self.error(
+                    v.span(),
+                    format!("`timing` is \"kernels\" or \"roofline\", got {other:?}"),
+                ),
+            }
+        }
+        (self.problems.len() == before).then_some(out)
     }
 
     /// The model's measured iteration tables: each must be for this architecture and these

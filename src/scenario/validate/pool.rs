@@ -441,19 +441,28 @@ impl Checker<'_> {
             u64::from(s.max_batched_tokens),
             u64::from(s.max_model_len),
         ) {
-            Ok(memory) => Some((
-                tp,
-                Serving::Llm(Box::new(LlmServing {
-                    table: llm
-                        .tables
-                        .iter()
-                        .find(|(_, t)| t.gpu == roofline.gpu.gpu_model && t.tp == tp)
-                        .map(|(_, t)| Arc::clone(t)),
-                    roofline,
-                    settings: s,
-                    memory,
-                })),
-            )),
+            Ok(memory) => {
+                let table = llm
+                    .tables
+                    .iter()
+                    .find(|(_, t)| t.gpu == roofline.gpu.gpu_model && t.tp == tp)
+                    .map(|(_, t)| Arc::clone(t));
+                let (kernels, timing) = match &table {
+                    Some(t) => (None, format!("iteration table {}", t.path)),
+                    None => kernel_timing(&roofline, &s),
+                };
+                Some((
+                    tp,
+                    Serving::Llm(Box::new(LlmServing {
+                        table,
+                        kernels,
+                        timing,
+                        roofline,
+                        settings: s,
+                        memory,
+                    })),
+                ))
+            }
             Err(e) => {
                 let at = tp_field.map_or(at, Spanned::span);
                 self.error(at, format!("pool {:?}: {e}", name.get_ref()));
@@ -524,6 +533,53 @@ fn gpu_spec_name(inst: &InstanceType) -> String {
             "H100-NVL".to_string()
         }
         other => other.to_string(),
+    }
+}
+
+/// Kernel-table timing for the engine on this GPU, or the roofline with the reason.
+fn kernel_timing(
+    roofline: &Roofline,
+    s: &crate::llm::Settings,
+) -> (Option<Arc<crate::llm::KernelModel>>, String) {
+    let engine = s.engine;
+    if !engine.kernels {
+        return (None, "roofline (engine-agnostic)".to_string());
+    }
+    if s.force_roofline {
+        return (
+            None,
+            format!("roofline ({}; timing = \"roofline\")", engine.label()),
+        );
+    }
+    let gpu = &roofline.gpu.gpu_model;
+    let Some(table) = crate::llm::kernels::bundled(gpu, engine.kind.as_str()) else {
+        return (
+            None,
+            format!(
+                "roofline: no {} kernel data for {gpu} (measured: {})",
+                engine.kind.as_str(),
+                crate::llm::kernels::gpus_measured(engine.kind.as_str()).join(", ")
+            ),
+        );
+    };
+    match crate::llm::KernelModel::new(
+        table,
+        &roofline.variant,
+        &roofline.gpu,
+        roofline.tp,
+        s.overhead,
+    ) {
+        Ok(k) => {
+            let timing = k.description.clone();
+            (Some(Arc::new(k)), timing)
+        }
+        Err(why) => (
+            None,
+            format!(
+                "roofline: {} {} kernels on {gpu} cannot time this model ({why})",
+                table.engine, table.version
+            ),
+        ),
     }
 }
 

@@ -29,6 +29,9 @@ pub(super) fn llm_config(serving: &LlmServing, workload: &Workload) -> LlmConfig
         prefix_caching: s.prefix_caching,
         prefix_block_tokens,
         max_model_len: s.max_model_len,
+        scheduler: s.scheduler,
+        admission: s.admission,
+        request_overhead_ns: SimTime::from_secs_f64(s.request_overhead_s).0,
     }
 }
 
@@ -189,9 +192,13 @@ impl Engine<'_> {
 
     fn record_outcomes(&mut self, w: usize, pool: usize) {
         let timeout = self.workloads[w].timeout;
+        // The engine's front end (HTTP, tokenization) delays what the client sees.
+        let front = self.pools[pool]
+            .llm_config
+            .map_or(0, |c| c.request_overhead_ns);
         for o in &self.outcomes {
             match *o {
-                Outcome::FirstToken { arrival, at } => self.rec.first_token(w, arrival, at),
+                Outcome::FirstToken { arrival, at } => self.rec.first_token(w, arrival, at + front),
                 Outcome::Done {
                     arrival,
                     first_token,
@@ -202,10 +209,10 @@ impl Engine<'_> {
                     w,
                     pool,
                     arrival,
-                    first_token,
+                    first_token + front,
                     input_tokens,
                     output_tokens,
-                    at,
+                    at + front,
                     timeout,
                 ),
                 Outcome::Preempted => self.rec.preempted(w),

@@ -1,0 +1,280 @@
+//! Serving engines: what makes vLLM, SGLang and TensorRT-LLM behave differently under load.
+//!
+//! An engine version brings a scheduler (whether prompt chunks share a step with decodes, or
+//! prompts pause them), an admission policy (what happens when the KV cache runs out), CPU time
+//! per step and per request, default settings, and the kernel tables measured under it
+//! (`kernels/`). `generic` is the engine-agnostic default: the roofline, vLLM V1's scheduling and
+//! no CPU overheads, as headroom modelled every engine before engines were named.
+//!
+//! Default settings follow each engine's documented defaults (sources in
+//! `docs/llm-capacity-notes.md`): vLLM V1 schedules 256 sequences and 8,192 tokens per step with
+//! chunked prefill; vLLM V0 runs whole prompts first; SGLang prefills first in chunks of 8,192
+//! tokens and admits by its new-token ratio (0.7 decaying to 0.14 over 600 steps); TensorRT-LLM
+//! mixes context and generation in one step with 8,192 tokens and 2,048 sequences and reserves
+//! each request's whole KV at admission (GUARANTEED_NO_EVICT).
+//!
+//! CPU overheads are provisional until fitted on the calibration rows of
+//! `docs/llm-validation.md`: vLLM V0's from Vidur's profiles of a V0-style engine on A100
+//! (scheduling, sampling and output processing about 1.4 ms plus 0.15 ms per sequence);
+//! the engines that overlap CPU work with the GPU (vLLM V1, SGLang's overlap scheduler,
+//! TensorRT-LLM's) a tenth of that.
+
+use super::ops::StepOverhead;
+
+/// Which engine family.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EngineKind {
+    Generic,
+    Vllm,
+    Sglang,
+    Trtllm,
+}
+
+impl EngineKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EngineKind::Generic => "generic",
+            EngineKind::Vllm => "vllm",
+            EngineKind::Sglang => "sglang",
+            EngineKind::Trtllm => "trtllm",
+        }
+    }
+
+    pub const ALL: [EngineKind; 4] = [
+        EngineKind::Generic,
+        EngineKind::Vllm,
+        EngineKind::Sglang,
+        EngineKind::Trtllm,
+    ];
+
+    pub fn parse(s: &str) -> Option<EngineKind> {
+        EngineKind::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+}
+
+/// How an iteration is composed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scheduler {
+    /// Running sequences first (decodes and prompt chunks), then new prompts, in one step
+    /// (vLLM V1, TensorRT-LLM in-flight batching).
+    Mixed,
+    /// While prompts wait and fit, a step runs only prompts (chunks) and the decodes pause
+    /// (vLLM V0, Orca, SGLang's default).
+    PrefillFirst,
+}
+
+impl Scheduler {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scheduler::Mixed => "mixed",
+            Scheduler::PrefillFirst => "prefill-first",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Scheduler> {
+        [Scheduler::Mixed, Scheduler::PrefillFirst]
+            .into_iter()
+            .find(|k| k.as_str() == s)
+    }
+}
+
+/// What a replica does about KV memory when admitting requests.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Admission {
+    /// Admit while the first chunk fits; when a running sequence needs a block and none is free,
+    /// preempt the newest by recomputation (vLLM; TensorRT-LLM's MAX_UTILIZATION).
+    Preempt,
+    /// Admit only when the whole prompt and output fit, reserved at once; never preempt
+    /// (TensorRT-LLM's GUARANTEED_NO_EVICT).
+    Reserve,
+    /// Admit when the free KV covers the prompt plus `ratio` of every output still to come
+    /// (SGLang): the ratio starts at `init`, falls by `(init - min) / decay_steps` per decode
+    /// step, and goes back to `init` when a sequence is preempted.
+    TokenRatio {
+        init: f64,
+        min: f64,
+        decay_steps: f64,
+    },
+}
+
+impl Admission {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Admission::Preempt => "preempt",
+            Admission::Reserve => "reserve",
+            Admission::TokenRatio { .. } => "token-ratio",
+        }
+    }
+
+    pub const SGLANG: Admission = Admission::TokenRatio {
+        init: 0.7,
+        min: 0.14,
+        decay_steps: 600.0,
+    };
+
+    pub fn parse(s: &str) -> Option<Admission> {
+        [Admission::Preempt, Admission::Reserve, Admission::SGLANG]
+            .into_iter()
+            .find(|k| k.as_str() == s)
+    }
+}
+
+/// One engine version's behaviour and defaults.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Engine {
+    pub kind: EngineKind,
+    pub version: &'static str,
+    pub scheduler: Scheduler,
+    pub admission: Admission,
+    pub overhead: StepOverhead,
+    /// Front end per request (HTTP, tokenization, detokenizing the last token), seconds: added
+    /// to time to first token and to end-to-end latency.
+    pub request_overhead_s: f64,
+    pub max_seqs: u32,
+    pub max_batched_tokens: u32,
+    pub chunked_prefill: bool,
+    /// Whether kernel tables time its steps (where the GPU was measured under this engine).
+    pub kernels: bool,
+}
+
+const V0_OVERHEAD: StepOverhead = StepOverhead {
+    fixed_s: 1.4e-3,
+    per_seq_s: 0.15e-3,
+};
+const OVERLAPPED_OVERHEAD: StepOverhead = StepOverhead {
+    fixed_s: 0.14e-3,
+    per_seq_s: 0.015e-3,
+};
+
+const GENERIC: Engine = Engine {
+    kind: EngineKind::Generic,
+    version: "roofline",
+    scheduler: Scheduler::Mixed,
+    admission: Admission::Preempt,
+    overhead: StepOverhead {
+        fixed_s: 0.0,
+        per_seq_s: 0.0,
+    },
+    request_overhead_s: 0.0,
+    max_seqs: 256,
+    max_batched_tokens: 8192,
+    chunked_prefill: true,
+    kernels: false,
+};
+
+const VLLM_V1: Engine = Engine {
+    kind: EngineKind::Vllm,
+    version: "0.24",
+    scheduler: Scheduler::Mixed,
+    admission: Admission::Preempt,
+    overhead: OVERLAPPED_OVERHEAD,
+    request_overhead_s: 2e-3,
+    max_seqs: 256,
+    max_batched_tokens: 8192,
+    chunked_prefill: true,
+    kernels: true,
+};
+
+const SGLANG: Engine = Engine {
+    kind: EngineKind::Sglang,
+    version: "0.5",
+    scheduler: Scheduler::PrefillFirst,
+    admission: Admission::SGLANG,
+    overhead: OVERLAPPED_OVERHEAD,
+    request_overhead_s: 2e-3,
+    max_seqs: 1024,
+    max_batched_tokens: 8192,
+    chunked_prefill: true,
+    kernels: true,
+};
+
+const TRTLLM: Engine = Engine {
+    kind: EngineKind::Trtllm,
+    version: "1.3",
+    scheduler: Scheduler::Mixed,
+    admission: Admission::Reserve,
+    overhead: OVERLAPPED_OVERHEAD,
+    request_overhead_s: 2e-3,
+    max_seqs: 2048,
+    max_batched_tokens: 8192,
+    chunked_prefill: false,
+    kernels: true,
+};
+
+/// Every known engine version; the last of each kind is its default.
+pub const KNOWN: &[Engine] = &[
+    GENERIC,
+    Engine {
+        version: "0.6",
+        scheduler: Scheduler::PrefillFirst,
+        overhead: V0_OVERHEAD,
+        chunked_prefill: false,
+        ..VLLM_V1
+    },
+    Engine {
+        version: "0.11",
+        ..VLLM_V1
+    },
+    VLLM_V1,
+    Engine {
+        version: "0.4",
+        ..SGLANG
+    },
+    SGLANG,
+    Engine {
+        version: "1.0",
+        ..TRTLLM
+    },
+    TRTLLM,
+];
+
+impl Engine {
+    /// The engine-agnostic default.
+    pub const GENERIC: Engine = GENERIC;
+
+    /// `kind` at `version` (its newest known version when `None`), or the known versions.
+    pub fn find(kind: EngineKind, version: Option<&str>) -> Result<Engine, Vec<&'static str>> {
+        let mut of_kind = KNOWN.iter().filter(|e| e.kind == kind);
+        match version {
+            None => Ok(*of_kind.next_back().expect("every kind has a version")),
+            Some(v) => of_kind
+                .clone()
+                .find(|e| e.version == v)
+                .copied()
+                .ok_or_else(|| of_kind.map(|e| e.version).collect()),
+        }
+    }
+
+    /// `vllm 0.24`, for reports.
+    pub fn label(&self) -> String {
+        match self.kind {
+            EngineKind::Generic => "generic (roofline)".into(),
+            k => format!("{} {}", k.as_str(), self.version),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_kind_defaults_to_its_newest_version_and_unknown_ones_list_the_known() {
+        assert_eq!(
+            Engine::find(EngineKind::Vllm, None).unwrap().version,
+            "0.24"
+        );
+        assert_eq!(
+            Engine::find(EngineKind::Vllm, Some("0.6"))
+                .unwrap()
+                .scheduler,
+            Scheduler::PrefillFirst
+        );
+        let known = Engine::find(EngineKind::Trtllm, Some("9.9")).unwrap_err();
+        assert_eq!(known, vec!["1.0", "1.3"]);
+        assert_eq!(
+            Engine::find(EngineKind::Generic, None).unwrap(),
+            Engine::GENERIC
+        );
+    }
+}
