@@ -121,6 +121,8 @@ pub struct Summary {
     pub simulated_requests: u64,
     /// Per workload, the latest time any replication's arrivals ran out before the horizon.
     pub arrivals_ended: Vec<Option<SimTime>>,
+    /// An offline run's makespan (the mean over replications), over which its rates are taken.
+    pub makespan: Option<SimTime>,
 }
 
 impl Summary {
@@ -177,6 +179,13 @@ impl Summary {
             arrivals_ended: (0..scenario.workloads.len())
                 .map(|w| runs.iter().filter_map(|r| r.arrivals_ended[w]).max())
                 .collect(),
+            makespan: runs[0].makespan.map(|_| {
+                let total: u128 = runs
+                    .iter()
+                    .map(|r| u128::from(r.makespan.map_or(0, |m| m.0)))
+                    .sum();
+                SimTime((total / runs.len() as u128) as u64)
+            }),
         }
     }
 }

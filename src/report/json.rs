@@ -61,6 +61,7 @@ fn serving(root: &mut Map<String, Value>, sc: &Scenario, s: &Summary) {
             "warmup_s": sc.warmup.as_secs_f64(),
             "horizon_s": sc.horizon.as_secs_f64(),
             "interval_s": sc.interval.as_secs_f64(),
+            "offline_makespan_s": s.makespan.map(|m| m.as_secs_f64()),
         }),
     );
     scope(root, &s.total, sc);

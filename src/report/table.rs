@@ -33,15 +33,29 @@ fn serving(out: &mut String, sc: &crate::scenario::Scenario, s: &crate::experime
     } else {
         format!("{} replications", s.replications)
     };
-    let _ = writeln!(
-        out,
-        "{} · seed {} · {} · {} simulated, {} warm-up",
-        sc.name,
-        s.seed,
-        runs,
-        span(sc.horizon),
-        span(sc.warmup)
-    );
+    match s.makespan {
+        Some(m) => {
+            let _ = writeln!(
+                out,
+                "{} · seed {} · {} · offline: every request at once, done in {:.1} s (rates over this makespan)",
+                sc.name,
+                s.seed,
+                runs,
+                m.as_secs_f64()
+            );
+        }
+        None => {
+            let _ = writeln!(
+                out,
+                "{} · seed {} · {} · {} simulated, {} warm-up",
+                sc.name,
+                s.seed,
+                runs,
+                span(sc.horizon),
+                span(sc.warmup)
+            );
+        }
+    }
     out.push('\n');
 
     let _ = writeln!(
@@ -179,7 +193,10 @@ fn serving(out: &mut String, sc: &crate::scenario::Scenario, s: &crate::experime
         out,
         "cost      {} over {} ({}/h) · {} per 1k requests",
         usd(cost),
-        span(sc.window()),
+        s.makespan.map_or_else(
+            || span(sc.window()),
+            |m| format!("{:.1} s", m.as_secs_f64())
+        ),
         usd(t.get(Metric::CostPerHour).mean),
         usd_unit(t.get(Metric::CostPer1k).mean),
     );

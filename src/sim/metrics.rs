@@ -159,6 +159,9 @@ pub(super) struct FleetCounts {
 /// Collects everything a run measures.
 pub(super) struct Recorder {
     warmup: u64,
+    /// Every workload sends all its requests at once (`batch` arrivals): the window is the
+    /// makespan, until the last request leaves, not the horizon.
+    offline: bool,
     horizon: u64,
     interval: u64,
     next_boundary: u64,
@@ -233,9 +236,14 @@ impl Recorder {
                 output_tokens: 0,
             })
             .collect();
+        let offline = !s.workloads.is_empty()
+            && s.workloads
+                .iter()
+                .all(|w| matches!(w.arrival, crate::workload::Arrival::Batch { .. }));
         let mut r = Recorder {
+            offline,
             warmup: s.warmup.0,
-            horizon: s.horizon.0,
+            horizon: if offline { u64::MAX } else { s.horizon.0 },
             interval: s.interval.0,
             next_boundary: 0,
             next_interval_end: s.interval.0.min(s.horizon.0),
@@ -564,11 +572,32 @@ impl Recorder {
         }
     }
 
-    /// The figures of the run.
     /// The figures of the run, which ended (drained) at `end`.
     pub fn finish(mut self, s: &Scenario, seed: u64, events: u64, end: u64) -> RunResult {
-        self.advance(end.max(self.horizon), s);
-        let window_ns = (self.horizon - self.warmup) as f64;
+        let stop = if self.offline {
+            end.max(self.warmup + 1)
+        } else {
+            end.max(self.horizon)
+        };
+        self.advance(stop, s);
+        if self.offline {
+            // No boundary falls at the makespan: bring every level up to it.
+            let in_window = self.in_window;
+            for p in &mut self.pools {
+                for level in [
+                    &mut p.busy,
+                    &mut p.replicas,
+                    &mut p.instances,
+                    &mut p.starting,
+                    &mut p.short,
+                    &mut p.stopped,
+                    &mut p.kv,
+                ] {
+                    level.settle(stop, in_window);
+                }
+            }
+        }
+        let window_ns = (stop.min(self.horizon) - self.warmup) as f64;
         let pools: Vec<PoolStats> = self
             .pools
             .iter()
@@ -643,6 +672,7 @@ impl Recorder {
             _ => self.stats(s, &all, &pools, window_ns),
         };
         RunResult {
+            makespan: self.offline.then_some(crate::units::SimTime(stop)),
             seed,
             events,
             simulated_requests: self.simulated_requests,

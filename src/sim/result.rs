@@ -323,6 +323,9 @@ pub struct RunResult {
     /// Per workload, when its arrivals ran out before the horizon (a trace that ended early):
     /// the time of its last request.
     pub arrivals_ended: Vec<Option<SimTime>>,
+    /// An offline run (every workload a `batch` arrival): when the last request left. Rates,
+    /// utilization and cost are over this makespan, not the horizon.
+    pub makespan: Option<SimTime>,
 }
 
 #[cfg(test)]

@@ -338,3 +338,44 @@ fn prefill_first_scheduling_stretches_the_time_between_tokens() {
         "TPOT p99, TTFT p50: prefill-first {first:?} vs mixed {mixed:?}"
     );
 }
+
+/// An offline run (every request at once) reports its rates over the makespan, whatever the
+/// horizon says: the same figures with a horizon shorter and longer than the run.
+#[test]
+fn offline_runs_report_rates_over_the_makespan() {
+    let run = |horizon: &str| {
+        let s = crate::support::parse(&format!(
+            r#"version = 1
+horizon = "{horizon}"
+interval = "{horizon}"
+[models.m]
+architecture = "llama-3.1-8b"
+[workloads.w]
+model = "m"
+arrival = {{ kind = "batch", count = 600 }}
+tokens = {{ input = {{ kind = "fixed", value = 512 }}, output = {{ kind = "fixed", value = 128 }} }}
+[pools.p]
+instance_type = "p5.4xlarge"
+region = "us-east-1"
+replicas = 1
+"#
+        ));
+        sim::run(&s, 1, None).unwrap()
+    };
+    let (short, long) = (run("5s"), run("2h"));
+    let makespan = short.makespan.expect("an offline run").as_secs_f64();
+    assert!(
+        makespan > 5.0,
+        "the batch outlasts the short horizon: {makespan}"
+    );
+    assert_eq!(short.makespan, long.makespan);
+    for r in [&short, &long] {
+        let t = &r.total;
+        assert!((t.get(Metric::Throughput) - 600.0 / makespan).abs() < 1e-9);
+        let util = r.pools[0].utilization;
+        assert!((0.95..=1.0 + 1e-9).contains(&util), "utilization {util}");
+    }
+    // A run with arrivals over time keeps its horizon window.
+    let open = sim::run(&load("llm-chat.toml", &["horizon=\"5m\""]), 1, None).unwrap();
+    assert!(open.makespan.is_none());
+}
