@@ -51,6 +51,7 @@ MODELS = [
     (32, 8, 64),  # llama-3.2-1b
     (24, 8, 128),  # llama-3.2-3b
     (28, 4, 128),  # qwen2.5-7b
+    (40, 8, 128),  # qwen3-14b (qwen3-8b is 32/8/128)
 ]
 MOE = [(4096, 14336, 8, 2)]  # (hidden, intermediate, experts, top-k): mixtral-8x7b
 

@@ -22,6 +22,8 @@ const FILES: &[(&str, &str)] = bundled!(
     "mistral-7b",
     "mixtral-8x7b",
     "qwen2.5-7b",
+    "qwen3-8b",
+    "qwen3-14b",
 );
 
 /// An architecture as written in a file or inline in a scenario.
@@ -160,6 +162,9 @@ mod tests {
         assert!(close(p("llama-3.2-3b").total_params(), 3.213e9));
         assert!(close(p("mistral-7b").total_params(), 7.24e9));
         assert!(close(p("qwen2.5-7b").total_params(), 7.616e9));
+        // Qwen's model cards: 8.2 B and 14.8 B parameters.
+        assert!(close(p("qwen3-8b").total_params(), 8.19e9));
+        assert!(close(p("qwen3-14b").total_params(), 14.77e9));
         assert!(
             close(p("llama-2-7b").total_params(), 6.738e9),
             "{}",
