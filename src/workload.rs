@@ -48,6 +48,9 @@ pub enum Arrival {
     Trace(TraceSpec),
     /// `count` requests all at `at`: an offline batch job, or a benchmark's static batch.
     Batch { count: u64, at: SimTime },
+    /// A closed loop, as load generators run it (`--max-concurrency`): `concurrency` requests in
+    /// flight from the start, each finished one replaced at once, `count` in all.
+    Closed { concurrency: u64, count: u64 },
 }
 
 impl Arrival {
@@ -63,8 +66,14 @@ impl Arrival {
                 let b = self.burst_share().expect("bursty");
                 Some(calm_rate * (1.0 - b) + burst_rate * b)
             }
-            Arrival::Trace(_) | Arrival::Batch { .. } => None,
+            Arrival::Trace(_) | Arrival::Batch { .. } | Arrival::Closed { .. } => None,
         }
+    }
+
+    /// Whether the workload sends a fixed number of requests as fast as it is served (a batch
+    /// or a closed loop): its rates are over the makespan.
+    pub fn is_offline(&self) -> bool {
+        matches!(self, Arrival::Batch { .. } | Arrival::Closed { .. })
     }
 
     /// A bursty process's long-run share of time in bursts (the two-state chain's stationary
@@ -90,6 +99,7 @@ impl Arrival {
             Arrival::Bursty { .. } => "bursty",
             Arrival::Trace(_) => "trace",
             Arrival::Batch { .. } => "batch",
+            Arrival::Closed { .. } => "closed",
         }
     }
 }

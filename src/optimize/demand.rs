@@ -58,7 +58,7 @@ pub fn hourly(workload: &Workload, percentile: f64) -> Result<Vec<f64>, TraceErr
                 .map(|v| if v.is_empty() { all.clone() } else { v })
                 .collect()
         }
-        Arrival::Batch { .. } => vec![vec![0.0]; PERIODS],
+        Arrival::Batch { .. } | Arrival::Closed { .. } => vec![vec![0.0]; PERIODS],
     };
     Ok(minutes
         .iter()

@@ -37,10 +37,19 @@ fn serving(out: &mut String, sc: &crate::scenario::Scenario, s: &crate::experime
         Some(m) => {
             let _ = writeln!(
                 out,
-                "{} · seed {} · {} · offline: every request at once, done in {:.1} s (rates over this makespan)",
+                "{} · seed {} · {} · offline ({}): done in {:.1} s (rates over this makespan)",
                 sc.name,
                 s.seed,
                 runs,
+                if sc
+                    .workloads
+                    .iter()
+                    .all(|w| matches!(w.arrival, crate::workload::Arrival::Batch { .. }))
+                {
+                    "every request at once"
+                } else {
+                    "a fixed set of requests"
+                },
                 m.as_secs_f64()
             );
         }

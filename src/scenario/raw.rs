@@ -284,6 +284,7 @@ pub struct Arrival {
     pub prefix_block_tokens: Option<Spanned<i64>>,
     pub count: Option<Spanned<i64>>,
     pub at: Option<Spanned<Duration>>,
+    pub concurrency: Option<Spanned<i64>>,
     pub stream: Option<Spanned<String>>,
 }
 

@@ -73,6 +73,8 @@ struct WorkloadRt {
     next_prefix: Option<Box<[u64]>>,
     /// Whether the workload is served by an LLM (token-level replicas).
     llm: bool,
+    /// Whether its arrivals are a closed loop (each finished request issues the next).
+    closed_loop: bool,
     policy: Policy,
     /// Replicas serving this workload (indices into `Engine::replicas`).
     replicas: Vec<u32>,
@@ -282,6 +284,7 @@ impl<'s> Engine<'s> {
                     arrivals,
                     next: None,
                     next_prefix: None,
+                    closed_loop: matches!(w.arrival, crate::workload::Arrival::Closed { .. }),
                     llm: scenario
                         .pools_of(wi)
                         .any(|p| matches!(scenario.pools[p].serving, Serving::Llm(_))),

@@ -236,10 +236,7 @@ impl Recorder {
                 output_tokens: 0,
             })
             .collect();
-        let offline = !s.workloads.is_empty()
-            && s.workloads
-                .iter()
-                .all(|w| matches!(w.arrival, crate::workload::Arrival::Batch { .. }));
+        let offline = !s.workloads.is_empty() && s.workloads.iter().all(|w| w.arrival.is_offline());
         let mut r = Recorder {
             offline,
             warmup: s.warmup.0,

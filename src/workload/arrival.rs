@@ -79,6 +79,13 @@ enum Generator {
         left: u64,
         at: f64,
     },
+    /// A closed loop: `ready` requests may be issued at `at` (one per finished request), `left`
+    /// in all.
+    Closed {
+        left: u64,
+        ready: u64,
+        at: f64,
+    },
 }
 
 const SECONDS_PER_HOUR: f64 = 3600.0;
@@ -140,6 +147,11 @@ impl Arrivals {
                 left: *count,
                 at: at.as_secs_f64(),
             },
+            Arrival::Closed { concurrency, count } => Generator::Closed {
+                left: *count,
+                ready: *concurrency.min(count),
+                at: 0.0,
+            },
         };
         Ok(Arrivals {
             generator,
@@ -157,6 +169,19 @@ impl Arrivals {
     /// Whether the process ran out of requests before its end time (a trace that ended).
     pub fn exhausted(&self) -> bool {
         self.exhausted
+    }
+
+    /// A closed loop's request finished (or failed) at `now_s`: the next may be issued then.
+    /// Returns whether one is ready to issue; other processes ignore it.
+    pub fn release(&mut self, now_s: f64) -> bool {
+        match &mut self.generator {
+            Generator::Closed { left, ready, at } => {
+                *ready += 1;
+                *at = now_s;
+                *left > 0
+            }
+            _ => false,
+        }
     }
 
     /// The next request, or `None` when the process has ended (past `until`, or end of trace).
@@ -232,6 +257,14 @@ impl Arrivals {
                     return Ok(None);
                 }
                 *left -= 1;
+                *at
+            }
+            Generator::Closed { left, ready, at } => {
+                if *left == 0 || *ready == 0 {
+                    return Ok(None);
+                }
+                *left -= 1;
+                *ready -= 1;
                 *at
             }
             Generator::Trace(trace) => match trace.next(rng)? {

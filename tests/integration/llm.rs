@@ -379,3 +379,41 @@ replicas = 1
     let open = sim::run(&load("llm-chat.toml", &["horizon=\"5m\""]), 1, None).unwrap();
     assert!(open.makespan.is_none());
 }
+
+/// A closed loop keeps its concurrency: one request in flight runs them back to back (the
+/// makespan is the sum of their latencies), and four never have more than four in the system.
+#[test]
+fn a_closed_loop_keeps_its_concurrency() {
+    let run = |concurrency: u32| {
+        let s = crate::support::parse(&format!(
+            r#"version = 1
+horizon = "1h"
+[models.m]
+architecture = "llama-3.1-8b"
+engine = "vllm"
+[workloads.w]
+model = "m"
+arrival = {{ kind = "closed", concurrency = {concurrency}, count = 60 }}
+tokens = {{ input = {{ kind = "uniform", min = 100, max = 900 }}, output = {{ kind = "uniform", min = 20, max = 200 }} }}
+[pools.p]
+instance_type = "p5.4xlarge"
+region = "us-east-1"
+replicas = 1
+"#
+        ));
+        sim::run(&s, 1, None).unwrap()
+    };
+    let one = run(1);
+    let t = &one.total;
+    assert_eq!(t.get(Metric::Completed), 60.0);
+    let makespan_ms = one.makespan.expect("a fixed set of requests").as_secs_f64() * 1e3;
+    let sum_ms = t.get(Metric::LatencyMean) * 60.0;
+    assert!(
+        (makespan_ms - sum_ms).abs() < 0.01 * sum_ms,
+        "back to back: makespan {makespan_ms} vs sum {sum_ms}"
+    );
+    let four = run(4);
+    let in_system = four.total.get(Metric::MeanInSystem);
+    assert!((3.0..=4.0 + 1e-9).contains(&in_system), "{in_system}");
+    assert!(four.total.get(Metric::Throughput) > 2.0 * t.get(Metric::Throughput));
+}

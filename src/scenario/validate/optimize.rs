@@ -290,7 +290,7 @@ impl Checker<'_> {
                     ),
                 );
             }
-            if matches!(wl.arrival, crate::workload::Arrival::Batch { .. }) {
+            if wl.arrival.is_offline() {
                 self.error(span.start..span.start, "the optimizer plans for a stream of requests; a batch arrival has no demand curve");
             }
         }

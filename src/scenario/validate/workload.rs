@@ -69,6 +69,15 @@ impl Checker<'_> {
         if let (Some(llm), Some(arrival)) = (llm, &arrival) {
             self.llm_workload(name, w, arrival, tokens.as_ref(), llm);
         }
+        if let Some(Arrival::Closed { .. }) = &arrival
+            && !is_llm
+            && models.iter().any(|(m, _)| m.get_ref() == w.model.get_ref())
+        {
+            self.error(
+                w.arrival.get_ref().kind.span(),
+                "a closed arrival (a load generator's fixed concurrency) applies to LLM workloads; use poisson or batch",
+            );
+        }
         let slo = w.slo.as_ref().and_then(|s| self.slo(s, is_llm));
         if self.problems.len() > before {
             return None;
@@ -357,6 +366,31 @@ impl Checker<'_> {
                     at: a.at.as_ref().map_or(SimTime::ZERO, |t| t.get_ref().0),
                 })
             }
+            "closed" => {
+                self.not_for(a, kind, &["count", "concurrency"]);
+                let mut number = |v: &Option<Spanned<i64>>, field: &str, what: &str| {
+                    let v = self.required(
+                        v,
+                        &at,
+                        format!("a closed arrival needs `{field}` ({what})"),
+                    )?;
+                    let n = *v.get_ref();
+                    if !(1..=100_000_000).contains(&n) {
+                        self.error(
+                            v.span(),
+                            format!("`{field}` must be from 1 to 100000000, got {n}"),
+                        );
+                        return None;
+                    }
+                    Some(n as u64)
+                };
+                let count = number(&a.count, "count", "requests in all");
+                let concurrency = number(&a.concurrency, "concurrency", "requests in flight");
+                Some(Arrival::Closed {
+                    concurrency: concurrency?,
+                    count: count?,
+                })
+            }
             "trace" => {
                 self.not_for(
                     a,
@@ -378,7 +412,7 @@ impl Checker<'_> {
                 self.trace(a, &at, base).map(Arrival::Trace)
             }
             other => {
-                self.error(at, format!("unknown arrival kind {other:?}; expected one of poisson, diurnal, bursty, trace, batch"));
+                self.error(at, format!("unknown arrival kind {other:?}; expected one of poisson, diurnal, bursty, trace, batch, closed"));
                 None
             }
         }
@@ -386,7 +420,7 @@ impl Checker<'_> {
 
     /// Errors for every field of `a` that is set but not in `allowed` for `kind`.
     pub(super) fn not_for(&mut self, a: &raw::Arrival, kind: &str, allowed: &[&str]) {
-        let spans: [(&str, Option<Range<usize>>); 21] = [
+        let spans: [(&str, Option<Range<usize>>); 22] = [
             ("rate", a.rate.as_ref().map(Spanned::span)),
             (
                 "peak_to_trough",
@@ -426,6 +460,7 @@ impl Checker<'_> {
                 a.output_tokens_column.as_ref().map(Spanned::span),
             ),
             ("prefix_column", a.prefix_column.as_ref().map(Spanned::span)),
+            ("concurrency", a.concurrency.as_ref().map(Spanned::span)),
             (
                 "prefix_block_tokens",
                 a.prefix_block_tokens.as_ref().map(Spanned::span),

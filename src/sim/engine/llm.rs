@@ -56,6 +56,7 @@ impl Engine<'_> {
         if self.workloads[w].replicas.is_empty() {
             // An elastic pool scaled to zero: nothing to take the request.
             self.rec.failed(w, req.arrival.0, self.now, false);
+            self.closed_loop_next(w, self.now);
             return;
         }
         let r = match self.workloads[w].spill {
@@ -69,6 +70,7 @@ impl Engine<'_> {
         if llm.waiting_len() >= capacity || !llm.enqueue_retry(e) {
             // A full queue, or a prompt longer than the model accepts.
             self.rec.failed(w, req.arrival.0, self.now, false);
+            self.closed_loop_next(w, self.now);
             return;
         }
         if !llm.is_busy() {
@@ -190,8 +192,19 @@ impl Engine<'_> {
         }
     }
 
+    /// A request of workload `w` left (served or failed) as its client saw at `at`: a closed
+    /// loop issues the next then.
+    fn closed_loop_next(&mut self, w: usize, at: u64) {
+        let wl = &mut self.workloads[w];
+        if wl.arrivals.release(at as f64 / 1e9) && wl.next.is_none() {
+            // The arrival process only errs reading a trace; a closed loop reads none.
+            let _ = self.schedule_arrival(w);
+        }
+    }
+
     fn record_outcomes(&mut self, w: usize, pool: usize) {
         let timeout = self.workloads[w].timeout;
+        let mut left = 0;
         // The engine's front end (HTTP, tokenization) delays what the client sees.
         let front = self.pools[pool]
             .llm_config
@@ -205,20 +218,31 @@ impl Engine<'_> {
                     input_tokens,
                     output_tokens,
                     at,
-                } => self.rec.llm_done(
-                    w,
-                    pool,
-                    arrival,
-                    first_token + front,
-                    input_tokens,
-                    output_tokens,
-                    at + front,
-                    timeout,
-                ),
+                } => {
+                    left += 1;
+                    self.rec.llm_done(
+                        w,
+                        pool,
+                        arrival,
+                        first_token + front,
+                        input_tokens,
+                        output_tokens,
+                        at + front,
+                        timeout,
+                    )
+                }
                 Outcome::Preempted => self.rec.preempted(w),
                 Outcome::PrefixLookup { hit, prompt } => self.rec.prefix_lookup(w, hit, prompt),
-                Outcome::Expired { arrival } => self.rec.failed(w, arrival, self.now, true),
+                Outcome::Expired { arrival } => {
+                    left += 1;
+                    self.rec.failed(w, arrival, self.now, true)
+                }
                 Outcome::Admitted { arrival } => self.rec.started(w, arrival, self.now),
+            }
+        }
+        if self.workloads[w].closed_loop {
+            for _ in 0..left {
+                self.closed_loop_next(w, self.now + front);
             }
         }
     }
