@@ -6,6 +6,8 @@
 //! with the published figure. Rows marked `calibration` may tune the efficiency factors; the
 //! `held-out` rows only check them.
 
+pub mod load;
+
 use std::path::Path;
 
 use serde::Deserialize;

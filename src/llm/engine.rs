@@ -217,12 +217,25 @@ pub const KNOWN: &[Engine] = &[
     },
     VLLM_V1,
     Engine {
+        version: "0.3",
+        overhead: V0_OVERHEAD,
+        ..SGLANG
+    },
+    Engine {
         version: "0.4",
         ..SGLANG
     },
     SGLANG,
     Engine {
+        version: "0.16",
+        ..TRTLLM
+    },
+    Engine {
         version: "1.0",
+        ..TRTLLM
+    },
+    Engine {
+        version: "1.2",
         ..TRTLLM
     },
     TRTLLM,
@@ -271,7 +284,7 @@ mod tests {
             Scheduler::PrefillFirst
         );
         let known = Engine::find(EngineKind::Trtllm, Some("9.9")).unwrap_err();
-        assert_eq!(known, vec!["1.0", "1.3"]);
+        assert_eq!(known, vec!["0.16", "1.0", "1.2", "1.3"]);
         assert_eq!(
             Engine::find(EngineKind::Generic, None).unwrap(),
             Engine::GENERIC

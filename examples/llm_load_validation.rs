@@ -1,0 +1,150 @@
+//! Reruns the published measurements under load in `docs/llm-load-validation.csv`, timed by the
+//! engines' measured kernels and by the roofline, and prints the comparison as markdown; with
+//! `--fit`, first searches each engine version's CPU overheads (per step, per sequence, per
+//! request) that best fit its calibration rows.
+//!
+//!     cargo run --release --example llm_load_validation [-- --fit]
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use headroom::experiment::validation::load::{LoadRow, Overheads, Timing};
+use headroom::experiment::validation::{self, load};
+
+fn key(r: &LoadRow) -> String {
+    format!("{} {}", r.engine, r.version)
+}
+
+/// Mean absolute log error of `rows` under `overheads`.
+fn score(rows: &[LoadRow], overheads: &BTreeMap<String, Overheads>) -> f64 {
+    let p = load::predict(rows, Timing::Kernels, overheads).unwrap_or_else(|e| panic!("{e}"));
+    rows.iter()
+        .zip(&p)
+        .map(|(r, p)| (p / r.value).ln().abs())
+        .sum::<f64>()
+        / rows.len() as f64
+}
+
+fn fit(rows: &[LoadRow]) -> BTreeMap<String, Overheads> {
+    let mut fitted = BTreeMap::new();
+    let mut keys: Vec<String> = rows
+        .iter()
+        .filter(|r| r.is_calibration())
+        .map(key)
+        .collect();
+    keys.sort();
+    keys.dedup();
+    for k in keys {
+        let cal: Vec<LoadRow> = rows
+            .iter()
+            .filter(|r| r.is_calibration() && key(r) == k)
+            .cloned()
+            .collect();
+        let mut best = (f64::INFINITY, None);
+        for step in [0.0, 0.25e-3, 0.5e-3, 1e-3, 1.5e-3, 2e-3, 3e-3, 4.5e-3, 6e-3] {
+            for sequence in [
+                0.0, 10e-6, 20e-6, 40e-6, 80e-6, 120e-6, 160e-6, 240e-6, 320e-6,
+            ] {
+                for request in [0.0, 10e-3, 20e-3, 30e-3, 40e-3, 50e-3, 60e-3, 80e-3, 100e-3] {
+                    let o = Overheads {
+                        step_s: step,
+                        sequence_s: sequence,
+                        request_s: request,
+                    };
+                    let s = score(&cal, &BTreeMap::from([(k.clone(), o)]));
+                    if s < best.0 {
+                        best = (s, Some(o));
+                    }
+                }
+            }
+        }
+        let o = best.1.expect("a candidate");
+        println!(
+            "{k}: step {:.2} ms, per sequence {:.0} us, per request {:.0} ms (mean |log error| {:.3} on {} rows)",
+            o.step_s * 1e3,
+            o.sequence_s * 1e6,
+            o.request_s * 1e3,
+            best.0,
+            cal.len()
+        );
+        fitted.insert(k, o);
+    }
+    println!();
+    fitted
+}
+
+fn main() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/llm-load-validation.csv");
+    let rows = load::load(&path).expect("rows load");
+    let overheads = if std::env::args().any(|a| a == "--fit") {
+        fit(&rows)
+    } else {
+        BTreeMap::new()
+    };
+    let kernels = load::predict(&rows, Timing::Kernels, &overheads).expect("kernels");
+    let roofline = load::predict(&rows, Timing::Roofline, &overheads).expect("roofline");
+    println!(
+        "| id | set | source | engine | model | weights/KV | GPU x TP | load | in/out | metric | published | roofline | error | kernels | error |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+    for ((r, k), f) in rows.iter().zip(&kernels).zip(&roofline) {
+        let load = match r.arrival.as_str() {
+            "closed" => format!("{} in flight", r.load),
+            "poisson" => format!("{} req/s", r.load),
+            _ => format!("{} at once", r.requests),
+        };
+        let lengths = if r.input_cv > 0.0 {
+            format!("~{:.0}/~{:.0}", r.input, r.output)
+        } else {
+            format!("{}/{}", r.input, r.output)
+        };
+        println!(
+            "| {} | {} | {} | {} {} | {} | {}/{} | {} x {} | {} | {} | {} | {} | {:.1} | {:+.1}% | {:.1} | {:+.1}% |",
+            r.id,
+            r.set,
+            r.source,
+            r.engine,
+            r.version,
+            r.model,
+            r.weights,
+            r.kv_cache,
+            r.gpu,
+            r.tp,
+            load,
+            lengths,
+            r.metric,
+            r.value,
+            f,
+            validation::error(*f, r.value) * 100.0,
+            k,
+            validation::error(*k, r.value) * 100.0
+        );
+    }
+    println!();
+    for set in ["calibration", "held-out"] {
+        for (name, p) in [("roofline", &roofline), ("kernels", &kernels)] {
+            for group in ["latency", "throughput", "all"] {
+                let e: Vec<f64> = rows
+                    .iter()
+                    .zip(p.iter())
+                    .filter(|(r, _)| r.set == set)
+                    .filter(|(r, _)| match group {
+                        "latency" => r.metric.contains("_ms"),
+                        "throughput" => !r.metric.contains("_ms"),
+                        _ => true,
+                    })
+                    .map(|(r, p)| validation::error(*p, r.value))
+                    .collect();
+                if e.is_empty() {
+                    continue;
+                }
+                println!(
+                    "{set}, {name}, {group}: {} rows, median |error| {:.1}%, max {:.1}%",
+                    e.len(),
+                    validation::median_abs(&e) * 100.0,
+                    e.iter().fold(0.0f64, |a, x| a.max(x.abs())) * 100.0
+                );
+            }
+        }
+    }
+}

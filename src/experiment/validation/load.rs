@@ -1,0 +1,249 @@
+//! Serving under load against published measurements (`docs/llm-load-validation.csv`).
+//!
+//! Each row is an end-to-end benchmark of one engine: a closed loop at a fixed concurrency
+//! (`vllm bench serve --max-concurrency`), every request at once (offline throughput), or
+//! Poisson arrivals, with its model, precision, GPU, tensor parallelism and lengths. headroom
+//! runs it as it was run and compares one published figure. Rows marked `calibration` may tune
+//! the engines' CPU overheads; `held-out` rows only check them. Dataset prompts (ShareGPT) are
+//! drawn from a lognormal of the published mean length and the row's coefficient of variation.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::Deserialize;
+
+use crate::scenario;
+use crate::sim::{self, Metric, Stats};
+
+/// One published measurement under load.
+#[derive(Clone, Debug, Deserialize)]
+pub struct LoadRow {
+    pub id: String,
+    /// `calibration` or `held-out`.
+    pub set: String,
+    /// The row of `docs/llm-load-notes.md` it comes from.
+    pub source: String,
+    pub engine: String,
+    pub version: String,
+    pub model: String,
+    pub weights: String,
+    pub kv_cache: String,
+    pub gpu: String,
+    pub tp: u32,
+    /// `closed` (concurrency), `batch` (all at once) or `poisson` (rate).
+    pub arrival: String,
+    pub load: f64,
+    pub requests: u64,
+    pub input: f64,
+    pub input_cv: f64,
+    pub output: f64,
+    pub output_cv: f64,
+    /// Extra `serving` fields, TOML (`max_seqs = 512, ...`).
+    pub serving: String,
+    /// `ttft_mean_ms`, `ttft_p50_ms`, `ttft_p99_ms`, `tpot_mean_ms`, `tpot_p50_ms`, `tpot_p99_ms`,
+    /// `req_s`, `output_tok_s` or `e2e_p50_ms`.
+    pub metric: String,
+    pub value: f64,
+}
+
+impl LoadRow {
+    pub fn is_calibration(&self) -> bool {
+        self.set == "calibration"
+    }
+}
+
+/// The engine's CPU costs, when a fit tries values other than its defaults.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Overheads {
+    pub step_s: f64,
+    pub sequence_s: f64,
+    pub request_s: f64,
+}
+
+/// How a row is timed.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Timing {
+    /// The engine's kernel tables (the default where measured).
+    Kernels,
+    /// The roofline, with the engine's scheduler and overheads.
+    Roofline,
+}
+
+/// Reads the rows.
+pub fn load(path: &Path) -> Result<Vec<LoadRow>, String> {
+    let mut reader =
+        csv::Reader::from_path(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    reader
+        .deserialize()
+        .collect::<Result<Vec<LoadRow>, _>>()
+        .map_err(|e| format!("{}: {e}", path.display()))
+}
+
+fn tokens(mean: f64, cv: f64, max: u32) -> String {
+    if cv == 0.0 {
+        format!("{{ kind = \"fixed\", value = {} }}", mean.round())
+    } else {
+        format!("{{ kind = \"lognormal\", mean = {mean}, cv = {cv}, min = 4, max = {max} }}")
+    }
+}
+
+/// The scenario that reruns row `r`.
+pub fn scenario_text(r: &LoadRow, timing: Timing, overheads: Option<Overheads>) -> String {
+    let arrival = match r.arrival.as_str() {
+        "closed" => format!(
+            "{{ kind = \"closed\", concurrency = {}, count = {} }}",
+            r.load, r.requests
+        ),
+        "poisson" => format!("{{ kind = \"poisson\", rate = {} }}", r.load),
+        _ => format!("{{ kind = \"batch\", count = {} }}", r.requests),
+    };
+    let horizon = match r.arrival.as_str() {
+        "poisson" => format!("{}s", (r.requests as f64 / r.load).ceil()),
+        _ => "12h".to_string(),
+    };
+    // ShareGPT as the benchmarks filter it: prompts to 1,024 tokens, answers to 1,024.
+    let (max_in, max_out) = if r.input_cv > 0.0 {
+        (1024, 1024)
+    } else {
+        (r.input.round() as u32, r.output.round() as u32)
+    };
+    let mut serving = vec![
+        "chunked_prefill = true".to_string(),
+        format!("max_model_len = {}", max_in + max_out + 1),
+        format!(
+            "timing = \"{}\"",
+            match timing {
+                Timing::Kernels => "kernels",
+                Timing::Roofline => "roofline",
+            }
+        ),
+    ];
+    if !r.serving.trim().is_empty() {
+        serving.push(r.serving.trim().to_string());
+    }
+    if let Some(o) = overheads {
+        serving.push(format!(
+            "step_overhead = \"{}ns\", sequence_overhead = \"{}ns\", request_overhead = \"{}ns\"",
+            (o.step_s * 1e9).round(),
+            (o.sequence_s * 1e9).round(),
+            (o.request_s * 1e9).round()
+        ));
+    }
+    format!(
+        r#"version = 1
+name = "{id}"
+horizon = "{horizon}"
+interval = "{horizon}"
+[models.m]
+architecture = "{model}"
+weights = "{weights}"
+kv_cache = "{kv}"
+engine = "{engine}"
+engine_version = "{version}"
+serving = {{ {serving} }}
+[workloads.w]
+model = "m"
+arrival = {arrival}
+tokens = {{ input = {input}, output = {output} }}
+[pools.p]
+instance = {{ gpu_model = "{gpu}", gpu_count = {tp}, on_demand_usd_per_hour = 1.0 }}
+tensor_parallel = {tp}
+replicas = 1
+"#,
+        id = r.id,
+        model = r.model,
+        weights = r.weights,
+        kv = r.kv_cache,
+        engine = r.engine,
+        version = r.version,
+        serving = serving.join(", "),
+        input = tokens(r.input, r.input_cv, max_in),
+        output = tokens(r.output, r.output_cv, max_out),
+        gpu = r.gpu,
+        tp = r.tp,
+    )
+}
+
+/// The published quantity from a run's totals.
+pub fn quantity(r: &LoadRow, t: &Stats) -> Result<f64, String> {
+    Ok(match r.metric.as_str() {
+        "ttft_mean_ms" => t.get(Metric::TtftMean),
+        "ttft_p50_ms" => t.get(Metric::TtftP50),
+        "ttft_p99_ms" => t.get(Metric::TtftP99),
+        "tpot_mean_ms" => t.get(Metric::TpotMean),
+        "tpot_p50_ms" => t.get(Metric::TpotP50),
+        "tpot_p99_ms" => t.get(Metric::TpotP99),
+        "req_s" => t.get(Metric::Throughput),
+        "output_tok_s" => t.get(Metric::OutputTokensPerSecond),
+        "e2e_p50_ms" => t.get(Metric::LatencyP50),
+        other => return Err(format!("{}: unknown metric {other:?}", r.id)),
+    })
+}
+
+/// Runs each distinct scenario of `rows` once and predicts every row; `overheads` per engine
+/// and version (`vllm 0.11`) replace the defaults where given.
+pub fn predict(
+    rows: &[LoadRow],
+    timing: Timing,
+    overheads: &BTreeMap<String, Overheads>,
+) -> Result<Vec<f64>, String> {
+    let mut runs: BTreeMap<String, Stats> = BTreeMap::new();
+    rows.iter()
+        .map(|r| {
+            let o = overheads
+                .get(&format!("{} {}", r.engine, r.version))
+                .copied();
+            let text = scenario_text(r, timing, o);
+            if !runs.contains_key(&text) {
+                let s = scenario::parse(&text, &format!("{}.toml", r.id), Path::new("."), &[])
+                    .map_err(|e| format!("{}: {e}", r.id))?;
+                let run = sim::run(&s, 1, None).map_err(|e| format!("{}: {e}", r.id))?;
+                runs.insert(text.clone(), run.total);
+            }
+            quantity(r, &runs[&text])
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(arrival: &str, metric: &str) -> LoadRow {
+        LoadRow {
+            id: "T".into(),
+            set: "held-out".into(),
+            source: "-".into(),
+            engine: "vllm".into(),
+            version: "0.11".into(),
+            model: "llama-3.1-8b".into(),
+            weights: "bf16".into(),
+            kv_cache: "bf16".into(),
+            gpu: "H100".into(),
+            tp: 1,
+            arrival: arrival.into(),
+            load: 4.0,
+            requests: 40,
+            input: 500.0,
+            input_cv: 0.0,
+            output: 100.0,
+            output_cv: 0.0,
+            serving: String::new(),
+            metric: metric.into(),
+            value: 1.0,
+        }
+    }
+
+    #[test]
+    fn every_arrival_kind_runs_and_a_closed_loop_keeps_its_concurrency() {
+        let rows = [
+            row("closed", "output_tok_s"),
+            row("batch", "req_s"),
+            row("poisson", "ttft_mean_ms"),
+        ];
+        let p = predict(&rows, Timing::Kernels, &BTreeMap::new()).unwrap();
+        assert!(p.iter().all(|x| x.is_finite() && *x > 0.0), "{p:?}");
+        // Four in flight, each ~100 tokens at a few ms: far from one GPU's offline throughput.
+        assert!(p[0] < 4.0 * 100.0 / 0.5, "{}", p[0]);
+    }
+}
