@@ -4,6 +4,7 @@
 //! A closed pipe (`headroom … | head`) ends the program quietly.
 
 mod calibrate;
+mod capacity;
 mod optimize;
 mod output;
 mod simulate;
@@ -49,6 +50,46 @@ enum Command {
     /// Find the cheapest fleet (instance types, markets, counts by hour) that meets the SLO,
     /// from the scenario's [optimize] table; verify it by simulation.
     Optimize(OptimizeArgs),
+    /// Capacity at the SLO: the highest request rate each pool's replicas serve within their
+    /// workload's SLO, found by simulation (Poisson arrivals, or the trace replayed faster).
+    Capacity(CapacityArgs),
+}
+
+#[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Example:\n  headroom capacity scenarios/llm-chat.toml --pool h100 --replications 3"
+)]
+struct CapacityArgs {
+    /// Scenario file (TOML); every workload measured needs an `slo`.
+    file: PathBuf,
+    /// Measure these pools only (default: every pool).
+    #[arg(long = "pool", value_name = "NAME")]
+    pools: Vec<String>,
+    /// Replicas of the pool the rate is for.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    replicas: u32,
+    /// Replications per trial; a trial passes when every one meets the SLO.
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..=100))]
+    replications: u32,
+    /// Simulated time per trial, after a warm-up of a tenth of it.
+    #[arg(long, default_value = "5m", value_parser = parse_span)]
+    horizon: crate::units::SimTime,
+    /// The search stops when its bracket is narrower than this fraction of the rate.
+    #[arg(long, default_value_t = 0.02)]
+    tolerance: f64,
+    /// Override a scenario value by its dotted path, as for `simulate`.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    set: Vec<String>,
+    /// Output format.
+    #[arg(long, short = 'f', value_enum, default_value_t = ReportFormat::Table)]
+    format: ReportFormat,
+    /// Worker threads (default: one per core).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1024))]
+    threads: Option<u32>,
+}
+
+fn parse_span(text: &str) -> Result<crate::units::SimTime, String> {
+    crate::units::parse_duration(text).map_err(|e| e.to_string())
 }
 
 #[derive(Debug, clap::Args)]
@@ -276,6 +317,7 @@ pub fn run() -> ExitCode {
         Command::Sweep(args) => sweep::run(args),
         Command::Merge(args) => sweep::merge(args),
         Command::Optimize(args) => optimize::run(args),
+        Command::Capacity(args) => capacity::run(args),
         Command::Tui(args) => tui(args),
         Command::Gpus(args) => calibrate::gpus(args),
         Command::Calibrate(args) => calibrate::calibrate(args),

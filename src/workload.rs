@@ -258,7 +258,7 @@ pub struct Dispatch {
 
 /// The latency objectives of a workload: 99 % of requests within each target given. Dropped and
 /// timed-out requests count as misses of every target.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Slo {
     /// End-to-end latency (arrival to last token).
     pub p99: Option<SimTime>,

@@ -144,6 +144,28 @@ pub fn curves(scenario: &Scenario, cache: Option<&Path>) -> Result<Vec<Curve>, S
         .collect())
 }
 
+/// Capacity at the SLO of `replicas` replicas of the scenario's pool `pool`, for the workload it
+/// serves: the highest arrival rate (requests/s) they serve within that workload's SLO, by the
+/// same search as the optimizer's curves.
+pub fn of_pool(
+    scenario: &Scenario,
+    pool: usize,
+    replicas: u32,
+    spec: &CapacitySpec,
+) -> Result<f64, SimError> {
+    let candidate = &scenario.pools[pool];
+    let workload = &scenario.workloads[candidate.workload];
+    let trace = TraceTimes::of(workload)?;
+    Trials {
+        scenario,
+        workload,
+        candidate,
+        spec,
+        trace: trace.as_ref(),
+    }
+    .search(replicas)
+}
+
 /// A replayed trace's arrival times (seconds, its own `time_scale` applied), read once, so a
 /// trial can replay it at any mean rate over its window.
 struct TraceTimes {
@@ -176,7 +198,7 @@ impl TraceTimes {
                 path: display.to_string(),
                 line: None,
                 message: format!(
-                    "a capacity trial at {rate:.1} req/s for {window:.0} s needs {needed} requests; the trace has {}. Shorten [optimize] capacity.horizon",
+                    "a capacity trial at {rate:.1} req/s for {window:.0} s needs {needed} requests; the trace has {}. Shorten the trials ([optimize] capacity.horizon, or `headroom capacity --horizon`)",
                     self.times.len()
                 ),
             })),

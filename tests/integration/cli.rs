@@ -651,3 +651,78 @@ arrival = {{ kind = "poisson", rate = 100 }}
         stderr_of(&out)
     );
 }
+
+/// `headroom capacity`: each pool's highest rate within its workload's SLO, as a table and as
+/// JSON; the same for any thread count; a workload without an SLO or an unknown pool is bad
+/// input (exit 2).
+#[test]
+fn capacity_measures_each_pool_at_the_slo() {
+    let args = |threads: &str, format: &str| {
+        let mut cmd = headroom();
+        cmd.args([
+            "capacity",
+            scenario_path("llm-chat.toml").to_str().unwrap(),
+            "--pool",
+            "h100",
+            "--pool",
+            "l40s",
+            "--horizon",
+            "2m",
+            "--replications",
+            "1",
+            "--threads",
+            threads,
+            "-f",
+            format,
+            "--set",
+            "models.llama-8b.engine=\"vllm\"",
+        ]);
+        cmd.output().unwrap()
+    };
+    let out = args("1", "json");
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let v = json_of(&out);
+    let pools = v["pools"].as_array().unwrap();
+    assert_eq!(pools.len(), 2);
+    let (h100, l40s) = (
+        pools[0]["capacity_rps"].as_f64().unwrap(),
+        pools[1]["capacity_rps"].as_f64().unwrap(),
+    );
+    assert!(h100 > 2.0 * l40s && l40s > 0.5, "H100 {h100}, L40S {l40s}");
+    assert!(
+        pools[0]["timing"]
+            .as_str()
+            .unwrap()
+            .starts_with("kernels: vllm")
+    );
+    assert_eq!(
+        args("2", "json").stdout,
+        out.stdout,
+        "thread count changes nothing"
+    );
+    let table = args("2", "table");
+    let text = String::from_utf8_lossy(&table.stdout);
+    assert!(text.contains("REQ/S") && text.contains("h100") && text.contains("ttft p99 2s"));
+
+    let no_slo = headroom()
+        .args(["capacity", scenario_path("mmc.toml").to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(no_slo.status.code(), Some(2));
+    assert!(
+        stderr_of(&no_slo).contains("has no SLO"),
+        "{}",
+        stderr_of(&no_slo)
+    );
+    let unknown = headroom()
+        .args([
+            "capacity",
+            scenario_path("llm-chat.toml").to_str().unwrap(),
+            "--pool",
+            "nope",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(unknown.status.code(), Some(2));
+    assert!(stderr_of(&unknown).contains("pools: h100, a100, l40s"));
+}
