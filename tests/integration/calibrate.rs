@@ -305,6 +305,18 @@ replicas = 2
     let calibrated = ttft("profiles = [\"l40s-chat.toml\"]");
     // Prefill at 50 % instead of 70 % of peak: TTFT up by about 70/50.
     assert!(calibrated > default * 1.25, "{calibrated} vs {default}");
+
+    // Under a named engine the profile still wins over the engine's kernel tables (measured
+    // elsewhere), and the pool says so.
+    let with_engine = text("profiles = [\"l40s-chat.toml\"]")
+        .replace("[models.chat]\n", "[models.chat]\nengine = \"vllm\"\n");
+    std::fs::write(&scenario, with_engine).unwrap();
+    let s = headroom::scenario::load(&scenario, &[]).unwrap();
+    let headroom::fleet::Serving::Llm(l) = &s.pools[0].serving else {
+        panic!("an LLM pool")
+    };
+    assert_eq!(l.timing, "roofline calibrated by profile l40s-chat.toml");
+    assert!(l.kernels.is_none());
 }
 
 /// Ctrl-c (SIGINT) ends sampling early and keeps what was measured: the profile and the samples

@@ -414,13 +414,15 @@ impl Checker<'_> {
         // A calibrated profile of this model on this GPU replaces the efficiency factors it
         // measured: prefill's share of peak compute, decode's share of peak bandwidth.
         let mut efficiency = llm.efficiency;
-        if let Some(f) = self
+        let mut calibrated = None;
+        if let Some((path, f)) = self
             .profiles
             .iter()
             .filter(|(_, pr)| pr.gpu.eq_ignore_ascii_case(&gpu.gpu_model))
             .filter(|(_, pr)| pr.model.as_deref().is_none_or(|m| m == model))
-            .find_map(|(_, pr)| pr.llm.as_ref())
+            .find_map(|(path, pr)| pr.llm.as_ref().map(|f| (path, f)))
         {
+            calibrated = Some(path.clone());
             if let Some(c) = f.prefill_efficiency {
                 efficiency.compute = c;
                 efficiency.compute_8bit = c;
@@ -447,9 +449,11 @@ impl Checker<'_> {
                     .iter()
                     .find(|(_, t)| t.gpu == roofline.gpu.gpu_model && t.tp == tp)
                     .map(|(_, t)| Arc::clone(t));
-                let (kernels, timing) = match &table {
-                    Some(t) => (None, format!("iteration table {}", t.path)),
-                    None => kernel_timing(&roofline, &s),
+                let (kernels, timing) = match (&table, &calibrated) {
+                    (Some(t), _) => (None, format!("iteration table {}", t.path)),
+                    // Factors measured on the user's own GPUs beat tables measured elsewhere.
+                    (None, Some(path)) => (None, format!("roofline calibrated by profile {path}")),
+                    (None, None) => kernel_timing(&roofline, &s),
                 };
                 Some((
                     tp,
