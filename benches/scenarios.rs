@@ -38,6 +38,18 @@ fn scenarios(c: &mut Criterion) {
     // and 100 req/s on 64 H100s for the scenario's horizon (issue: under 10 s).
     bench(c, "llm-chat", &load("llm-chat.toml", &[]));
     bench(c, "llm-fleet", &load("llm-fleet.toml", &[]));
+    // The same, timed by vLLM's measured kernels (issue: under 0.1 s and 1 s).
+    let vllm = |m: &str| format!("models.{m}.engine=\"vllm\"");
+    bench(
+        c,
+        "llm-chat-vllm",
+        &load("llm-chat.toml", &[&vllm("llama-8b")]),
+    );
+    bench(
+        c,
+        "llm-fleet-vllm",
+        &load("llm-fleet.toml", &[&vllm("llama-8b-fp8")]),
+    );
 }
 
 criterion_group!(benches, scenarios);

@@ -51,24 +51,30 @@ impl Curve {
         Ok(Curve { x, y })
     }
 
-    /// The pieces of the curve: `[lo, hi)` and `f(x) = a + b x` on it.
-    fn pieces(&self) -> impl Iterator<Item = (f64, f64, f64, f64)> + '_ {
+    /// Piece `k` of the curve, `[lo, hi)` and `f(x) = a + b x` on it: 0 is the floor below the
+    /// first point, `1..n` the segments between points, `n` the tail beyond the last.
+    fn piece(&self, k: usize) -> (f64, f64, f64, f64) {
         let n = self.x.len();
-        let floor = (f64::MIN_POSITIVE, self.x[0], self.y[0], 0.0);
-        let inner = (0..n.saturating_sub(1)).map(move |k| {
-            let b = (self.y[k + 1] - self.y[k]) / (self.x[k + 1] - self.x[k]);
-            (self.x[k], self.x[k + 1], self.y[k] - b * self.x[k], b)
-        });
-        let b = self.tail_slope();
-        let tail = (
-            self.x[n - 1],
-            f64::INFINITY,
-            self.y[n - 1] - b * self.x[n - 1],
-            b,
-        );
-        std::iter::once(floor)
-            .chain(inner)
-            .chain(std::iter::once(tail))
+        if k == 0 {
+            (f64::MIN_POSITIVE, self.x[0], self.y[0], 0.0)
+        } else if k < n {
+            let (i, j) = (k - 1, k);
+            let b = (self.y[j] - self.y[i]) / (self.x[j] - self.x[i]);
+            (self.x[i], self.x[j], self.y[i] - b * self.x[i], b)
+        } else {
+            let b = self.tail_slope();
+            (
+                self.x[n - 1],
+                f64::INFINITY,
+                self.y[n - 1] - b * self.x[n - 1],
+                b,
+            )
+        }
+    }
+
+    /// The piece that holds `x`.
+    fn piece_of(&self, x: f64) -> usize {
+        self.x.partition_point(|&p| p <= x)
     }
 
     /// Slope beyond the last point: the last segment's, never falling (time does not shrink
@@ -113,7 +119,10 @@ impl Curve {
             };
         }
         let mut total = 0.0;
-        for (lo, hi, a, b) in self.pieces() {
+        // Only the pieces the progression visits (a decode run spans one or two).
+        let last = x0 + step * (nf - 1.0);
+        for k in self.piece_of(x0)..=self.piece_of(last) {
+            let (lo, hi, a, b) = self.piece(k);
             let from = ((lo - x0) / step).ceil().clamp(0.0, nf);
             let to = ((hi - x0) / step).ceil().clamp(0.0, nf);
             if to > from {

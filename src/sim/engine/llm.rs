@@ -88,14 +88,18 @@ impl Engine<'_> {
         let run = self.replicas[r].run;
         let boundary =
             |j: u32| run.start + SimTime::from_secs_f64(steps.run_seconds(&run.first, j)).0;
-        // The first boundary after now: binary search over iterations 1..=steps.
-        let (mut lo, mut hi) = (1u32, run.steps);
-        while lo < hi {
-            let mid = lo + (hi - lo) / 2;
-            if boundary(mid) > self.now {
-                hi = mid
-            } else {
-                lo = mid + 1
+        // The first boundary after now: start from where the run's mean iteration puts it (the
+        // iterations of a run differ little), then step to it.
+        let mean = (run.end - run.start) as f64 / f64::from(run.steps);
+        let guess = ((self.now - run.start) as f64 / mean).floor() as u32 + 1;
+        let mut lo = guess.clamp(1, run.steps);
+        if boundary(lo) > self.now {
+            while lo > 1 && boundary(lo - 1) > self.now {
+                lo -= 1;
+            }
+        } else {
+            while lo < run.steps && boundary(lo) <= self.now {
+                lo += 1;
             }
         }
         if lo < run.steps {
