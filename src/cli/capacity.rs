@@ -20,6 +20,12 @@ struct Row {
 pub(super) fn run(args: CapacityArgs) -> anyhow::Result<Outcome> {
     let workers = super::worker_pool(args.threads)?;
     let scenario = crate::scenario::load(&args.file, &args.set)?;
+    if args.horizon < crate::units::SimTime::from_secs(60) {
+        anyhow::bail!(
+            "--horizon must be at least 1m (a trial needs requests to judge), got {}",
+            span(args.horizon)
+        );
+    }
     if !(args.tolerance > 0.0 && args.tolerance < 1.0) {
         anyhow::bail!(
             "--tolerance is a fraction in (0, 1), got {}",

@@ -215,8 +215,16 @@ impl KernelModel {
             context_extra_s: CONTEXT_EXTRA_S * layers,
             generation: &gen_.grid,
             generation_scale: gen_scale * layers,
+            // Each row with one more point at twice the last length and twice its time, so the
+            // curve extrapolates in proportion, as the grid does.
             generation_rows: (0..gen_.grid.rows.len())
-                .map(|r| Curve::new(gen_.grid.cols.clone(), gen_.grid.row(r).to_vec()))
+                .map(|r| {
+                    let (mut x, mut y) = (gen_.grid.cols.clone(), gen_.grid.row(r).to_vec());
+                    let (lx, ly) = (*x.last().expect("columns"), *y.last().expect("values"));
+                    x.push(2.0 * lx);
+                    y.push(2.0 * ly);
+                    Curve::new(x, y)
+                })
                 .collect::<Result<_, _>>()?,
             overhead,
             description,
@@ -229,7 +237,15 @@ impl KernelModel {
         }
         let b = s.prefill_seqs as f64;
         let len = (2.0 * s.prefill_pairs / b).sqrt();
-        self.context_scale * self.context.at(b, len) + self.context_extra_s
+        // Past the longest prompt measured, attention's work grows with the square of the
+        // length: as that many more prompts of the longest length.
+        let longest = *self.context.cols.last().expect("a grid has columns");
+        let t = if len > longest {
+            self.context.at(b * (len / longest).powi(2), longest)
+        } else {
+            self.context.at(b, len)
+        };
+        self.context_scale * t + self.context_extra_s
     }
 
     fn fixed_s(&self, s: &Step) -> f64 {
@@ -349,6 +365,31 @@ mod tests {
             total += m.seconds(&step);
             step.decode_context += first.decode_seqs;
         }
+    }
+
+    #[test]
+    fn past_the_tables_attention_keeps_its_shape() {
+        let m = model("llama-3.1-8b", "H100", Precision::Bf16, 1);
+        // Context attention: quadratic in the prompt past the longest measured (16k).
+        let ctx = |n: u64| {
+            let mut s = Step::default();
+            s.add_prefill(0, n, true);
+            m.context_s(&s) - m.context_extra_s
+        };
+        let ratio = ctx(65_536) / ctx(32_768);
+        assert!((3.9..4.1).contains(&ratio), "{ratio}");
+        // A decode run past the longest KV measured sums its single steps.
+        let mut first = Step::default();
+        for _ in 0..3000 {
+            first.add_decode(200_000);
+        }
+        let (mut step, mut total) = (first, 0.0);
+        for _ in 0..50 {
+            total += m.seconds(&step);
+            step.decode_context += first.decode_seqs;
+        }
+        let run = m.run_seconds(&first, 50);
+        assert!((run - total).abs() < 1e-9 * total, "{run} vs {total}");
     }
 
     #[test]

@@ -453,6 +453,10 @@ impl<'s> Engine<'s> {
         if self.workloads[w].llm {
             let prefix = self.workloads[w].next_prefix.take();
             self.llm_arrival(w, req, prefix);
+            // A closed loop may have issued the next request already (this one failed at once).
+            if self.workloads[w].next.is_some() {
+                return Ok(());
+            }
             return self.schedule_arrival(w);
         }
         self.dispatch(w, req);

@@ -237,13 +237,14 @@ impl Recorder {
             })
             .collect();
         let offline = !s.workloads.is_empty() && s.workloads.iter().all(|w| w.arrival.is_offline());
+        let horizon = if offline { u64::MAX } else { s.horizon.0 };
         let mut r = Recorder {
             offline,
             warmup: s.warmup.0,
-            horizon: if offline { u64::MAX } else { s.horizon.0 },
+            horizon,
             interval: s.interval.0,
             next_boundary: 0,
-            next_interval_end: s.interval.0.min(s.horizon.0),
+            next_interval_end: s.interval.0.min(horizon),
             interval_start: 0,
             in_window: s.warmup.0 == 0,
             workloads,
@@ -592,6 +593,11 @@ impl Recorder {
                 ] {
                     level.settle(stop, in_window);
                 }
+            }
+            // And the time series ends with the interval the makespan cuts short.
+            if stop > self.interval_start {
+                self.close_interval(stop, s);
+                self.interval_start = stop;
             }
         }
         let window_ns = (stop.min(self.horizon) - self.warmup) as f64;

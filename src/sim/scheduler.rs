@@ -468,7 +468,17 @@ impl LlmReplica {
         let seq = &mut self.seqs[key];
         seq.shared_units = whole as u32;
         let before = seq.own_blocks;
-        let after = self.own_blocks_needed(&self.seqs[key], self.seqs[key].kv_tokens());
+        // A reserving engine keeps the room it took for the output.
+        let keep = match self.cfg.admission {
+            Admission::Reserve => {
+                let s = &self.seqs[key];
+                u64::from(s.prompt) + u64::from(s.output - s.generated.min(s.output))
+            }
+            _ => self.seqs[key].kv_tokens(),
+        };
+        let after = self
+            .own_blocks_needed(&self.seqs[key], keep)
+            .max(self.own_blocks_needed(&self.seqs[key], self.seqs[key].kv_tokens()));
         // Units are whole blocks (validation), so the inserted units' blocks move from own to
         // shared exactly, and the rest of the difference is freed.
         self.free_blocks += before - inserted * self.blocks_per_unit - after;
@@ -985,6 +995,15 @@ mod tests {
                 2
             );
         }
+        // Publishing a prompt's prefix keeps the reservation for its output.
+        let mut r = with(Scheduler::Mixed, Admission::Reserve, 30);
+        assert!(r.enqueue(&req(40, 40), Some(vec![1, 2, 3, 4, 5].into())));
+        assert!(r.enqueue(&req(40, 30), Some(vec![11, 12, 13, 14, 15].into())));
+        let (_, out) = steps(&mut r);
+        assert!(
+            !out.iter().any(|o| matches!(o, Outcome::Preempted)),
+            "{out:?}"
+        );
     }
 
     #[test]
@@ -1098,6 +1117,9 @@ mod tests {
             prop_assert!(!r.has_work());
             prop_assert_eq!(r.used_blocks(), 0);
             prop_assert_eq!(r.outstanding_tokens(), 0);
+            if admission == Admission::Reserve {
+                prop_assert!(!out.iter().any(|o| matches!(o, Outcome::Preempted)), "reserve never preempts");
+            }
         }
     }
 }

@@ -79,12 +79,11 @@ enum Generator {
         left: u64,
         at: f64,
     },
-    /// A closed loop: `ready` requests may be issued at `at` (one per finished request), `left`
-    /// in all.
+    /// A closed loop: a request may be issued at each time in `ready` (when one finished; never
+    /// earlier than the one before), `left` in all.
     Closed {
         left: u64,
-        ready: u64,
-        at: f64,
+        ready: std::collections::VecDeque<f64>,
     },
 }
 
@@ -149,8 +148,7 @@ impl Arrivals {
             },
             Arrival::Closed { concurrency, count } => Generator::Closed {
                 left: *count,
-                ready: *concurrency.min(count),
-                at: 0.0,
+                ready: std::iter::repeat_n(0.0, *concurrency.min(count) as usize).collect(),
             },
         };
         Ok(Arrivals {
@@ -175,9 +173,9 @@ impl Arrivals {
     /// Returns whether one is ready to issue; other processes ignore it.
     pub fn release(&mut self, now_s: f64) -> bool {
         match &mut self.generator {
-            Generator::Closed { left, ready, at } => {
-                *ready += 1;
-                *at = now_s;
+            Generator::Closed { left, ready } => {
+                let at = ready.back().map_or(now_s, |&last| last.max(now_s));
+                ready.push_back(at);
                 *left > 0
             }
             _ => false,
@@ -259,13 +257,15 @@ impl Arrivals {
                 *left -= 1;
                 *at
             }
-            Generator::Closed { left, ready, at } => {
-                if *left == 0 || *ready == 0 {
+            Generator::Closed { left, ready } => {
+                if *left == 0 {
                     return Ok(None);
                 }
+                let Some(at) = ready.pop_front() else {
+                    return Ok(None);
+                };
                 *left -= 1;
-                *ready -= 1;
-                *at
+                at
             }
             Generator::Trace(trace) => match trace.next(rng)? {
                 Some(r) => {
@@ -280,7 +280,8 @@ impl Arrivals {
             },
         };
         let arrival = SimTime::from_secs_f64(t);
-        if arrival >= self.until {
+        // A closed loop sends all its requests, however long they take.
+        if arrival >= self.until && !matches!(self.generator, Generator::Closed { .. }) {
             return Ok(None);
         }
         let token_rng = &mut self.token_rng;

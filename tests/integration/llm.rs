@@ -417,3 +417,37 @@ replicas = 1
     assert!((3.0..=4.0 + 1e-9).contains(&in_system), "{in_system}");
     assert!(four.total.get(Metric::Throughput) > 2.0 * t.get(Metric::Throughput));
 }
+
+/// A closed loop whose requests fail at once (a full queue, a prompt too long) issues the next
+/// in their place: every request is accounted for, and the run ends.
+#[test]
+fn a_closed_loop_survives_requests_that_fail_at_once() {
+    for (serving, dispatch) in [
+        ("max_seqs = 4", "{ queue_capacity = 2 }"),
+        ("max_model_len = 1000", "{ policy = \"least-outstanding\" }"),
+    ] {
+        let s = crate::support::parse(&format!(
+            r#"version = 1
+horizon = "1h"
+[models.m]
+architecture = "llama-3.1-8b"
+engine = "vllm"
+serving = {{ {serving} }}
+[workloads.w]
+model = "m"
+dispatch = {dispatch}
+arrival = {{ kind = "closed", concurrency = 128, count = 400 }}
+tokens = {{ input = {{ kind = "uniform", min = 500, max = 1500 }}, output = {{ kind = "fixed", value = 50 }} }}
+[pools.p]
+instance_type = "p5.4xlarge"
+region = "us-east-1"
+replicas = 1
+"#
+        ));
+        let t = sim::run(&s, 1, None).unwrap().total;
+        assert_eq!(t.get(Metric::Arrived), 400.0, "{serving}");
+        let failed = t.get(Metric::Dropped) + t.get(Metric::TimedOut);
+        assert!(failed > 0.0, "{serving}: some fail");
+        assert_eq!(t.get(Metric::Completed) + failed, 400.0, "{serving}");
+    }
+}

@@ -210,10 +210,18 @@ impl Checker<'_> {
         if let Some(s) = &m.serving {
             let s = s.get_ref();
             let d = settings;
-            let max_model_len_default = if s.chunked_prefill == Some(true) {
+            // Without chunked prefill a prompt runs whole: by default the longest accepted is
+            // the step's token budget (the one given here, else the engine's).
+            let budget = s
+                .max_batched_tokens
+                .as_ref()
+                .and_then(|v| u32::try_from(*v.get_ref()).ok())
+                .filter(|&v| v >= 1)
+                .unwrap_or(d.max_batched_tokens);
+            let max_model_len_default = if s.chunked_prefill.unwrap_or(d.chunked_prefill) {
                 max_context
             } else {
-                d.max_model_len
+                max_context.min(budget)
             };
             settings = Settings {
                 max_seqs: self.count(&s.max_seqs, "max_seqs", d.max_seqs, 65_536)?,

@@ -56,7 +56,7 @@ impl Engine<'_> {
         if self.workloads[w].replicas.is_empty() {
             // An elastic pool scaled to zero: nothing to take the request.
             self.rec.failed(w, req.arrival.0, self.now, false);
-            self.closed_loop_next(w, self.now);
+            self.closed_loop_next(w, self.now + self.front_end(w));
             return;
         }
         let r = match self.workloads[w].spill {
@@ -70,7 +70,7 @@ impl Engine<'_> {
         if llm.waiting_len() >= capacity || !llm.enqueue_retry(e) {
             // A full queue, or a prompt longer than the model accepts.
             self.rec.failed(w, req.arrival.0, self.now, false);
-            self.closed_loop_next(w, self.now);
+            self.closed_loop_next(w, self.now + self.front_end(w));
             return;
         }
         if !llm.is_busy() {
@@ -194,6 +194,15 @@ impl Engine<'_> {
         } else {
             self.retire_if_drained(r);
         }
+    }
+
+    /// The front end of workload `w`'s engine, nanoseconds (its pools share one model).
+    fn front_end(&self, w: usize) -> u64 {
+        self.workloads[w]
+            .replicas
+            .first()
+            .and_then(|&r| self.pools[self.replicas[r as usize].pool as usize].llm_config)
+            .map_or(0, |c| c.request_overhead_ns)
     }
 
     /// A request of workload `w` left (served or failed) as its client saw at `at`: a closed
