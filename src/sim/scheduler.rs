@@ -514,11 +514,17 @@ impl LlmReplica {
             && (!self.waiting.is_empty() || self.running.iter().any(|&k| self.seqs[k].in_prefill()))
         {
             // Prompts first: a step of prompt chunks alone, while there are prompts it can run.
-            if let Some(step) = self.plan_step(out, true) {
+            let before = out.len();
+            if let Some(step) = self.plan_step(out, true, false) {
                 return Some(Planned { step, steps: 1 });
             }
+            // Nothing to prefill: the decodes run, admitting nothing if the try preempted.
+            let preempted = out[before..].contains(&Outcome::Preempted);
+            return self
+                .plan_step(out, false, preempted)
+                .map(|step| Planned { step, steps: 1 });
         }
-        self.plan_step(out, false)
+        self.plan_step(out, false, false)
             .map(|step| Planned { step, steps: 1 })
     }
 
@@ -566,11 +572,17 @@ impl LlmReplica {
         Some(Planned { step, steps: k })
     }
 
-    /// Plans one iteration; with `prefill_only`, of prompt chunks alone (the decodes pause).
-    fn plan_step(&mut self, out: &mut Vec<Outcome>, prefill_only: bool) -> Option<Step> {
+    /// Plans one iteration; with `prefill_only`, of prompt chunks alone (the decodes pause);
+    /// with `preempted` (this iteration already preempted), admitting nothing.
+    fn plan_step(
+        &mut self,
+        out: &mut Vec<Outcome>,
+        prefill_only: bool,
+        preempted: bool,
+    ) -> Option<Step> {
         let mut step = Step::default();
         let mut budget = self.cfg.max_batched_tokens;
-        let mut preempted = false;
+        let mut preempted = preempted;
         let mut i = 0;
         while i < self.running.len() && budget > 0 {
             let key = self.running[i];
