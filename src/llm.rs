@@ -52,6 +52,9 @@ pub struct Settings {
     pub request_overhead_s: f64,
     /// Time steps with the roofline even where kernel tables exist for the engine and GPU.
     pub force_roofline: bool,
+    /// Decode iterations scheduled at once (vLLM's `num_scheduler_steps`, 0.6 to 0.7): prompts
+    /// that arrive meanwhile wait for all of them.
+    pub scheduler_steps: u32,
 }
 
 impl Settings {
@@ -82,6 +85,7 @@ impl Settings {
             overhead: engine.overhead,
             request_overhead_s: engine.request_overhead_s,
             force_roofline: false,
+            scheduler_steps: 1,
         }
     }
 }

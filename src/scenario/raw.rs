@@ -220,6 +220,8 @@ pub struct LlmSettings {
     pub request_overhead: Option<Spanned<Duration>>,
     /// `kernels` (the default where measured) or `roofline`.
     pub timing: Option<Spanned<String>>,
+    /// vLLM's multi-step scheduling.
+    pub scheduler_steps: Option<Spanned<i64>>,
 }
 
 /// Overrides of the roofline's efficiency factors.

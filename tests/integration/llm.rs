@@ -451,3 +451,30 @@ replicas = 1
         assert_eq!(t.get(Metric::Completed) + failed, 400.0, "{serving}");
     }
 }
+
+/// Multi-step scheduling (`scheduler_steps`, vLLM 0.6's `--num-scheduler-steps`): prompts that
+/// arrive during a decode run wait for its steps, so the time to first token grows with them.
+#[test]
+fn multi_step_scheduling_holds_new_prompts() {
+    let ttft = |steps: u32| {
+        let s = load(
+            "llm-chat.toml",
+            &[
+                "horizon=\"10m\"",
+                "pools.a100.replicas=0",
+                "pools.l40s.replicas=0",
+                "models.llama-8b.engine=\"vllm\"",
+                &format!("models.llama-8b.serving.scheduler_steps={steps}"),
+            ],
+        );
+        sim::run(&s, s.seed, None)
+            .unwrap()
+            .total
+            .get(Metric::TtftMean)
+    };
+    let (one, ten) = (ttft(1), ttft(10));
+    assert!(
+        ten > one * 1.2,
+        "TTFT mean: 1 step {one} ms, 10 steps {ten} ms"
+    );
+}

@@ -394,6 +394,9 @@ impl Checker<'_> {
                 ),
             }
         }
+        if let Some(n) = self.count(&s.scheduler_steps, "scheduler_steps", 1, 64) {
+            out.scheduler_steps = n;
+        }
         (self.problems.len() == before).then_some(out)
     }
 

@@ -32,6 +32,7 @@ pub(super) fn llm_config(serving: &LlmServing, workload: &Workload) -> LlmConfig
         scheduler: s.scheduler,
         admission: s.admission,
         request_overhead_ns: SimTime::from_secs_f64(s.request_overhead_s).0,
+        scheduler_steps: s.scheduler_steps,
     }
 }
 
@@ -90,11 +91,16 @@ impl Engine<'_> {
             |j: u32| run.start + SimTime::from_secs_f64(steps.run_seconds(&run.first, j)).0;
         // The first boundary after now: start from where the run's mean iteration puts it (the
         // iterations of a run differ little), then step to it.
+        // Multi-step scheduling runs its iterations before it looks at the queue again.
+        let first = self.pools[pool]
+            .llm_config
+            .map_or(1, |c| c.scheduler_steps)
+            .clamp(1, run.steps);
         let mean = (run.end - run.start) as f64 / f64::from(run.steps);
         let guess = ((self.now - run.start) as f64 / mean).floor() as u32 + 1;
-        let mut lo = guess.clamp(1, run.steps);
+        let mut lo = guess.clamp(first, run.steps);
         if boundary(lo) > self.now {
-            while lo > 1 && boundary(lo - 1) > self.now {
+            while lo > first && boundary(lo - 1) > self.now {
                 lo -= 1;
             }
         } else {
