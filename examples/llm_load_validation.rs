@@ -1,9 +1,10 @@
 //! Reruns the published measurements under load in `docs/llm-load-validation.csv`, timed by the
 //! engines' measured kernels and by the roofline, and prints the comparison as markdown; with
 //! `--fit`, first searches each engine version's CPU overheads (per step, per sequence, per
-//! request) that best fit its calibration rows.
+//! request) that best fit its calibration rows; with `--fit-front`, the per-request front end
+//! alone.
 //!
-//!     cargo run --release --example llm_load_validation [-- --fit]
+//!     cargo run --release --example llm_load_validation [-- --fit | --fit-front]
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -25,7 +26,21 @@ fn score(rows: &[LoadRow], overheads: &BTreeMap<String, Overheads>) -> f64 {
         / rows.len() as f64
 }
 
-fn fit(rows: &[LoadRow]) -> BTreeMap<String, Overheads> {
+/// The engine version's default overheads (what `engine_version` gives without overrides).
+fn defaults(k: &str) -> Overheads {
+    let (kind, version) = k.split_once(' ').expect("engine version");
+    let kind = headroom::llm::EngineKind::parse(kind).expect("a known engine");
+    let e = headroom::llm::Engine::find(kind, Some(version)).expect("a known version");
+    Overheads {
+        step_s: e.overhead.fixed_s,
+        sequence_s: e.overhead.per_seq_s,
+        request_s: e.request_overhead_s,
+    }
+}
+
+/// With `front_only`, only the per-request front end is searched; the per-step and
+/// per-sequence costs keep their defaults.
+fn fit(rows: &[LoadRow], front_only: bool) -> BTreeMap<String, Overheads> {
     let mut fitted = BTreeMap::new();
     let mut keys: Vec<String> = rows
         .iter()
@@ -41,10 +56,21 @@ fn fit(rows: &[LoadRow]) -> BTreeMap<String, Overheads> {
             .cloned()
             .collect();
         let mut best = (f64::INFINITY, None);
-        for step in [0.0, 0.25e-3, 0.5e-3, 1e-3, 1.5e-3, 2e-3, 3e-3, 4.5e-3, 6e-3] {
-            for sequence in [
+        let d = defaults(&k);
+        let steps: Vec<f64> = if front_only {
+            vec![d.step_s]
+        } else {
+            vec![0.0, 0.25e-3, 0.5e-3, 1e-3, 1.5e-3, 2e-3, 3e-3, 4.5e-3, 6e-3]
+        };
+        let sequences: Vec<f64> = if front_only {
+            vec![d.sequence_s]
+        } else {
+            vec![
                 0.0, 10e-6, 20e-6, 40e-6, 80e-6, 120e-6, 160e-6, 240e-6, 320e-6,
-            ] {
+            ]
+        };
+        for &step in &steps {
+            for &sequence in &sequences {
                 for request in [0.0, 10e-3, 20e-3, 30e-3, 40e-3, 50e-3, 60e-3, 80e-3, 100e-3] {
                     let o = Overheads {
                         step_s: step,
@@ -77,7 +103,9 @@ fn main() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/llm-load-validation.csv");
     let rows = load::load(&path).expect("rows load");
     let overheads = if std::env::args().any(|a| a == "--fit") {
-        fit(&rows)
+        fit(&rows, false)
+    } else if std::env::args().any(|a| a == "--fit-front") {
+        fit(&rows, true)
     } else {
         BTreeMap::new()
     };

@@ -13,11 +13,16 @@
 //! mixes context and generation in one step with 8,192 tokens and 2,048 sequences and reserves
 //! each request's whole KV at admission (GUARANTEED_NO_EVICT).
 //!
-//! CPU overheads are provisional until fitted on the calibration rows of
-//! `docs/llm-validation.md`: vLLM V0's from Vidur's profiles of a V0-style engine on A100
-//! (scheduling, sampling and output processing about 1.4 ms plus 0.15 ms per sequence);
-//! the engines that overlap CPU work with the GPU (vLLM V1, SGLang's overlap scheduler,
-//! TensorRT-LLM's) a tenth of that.
+//! The front end per request (HTTP, tokenization, scheduling a new prompt, detokenizing) is
+//! fitted on the calibration rows of `docs/llm-load-validation.csv`, where published times to
+//! first token at low load pin it (`cargo run --release --example llm_load_validation --
+//! --fit-front`): vLLM V1 50 ms, vLLM 0.6 40 ms, SGLang 0.4-0.5 20 ms, SGLang 0.3 0,
+//! TensorRT-LLM 1.x 40 ms (0.16 has no such row: 2 ms). They include the sources' HTTP clients
+//! and gateways; a leaner deployment sets `request_overhead`. CPU time per step is provisional
+//! until fitted: vLLM V0's from Vidur's profiles of a V0-style engine on A100 (scheduling,
+//! sampling and output processing about 1.4 ms plus 0.15 ms per sequence); the engines that
+//! overlap CPU work with the GPU (vLLM V1, SGLang's overlap scheduler, TensorRT-LLM's) a tenth
+//! of that.
 
 use super::ops::StepOverhead;
 
@@ -168,7 +173,7 @@ const VLLM_V1: Engine = Engine {
     scheduler: Scheduler::Mixed,
     admission: Admission::Preempt,
     overhead: OVERLAPPED_OVERHEAD,
-    request_overhead_s: 2e-3,
+    request_overhead_s: 50e-3,
     max_seqs: 256,
     max_batched_tokens: 8192,
     chunked_prefill: true,
@@ -181,7 +186,7 @@ const SGLANG: Engine = Engine {
     scheduler: Scheduler::PrefillFirst,
     admission: Admission::SGLANG,
     overhead: OVERLAPPED_OVERHEAD,
-    request_overhead_s: 2e-3,
+    request_overhead_s: 20e-3,
     max_seqs: 1024,
     max_batched_tokens: 8192,
     chunked_prefill: true,
@@ -194,7 +199,7 @@ const TRTLLM: Engine = Engine {
     scheduler: Scheduler::Mixed,
     admission: Admission::Reserve,
     overhead: OVERLAPPED_OVERHEAD,
-    request_overhead_s: 2e-3,
+    request_overhead_s: 40e-3,
     max_seqs: 2048,
     max_batched_tokens: 8192,
     chunked_prefill: false,
@@ -208,6 +213,7 @@ pub const KNOWN: &[Engine] = &[
         version: "0.6",
         scheduler: Scheduler::PrefillFirst,
         overhead: V0_OVERHEAD,
+        request_overhead_s: 40e-3,
         chunked_prefill: false,
         ..VLLM_V1
     },
@@ -219,6 +225,7 @@ pub const KNOWN: &[Engine] = &[
     Engine {
         version: "0.3",
         overhead: V0_OVERHEAD,
+        request_overhead_s: 0.0,
         ..SGLANG
     },
     Engine {
@@ -228,6 +235,8 @@ pub const KNOWN: &[Engine] = &[
     SGLANG,
     Engine {
         version: "0.16",
+        // No published time to first token at low load to fit against.
+        request_overhead_s: 2e-3,
         ..TRTLLM
     },
     Engine {
