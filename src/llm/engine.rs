@@ -138,8 +138,6 @@ pub struct Engine {
     pub max_seqs: u32,
     pub max_batched_tokens: u32,
     pub chunked_prefill: bool,
-    /// Whether kernel tables time its steps (where the GPU was measured under this engine).
-    pub kernels: bool,
 }
 
 const V0_OVERHEAD: StepOverhead = StepOverhead {
@@ -164,7 +162,6 @@ const GENERIC: Engine = Engine {
     max_seqs: 256,
     max_batched_tokens: 8192,
     chunked_prefill: true,
-    kernels: false,
 };
 
 const VLLM_V1: Engine = Engine {
@@ -177,7 +174,6 @@ const VLLM_V1: Engine = Engine {
     max_seqs: 256,
     max_batched_tokens: 8192,
     chunked_prefill: true,
-    kernels: true,
 };
 
 const SGLANG: Engine = Engine {
@@ -190,7 +186,6 @@ const SGLANG: Engine = Engine {
     max_seqs: 1024,
     max_batched_tokens: 8192,
     chunked_prefill: true,
-    kernels: true,
 };
 
 const TRTLLM: Engine = Engine {
@@ -203,7 +198,6 @@ const TRTLLM: Engine = Engine {
     max_seqs: 2048,
     max_batched_tokens: 8192,
     chunked_prefill: false,
-    kernels: true,
 };
 
 /// Every known engine version; the last of each kind is its default.
@@ -265,6 +259,12 @@ impl Engine {
                 .copied()
                 .ok_or_else(|| of_kind.map(|e| e.version).collect()),
         }
+    }
+
+    /// Whether kernel tables time its steps (where the GPU was measured under this engine): all
+    /// but the engine-agnostic default.
+    pub fn has_kernels(&self) -> bool {
+        self.kind != EngineKind::Generic
     }
 
     /// `vllm 0.24`, for reports.

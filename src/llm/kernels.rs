@@ -92,6 +92,17 @@ fn bracket(xs: &[f64], x: f64) -> Bracket {
     Bracket::Between(k - 1, t)
 }
 
+/// The value at `x` of the points `(xs, ys)`: linear between them, the first one's below,
+/// in proportion to `x` beyond the last (see [`bracket`]).
+#[inline]
+pub fn interpolate(xs: &[f64], ys: &[f64], x: f64) -> f64 {
+    match bracket(xs, x) {
+        Bracket::Below => ys[0],
+        Bracket::Between(i, t) => ys[i] + t * (ys[i + 1] - ys[i]),
+        Bracket::Beyond(ratio) => ys[ys.len() - 1] * ratio,
+    }
+}
+
 #[derive(Clone, Copy, Debug)]
 enum Bracket {
     Below,
@@ -109,20 +120,9 @@ pub struct Grid {
 }
 
 impl Grid {
-    fn at_index(&self, r: usize, c: usize) -> f64 {
-        self.values[r * self.cols.len() + c]
-    }
-
     /// Interpolated along columns at row `r`.
     fn along_cols(&self, r: usize, col: f64) -> f64 {
-        let last = self.cols.len() - 1;
-        match bracket(&self.cols, col) {
-            Bracket::Below => self.at_index(r, 0),
-            Bracket::Between(c, t) => {
-                self.at_index(r, c) + t * (self.at_index(r, c + 1) - self.at_index(r, c))
-            }
-            Bracket::Beyond(ratio) => self.at_index(r, last) * ratio,
-        }
+        interpolate(&self.cols, self.row(r), col)
     }
 
     /// Bilinear value at (`row`, `col`), seconds.
@@ -410,12 +410,7 @@ impl KernelTable {
     /// count).
     pub fn allreduce_seconds(&self, gpus: u32, bytes: f64) -> Option<f64> {
         let (_, v) = self.allreduce.iter().find(|(g, _)| *g == gpus)?;
-        let last = v.len() - 1;
-        Some(match bracket(&self.allreduce_bytes, bytes) {
-            Bracket::Below => v[0],
-            Bracket::Between(i, t) => v[i] + t * (v[i + 1] - v[i]),
-            Bracket::Beyond(r) => v[last] * r,
-        })
+        Some(interpolate(&self.allreduce_bytes, v, bytes))
     }
 
     /// The attention table for this head layout and KV format, or the nearest one scaled to it:

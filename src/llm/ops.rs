@@ -19,7 +19,7 @@
 //! table lookups.
 
 use super::gpu::GpuSpec;
-use super::kernels::{Grid, KernelTable};
+use super::kernels::{Grid, KernelTable, interpolate};
 use super::model::{Precision, Variant};
 use super::roofline::Step;
 use super::table::Curve;
@@ -291,20 +291,6 @@ impl KernelModel {
         }
         total
     }
-}
-
-/// Linear interpolation through (xs, ys), clamped below, proportional beyond.
-fn interpolate(xs: &[f64], ys: &[f64], x: f64) -> f64 {
-    let n = xs.len();
-    if x <= xs[0] {
-        return ys[0];
-    }
-    if x >= xs[n - 1] {
-        return ys[n - 1] * x / xs[n - 1];
-    }
-    let k = xs.partition_point(|&p| p <= x);
-    let t = (x - xs[k - 1]) / (xs[k] - xs[k - 1]);
-    ys[k - 1] + t * (ys[k] - ys[k - 1])
 }
 
 #[cfg(test)]

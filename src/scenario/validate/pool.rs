@@ -546,7 +546,7 @@ fn kernel_timing(
     s: &crate::llm::Settings,
 ) -> (Option<Arc<crate::llm::KernelModel>>, String) {
     let engine = s.engine;
-    if !engine.kernels {
+    if !engine.has_kernels() {
         return (None, "roofline (engine-agnostic)".to_string());
     }
     if s.force_roofline {
