@@ -726,3 +726,25 @@ fn capacity_measures_each_pool_at_the_slo() {
     assert_eq!(unknown.status.code(), Some(2));
     assert!(stderr_of(&unknown).contains("pools: h100, a100, l40s"));
 }
+
+/// A mistyped engine is the one error reported: the workload of a model that failed
+/// validation is not also judged as if it served no LLM.
+#[test]
+fn a_mistyped_engine_is_the_only_error() {
+    let out = headroom()
+        .args([
+            "simulate",
+            scenario_path("llm-chat.toml").to_str().unwrap(),
+            "--set",
+            "models.llama-8b.engine=\"vlm\"",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr_of(&out);
+    assert!(
+        err.contains("unknown engine \"vlm\"; known: generic, vllm, sglang, trtllm"),
+        "{err}"
+    );
+    assert!(!err.contains("applies to LLM workloads"), "{err}");
+}

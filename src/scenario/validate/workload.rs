@@ -47,6 +47,12 @@ impl Checker<'_> {
                 _ => None,
             });
         let is_llm = llm.is_some();
+        // A model that failed validation (its errors already reported) is neither kind: nothing
+        // here is judged by a kind it may not have.
+        let kind_known = models
+            .iter()
+            .find(|(m, _)| m.get_ref() == w.model.get_ref())
+            .is_some_and(|(_, k)| k.is_some());
         let mut dispatch = self.dispatch(w.dispatch.as_ref());
         let policy_span = w
             .dispatch
@@ -60,7 +66,7 @@ impl Checker<'_> {
                 at,
                 "LLM replicas schedule their own queues: use round-robin, least-outstanding, power-of-two or prefix-aware",
             ),
-            (false, Policy::PrefixAware, Some(at)) => self.error(
+            (false, Policy::PrefixAware, Some(at)) if kind_known => self.error(
                 at,
                 "prefix-aware routing needs an LLM model (with prompt-prefix hashes in its trace)",
             ),
@@ -71,14 +77,17 @@ impl Checker<'_> {
         }
         if let Some(Arrival::Closed { .. }) = &arrival
             && !is_llm
-            && models.iter().any(|(m, _)| m.get_ref() == w.model.get_ref())
+            && kind_known
         {
             self.error(
                 w.arrival.get_ref().kind.span(),
                 "a closed arrival (a load generator's fixed concurrency) applies to LLM workloads; use poisson or batch",
             );
         }
-        let slo = w.slo.as_ref().and_then(|s| self.slo(s, is_llm));
+        let slo = w
+            .slo
+            .as_ref()
+            .and_then(|s| self.slo(s, is_llm || !kind_known));
         if self.problems.len() > before {
             return None;
         }
