@@ -19,6 +19,10 @@ why (see kernels/SOURCE.md for the format):
   point (the collector ran out of memory at large batch x length) is filled from the largest
   measured batch at the same length, scaled by batch;
 - the engine's own all-reduce (CUDA-graph variant) by message size and GPU count, else NCCL's;
+- FP8 activation quantization before each FP8 GEMM, by token count and K: the static
+  scaling kernel, plus the extra cost of computing the scale per token at run time under vLLM
+  and SGLang (which quantize activations dynamically); TensorRT-LLM's FP8 checkpoints
+  (ModelOpt) carry static activation scales;
 - fused MoE for the bundled mixture of experts (Mixtral: hidden 4096, intermediate 14336, 8
   experts, top-2), where measured.
 Latencies are written in microseconds with 4 significant digits.
@@ -131,11 +135,7 @@ def gemm_lines(path):
     d = pd.read_parquet(path)
     lines = []
     d = d[d.gemm_dtype.isin(GEMM_DTYPES.keys())]
-    # A coarser grid than measured (time is close to linear between these points; the odd
-    # M = 2^k + 1 points that show tile edges are left out).
-    keep = {1, 2, 4, 8, 16, 32, 48, 64, 96, 128, 160, 192, 224, 256, 384, 512, 768, 1024, 1536,
-            2048, 3072, 4096, 6144, 8192, 16384, 32768}
-    ms = sorted(m for m in d.m.unique() if m in keep)
+    ms = sorted(m for m in d.m.unique() if m in KEEP_M)
     lines.append("gemm_m " + " ".join(str(m) for m in ms))
     for dtype, name in GEMM_DTYPES.items():
         sub = d[d.gemm_dtype == dtype]
@@ -218,6 +218,34 @@ def allreduce_lines(root, gpu, engine, version):
     return lines, what
 
 
+# Token counts kept for GEMMs and quantization: a coarser grid than measured (time is close to
+# linear between these points; the odd M = 2^k + 1 points that show tile edges are left out).
+KEEP_M = {1, 2, 4, 8, 16, 32, 48, 64, 96, 128, 160, 192, 224, 256, 384, 512, 768, 1024, 1536,
+          2048, 3072, 4096, 6144, 8192, 16384, 32768}
+
+
+def quant_lines(root, gpu, engine, version):
+    vs = versions(root, gpu, "quantize", engine)
+    if not vs:
+        return [], None
+    v = nearest_not_after(vs, version)
+    base = root / gpu / "quantize" / engine / v
+    d = pd.read_parquet(base / "scale_matrix_perf.parquet")
+    d = d[d.quant_dtype == "fp8"]
+    what = f"{engine} {v} {d.kernel_source.iloc[0]}"
+    lat = d.groupby(["k", "m"]).latency.median()
+    if engine != "trtllm":
+        c = pd.read_parquet(base / "computescale_perf.parquet")
+        c = c[c.quant_dtype == "fp8"].groupby(["k", "m"]).latency.median()
+        lat = lat.add(c, fill_value=0.0)
+        what += " + dynamic scale"
+    ms = sorted(int(m) for m in d.m.unique() if m in KEEP_M)
+    lines = [f"# fp8 activation quantization: {what}", "quant_m " + " ".join(map(str, ms))]
+    for k in sorted(int(k) for k in d.k.unique()):
+        lines.append(f"quant {k} " + " ".join(us(lat[(k, m)]) if (k, m) in lat else "-" for m in ms))
+    return lines, f"{engine} {v}"
+
+
 def moe_lines(root, gpu, engine, version):
     vs = versions(root, gpu, "moe", engine)
     if not vs:
@@ -272,7 +300,9 @@ def convert(root, out):
             lines += ar
             moe, moe_from = moe_lines(root, gpu, engine, version)
             lines += moe
-            lines.insert(7, f"from allreduce={ar_from} moe={moe_from}")
+            quant, quant_from = quant_lines(root, gpu, engine, version)
+            lines += quant
+            lines.insert(7, f"from allreduce={ar_from} moe={moe_from} quant={quant_from}")
             path = out / gpu / f"{engine}-{version}.txt"
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text("\n".join(lines) + "\n")

@@ -188,6 +188,27 @@ pub struct Moe {
     pub seconds: Vec<f64>,
 }
 
+/// FP8 activation quantization before a GEMM: seconds by input width K (rows) and token count
+/// M (columns).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Quantize {
+    ms: Vec<f64>,
+    ks: Vec<f64>,
+    values: Vec<Vec<f64>>,
+}
+
+impl Quantize {
+    /// Seconds to quantize `m` tokens of width `k`, linear in K and M between measured points.
+    pub fn seconds(&self, k: f64, m: f64) -> f64 {
+        let at = |r: usize| interpolate(&self.ms, &self.values[r], m);
+        match bracket(&self.ks, k) {
+            Bracket::Below => at(0),
+            Bracket::Between(i, t) => at(i) + t * (at(i + 1) - at(i)),
+            Bracket::Beyond(r) => at(self.ks.len() - 1) * r,
+        }
+    }
+}
+
 /// One GPU's kernel timings under one engine version.
 #[derive(Clone, Debug, PartialEq)]
 pub struct KernelTable {
@@ -204,6 +225,8 @@ pub struct KernelTable {
     pub allreduce_bytes: Vec<f64>,
     pub allreduce: Vec<(u32, Vec<f64>)>,
     pub moe: Vec<Moe>,
+    /// FP8 activation quantization, where measured.
+    pub quantize: Option<Quantize>,
 }
 
 fn precision(s: &str) -> Result<Precision, String> {
@@ -256,7 +279,9 @@ impl KernelTable {
             allreduce_bytes: Vec::new(),
             allreduce: Vec::new(),
             moe: Vec::new(),
+            quantize: None,
         };
+        let mut quant_m = Vec::new();
         let (mut ctx_axes, mut gen_axes) = ((vec![], vec![]), (vec![], vec![]));
         let mut gemm_rows: Vec<(Precision, f64, f64, Vec<f64>)> = Vec::new();
         for (n, line) in text.lines().enumerate() {
@@ -323,6 +348,22 @@ impl KernelTable {
                     } else {
                         t.generation.push(a);
                     }
+                }
+                "quant_m" => quant_m = numbers(&w[1..]).map_err(fail)?,
+                "quant" if w.len() == 2 + quant_m.len() => {
+                    let mut v = micro(numbers(&w[2..]).map_err(fail)?);
+                    fill_gaps(&mut v);
+                    let k = numbers(&w[1..2]).map_err(fail)?[0];
+                    let q = t.quantize.get_or_insert_with(|| Quantize {
+                        ms: quant_m.clone(),
+                        ks: Vec::new(),
+                        values: Vec::new(),
+                    });
+                    if q.ks.last().is_some_and(|&last| k <= last) {
+                        return Err(fail("quant rows must grow in K".into()));
+                    }
+                    q.ks.push(k);
+                    q.values.push(v);
                 }
                 "allreduce_bytes" => t.allreduce_bytes = numbers(&w[1..]).map_err(fail)?,
                 "allreduce" if w.len() == 2 + t.allreduce_bytes.len() => {
@@ -555,6 +596,13 @@ mod tests {
         );
         assert!(t.allreduce_seconds(2, 1e6).unwrap() > t.allreduce_seconds(2, 1e3).unwrap());
         assert!(t.allreduce_seconds(3, 1e6).is_none());
+        // Quantizing 4096 tokens of width 4096 moves ~50 MB: tens of microseconds, more than one
+        // token's few, and more again for a wider input between measured widths.
+        let q = t.quantize.as_ref().expect("H100 measures FP8 quantization");
+        let (one, many) = (q.seconds(4096.0, 1.0), q.seconds(4096.0, 4096.0));
+        assert!(one > 0.5e-6 && one < 20e-6, "{one}");
+        assert!(many > 10e-6 && many < 1e-3 && many > one, "{many}");
+        assert!(q.seconds(11000.0, 4096.0) > many);
     }
 
     #[test]

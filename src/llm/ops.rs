@@ -155,6 +155,22 @@ impl KernelModel {
             add(2.0 * inter / t, h, layers, gemm);
             add(h, inter / t, layers, gemm);
         }
+        // FP8 GEMMs read FP8 activations: each input is quantized first (QKV, output, up and
+        // down projections; a fused MoE quantizes inside its kernels).
+        if dtype == Precision::Fp8 {
+            match &table.quantize {
+                Some(qt) => {
+                    let mut widths = vec![h, q];
+                    if a.experts <= 1 {
+                        widths.extend([h, inter / t]);
+                    }
+                    for (acc, &x) in per_m.iter_mut().zip(ms) {
+                        *acc += layers * widths.iter().map(|&k| qt.seconds(k, x)).sum::<f64>();
+                    }
+                }
+                None => notes.push("FP8 activation quantization not measured".to_string()),
+            }
+        }
         // Per layer: two fused add-norms (read and write 2 x hidden in 16 bits) and the gated
         // activation (read 2 x, write 1 x intermediate / TP), each at least a floor.
         let bandwidth = gpu.bandwidth_bytes_per_s() * ELEMENTWISE_BANDWIDTH;
