@@ -5,6 +5,10 @@
 //! alone.
 //!
 //!     cargo run --release --example llm_load_validation [-- --fit | --fit-front]
+//!         [--only ENGINE] [--set "sglang 0.3=STEP_MS,SEQUENCE_US,REQUEST_MS"]...
+//!
+//! `--only sglang` keeps the rows of one engine (or one version: `--only "vllm 0.6"`); `--set`
+//! tries given overheads for one engine version without fitting.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -14,6 +18,24 @@ use headroom::experiment::validation::{self, load};
 
 fn key(r: &LoadRow) -> String {
     format!("{} {}", r.engine, r.version)
+}
+
+/// The run a row comes from: rows of one run share everything but the metric.
+fn run(r: &LoadRow) -> String {
+    format!(
+        "{} {} {} {} {} {} {} {} {} {} {}",
+        r.model,
+        r.weights,
+        r.kv_cache,
+        r.gpu,
+        r.tp,
+        r.arrival,
+        r.load,
+        r.requests,
+        r.input,
+        r.output,
+        r.serving
+    )
 }
 
 /// Mean absolute log error of `rows` under `overheads`.
@@ -57,21 +79,30 @@ fn fit(rows: &[LoadRow], front_only: bool) -> BTreeMap<String, Overheads> {
             .collect();
         let mut best = (f64::INFINITY, None);
         let d = defaults(&k);
-        let steps: Vec<f64> = if front_only {
+        // What the rows can tell apart: CPU time per step shows directly in the time per output
+        // token at low load; its growth with sequences needs a second run at another load; the
+        // front end needs a time to first token.
+        let mut runs: Vec<String> = cal.iter().map(run).collect();
+        runs.sort();
+        runs.dedup();
+        let steps: Vec<f64> = if front_only || !cal.iter().any(|r| r.metric.contains("tpot")) {
             vec![d.step_s]
         } else {
-            vec![0.0, 0.25e-3, 0.5e-3, 1e-3, 1.5e-3, 2e-3, 3e-3, 4.5e-3, 6e-3]
+            vec![0.0, 0.25e-3, 0.5e-3, 0.75e-3, 1e-3, 1.5e-3, 2e-3, 3e-3]
         };
-        let sequences: Vec<f64> = if front_only {
+        let sequences: Vec<f64> = if front_only || runs.len() < 2 {
             vec![d.sequence_s]
         } else {
-            vec![
-                0.0, 10e-6, 20e-6, 40e-6, 80e-6, 120e-6, 160e-6, 240e-6, 320e-6,
-            ]
+            vec![0.0, 10e-6, 20e-6, 40e-6, 80e-6, 120e-6, 160e-6]
+        };
+        let requests: Vec<f64> = if cal.iter().any(|r| r.metric.contains("ttft")) {
+            vec![0.0, 5e-3, 10e-3, 20e-3, 30e-3, 40e-3, 50e-3, 60e-3, 80e-3]
+        } else {
+            vec![d.request_s]
         };
         for &step in &steps {
             for &sequence in &sequences {
-                for request in [0.0, 10e-3, 20e-3, 30e-3, 40e-3, 50e-3, 60e-3, 80e-3, 100e-3] {
+                for &request in &requests {
                     let o = Overheads {
                         step_s: step,
                         sequence_s: sequence,
@@ -86,12 +117,13 @@ fn fit(rows: &[LoadRow], front_only: bool) -> BTreeMap<String, Overheads> {
         }
         let o = best.1.expect("a candidate");
         println!(
-            "{k}: step {:.2} ms, per sequence {:.0} us, per request {:.0} ms (mean |log error| {:.3} on {} rows)",
+            "{k}: step {:.2} ms, per sequence {:.0} us, per request {:.0} ms (mean |log error| {:.3} on {} rows of {} runs)",
             o.step_s * 1e3,
             o.sequence_s * 1e6,
             o.request_s * 1e3,
             best.0,
-            cal.len()
+            cal.len(),
+            runs.len()
         );
         fitted.insert(k, o);
     }
@@ -99,16 +131,48 @@ fn fit(rows: &[LoadRow], front_only: bool) -> BTreeMap<String, Overheads> {
     fitted
 }
 
+/// The values of every `--name VALUE` pair on the command line.
+fn values(name: &str) -> Vec<String> {
+    let args: Vec<String> = std::env::args().collect();
+    args.windows(2)
+        .filter(|w| w[0] == name)
+        .map(|w| w[1].clone())
+        .collect()
+}
+
 fn main() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/llm-load-validation.csv");
-    let rows = load::load(&path).expect("rows load");
-    let overheads = if std::env::args().any(|a| a == "--fit") {
+    let mut rows = load::load(&path).expect("rows load");
+    if let Some(only) = values("--only").first() {
+        rows.retain(|r| key(r) == *only || r.engine == *only);
+    }
+    let mut overheads = if std::env::args().any(|a| a == "--fit") {
         fit(&rows, false)
     } else if std::env::args().any(|a| a == "--fit-front") {
         fit(&rows, true)
     } else {
         BTreeMap::new()
     };
+    for set in values("--set") {
+        let (k, v) = set
+            .split_once('=')
+            .expect("--set \"ENGINE VERSION=STEP_MS,SEQUENCE_US,REQUEST_MS\"");
+        let v: Vec<f64> = v
+            .split(',')
+            .map(|x| x.trim().parse().expect("a number"))
+            .collect();
+        let [step, sequence, request] = v[..] else {
+            panic!("--set needs three numbers")
+        };
+        overheads.insert(
+            k.to_string(),
+            Overheads {
+                step_s: step * 1e-3,
+                sequence_s: sequence * 1e-6,
+                request_s: request * 1e-3,
+            },
+        );
+    }
     let kernels = load::predict(&rows, Timing::Kernels, &overheads).expect("kernels");
     let roofline = load::predict(&rows, Timing::Roofline, &overheads).expect("roofline");
     println!(
@@ -149,16 +213,26 @@ fn main() {
         );
     }
     println!();
-    for set in ["calibration", "held-out"] {
+    for set in ["calibration", "held-out", "disputed"] {
         for (name, p) in [("roofline", &roofline), ("kernels", &kernels)] {
-            for group in ["latency", "throughput", "all"] {
+            for group in [
+                "latency means and medians",
+                "latency p99",
+                "throughput",
+                "offline throughput",
+                "all",
+            ] {
                 let e: Vec<f64> = rows
                     .iter()
                     .zip(p.iter())
                     .filter(|(r, _)| r.set == set)
                     .filter(|(r, _)| match group {
-                        "latency" => r.metric.contains("_ms"),
+                        "latency p99" => r.metric.contains("_p99_"),
+                        "latency means and medians" => {
+                            r.metric.contains("_ms") && !r.metric.contains("_p99_")
+                        }
                         "throughput" => !r.metric.contains("_ms"),
+                        "offline throughput" => !r.metric.contains("_ms") && r.arrival == "batch",
                         _ => true,
                     })
                     .map(|(r, p)| validation::error(*p, r.value))

@@ -13,16 +13,16 @@
 //! mixes context and generation in one step with 8,192 tokens and 2,048 sequences and reserves
 //! each request's whole KV at admission (GUARANTEED_NO_EVICT).
 //!
-//! The front end per request (HTTP, tokenization, scheduling a new prompt, detokenizing) is
-//! fitted on the calibration rows of `docs/llm-load-validation.csv`, where published times to
-//! first token at low load pin it (`cargo run --release --example llm_load_validation --
-//! --fit-front`): vLLM V1 50 ms, vLLM 0.6 40 ms, SGLang 0.4-0.5 20 ms, SGLang 0.3 0,
-//! TensorRT-LLM 1.x 40 ms (0.16 has no such row: 2 ms). They include the sources' HTTP clients
-//! and gateways; a leaner deployment sets `request_overhead`. CPU time per step is provisional
-//! until fitted: vLLM V0's from Vidur's profiles of a V0-style engine on A100 (scheduling,
-//! sampling and output processing about 1.4 ms plus 0.15 ms per sequence); the engines that
-//! overlap CPU work with the GPU (vLLM V1, SGLang's overlap scheduler, TensorRT-LLM's) a tenth
-//! of that.
+//! CPU time per step, per sequence in the step, and per request (HTTP, tokenization, detokenizing)
+//! is fitted per engine version on the calibration rows of `docs/llm-load-validation.csv`
+//! (`cargo run --release --example llm_load_validation -- --fit`), on a grid, each quantity only
+//! where the rows can tell it apart: the cost per step needs a time per output token at low load,
+//! its growth with sequences a second run at another load, the front end a time to first token.
+//! The front end includes the sources' HTTP clients and gateways; a leaner deployment sets
+//! `request_overhead`. A version without rows of its own takes its family's fitted neighbour
+//! (vLLM 0.24 that of 0.11, SGLang 0.4 that of 0.5, TensorRT-LLM 1.x that of 1.2); TensorRT-LLM
+//! 0.16 has only an offline row, which cannot tell CPU time from scheduling, and keeps a tenth of
+//! a V0-style engine's cost (Vidur's profiles: 1.4 ms per step plus 0.15 ms per sequence).
 
 use super::ops::StepOverhead;
 
@@ -140,13 +140,35 @@ pub struct Engine {
     pub chunked_prefill: bool,
 }
 
-const V0_OVERHEAD: StepOverhead = StepOverhead {
-    fixed_s: 1.4e-3,
-    per_seq_s: 0.15e-3,
+/// vLLM 0.6 with multi-step scheduling, fitted.
+const VLLM_0_6_OVERHEAD: StepOverhead = StepOverhead {
+    fixed_s: 0.75e-3,
+    per_seq_s: 40e-6,
 };
-const OVERLAPPED_OVERHEAD: StepOverhead = StepOverhead {
+/// vLLM V1 (0.11), fitted.
+const VLLM_V1_OVERHEAD: StepOverhead = StepOverhead {
+    fixed_s: 1.0e-3,
+    per_seq_s: 0.0,
+};
+/// SGLang 0.3, fitted.
+const SGLANG_0_3_OVERHEAD: StepOverhead = StepOverhead {
+    fixed_s: 0.0,
+    per_seq_s: 40e-6,
+};
+/// SGLang 0.5 (overlap scheduler), fitted per step.
+const SGLANG_OVERHEAD: StepOverhead = StepOverhead {
+    fixed_s: 0.25e-3,
+    per_seq_s: 15e-6,
+};
+/// TensorRT-LLM 1.2, fitted per step.
+const TRTLLM_OVERHEAD: StepOverhead = StepOverhead {
+    fixed_s: 1.0e-3,
+    per_seq_s: 15e-6,
+};
+/// A tenth of a V0-style engine's (Vidur), for a version without a row to fit.
+const LEAN_OVERHEAD: StepOverhead = StepOverhead {
     fixed_s: 0.14e-3,
-    per_seq_s: 0.015e-3,
+    per_seq_s: 15e-6,
 };
 
 const GENERIC: Engine = Engine {
@@ -169,7 +191,7 @@ const VLLM_V1: Engine = Engine {
     version: "0.24",
     scheduler: Scheduler::Mixed,
     admission: Admission::Preempt,
-    overhead: OVERLAPPED_OVERHEAD,
+    overhead: VLLM_V1_OVERHEAD,
     request_overhead_s: 50e-3,
     max_seqs: 256,
     max_batched_tokens: 8192,
@@ -181,7 +203,7 @@ const SGLANG: Engine = Engine {
     version: "0.5",
     scheduler: Scheduler::PrefillFirst,
     admission: Admission::SGLANG,
-    overhead: OVERLAPPED_OVERHEAD,
+    overhead: SGLANG_OVERHEAD,
     request_overhead_s: 20e-3,
     max_seqs: 1024,
     max_batched_tokens: 8192,
@@ -193,7 +215,7 @@ const TRTLLM: Engine = Engine {
     version: "1.3",
     scheduler: Scheduler::Mixed,
     admission: Admission::Reserve,
-    overhead: OVERLAPPED_OVERHEAD,
+    overhead: TRTLLM_OVERHEAD,
     request_overhead_s: 40e-3,
     max_seqs: 2048,
     max_batched_tokens: 8192,
@@ -206,8 +228,8 @@ pub const KNOWN: &[Engine] = &[
     Engine {
         version: "0.6",
         scheduler: Scheduler::PrefillFirst,
-        overhead: V0_OVERHEAD,
-        request_overhead_s: 40e-3,
+        overhead: VLLM_0_6_OVERHEAD,
+        request_overhead_s: 50e-3,
         chunked_prefill: false,
         ..VLLM_V1
     },
@@ -218,8 +240,8 @@ pub const KNOWN: &[Engine] = &[
     VLLM_V1,
     Engine {
         version: "0.3",
-        overhead: V0_OVERHEAD,
-        request_overhead_s: 0.0,
+        overhead: SGLANG_0_3_OVERHEAD,
+        request_overhead_s: 10e-3,
         ..SGLANG
     },
     Engine {
@@ -230,6 +252,7 @@ pub const KNOWN: &[Engine] = &[
     Engine {
         version: "0.16",
         // No published time to first token at low load to fit against.
+        overhead: LEAN_OVERHEAD,
         request_overhead_s: 2e-3,
         ..TRTLLM
     },

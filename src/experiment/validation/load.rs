@@ -19,7 +19,8 @@ use crate::sim::{self, Metric, Stats};
 #[derive(Clone, Debug, Deserialize)]
 pub struct LoadRow {
     pub id: String,
-    /// `calibration` or `held-out`.
+    /// `calibration`, `held-out`, or `disputed` (shown, neither fitted nor counted: runs that the
+    /// GPU's measured kernels cannot explain, with the evidence in `docs/llm-load-notes.md`).
     pub set: String,
     /// The row of `docs/llm-load-notes.md` it comes from.
     pub source: String,
