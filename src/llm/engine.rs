@@ -20,7 +20,7 @@
 //! its growth with sequences a second run at another load, the front end a time to first token.
 //! The front end includes the sources' HTTP clients and gateways; a leaner deployment sets
 //! `request_overhead`. A version without rows of its own takes its family's fitted neighbour
-//! (vLLM 0.24 that of 0.11, SGLang 0.4 that of 0.5, TensorRT-LLM 1.x that of 1.2); TensorRT-LLM
+//! (vLLM 0.19 and 0.24 that of 0.11, SGLang 0.4 that of 0.5, TensorRT-LLM 1.x that of 1.2); TensorRT-LLM
 //! 0.16 has only an offline row, which cannot tell CPU time from scheduling, and keeps a tenth of
 //! a V0-style engine's cost (Vidur's profiles: 1.4 ms per step plus 0.15 ms per sequence).
 
@@ -235,6 +235,10 @@ pub const KNOWN: &[Engine] = &[
     },
     Engine {
         version: "0.11",
+        ..VLLM_V1
+    },
+    Engine {
+        version: "0.19",
         ..VLLM_V1
     },
     VLLM_V1,

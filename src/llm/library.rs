@@ -22,6 +22,7 @@ const FILES: &[(&str, &str)] = bundled!(
     "mistral-7b",
     "mixtral-8x7b",
     "qwen2.5-7b",
+    "qwen3-0.6b",
     "qwen3-8b",
     "qwen3-14b",
 );
@@ -162,7 +163,8 @@ mod tests {
         assert!(close(p("llama-3.2-3b").total_params(), 3.213e9));
         assert!(close(p("mistral-7b").total_params(), 7.24e9));
         assert!(close(p("qwen2.5-7b").total_params(), 7.616e9));
-        // Qwen's model cards: 8.2 B and 14.8 B parameters.
+        // Qwen's model cards: 0.6 B (0.44 B without the tied embeddings), 8.2 B and 14.8 B.
+        assert!(close(p("qwen3-0.6b").total_params(), 0.596e9));
         assert!(close(p("qwen3-8b").total_params(), 8.19e9));
         assert!(close(p("qwen3-14b").total_params(), 14.77e9));
         assert!(
