@@ -5,7 +5,7 @@
 //! alone.
 //!
 //!     cargo run --release --example llm_load_validation [-- --fit | --fit-front]
-//!         [--only ENGINE] [--set "sglang 0.3=STEP_MS,SEQUENCE_US,REQUEST_MS"]...
+//!         [--only ENGINE] [--set "sglang 0.3=STEP_MS,SEQUENCE_US,REQUEST_MS[,REQUEST_CPU_MS]"]...
 //!
 //! `--only sglang` keeps the rows of one engine (or one version: `--only "vllm 0.6"`); `--set`
 //! tries given overheads for one engine version without fitting.
@@ -57,6 +57,7 @@ fn defaults(k: &str) -> Overheads {
         step_s: e.overhead.fixed_s,
         sequence_s: e.overhead.per_seq_s,
         request_s: e.request_overhead_s,
+        request_cpu_s: e.request_cpu_s,
     }
 }
 
@@ -80,12 +81,15 @@ fn fit(rows: &[LoadRow], front_only: bool) -> BTreeMap<String, Overheads> {
         let mut best = (f64::INFINITY, None);
         let d = defaults(&k);
         // What the rows can tell apart: CPU time per step shows directly in the time per output
-        // token at low load; its growth with sequences needs a second run at another load; the
-        // front end needs a time to first token.
+        // token at low load (not in a queue of every request at once); its growth with
+        // sequences needs a second run at another load; the front end's delay a time to first
+        // token at low load.
+        let low_load =
+            |r: &LoadRow, metric: &str| r.arrival != "batch" && r.metric.contains(metric);
         let mut runs: Vec<String> = cal.iter().map(run).collect();
         runs.sort();
         runs.dedup();
-        let steps: Vec<f64> = if front_only || !cal.iter().any(|r| r.metric.contains("tpot")) {
+        let steps: Vec<f64> = if front_only || !cal.iter().any(|r| low_load(r, "tpot")) {
             vec![d.step_s]
         } else {
             vec![0.0, 0.25e-3, 0.5e-3, 0.75e-3, 1e-3, 1.5e-3, 2e-3, 3e-3]
@@ -95,7 +99,7 @@ fn fit(rows: &[LoadRow], front_only: bool) -> BTreeMap<String, Overheads> {
         } else {
             vec![0.0, 10e-6, 20e-6, 40e-6, 80e-6, 120e-6, 160e-6]
         };
-        let requests: Vec<f64> = if cal.iter().any(|r| r.metric.contains("ttft")) {
+        let requests: Vec<f64> = if cal.iter().any(|r| low_load(r, "ttft")) {
             vec![0.0, 5e-3, 10e-3, 20e-3, 30e-3, 40e-3, 50e-3, 60e-3, 80e-3]
         } else {
             vec![d.request_s]
@@ -107,6 +111,7 @@ fn fit(rows: &[LoadRow], front_only: bool) -> BTreeMap<String, Overheads> {
                         step_s: step,
                         sequence_s: sequence,
                         request_s: request,
+                        request_cpu_s: d.request_cpu_s,
                     };
                     let s = score(&cal, &BTreeMap::from([(k.clone(), o)]));
                     if s < best.0 {
@@ -156,20 +161,25 @@ fn main() {
     for set in values("--set") {
         let (k, v) = set
             .split_once('=')
-            .expect("--set \"ENGINE VERSION=STEP_MS,SEQUENCE_US,REQUEST_MS\"");
+            .expect("--set \"ENGINE VERSION=STEP_MS,SEQUENCE_US,REQUEST_MS[,REQUEST_CPU_MS]\"");
         let v: Vec<f64> = v
             .split(',')
             .map(|x| x.trim().parse().expect("a number"))
             .collect();
-        let [step, sequence, request] = v[..] else {
-            panic!("--set needs three numbers")
+        let (step, sequence, request) = match v[..] {
+            [a, b, c] | [a, b, c, _] => (a, b, c),
+            _ => panic!("--set needs three or four numbers"),
         };
+        let cpu = v
+            .get(3)
+            .map_or_else(|| defaults(k).request_cpu_s, |c| c * 1e-3);
         overheads.insert(
             k.to_string(),
             Overheads {
                 step_s: step * 1e-3,
                 sequence_s: sequence * 1e-6,
                 request_s: request * 1e-3,
+                request_cpu_s: cpu,
             },
         );
     }

@@ -50,6 +50,8 @@ pub struct Settings {
     pub admission: Admission,
     pub overhead: StepOverhead,
     pub request_overhead_s: f64,
+    /// Front-end CPU per request, one request at a time (see [`Engine::request_cpu_s`]).
+    pub request_cpu_s: f64,
     /// Time steps with the roofline even where kernel tables exist for the engine and GPU.
     pub force_roofline: bool,
     /// Decode iterations scheduled at once (vLLM's `num_scheduler_steps`, 0.6 to 0.7): prompts
@@ -84,6 +86,7 @@ impl Settings {
             admission: engine.admission,
             overhead: engine.overhead,
             request_overhead_s: engine.request_overhead_s,
+            request_cpu_s: engine.request_cpu_s,
             force_roofline: false,
             scheduler_steps: 1,
         }

@@ -19,10 +19,13 @@
 //! where the rows can tell it apart: the cost per step needs a time per output token at low load,
 //! its growth with sequences a second run at another load, the front end a time to first token.
 //! The front end includes the sources' HTTP clients and gateways; a leaner deployment sets
-//! `request_overhead`. A version without rows of its own takes its family's fitted neighbour
-//! (vLLM 0.19 and 0.24 that of 0.11, SGLang 0.4 that of 0.5, TensorRT-LLM 1.x that of 1.2); TensorRT-LLM
-//! 0.16 has only an offline row, which cannot tell CPU time from scheduling, and keeps a tenth of
-//! a V0-style engine's cost (Vidur's profiles: 1.4 ms per step plus 0.15 ms per sequence).
+//! `request_overhead`. vLLM's front end also spends 10 ms of CPU per request, one request at a
+//! time (its API server is one process; 0.6 assumed alike): kvcached's offline run of Qwen3 0.6B
+//! on an H100 is capped at 95 req/s by it, and its times to first token and per output token
+//! follow. A version without rows of its own takes its family's fitted neighbour (vLLM 0.19 and
+//! 0.24 that of 0.11, SGLang 0.4 that of 0.5, TensorRT-LLM 1.x that of 1.2); TensorRT-LLM 0.16 has
+//! only an offline row, which cannot tell CPU time from scheduling, and keeps a tenth of a
+//! V0-style engine's cost (Vidur's profiles: 1.4 ms per step plus 0.15 ms per sequence).
 
 use super::ops::StepOverhead;
 
@@ -135,6 +138,10 @@ pub struct Engine {
     /// Front end per request (HTTP, tokenization, detokenizing the last token), seconds: added
     /// to time to first token and to end-to-end latency.
     pub request_overhead_s: f64,
+    /// CPU the front end spends on each request, one at a time (vLLM's API server is one
+    /// process): a request reaches the engine only after those before it, so a replica takes at
+    /// most `1 / request_cpu_s` requests per second. 0: unlimited.
+    pub request_cpu_s: f64,
     pub max_seqs: u32,
     pub max_batched_tokens: u32,
     pub chunked_prefill: bool,
@@ -181,6 +188,7 @@ const GENERIC: Engine = Engine {
         per_seq_s: 0.0,
     },
     request_overhead_s: 0.0,
+    request_cpu_s: 0.0,
     max_seqs: 256,
     max_batched_tokens: 8192,
     chunked_prefill: true,
@@ -192,7 +200,8 @@ const VLLM_V1: Engine = Engine {
     scheduler: Scheduler::Mixed,
     admission: Admission::Preempt,
     overhead: VLLM_V1_OVERHEAD,
-    request_overhead_s: 50e-3,
+    request_overhead_s: 40e-3,
+    request_cpu_s: 10e-3,
     max_seqs: 256,
     max_batched_tokens: 8192,
     chunked_prefill: true,
@@ -205,6 +214,7 @@ const SGLANG: Engine = Engine {
     admission: Admission::SGLANG,
     overhead: SGLANG_OVERHEAD,
     request_overhead_s: 20e-3,
+    request_cpu_s: 0.0,
     max_seqs: 1024,
     max_batched_tokens: 8192,
     chunked_prefill: true,
@@ -217,6 +227,7 @@ const TRTLLM: Engine = Engine {
     admission: Admission::Reserve,
     overhead: TRTLLM_OVERHEAD,
     request_overhead_s: 40e-3,
+    request_cpu_s: 0.0,
     max_seqs: 2048,
     max_batched_tokens: 8192,
     chunked_prefill: false,
@@ -229,7 +240,7 @@ pub const KNOWN: &[Engine] = &[
         version: "0.6",
         scheduler: Scheduler::PrefillFirst,
         overhead: VLLM_0_6_OVERHEAD,
-        request_overhead_s: 50e-3,
+        request_overhead_s: 40e-3,
         chunked_prefill: false,
         ..VLLM_V1
     },

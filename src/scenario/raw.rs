@@ -218,6 +218,7 @@ pub struct LlmSettings {
     pub step_overhead: Option<Spanned<Duration>>,
     pub sequence_overhead: Option<Spanned<Duration>>,
     pub request_overhead: Option<Spanned<Duration>>,
+    pub request_cpu: Option<Spanned<Duration>>,
     /// `kernels` (the default where measured) or `roofline`.
     pub timing: Option<Spanned<String>>,
     /// vLLM's multi-step scheduling.

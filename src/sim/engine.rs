@@ -28,7 +28,7 @@ use super::SimError;
 use super::event::{Event, EventQueue, QueueRef};
 use super::metrics::Recorder;
 use super::result::RunResult;
-use super::scheduler::{LlmConfig, LlmReplica, Outcome};
+use super::scheduler::{Evicted, LlmConfig, LlmReplica, Outcome};
 use crate::fleet::{Batching, ServiceSampler, Serving};
 use crate::llm::Timing;
 use crate::rng::{Stream, substream};
@@ -108,6 +108,10 @@ struct ReplicaRt {
     llm: Option<Box<LlmReplica>>,
     /// The LLM iterations in flight.
     run: Run,
+    /// Requests in the LLM front end, with when each reaches the engine (in that order), and
+    /// when the front end is free again.
+    front: VecDeque<(u64, Evicted)>,
+    front_free: u64,
     state: ReplicaState,
     /// When a replica being provisioned is due to be ready.
     ready_at: u64,
@@ -134,6 +138,8 @@ impl ReplicaRt {
             busy: false,
             llm: llm.map(|c| Box::new(LlmReplica::new(c))),
             run: Run::default(),
+            front: VecDeque::new(),
+            front_free: 0,
             state,
             ready_at: 0,
             batch_end: u64::MAX,
@@ -377,6 +383,7 @@ impl<'s> Engine<'s> {
             match event {
                 Event::Arrival { workload } => self.on_arrival(workload as usize)?,
                 Event::BatchDone { replica } => self.on_batch_done(replica as usize),
+                Event::FrontEnd { replica } => self.llm_front_end_done(replica as usize),
                 Event::SharedBatchTimer { workload } => {
                     self.on_batch_timer(QueueRef::Shared(workload))
                 }

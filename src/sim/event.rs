@@ -33,6 +33,9 @@ pub enum Event {
     Arrival { workload: u32 },
     /// A replica finishes its batch.
     BatchDone { replica: u32 },
+    /// An LLM replica's front end has handled the requests due by now: they go to the engine
+    /// (stale if a reclaim emptied the front end).
+    FrontEnd { replica: u32 },
     /// The oldest request of a workload's shared queue has waited `max_wait`.
     SharedBatchTimer { workload: u32 },
     /// The oldest request of a replica's queue has waited `max_wait`.

@@ -41,6 +41,8 @@ pub struct LlmConfig {
     pub admission: Admission,
     /// The engine's front end per request, nanoseconds: added to the first token and the end.
     pub request_overhead_ns: u64,
+    /// Front-end CPU per request, nanoseconds, one request at a time before the engine sees it.
+    pub request_cpu_ns: u64,
     /// A decode run is not cut by an arrival before this many iterations (multi-step).
     pub scheduler_steps: u32,
 }
@@ -828,6 +830,7 @@ mod tests {
             scheduler: Scheduler::Mixed,
             admission: Admission::Preempt,
             request_overhead_ns: 0,
+            request_cpu_ns: 0,
             scheduler_steps: 1,
         }
     }
@@ -1094,6 +1097,7 @@ mod tests {
                 scheduler: if prefill_first { Scheduler::PrefillFirst } else { Scheduler::Mixed },
                 admission,
                 request_overhead_ns: 0,
+                request_cpu_ns: 0,
                 scheduler_steps: 1,
             });
             let (mut out, mut sampled, mut now, mut want) = (Vec::new(), 0u64, 0u64, 0u64);

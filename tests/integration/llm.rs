@@ -380,6 +380,45 @@ replicas = 1
     assert!(open.makespan.is_none());
 }
 
+/// The front end takes one request at a time: with 10 ms of CPU per request, a replica of a
+/// small model serves at most 100 requests a second however fast its GPU, and a batch of them
+/// waits in the front end (time to first token about half the run); without it, several times
+/// that.
+#[test]
+fn the_front_end_caps_the_request_rate() {
+    let run = |cpu: &str| {
+        let s = crate::support::parse(&format!(
+            r#"version = 1
+horizon = "1h"
+[models.m]
+architecture = "qwen3-0.6b"
+engine = "vllm"
+serving = {{ request_cpu = "{cpu}" }}
+[workloads.w]
+model = "m"
+arrival = {{ kind = "batch", count = 400 }}
+tokens = {{ input = {{ kind = "fixed", value = 64 }}, output = {{ kind = "fixed", value = 16 }} }}
+[pools.p]
+instance_type = "p5.4xlarge"
+region = "us-east-1"
+replicas = 1
+"#
+        ));
+        sim::run(&s, 1, None).unwrap()
+    };
+    let capped = run("10ms");
+    let rate = capped.total.get(Metric::Throughput);
+    assert!((90.0..=100.0).contains(&rate), "{rate} req/s");
+    let makespan_ms = capped.makespan.expect("offline").as_secs_f64() * 1e3;
+    let ttft = capped.total.get(Metric::TtftMean);
+    assert!(
+        (0.4..0.6).contains(&(ttft / makespan_ms)),
+        "TTFT {ttft} ms of a {makespan_ms} ms run"
+    );
+    let free = run("0s").total.get(Metric::Throughput);
+    assert!(free > 3.0 * rate, "{free} vs {rate} req/s");
+}
+
 /// A closed loop keeps its concurrency: one request in flight runs them back to back (the
 /// makespan is the sum of their latencies), and four never have more than four in the system.
 #[test]

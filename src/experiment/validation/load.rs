@@ -59,6 +59,8 @@ pub struct Overheads {
     pub step_s: f64,
     pub sequence_s: f64,
     pub request_s: f64,
+    /// Front-end CPU per request, one at a time.
+    pub request_cpu_s: f64,
 }
 
 /// How a row is timed.
@@ -124,10 +126,11 @@ pub fn scenario_text(r: &LoadRow, timing: Timing, overheads: Option<Overheads>) 
     }
     if let Some(o) = overheads {
         serving.push(format!(
-            "step_overhead = \"{}ns\", sequence_overhead = \"{}ns\", request_overhead = \"{}ns\"",
+            "step_overhead = \"{}ns\", sequence_overhead = \"{}ns\", request_overhead = \"{}ns\", request_cpu = \"{}ns\"",
             (o.step_s * 1e9).round(),
             (o.sequence_s * 1e9).round(),
-            (o.request_s * 1e9).round()
+            (o.request_s * 1e9).round(),
+            (o.request_cpu_s * 1e9).round()
         ));
     }
     format!(

@@ -384,6 +384,9 @@ impl Checker<'_> {
         if let Some(x) = secs(&s.request_overhead) {
             out.request_overhead_s = x;
         }
+        if let Some(x) = secs(&s.request_cpu) {
+            out.request_cpu_s = x;
+        }
         if let Some(v) = &s.timing {
             match v.get_ref().as_str() {
                 "kernels" => out.force_roofline = false,

@@ -417,6 +417,7 @@ impl Engine<'_> {
         let replica = &self.replicas[r];
         !replica.busy
             && replica.queue.items.is_empty()
+            && replica.front.is_empty()
             && replica.llm.as_ref().is_none_or(|l| !l.has_work())
     }
 

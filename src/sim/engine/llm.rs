@@ -32,6 +32,7 @@ pub(super) fn llm_config(serving: &LlmServing, workload: &Workload) -> LlmConfig
         scheduler: s.scheduler,
         admission: s.admission,
         request_overhead_ns: SimTime::from_secs_f64(s.request_overhead_s).0,
+        request_cpu_ns: SimTime::from_secs_f64(s.request_cpu_s).0,
         scheduler_steps: s.scheduler_steps,
     }
 }
@@ -66,6 +67,37 @@ impl Engine<'_> {
                 .unwrap_or_else(|| self.pick_llm_replica(w, prefix)),
             false => self.pick_llm_replica(w, prefix),
         };
+        let cpu = self.pools[self.replicas[r].pool as usize]
+            .llm_config
+            .map_or(0, |c| c.request_cpu_ns);
+        if cpu > 0 {
+            // The front end takes one request at a time; the engine sees it when it is done.
+            let replica = &mut self.replicas[r];
+            let due = replica.front_free.max(self.now) + cpu;
+            replica.front_free = due;
+            replica.front.push_back((due, e));
+            self.events
+                .push(SimTime(due), super::Event::FrontEnd { replica: r as u32 });
+            return;
+        }
+        self.llm_enqueue(w, r, e);
+    }
+
+    /// Replica `r`'s front end is done with the requests due by now: they go to its engine.
+    pub(super) fn llm_front_end_done(&mut self, r: usize) {
+        let w = self.replicas[r].workload as usize;
+        while let Some(&(due, _)) = self.replicas[r].front.front() {
+            if due > self.now {
+                break;
+            }
+            let (_, e) = self.replicas[r].front.pop_front().expect("a request");
+            self.llm_enqueue(w, r, e);
+        }
+    }
+
+    /// Request `e` of workload `w` joins replica `r`'s engine queue, or fails if it is full.
+    fn llm_enqueue(&mut self, w: usize, r: usize, e: Evicted) {
+        let req = e.req;
         let capacity = self.workloads[w].capacity;
         let llm = self.replicas[r].llm.as_mut().expect("an LLM replica");
         if llm.waiting_len() >= capacity || !llm.enqueue_retry(e) {

@@ -9,6 +9,7 @@ use rand_distr::Distribution;
 use super::elastic::ReplicaState;
 use super::{Engine, Event};
 use crate::fleet::Replacement;
+use crate::sim::scheduler::Evicted;
 use crate::units::SimTime;
 
 impl Engine<'_> {
@@ -211,9 +212,11 @@ impl Engine<'_> {
         let reported = self.replicas[r].run.kv_reported;
         self.rec.kv_blocks(p, reported, 0, self.now);
         self.replicas[r].run.kv_reported = 0;
+        let queued: Vec<Evicted> = self.replicas[r].front.drain(..).map(|(_, e)| e).collect();
+        self.replicas[r].front_free = 0;
         self.stop(r);
         self.report_fleet(p);
-        for e in lost {
+        for e in lost.into_iter().chain(queued) {
             self.rec.retried(w, e.req.arrival.0, self.now);
             self.llm_place(w, e);
         }
