@@ -215,6 +215,7 @@ fn mean_pool(ps: &[&PoolStats]) -> PoolStats {
         utilization: m(|p| p.utilization),
         output_tokens_per_second_per_replica: m(|p| p.output_tokens_per_second_per_replica),
         output_tokens_per_second_per_gpu: m(|p| p.output_tokens_per_second_per_gpu),
+        requests_per_second_per_replica: m(|p| p.requests_per_second_per_replica),
         kv_utilization: m(|p| p.kv_utilization),
         gpu_hours_busy: m(|p| p.gpu_hours_busy),
         gpu_hours_idle: m(|p| p.gpu_hours_idle),

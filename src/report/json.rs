@@ -232,6 +232,17 @@ fn serving(root: &mut Map<String, Value>, sc: &Scenario, s: &Summary) {
                     "output_tokens_per_second_per_gpu".into(),
                     json!(ps.output_tokens_per_second_per_gpu),
                 );
+                obj.insert(
+                    "requests_per_second_per_replica".into(),
+                    json!(ps.requests_per_second_per_replica),
+                );
+                // The front end's CPU per request, and the share of its time that took.
+                let cpu = l.settings.request_cpu_s;
+                obj.insert("request_cpu_ms".into(), json!(cpu * 1e3));
+                obj.insert(
+                    "front_end_utilization".into(),
+                    json!((cpu > 0.0).then_some(ps.requests_per_second_per_replica * cpu)),
+                );
             }
             pool
         })

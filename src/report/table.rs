@@ -404,7 +404,7 @@ fn llm_rows(out: &mut String, sc: &crate::scenario::Scenario, s: &crate::experim
     if !line.is_empty() {
         let _ = writeln!(out, "{:<14} prefix cache hits: {line}", "");
     }
-    for p in &sc.pools {
+    for (p, ps) in sc.pools.iter().zip(&s.pools) {
         if let Serving::Llm(l) = &p.serving
             && (l.table.is_some() || l.settings.engine != crate::llm::Engine::GENERIC)
         {
@@ -416,6 +416,24 @@ fn llm_rows(out: &mut String, sc: &crate::scenario::Scenario, s: &crate::experim
                 l.settings.engine.label(),
                 l.timing
             );
+            // A front end that handles one request at a time caps the replica's request rate.
+            let cpu = l.settings.request_cpu_s;
+            if cpu > 0.0 {
+                let busy = ps.requests_per_second_per_replica * cpu;
+                let short = |x: f64| {
+                    let s = format!("{x:.2}");
+                    s.trim_end_matches('0').trim_end_matches('.').to_string()
+                };
+                let _ = writeln!(
+                    out,
+                    "{:<14} pool {} front end {:.0}% busy ({} ms per request: at most {} req/s per replica)",
+                    "",
+                    p.name,
+                    busy * 100.0,
+                    short(cpu * 1e3),
+                    short(1.0 / cpu)
+                );
+            }
         }
     }
     out.push('\n');

@@ -142,6 +142,8 @@ struct PoolRec {
     /// KV-cache blocks of one replica (zero for request-level pools).
     kv_per_replica: u64,
     output_tokens: u64,
+    /// LLM requests finished in the window.
+    requests: u64,
 }
 
 /// An elastic pool's replicas serving (or draining) and starting, and the instances it pays.
@@ -234,6 +236,7 @@ impl Recorder {
                     Serving::Requests(_) => 0,
                 },
                 output_tokens: 0,
+                requests: 0,
             })
             .collect();
         let offline = !s.workloads.is_empty() && s.workloads.iter().all(|w| w.arrival.is_offline());
@@ -643,6 +646,11 @@ impl Recorder {
                     utilization: p.busy.window as f64 / p.replicas.window as f64,
                     output_tokens_per_second_per_replica: if p.kv_per_replica > 0 {
                         out_per_replica_s
+                    } else {
+                        f64::NAN
+                    },
+                    requests_per_second_per_replica: if p.kv_per_replica > 0 {
+                        p.requests as f64 / (p.replicas.window as f64 / 1e9)
                     } else {
                         f64::NAN
                     },

@@ -261,6 +261,9 @@ pub struct PoolStats {
     /// LLM pools: output tokens per second per replica, and per GPU; mean KV-cache use.
     pub output_tokens_per_second_per_replica: f64,
     pub output_tokens_per_second_per_gpu: f64,
+    /// LLM pools: requests finished per second per replica (what a front end of limited CPU
+    /// caps).
+    pub requests_per_second_per_replica: f64,
     pub kv_utilization: f64,
     pub gpu_hours_busy: f64,
     pub gpu_hours_idle: f64,

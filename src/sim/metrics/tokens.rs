@@ -80,6 +80,7 @@ impl Recorder {
             return;
         }
         self.pools[pool].output_tokens += u64::from(output);
+        self.pools[pool].requests += 1;
         let rec = &mut self.workloads[w];
         rec.tokens.input += u64::from(input);
         rec.tokens.output += u64::from(output);
