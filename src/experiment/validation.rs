@@ -146,7 +146,9 @@ pub fn predict_engine(m: &Measurement, engine: &str, roofline: bool) -> Result<f
         )
         .replacen(
             "max_model_len = ",
-            &format!("request_overhead = \"0s\", timing = \"{timing}\", max_model_len = "),
+            &format!(
+                "request_overhead = \"0s\", request_cpu = \"0s\", timing = \"{timing}\", max_model_len = "
+            ),
             1,
         );
     let s = scenario::parse(&text, &format!("{}.toml", m.id), Path::new("."), &[])
