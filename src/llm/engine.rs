@@ -22,10 +22,13 @@
 //! `request_overhead`. vLLM's front end also spends 10 ms of CPU per request, one request at a
 //! time (its API server is one process; 0.6 assumed alike): kvcached's offline run of Qwen3 0.6B
 //! on an H100 is capped at 95 req/s by it, and its times to first token and per output token
-//! follow. A version without rows of its own takes its family's fitted neighbour (vLLM 0.19 and
-//! 0.24 that of 0.11, SGLang 0.4 that of 0.5, TensorRT-LLM 1.x that of 1.2); TensorRT-LLM 0.16 has
-//! only an offline row, which cannot tell CPU time from scheduling, and keeps a tenth of a
-//! V0-style engine's cost (Vidur's profiles: 1.4 ms per step plus 0.15 ms per sequence).
+//! follow. vLLM 0.6 schedules every step as a V0 engine does (Vidur's profiles: 1.4 ms plus
+//! 0.15 ms per sequence), or, with multi-step scheduling, the fitted cost at ten steps per
+//! scheduling, linear in 1 / steps between: Lambda's single-step runs (held out) land within
+//! 12 % on throughput. A version without rows of its own takes its family's fitted neighbour
+//! (vLLM 0.19 and 0.24 that of 0.11, SGLang 0.4 that of 0.5, TensorRT-LLM 1.x that of 1.2);
+//! TensorRT-LLM 0.16 has only an offline row, which cannot tell CPU time from scheduling, and
+//! keeps a tenth of the V0 engine's cost.
 
 use super::ops::StepOverhead;
 
@@ -134,7 +137,11 @@ pub struct Engine {
     pub version: &'static str,
     pub scheduler: Scheduler,
     pub admission: Admission,
+    /// CPU per step at one step per scheduling.
     pub overhead: StepOverhead,
+    /// With multi-step scheduling (vLLM 0.6): the CPU per step measured at this many steps per
+    /// scheduling; between, linear in 1 / steps (what is spread over the steps shrinks so).
+    pub multi_step: Option<(u32, StepOverhead)>,
     /// Front end per request (HTTP, tokenization, detokenizing the last token), seconds: added
     /// to time to first token and to end-to-end latency.
     pub request_overhead_s: f64,
@@ -147,7 +154,13 @@ pub struct Engine {
     pub chunked_prefill: bool,
 }
 
-/// vLLM 0.6 with multi-step scheduling, fitted.
+/// A V0-style engine scheduling every step (Vidur's profiles of vLLM V0 on an A100: scheduling,
+/// sampling and output processing).
+const V0_OVERHEAD: StepOverhead = StepOverhead {
+    fixed_s: 1.4e-3,
+    per_seq_s: 0.15e-3,
+};
+/// vLLM 0.6 with ten steps per scheduling (`--num-scheduler-steps 10`), fitted.
 const VLLM_0_6_OVERHEAD: StepOverhead = StepOverhead {
     fixed_s: 0.75e-3,
     per_seq_s: 40e-6,
@@ -187,6 +200,7 @@ const GENERIC: Engine = Engine {
         fixed_s: 0.0,
         per_seq_s: 0.0,
     },
+    multi_step: None,
     request_overhead_s: 0.0,
     request_cpu_s: 0.0,
     max_seqs: 256,
@@ -200,6 +214,7 @@ const VLLM_V1: Engine = Engine {
     scheduler: Scheduler::Mixed,
     admission: Admission::Preempt,
     overhead: VLLM_V1_OVERHEAD,
+    multi_step: None,
     request_overhead_s: 40e-3,
     request_cpu_s: 10e-3,
     max_seqs: 256,
@@ -213,6 +228,7 @@ const SGLANG: Engine = Engine {
     scheduler: Scheduler::PrefillFirst,
     admission: Admission::SGLANG,
     overhead: SGLANG_OVERHEAD,
+    multi_step: None,
     request_overhead_s: 20e-3,
     request_cpu_s: 0.0,
     max_seqs: 1024,
@@ -226,6 +242,7 @@ const TRTLLM: Engine = Engine {
     scheduler: Scheduler::Mixed,
     admission: Admission::Reserve,
     overhead: TRTLLM_OVERHEAD,
+    multi_step: None,
     request_overhead_s: 40e-3,
     request_cpu_s: 0.0,
     max_seqs: 2048,
@@ -239,7 +256,8 @@ pub const KNOWN: &[Engine] = &[
     Engine {
         version: "0.6",
         scheduler: Scheduler::PrefillFirst,
-        overhead: VLLM_0_6_OVERHEAD,
+        overhead: V0_OVERHEAD,
+        multi_step: Some((10, VLLM_0_6_OVERHEAD)),
         request_overhead_s: 40e-3,
         chunked_prefill: false,
         ..VLLM_V1
@@ -299,6 +317,22 @@ impl Engine {
         }
     }
 
+    /// CPU per step with `steps` decode steps per scheduling.
+    pub fn overhead_at(&self, steps: u32) -> StepOverhead {
+        match self.multi_step {
+            Some((k, multi)) if steps == k => multi,
+            Some((k, multi)) if steps > 1 && k > 1 => {
+                let t = (1.0 - 1.0 / f64::from(steps)) / (1.0 - 1.0 / f64::from(k));
+                let at = |one: f64, many: f64| (one + t * (many - one)).max(0.0);
+                StepOverhead {
+                    fixed_s: at(self.overhead.fixed_s, multi.fixed_s),
+                    per_seq_s: at(self.overhead.per_seq_s, multi.per_seq_s),
+                }
+            }
+            _ => self.overhead,
+        }
+    }
+
     /// Whether kernel tables time its steps (where the GPU was measured under this engine): all
     /// but the engine-agnostic default.
     pub fn has_kernels(&self) -> bool {
@@ -336,5 +370,24 @@ mod tests {
             Engine::find(EngineKind::Generic, None).unwrap(),
             Engine::GENERIC
         );
+    }
+
+    #[test]
+    fn multi_step_scheduling_spreads_cpu_over_the_steps() {
+        let v06 = Engine::find(EngineKind::Vllm, Some("0.6")).unwrap();
+        let (one, five, ten) = (v06.overhead_at(1), v06.overhead_at(5), v06.overhead_at(10));
+        assert_eq!(one, v06.overhead);
+        assert_eq!(ten, v06.multi_step.unwrap().1);
+        for (a, b, c) in [
+            (one.fixed_s, five.fixed_s, ten.fixed_s),
+            (one.per_seq_s, five.per_seq_s, ten.per_seq_s),
+        ] {
+            assert!(a > b && b > c, "{a} {b} {c}");
+            // Linear in 1 / steps: five steps is 8/9 of the way from one step to ten.
+            assert!((b - (a + (c - a) * 8.0 / 9.0)).abs() < 1e-12);
+        }
+        // Engines without multi-step scheduling keep their cost.
+        let v1 = Engine::find(EngineKind::Vllm, None).unwrap();
+        assert_eq!(v1.overhead_at(10), v1.overhead);
     }
 }

@@ -373,6 +373,12 @@ impl Checker<'_> {
                 ),
             }
         }
+        if let Some(n) = self.count(&s.scheduler_steps, "scheduler_steps", 1, 64) {
+            out.scheduler_steps = n;
+        }
+        // The engine's CPU per step at this schedule: multi-step scheduling spreads part of it
+        // over the steps scheduled together.
+        out.overhead = out.engine.overhead_at(out.scheduler_steps);
         let secs =
             |d: &Option<Spanned<raw::Duration>>| d.as_ref().map(|d| d.get_ref().0.as_secs_f64());
         if let Some(x) = secs(&s.step_overhead) {
@@ -396,9 +402,6 @@ impl Checker<'_> {
                     format!("`timing` is \"kernels\" or \"roofline\", got {other:?}"),
                 ),
             }
-        }
-        if let Some(n) = self.count(&s.scheduler_steps, "scheduler_steps", 1, 64) {
-            out.scheduler_steps = n;
         }
         (self.problems.len() == before).then_some(out)
     }
