@@ -419,6 +419,39 @@ replicas = 1
     assert!(free > 3.0 * rate, "{free} vs {rate} req/s");
 }
 
+/// Requests waiting in the front end count against the replica's queue: a batch of 400 into a
+/// queue of 50 keeps 50 and turns the rest away, as it would without a front end.
+#[test]
+fn the_front_end_counts_against_the_queue() {
+    let run = |cpu: &str| {
+        let s = crate::support::parse(&format!(
+            r#"version = 1
+horizon = "1h"
+[models.m]
+architecture = "qwen3-0.6b"
+engine = "vllm"
+serving = {{ request_cpu = "{cpu}" }}
+[workloads.w]
+model = "m"
+arrival = {{ kind = "batch", count = 400 }}
+tokens = {{ input = {{ kind = "fixed", value = 64 }}, output = {{ kind = "fixed", value = 16 }} }}
+dispatch = {{ queue_capacity = 50 }}
+[pools.p]
+instance_type = "p5.4xlarge"
+region = "us-east-1"
+replicas = 1
+"#
+        ));
+        sim::run(&s, 1, None).unwrap().total
+    };
+    for cpu in ["10ms", "0s"] {
+        let t = run(cpu);
+        let (done, dropped) = (t.get(Metric::Completed), t.get(Metric::Dropped));
+        assert_eq!(done + dropped, 400.0, "{cpu}");
+        assert!((50.0..=60.0).contains(&done), "{cpu}: {done} served");
+    }
+}
+
 /// A closed loop keeps its concurrency: one request in flight runs them back to back (the
 /// makespan is the sum of their latencies), and four never have more than four in the system.
 #[test]

@@ -72,6 +72,14 @@ impl Engine<'_> {
             .map_or(0, |c| c.request_cpu_ns);
         if cpu > 0 {
             // The front end takes one request at a time; the engine sees it when it is done.
+            // Requests in it count against the replica's queue.
+            let replica = &self.replicas[r];
+            let queued = replica.front.len() + replica.llm.as_ref().map_or(0, |l| l.waiting_len());
+            if queued >= self.workloads[w].capacity {
+                self.rec.failed(w, e.req.arrival.0, self.now, false);
+                self.closed_loop_next(w, self.now + self.front_end(w));
+                return;
+            }
             let replica = &mut self.replicas[r];
             let due = replica.front_free.max(self.now) + cpu;
             replica.front_free = due;
