@@ -380,15 +380,11 @@ replicas = 1
     assert!(open.makespan.is_none());
 }
 
-/// The front end takes one request at a time: with 10 ms of CPU per request, a replica of a
-/// small model serves at most 100 requests a second however fast its GPU, and a batch of them
-/// waits in the front end (time to first token about half the run); without it, several times
-/// that.
-#[test]
-fn the_front_end_caps_the_request_rate() {
-    let run = |cpu: &str| {
-        let s = crate::support::parse(&format!(
-            r#"version = 1
+/// A batch of 400 small requests to one replica of Qwen3 0.6B under vLLM, with `cpu` of front
+/// end per request and `dispatch` settings.
+fn front_end_run(cpu: &str, dispatch: &str) -> headroom::sim::RunResult {
+    let s = crate::support::parse(&format!(
+        r#"version = 1
 horizon = "1h"
 [models.m]
 architecture = "qwen3-0.6b"
@@ -398,15 +394,23 @@ serving = {{ request_cpu = "{cpu}" }}
 model = "m"
 arrival = {{ kind = "batch", count = 400 }}
 tokens = {{ input = {{ kind = "fixed", value = 64 }}, output = {{ kind = "fixed", value = 16 }} }}
+dispatch = {{ {dispatch} }}
 [pools.p]
 instance_type = "p5.4xlarge"
 region = "us-east-1"
 replicas = 1
 "#
-        ));
-        sim::run(&s, 1, None).unwrap()
-    };
-    let capped = run("10ms");
+    ));
+    sim::run(&s, 1, None).unwrap()
+}
+
+/// The front end takes one request at a time: with 10 ms of CPU per request, a replica of a
+/// small model serves at most 100 requests a second however fast its GPU, and a batch of them
+/// waits in the front end (time to first token about half the run); without it, several times
+/// that.
+#[test]
+fn the_front_end_caps_the_request_rate() {
+    let capped = front_end_run("10ms", "");
     let rate = capped.total.get(Metric::Throughput);
     assert!((90.0..=100.0).contains(&rate), "{rate} req/s");
     let makespan_ms = capped.makespan.expect("offline").as_secs_f64() * 1e3;
@@ -415,7 +419,7 @@ replicas = 1
         (0.4..0.6).contains(&(ttft / makespan_ms)),
         "TTFT {ttft} ms of a {makespan_ms} ms run"
     );
-    let free = run("0s").total.get(Metric::Throughput);
+    let free = front_end_run("0s", "").total.get(Metric::Throughput);
     assert!(free > 3.0 * rate, "{free} vs {rate} req/s");
 }
 
@@ -423,29 +427,8 @@ replicas = 1
 /// queue of 50 keeps 50 and turns the rest away, as it would without a front end.
 #[test]
 fn the_front_end_counts_against_the_queue() {
-    let run = |cpu: &str| {
-        let s = crate::support::parse(&format!(
-            r#"version = 1
-horizon = "1h"
-[models.m]
-architecture = "qwen3-0.6b"
-engine = "vllm"
-serving = {{ request_cpu = "{cpu}" }}
-[workloads.w]
-model = "m"
-arrival = {{ kind = "batch", count = 400 }}
-tokens = {{ input = {{ kind = "fixed", value = 64 }}, output = {{ kind = "fixed", value = 16 }} }}
-dispatch = {{ queue_capacity = 50 }}
-[pools.p]
-instance_type = "p5.4xlarge"
-region = "us-east-1"
-replicas = 1
-"#
-        ));
-        sim::run(&s, 1, None).unwrap().total
-    };
     for cpu in ["10ms", "0s"] {
-        let t = run(cpu);
+        let t = front_end_run(cpu, "queue_capacity = 50").total;
         let (done, dropped) = (t.get(Metric::Completed), t.get(Metric::Dropped));
         assert_eq!(done + dropped, 400.0, "{cpu}");
         assert!((50.0..=60.0).contains(&done), "{cpu}: {done} served");
