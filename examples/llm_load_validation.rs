@@ -230,6 +230,7 @@ fn main() {
                 "latency p99",
                 "throughput",
                 "offline throughput",
+                "capacity at the SLO",
                 "all",
             ] {
                 let e: Vec<f64> = rows
@@ -241,7 +242,10 @@ fn main() {
                         "latency means and medians" => {
                             r.metric.contains("_ms") && !r.metric.contains("_p99_")
                         }
-                        "throughput" => !r.metric.contains("_ms"),
+                        "capacity at the SLO" => r.metric.starts_with("max_users@"),
+                        "throughput" => {
+                            !r.metric.contains("_ms") && !r.metric.starts_with("max_users@")
+                        }
                         "offline throughput" => !r.metric.contains("_ms") && r.arrival == "batch",
                         _ => true,
                     })

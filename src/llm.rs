@@ -57,6 +57,9 @@ pub struct Settings {
     /// Decode iterations scheduled at once (vLLM's `num_scheduler_steps`, 0.6 to 0.7): prompts
     /// that arrive meanwhile wait for all of them.
     pub scheduler_steps: u32,
+    /// Whether the scenario set `max_seqs` and `max_batched_tokens` (else they follow the engine's
+    /// defaults for the pool's GPU).
+    pub step_limits_given: (bool, bool),
 }
 
 impl Settings {
@@ -89,6 +92,24 @@ impl Settings {
             request_cpu_s: engine.request_cpu_s,
             force_roofline: false,
             scheduler_steps: 1,
+            step_limits_given: (false, false),
         }
+    }
+
+    /// These settings on `gpu`: the engine's larger steps on a large GPU, where the scenario did
+    /// not set them.
+    pub fn on_gpu(mut self, gpu: &GpuSpec) -> Settings {
+        if let Some((seqs, tokens)) = self.engine.large_gpu_batch
+            && gpu.memory_gib >= 70.0
+            && !gpu.gpu_model.to_ascii_uppercase().starts_with("A100")
+        {
+            if !self.step_limits_given.0 {
+                self.max_seqs = seqs;
+            }
+            if !self.step_limits_given.1 {
+                self.max_batched_tokens = tokens;
+            }
+        }
+        self
     }
 }

@@ -7,8 +7,9 @@
 //! no CPU overheads, as headroom modelled every engine before engines were named.
 //!
 //! Default settings follow each engine's documented defaults (sources in
-//! `docs/llm-capacity-notes.md`): vLLM V1 schedules 256 sequences and 8,192 tokens per step with
-//! chunked prefill; vLLM V0 runs whole prompts first; SGLang prefills first in chunks of 8,192
+//! `docs/llm-capacity-notes.md` and vLLM's `arg_utils.py`): vLLM V1's API server schedules 1,024
+//! sequences and 8,192 tokens per step with chunked prefill on a GPU of 70 GiB or more other than
+//! the A100, else 256 and 2,048; vLLM V0 runs whole prompts first; SGLang prefills first in chunks of 8,192
 //! tokens and admits by its new-token ratio (0.7 decaying to 0.14 over 600 steps); TensorRT-LLM
 //! mixes context and generation in one step with 8,192 tokens and 2,048 sequences and reserves
 //! each request's whole KV at admission (GUARANTEED_NO_EVICT).
@@ -19,10 +20,13 @@
 //! where the rows can tell it apart: the cost per step needs a time per output token at low load,
 //! its growth with sequences a second run at another load, the front end a time to first token.
 //! The front end includes the sources' HTTP clients and gateways; a leaner deployment sets
-//! `request_overhead`. vLLM's front end also spends 10 ms of CPU per request, one request at a
-//! time (its API server is one process; 0.6 assumed alike): kvcached's offline run of Qwen3 0.6B
-//! on an H100 is capped at 95 req/s by it, and its times to first token and per output token
-//! follow. vLLM 0.6 schedules every step as a V0 engine does (Vidur's profiles: 1.4 ms plus
+//! `request_overhead`. vLLM's front end up to 0.19 also spends 10 ms of CPU per request, one
+//! request at a time (its API server is one process; 0.6 and 0.11 assumed alike): kvcached's
+//! offline run of Qwen3 0.6B on an H100 under 0.19 is capped at 95 req/s by it, and its times to
+//! first token and per output token follow. Under 0.30, silybench's closed loops of up to 472
+//! users meet a 2 s p99 time to first token, which a serial front end of more than about 4 ms
+//! per request could not: 0.24 (the newest known) has no front-end limit, and its delay is 0.11's
+//! fitted 40 ms plus 10 ms. vLLM 0.6 schedules every step as a V0 engine does (Vidur's profiles: 1.4 ms plus
 //! 0.15 ms per sequence), or, with multi-step scheduling, the fitted cost at ten steps per
 //! scheduling, linear in 1 / steps between: Lambda's single-step runs (held out) land within
 //! 12 % on throughput. A version without rows of its own takes its family's fitted neighbour
@@ -151,6 +155,9 @@ pub struct Engine {
     pub request_cpu_s: f64,
     pub max_seqs: u32,
     pub max_batched_tokens: u32,
+    /// Sequences and tokens per step on a GPU of 70 GiB or more other than the A100, where the
+    /// engine defaults to larger steps (vLLM V1's API server: 1,024 and 8,192).
+    pub large_gpu_batch: Option<(u32, u32)>,
     pub chunked_prefill: bool,
 }
 
@@ -205,6 +212,7 @@ const GENERIC: Engine = Engine {
     request_cpu_s: 0.0,
     max_seqs: 256,
     max_batched_tokens: 8192,
+    large_gpu_batch: None,
     chunked_prefill: true,
 };
 
@@ -215,11 +223,20 @@ const VLLM_V1: Engine = Engine {
     admission: Admission::Preempt,
     overhead: VLLM_V1_OVERHEAD,
     multi_step: None,
+    request_overhead_s: 50e-3,
+    request_cpu_s: 0.0,
+    max_seqs: 256,
+    max_batched_tokens: 2048,
+    large_gpu_batch: Some((1024, 8192)),
+    chunked_prefill: true,
+};
+
+/// vLLM V1 up to 0.19, whose API server took 10 ms of CPU per request, one at a time (the
+/// fitted delay drops by as much, so low-load times stay).
+const VLLM_V1_SERIAL_FRONT_END: Engine = Engine {
     request_overhead_s: 40e-3,
     request_cpu_s: 10e-3,
-    max_seqs: 256,
-    max_batched_tokens: 8192,
-    chunked_prefill: true,
+    ..VLLM_V1
 };
 
 const SGLANG: Engine = Engine {
@@ -233,6 +250,7 @@ const SGLANG: Engine = Engine {
     request_cpu_s: 0.0,
     max_seqs: 1024,
     max_batched_tokens: 8192,
+    large_gpu_batch: None,
     chunked_prefill: true,
 };
 
@@ -247,6 +265,7 @@ const TRTLLM: Engine = Engine {
     request_cpu_s: 0.0,
     max_seqs: 2048,
     max_batched_tokens: 8192,
+    large_gpu_batch: None,
     chunked_prefill: false,
 };
 
@@ -259,16 +278,20 @@ pub const KNOWN: &[Engine] = &[
         overhead: V0_OVERHEAD,
         multi_step: Some((10, VLLM_0_6_OVERHEAD)),
         request_overhead_s: 40e-3,
+        request_cpu_s: 10e-3,
         chunked_prefill: false,
+        // V0 ran a prompt whole, in a step of up to max(max_model_len, 2,048) tokens.
+        max_batched_tokens: 8192,
+        large_gpu_batch: None,
         ..VLLM_V1
     },
     Engine {
         version: "0.11",
-        ..VLLM_V1
+        ..VLLM_V1_SERIAL_FRONT_END
     },
     Engine {
         version: "0.19",
-        ..VLLM_V1
+        ..VLLM_V1_SERIAL_FRONT_END
     },
     VLLM_V1,
     Engine {

@@ -42,7 +42,8 @@ pub struct LoadRow {
     /// Extra `serving` fields, TOML (`max_seqs = 512, ...`).
     pub serving: String,
     /// `ttft_mean_ms`, `ttft_p50_ms`, `ttft_p99_ms`, `tpot_mean_ms`, `tpot_p50_ms`, `tpot_p99_ms`,
-    /// `req_s`, `output_tok_s` or `e2e_p50_ms`.
+    /// `req_s`, `output_tok_s` or `e2e_p50_ms`; or a capacity at an SLO,
+    /// `max_users@ttft_p99=2000,tpot_p50=50` (the most users of a closed loop within both, ms).
     pub metric: String,
     pub value: f64,
 }
@@ -184,6 +185,68 @@ pub fn quantity(r: &LoadRow, t: &Stats) -> Result<f64, String> {
     })
 }
 
+/// The SLO of a capacity row, `max_users@ttft_p99=2000,tpot_p50=50` (milliseconds): the most
+/// users a closed loop can have while both hold.
+fn capacity_slo(metric: &str) -> Option<(f64, f64)> {
+    let spec = metric.strip_prefix("max_users@")?;
+    let (mut ttft, mut tpot) = (f64::INFINITY, f64::INFINITY);
+    for part in spec.split(',') {
+        let (k, v) = part.split_once('=')?;
+        let v: f64 = v.parse().ok()?;
+        match k {
+            "ttft_p99" => ttft = v,
+            "tpot_p50" => tpot = v,
+            _ => return None,
+        }
+    }
+    Some((ttft, tpot))
+}
+
+/// Whether a closed loop of `users` meets the SLO, as the source measured it: five requests per
+/// user (at least 50).
+fn meets(
+    r: &LoadRow,
+    users: u64,
+    slo: (f64, f64),
+    timing: Timing,
+    o: Option<Overheads>,
+) -> Result<bool, String> {
+    let mut at = r.clone();
+    at.arrival = "closed".into();
+    at.load = users as f64;
+    at.requests = (5 * users).max(50);
+    let text = scenario_text(&at, timing, o);
+    let s = scenario::parse(&text, &format!("{}.toml", r.id), Path::new("."), &[])
+        .map_err(|e| format!("{}: {e}", r.id))?;
+    let t = sim::run(&s, 1, None)
+        .map_err(|e| format!("{}: {e}", r.id))?
+        .total;
+    Ok(t.get(Metric::TtftP99) <= slo.0 && t.get(Metric::TpotP50) <= slo.1)
+}
+
+/// The most users (1 to 512) a closed loop of row `r` can have within `slo`, by bisection (0 if
+/// one user misses it).
+fn capacity(
+    r: &LoadRow,
+    slo: (f64, f64),
+    timing: Timing,
+    o: Option<Overheads>,
+) -> Result<f64, String> {
+    if !meets(r, 1, slo, timing, o)? {
+        return Ok(0.0);
+    }
+    let (mut lo, mut hi) = (1u64, 513u64);
+    while hi - lo > 1 {
+        let mid = (lo + hi) / 2;
+        if meets(r, mid, slo, timing, o)? {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    Ok(lo as f64)
+}
+
 /// Runs each distinct scenario of `rows` once and predicts every row; `overheads` per engine
 /// and version (`vllm 0.11`) replace the defaults where given.
 pub fn predict(
@@ -197,6 +260,9 @@ pub fn predict(
             let o = overheads
                 .get(&format!("{} {}", r.engine, r.version))
                 .copied();
+            if let Some(slo) = capacity_slo(&r.metric) {
+                return capacity(r, slo, timing, o);
+            }
             let text = scenario_text(r, timing, o);
             if !runs.contains_key(&text) {
                 let s = scenario::parse(&text, &format!("{}.toml", r.id), Path::new("."), &[])

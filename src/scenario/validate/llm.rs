@@ -245,6 +245,7 @@ impl Checker<'_> {
                     max_model_len_default,
                     i64::from(max_context),
                 )?,
+                step_limits_given: (s.max_seqs.is_some(), s.max_batched_tokens.is_some()),
                 ..self.engine_overrides(s, d)?
             };
             if !settings.chunked_prefill && settings.max_batched_tokens < settings.max_model_len {

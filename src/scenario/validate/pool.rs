@@ -437,7 +437,7 @@ impl Checker<'_> {
             tp,
             efficiency,
         };
-        let s = llm.settings;
+        let s = llm.settings.on_gpu(&roofline.gpu);
         match roofline.memory_plan(
             s.gpu_memory_utilization,
             u64::from(s.max_batched_tokens),
