@@ -112,6 +112,8 @@ struct ReplicaRt {
     /// when the front end is free again.
     front: VecDeque<(u64, Evicted)>,
     front_free: u64,
+    /// Prompt plus output tokens of the requests in the front end (for routing).
+    front_tokens: u64,
     state: ReplicaState,
     /// When a replica being provisioned is due to be ready.
     ready_at: u64,
@@ -140,6 +142,7 @@ impl ReplicaRt {
             run: Run::default(),
             front: VecDeque::new(),
             front_free: 0,
+            front_tokens: 0,
             state,
             ready_at: 0,
             batch_end: u64::MAX,

@@ -10,6 +10,11 @@ use crate::workload::{Arrival, Policy, Request, Workload};
 
 use rand::RngExt;
 
+/// Prompt plus output tokens of request `e`.
+fn tokens(e: &Evicted) -> u64 {
+    u64::from(e.req.input_tokens) + u64::from(e.req.output_tokens)
+}
+
 /// Most iterations planned as one decode run (the run ends early at the first arrival anyway).
 pub(super) const MAX_RUN: u32 = 4096;
 
@@ -83,6 +88,7 @@ impl Engine<'_> {
             let replica = &mut self.replicas[r];
             let due = replica.front_free.max(self.now) + cpu;
             replica.front_free = due;
+            replica.front_tokens += tokens(&e);
             replica.front.push_back((due, e));
             self.events
                 .push(SimTime(due), super::Event::FrontEnd { replica: r as u32 });
@@ -99,6 +105,7 @@ impl Engine<'_> {
                 break;
             }
             let (_, e) = self.replicas[r].front.pop_front().expect("a request");
+            self.replicas[r].front_tokens -= tokens(&e);
             self.llm_enqueue(w, r, e);
         }
     }
@@ -309,12 +316,16 @@ impl Engine<'_> {
     /// The replica for a request of LLM workload `w` (whose prompt has `prefix` block hashes).
     fn pick_llm_replica(&mut self, w: usize, prefix: Option<&[u64]>) -> usize {
         let n = self.workloads[w].replicas.len();
+        // What a router that knows request sizes sees: the engine's requests and those still in
+        // its front end.
         let outstanding = |e: &Self, r: u32| {
-            e.replicas[r as usize]
+            let replica = &e.replicas[r as usize];
+            replica
                 .llm
                 .as_ref()
                 .expect("an LLM replica")
                 .outstanding_tokens()
+                + replica.front_tokens
         };
         let chosen = match self.workloads[w].policy {
             Policy::RoundRobin => {

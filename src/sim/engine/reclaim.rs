@@ -214,6 +214,7 @@ impl Engine<'_> {
         self.replicas[r].run.kv_reported = 0;
         let queued: Vec<Evicted> = self.replicas[r].front.drain(..).map(|(_, e)| e).collect();
         self.replicas[r].front_free = 0;
+        self.replicas[r].front_tokens = 0;
         self.stop(r);
         self.report_fleet(p);
         for e in lost.into_iter().chain(queued) {
