@@ -215,13 +215,17 @@ fn meets(
     at.arrival = "closed".into();
     at.load = users as f64;
     at.requests = (5 * users).max(50);
-    let text = scenario_text(&at, timing, o);
-    let s = scenario::parse(&text, &format!("{}.toml", r.id), Path::new("."), &[])
-        .map_err(|e| format!("{}: {e}", r.id))?;
-    let t = sim::run(&s, 1, None)
-        .map_err(|e| format!("{}: {e}", r.id))?
-        .total;
+    let t = run(r, &scenario_text(&at, timing, o))?;
     Ok(t.get(Metric::TtftP99) <= slo.0 && t.get(Metric::TpotP50) <= slo.1)
+}
+
+/// The totals of one run of scenario `text`, rerunning row `r`.
+fn run(r: &LoadRow, text: &str) -> Result<Stats, String> {
+    let s = scenario::parse(text, &format!("{}.toml", r.id), Path::new("."), &[])
+        .map_err(|e| format!("{}: {e}", r.id))?;
+    Ok(sim::run(&s, 1, None)
+        .map_err(|e| format!("{}: {e}", r.id))?
+        .total)
 }
 
 /// The most users (1 to 512) a closed loop of row `r` can have within `slo`, by bisection (0 if
@@ -265,10 +269,7 @@ pub fn predict(
             }
             let text = scenario_text(r, timing, o);
             if !runs.contains_key(&text) {
-                let s = scenario::parse(&text, &format!("{}.toml", r.id), Path::new("."), &[])
-                    .map_err(|e| format!("{}: {e}", r.id))?;
-                let run = sim::run(&s, 1, None).map_err(|e| format!("{}: {e}", r.id))?;
-                runs.insert(text.clone(), run.total);
+                runs.insert(text.clone(), run(r, &text)?);
             }
             quantity(r, &runs[&text])
         })
