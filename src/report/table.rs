@@ -185,6 +185,15 @@ fn serving(out: &mut String, sc: &crate::scenario::Scenario, s: &crate::experime
                     Metric::TpotP99,
                 ],
             ),
+            (
+                "itl ms",
+                [
+                    Metric::ItlMean,
+                    Metric::ItlP50,
+                    Metric::ItlP90,
+                    Metric::ItlP99,
+                ],
+            ),
         ] {
             grid(
                 out,

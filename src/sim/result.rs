@@ -44,6 +44,10 @@ pub enum Metric {
     TpotP50,
     TpotP90,
     TpotP99,
+    ItlMean,
+    ItlP50,
+    ItlP90,
+    ItlP99,
     InputTokens,
     OutputTokens,
     OutputTokensPerSecond,
@@ -68,7 +72,7 @@ pub struct MetricDef {
 }
 
 impl Metric {
-    pub const COUNT: usize = 49;
+    pub const COUNT: usize = 53;
 
     pub const ALL: [MetricDef; Metric::COUNT] = [
         def(Metric::Arrived, "requests.arrived"),
@@ -106,6 +110,10 @@ impl Metric {
         def(Metric::TpotP50, "tpot_ms.p50"),
         def(Metric::TpotP90, "tpot_ms.p90"),
         def(Metric::TpotP99, "tpot_ms.p99"),
+        def(Metric::ItlMean, "itl_ms.mean"),
+        def(Metric::ItlP50, "itl_ms.p50"),
+        def(Metric::ItlP90, "itl_ms.p90"),
+        def(Metric::ItlP99, "itl_ms.p99"),
         def(Metric::InputTokens, "tokens.input"),
         def(Metric::OutputTokens, "tokens.output"),
         def(Metric::OutputTokensPerSecond, "tokens.output_per_second"),

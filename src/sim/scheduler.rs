@@ -68,6 +68,9 @@ pub enum Outcome {
     Expired { arrival: u64 },
     /// A request was admitted for the first time (its wait in the queue ends).
     Admitted { arrival: u64 },
+    /// `count` output chunks reached their clients `gap` nanoseconds after the chunk before
+    /// (the inter-token latency a streaming client measures).
+    Gaps { gap: u64, count: u64 },
 }
 
 #[derive(Debug)]
@@ -84,6 +87,8 @@ struct Seq {
     /// Prefix units (cached, shared) this sequence references.
     shared_units: u32,
     first_token: Option<u64>,
+    /// When the sequence's last output chunk came out of this replica.
+    last_emit: Option<u64>,
     prefix: Option<Box<[u64]>>,
     /// A request retried from a reclaimed replica that had been admitted there (its wait is
     /// already recorded).
@@ -287,6 +292,7 @@ impl LlmReplica {
             own_blocks: 0,
             shared_units: 0,
             first_token: None,
+            last_emit: None,
             prefix: if self.cfg.prefix_caching {
                 prefix
             } else {
@@ -507,16 +513,18 @@ impl LlmReplica {
 
     /// Plans the next iterations, at most `max_steps` of them, or `None` when there is nothing to
     /// do. Several iterations are planned only when they are all alike: every running sequence
-    /// decoding, nobody waiting, and none finishing before the last of them.
+    /// decoding, nobody waiting, and none finishing before the last of them; or, under
+    /// multi-step scheduling, the `scheduler_steps` iterations the engine runs as one.
     pub fn plan(&mut self, out: &mut Vec<Outcome>, max_steps: u32) -> Option<Planned> {
         debug_assert!(!self.busy);
         self.plan.clear();
+        if self.cfg.scheduler_steps > 1 {
+            return self.plan_multi_step(out);
+        }
         if let Some(run) = self.plan_decode_run(max_steps) {
             return Some(run);
         }
-        if self.cfg.scheduler == Scheduler::PrefillFirst
-            && (!self.waiting.is_empty() || self.running.iter().any(|&k| self.seqs[k].in_prefill()))
-        {
+        if self.cfg.scheduler == Scheduler::PrefillFirst && self.has_prompts() {
             // Prompts first: a step of prompt chunks alone, while there are prompts it can run.
             let before = out.len();
             if let Some(step) = self.plan_step(out, true, false) {
@@ -532,35 +540,81 @@ impl LlmReplica {
             .map(|step| Planned { step, steps: 1 })
     }
 
-    /// A run of `k` decode iterations, if the state allows one (see [`LlmReplica::plan`]). Blocks
-    /// for the whole run are taken now.
+    /// Whether a prompt waits or is being prefilled.
+    fn has_prompts(&self) -> bool {
+        !self.waiting.is_empty() || self.running.iter().any(|&k| self.seqs[k].in_prefill())
+    }
+
+    /// Multi-step scheduling (vLLM 0.6's `num_scheduler_steps`): prompts run in steps of their
+    /// own (decodes paused, as the prompt-first policy does; mixed in with a mixed scheduler);
+    /// when none can, the running sequences decode `scheduler_steps` iterations as one, before
+    /// the scheduler looks at the queue again. A sequence that finishes meanwhile keeps its place
+    /// to the end of the run, and each sequence streams its tokens once per run.
+    fn plan_multi_step(&mut self, out: &mut Vec<Outcome>) -> Option<Planned> {
+        let before = out.len();
+        if self.has_prompts() {
+            let prefill_only = self.cfg.scheduler == Scheduler::PrefillFirst;
+            if let Some(step) = self.plan_step(out, prefill_only, false) {
+                return Some(Planned { step, steps: 1 });
+            }
+        }
+        let mut preempted = out[before..].contains(&Outcome::Preempted);
+        let k = self.cfg.scheduler_steps;
+        if self.running.iter().all(|&key| !self.seqs[key].in_prefill()) {
+            // The run's tokens need KV up front (vLLM's lookahead slots): the newest sequences
+            // make way, as they would for a single step.
+            while self.running.len() > 1 && !self.room_for_run(k) {
+                self.preempt_last(out);
+                preempted = true;
+            }
+            if let Some(run) = self.take_decode_run(k) {
+                return Some(run);
+            }
+        }
+        self.plan_step(out, false, preempted)
+            .map(|step| Planned { step, steps: 1 })
+    }
+
+    /// A run of up to `max_steps` decode iterations, if the state allows one (see
+    /// [`LlmReplica::plan`]). Blocks for the whole run are taken now.
     fn plan_decode_run(&mut self, max_steps: u32) -> Option<Planned> {
-        if max_steps < 2
-            || !self.waiting.is_empty()
-            || self.running.is_empty()
-            || self.running.len() > self.cfg.max_batched_tokens as usize
-        {
+        if max_steps < 2 || !self.waiting.is_empty() {
             return None;
         }
-        let mut k = max_steps;
-        let mut extra = 0;
-        for &key in &self.running {
-            let s = &self.seqs[key];
-            if s.in_prefill() {
-                return None;
-            }
-            k = k.min(s.output - s.generated);
-        }
+        let k = self
+            .running
+            .iter()
+            .map(|&key| self.seqs[key].output - self.seqs[key].generated)
+            .min()?
+            .min(max_steps);
         if k < 2 {
             return None;
         }
+        self.take_decode_run(k)
+    }
+
+    /// Whether the KV cache has room for `k` more tokens of every running sequence.
+    fn room_for_run(&self, k: u32) -> bool {
+        let mut extra = 0;
         for &key in &self.running {
             let s = &self.seqs[key];
             extra += self
                 .own_blocks_needed(s, s.kv_tokens() + u64::from(k))
                 .saturating_sub(s.own_blocks);
         }
-        if extra > self.free_blocks + self.idle.len() as u64 * self.blocks_per_unit {
+        extra <= self.free_blocks + self.idle.len() as u64 * self.blocks_per_unit
+    }
+
+    /// Plans `k` decode iterations of every running sequence, if none is prefilling, they fit
+    /// one step's token budget and the KV cache has room for `k` more tokens of each.
+    fn take_decode_run(&mut self, k: u32) -> Option<Planned> {
+        if self.running.is_empty()
+            || self.running.len() > self.cfg.max_batched_tokens as usize
+            || self.running.iter().any(|&key| self.seqs[key].in_prefill())
+        {
+            return None;
+        }
+        if !self.room_for_run(k) {
             return None;
         }
         let mut step = Step::default();
@@ -727,8 +781,9 @@ impl LlmReplica {
         }
     }
 
-    /// Completes the first `steps` planned iterations at `now` (a decode run may end early).
-    pub fn finish(&mut self, now: u64, steps: u32, out: &mut Vec<Outcome>) {
+    /// Completes the first `steps` planned iterations, which started at `start`, at `now` (a
+    /// decode run may end early).
+    pub fn finish(&mut self, start: u64, now: u64, steps: u32, out: &mut Vec<Outcome>) {
         debug_assert!(self.busy);
         self.busy = false;
         if let Admission::TokenRatio {
@@ -742,6 +797,13 @@ impl LlmReplica {
         }
         let mut done = std::mem::take(&mut self.done);
         done.clear();
+        // Output streams out once per scheduling (every iteration, or every `scheduler_steps`
+        // with multi-step scheduling): the chunks of this run, and the time between them.
+        let chunks = steps.div_ceil(self.cfg.scheduler_steps.max(1));
+        let chunk = (now - start) / u64::from(chunks);
+        // Chunks that came one chunk after the last (every chunk of a sequence that ran in the
+        // previous iteration too), counted together.
+        let mut even = 0;
         for i in 0..self.plan.len() {
             match self.plan[i] {
                 Work::Prefill { seq: key, n } => {
@@ -756,7 +818,14 @@ impl LlmReplica {
                                 arrival: seq.arrival,
                                 at: now,
                             });
+                        } else if let Some(last) = seq.last_emit {
+                            // Recomputed after a preemption: the client waited all along.
+                            out.push(Outcome::Gaps {
+                                gap: now.saturating_sub(last),
+                                count: 1,
+                            });
                         }
+                        seq.last_emit = Some(now);
                         self.publish_prefix(key);
                         if self.seqs[key].generated >= self.seqs[key].output {
                             done.push(key);
@@ -766,11 +835,30 @@ impl LlmReplica {
                 Work::Decode { seq: key } => {
                     let seq = &mut self.seqs[key];
                     seq.generated += steps;
+                    match seq.last_emit {
+                        Some(last) if last != start => {
+                            // Its first chunk of the run came after a pause (a step that left
+                            // it out, or the engine waiting for work).
+                            out.push(Outcome::Gaps {
+                                gap: (start + chunk).saturating_sub(last),
+                                count: 1,
+                            });
+                            even += u64::from(chunks - 1);
+                        }
+                        _ => even += u64::from(chunks),
+                    }
+                    seq.last_emit = Some(now);
                     if seq.generated >= seq.output {
                         done.push(key);
                     }
                 }
             }
+        }
+        if even > 0 {
+            out.push(Outcome::Gaps {
+                gap: chunk,
+                count: even,
+            });
         }
         for &key in &done {
             self.release(key);
@@ -852,7 +940,7 @@ mod tests {
             r.check();
             sampled += p.step.logits;
             now += 1;
-            r.finish(now, 1, &mut out);
+            r.finish(now - 1, now, 1, &mut out);
             r.check();
         }
         (out, sampled)
@@ -860,12 +948,17 @@ mod tests {
 
     /// Like `drain`, with decode runs of up to `max_run` iterations.
     fn drain_runs(r: &mut LlmReplica, max_run: u32) -> (Vec<Outcome>, u64) {
-        let (mut out, mut sampled, mut now) = (Vec::new(), 0, 0);
+        drain_runs_from(r, max_run, 0)
+    }
+
+    /// Like `drain_runs`, with the clock at `now`.
+    fn drain_runs_from(r: &mut LlmReplica, max_run: u32, mut now: u64) -> (Vec<Outcome>, u64) {
+        let (mut out, mut sampled) = (Vec::new(), 0);
         while let Some(p) = r.plan(&mut out, max_run) {
             r.check();
             sampled += p.step.logits * u64::from(p.steps);
             now += 1;
-            r.finish(now, p.steps, &mut out);
+            r.finish(now - 1, now, p.steps, &mut out);
             r.check();
         }
         (out, sampled)
@@ -888,6 +981,75 @@ mod tests {
             );
             assert_eq!(r.used_blocks(), 0);
         }
+    }
+
+    /// (chunks, their summed gaps) of `out`'s inter-token gaps; (tokens after the first, their
+    /// summed time) of its finished requests.
+    fn gaps(out: &[Outcome]) -> ((u64, u64), (u64, u64)) {
+        let mut g = (0, 0);
+        let mut d = (0, 0);
+        for o in out {
+            match *o {
+                Outcome::Gaps { gap, count } => {
+                    g.0 += count;
+                    g.1 += gap * count;
+                }
+                Outcome::Done {
+                    first_token,
+                    output_tokens,
+                    at,
+                    ..
+                } => {
+                    d.0 += u64::from(output_tokens - 1);
+                    d.1 += at - first_token;
+                }
+                _ => {}
+            }
+        }
+        (g, d)
+    }
+
+    #[test]
+    fn every_token_after_the_first_is_one_gap_and_the_gaps_add_up() {
+        // Mixed steps, a pause of the decodes for prompts, and preemptions (a small cache).
+        for scheduler in [Scheduler::Mixed, Scheduler::PrefillFirst] {
+            for kv in [1000, 30] {
+                let mut r = LlmReplica::new(LlmConfig {
+                    scheduler,
+                    ..cfg(kv)
+                });
+                for (i, o) in [(40, 40), (10, 30), (40, 40), (5, 17)] {
+                    assert!(r.enqueue(&req(i, o), None));
+                }
+                let (out, _) = drain(&mut r);
+                let (g, d) = gaps(&out);
+                assert_eq!(g, d, "{scheduler:?}, {kv} blocks");
+            }
+        }
+        // Decode runs: one gap per token still.
+        let mut r = LlmReplica::new(cfg(1000));
+        for (i, o) in [(10, 30), (20, 5), (5, 17)] {
+            assert!(r.enqueue(&req(i, o), None));
+        }
+        let (out, _) = drain_runs(&mut r, 1000);
+        assert_eq!(gaps(&out).0.0, 29 + 4 + 16);
+    }
+
+    #[test]
+    fn multi_step_scheduling_streams_a_chunk_per_scheduling() {
+        let mut r = LlmReplica::new(LlmConfig {
+            scheduler_steps: 4,
+            ..cfg(1000)
+        });
+        assert!(r.enqueue(&req(10, 9), None));
+        let (mut out, mut now) = (Vec::new(), 0);
+        while let Some(p) = r.plan(&mut out, 1000) {
+            // Each iteration takes 10 ns.
+            r.finish(now, now + 10 * u64::from(p.steps), p.steps, &mut out);
+            now += 10 * u64::from(p.steps);
+        }
+        // The first token, then 8 in one run of 8 iterations: two chunks of 4, 40 ns apart.
+        assert_eq!(gaps(&out).0, (2, 80));
     }
 
     #[test]
@@ -968,7 +1130,7 @@ mod tests {
             r.check();
             shape.push((p.step.prefill_tokens, p.step.decode_seqs));
             now += 1;
-            r.finish(now, 1, &mut out);
+            r.finish(now - 1, now, 1, &mut out);
         }
         (shape, out)
     }
@@ -982,7 +1144,7 @@ mod tests {
             let mut out = Vec::new();
             for _ in 0..3 {
                 let _ = r.plan(&mut out, 1).unwrap();
-                r.finish(1, 1, &mut out);
+                r.finish(0, 1, 1, &mut out);
             }
             // A second prompt of 100 tokens arrives while the first decodes: two chunks of 64.
             assert!(r.enqueue(&req(100, 5), None));
@@ -1117,13 +1279,13 @@ mod tests {
                         let steps = if p.steps > 1 { 1 + (cut % p.steps) } else { 1 };
                         sampled += p.step.logits * u64::from(steps);
                         now += 1;
-                        r.finish(now, steps, &mut out);
+                        r.finish(now - 1, now, steps, &mut out);
                         r.check();
                     }
                 }
                 let _ = i;
             }
-            let (rest, more) = drain_runs(&mut r, max_run);
+            let (rest, more) = drain_runs_from(&mut r, max_run, now);
             out.extend(rest);
             sampled += more;
             let done: u64 = out.iter().filter_map(|o| match o {

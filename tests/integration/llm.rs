@@ -440,23 +440,18 @@ fn the_front_end_counts_against_the_queue() {
 #[test]
 fn a_closed_loop_keeps_its_concurrency() {
     let run = |concurrency: u32| {
-        let s = crate::support::parse(&format!(
-            r#"version = 1
-horizon = "1h"
-[models.m]
-architecture = "llama-3.1-8b"
-engine = "vllm"
-[workloads.w]
-model = "m"
-arrival = {{ kind = "closed", concurrency = {concurrency}, count = 60 }}
-tokens = {{ input = {{ kind = "uniform", min = 100, max = 900 }}, output = {{ kind = "uniform", min = 20, max = 200 }} }}
-[pools.p]
-instance_type = "p5.4xlarge"
-region = "us-east-1"
-replicas = 1
-"#
-        ));
-        sim::run(&s, 1, None).unwrap()
+        sim::run(
+            &closed_loop(
+                "",
+                concurrency,
+                60,
+                r#"{ kind = "uniform", min = 100, max = 900 }"#,
+                r#"{ kind = "uniform", min = 20, max = 200 }"#,
+            ),
+            1,
+            None,
+        )
+        .unwrap()
     };
     let one = run(1);
     let t = &one.total;
@@ -471,6 +466,34 @@ replicas = 1
     let in_system = four.total.get(Metric::MeanInSystem);
     assert!((3.0..=4.0 + 1e-9).contains(&in_system), "{in_system}");
     assert!(four.total.get(Metric::Throughput) > 2.0 * t.get(Metric::Throughput));
+}
+
+/// A closed loop of `count` requests by `concurrency` users on one H100 under vLLM (plus the
+/// model lines `model`), with prompt and output lengths `input` and `output` (TOML tables).
+fn closed_loop(
+    model: &str,
+    concurrency: u32,
+    count: u32,
+    input: &str,
+    output: &str,
+) -> headroom::scenario::Scenario {
+    crate::support::parse(&format!(
+        r#"version = 1
+horizon = "1h"
+[models.m]
+architecture = "llama-3.1-8b"
+engine = "vllm"
+{model}
+[workloads.w]
+model = "m"
+arrival = {{ kind = "closed", concurrency = {concurrency}, count = {count} }}
+tokens = {{ input = {input}, output = {output} }}
+[pools.p]
+instance_type = "p5.4xlarge"
+region = "us-east-1"
+replicas = 1
+"#
+    ))
 }
 
 /// A closed loop whose requests fail at once (a full queue, a prompt too long) issues the next
@@ -531,5 +554,35 @@ fn multi_step_scheduling_holds_new_prompts() {
     assert!(
         ten > one * 1.2,
         "TTFT mean: 1 step {one} ms, 10 steps {ten} ms"
+    );
+}
+
+/// Inter-token latency is the gap between a request's output chunks: one token per step in
+/// steady decoding (so its median is the time per output token), one chunk per run under
+/// multi-step scheduling (so ten steps apart), while the time per output token stays a step.
+#[test]
+fn inter_token_latency_follows_what_streams() {
+    let run = |steps: u32| {
+        let model = format!("engine_version = \"0.6\"\nserving = {{ scheduler_steps = {steps} }}");
+        let fixed = |n: u32| format!(r#"{{ kind = "fixed", value = {n} }}"#);
+        let s = closed_loop(&model, 8, 40, &fixed(200), &fixed(400));
+        sim::run(&s, 1, None).unwrap().total
+    };
+    let one = run(1);
+    let (itl, tpot) = (one.get(Metric::ItlP50), one.get(Metric::TpotP50));
+    assert!(
+        (itl / tpot - 1.0).abs() < 0.1,
+        "one step: ITL {itl} ms, TPOT {tpot} ms"
+    );
+    let ten = run(10);
+    let (itl, tpot) = (ten.get(Metric::ItlP50), ten.get(Metric::TpotP50));
+    assert!(
+        (8.0..=11.0).contains(&(itl / tpot)),
+        "ten steps: ITL {itl} ms, TPOT {tpot} ms"
+    );
+    let mean = ten.get(Metric::ItlMean);
+    assert!(
+        (mean / ten.get(Metric::TpotMean) - 10.0).abs() < 2.0,
+        "mean ITL {mean} ms"
     );
 }

@@ -234,7 +234,7 @@ impl Engine<'_> {
                 .kv_area(pool, growth * (self.now - run.start) as f64);
         }
         self.outcomes.clear();
-        llm.finish(self.now, run.steps, &mut self.outcomes);
+        llm.finish(run.start, self.now, run.steps, &mut self.outcomes);
         let level = llm.filled_blocks();
         let more = llm.has_work();
         self.rec
@@ -304,6 +304,7 @@ impl Engine<'_> {
                     self.rec.failed(w, arrival, self.now, true)
                 }
                 Outcome::Admitted { arrival } => self.rec.started(w, arrival, self.now),
+                Outcome::Gaps { gap, count } => self.rec.gaps(w, gap, count),
             }
         }
         if self.workloads[w].closed_loop {

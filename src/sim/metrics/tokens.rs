@@ -1,5 +1,6 @@
-//! What LLM serving adds to the metrics: time to first token, time per output token, tokens,
-//! KV-cache use, preemptions and prefix-cache hits.
+//! What LLM serving adds to the metrics: time to first token, time per output token, the
+//! inter-token latency a streaming client sees, tokens, KV-cache use, preemptions and
+//! prefix-cache hits.
 
 use hdrhistogram::Histogram;
 
@@ -11,8 +12,12 @@ pub(super) struct TokenRec {
     ttft: Histogram<u64>,
     /// Per-request mean time between output tokens, microseconds.
     tpot: Histogram<u64>,
+    /// Time between consecutive output chunks of a request, microseconds, over the chunks that
+    /// came out in the window.
+    itl: Histogram<u64>,
     ttft_sum_ns: u128,
     tpot_sum_ns: f64,
+    itl_sum_ns: u128,
     pub ttft_within: u64,
     pub tpot_within: u64,
     input: u64,
@@ -27,8 +32,10 @@ impl TokenRec {
         TokenRec {
             ttft: histogram(SIGFIG),
             tpot: histogram(SIGFIG),
+            itl: histogram(SIGFIG),
             ttft_sum_ns: 0,
             tpot_sum_ns: 0.0,
+            itl_sum_ns: 0,
             ttft_within: 0,
             tpot_within: 0,
             input: 0,
@@ -101,6 +108,17 @@ impl Recorder {
         }
     }
 
+    /// `count` output chunks of workload `w` came out `gap` nanoseconds after their previous.
+    pub fn gaps(&mut self, w: usize, gap: u64, count: u64) {
+        if self.in_window {
+            let t = &mut self.workloads[w].tokens;
+            t.itl_sum_ns += u128::from(gap) * u128::from(count);
+            t.itl
+                .record_n(gap / NS_PER_US, count)
+                .expect("an auto-resizing histogram takes any u64");
+        }
+    }
+
     pub fn preempted(&mut self, w: usize) {
         if self.in_window {
             self.workloads[w].tokens.preemptions += 1;
@@ -160,7 +178,7 @@ pub(super) fn fill(
         }
         h
     };
-    let (ttft, tpot) = (merged(|r| &r.ttft), merged(|r| &r.tpot));
+    let (ttft, tpot, itl) = (merged(|r| &r.ttft), merged(|r| &r.tpot), merged(|r| &r.itl));
     let mut set = |m: Metric, x: f64| v[m.index()] = x;
     set(
         Metric::TtftMean,
@@ -176,6 +194,13 @@ pub(super) fn fill(
     set(Metric::TpotP50, quantile_ms(&tpot, 0.5));
     set(Metric::TpotP90, quantile_ms(&tpot, 0.9));
     set(Metric::TpotP99, quantile_ms(&tpot, 0.99));
+    set(
+        Metric::ItlMean,
+        recs.iter().map(|r| r.itl_sum_ns).sum::<u128>() as f64 / 1e6 / itl.len() as f64,
+    );
+    set(Metric::ItlP50, quantile_ms(&itl, 0.5));
+    set(Metric::ItlP90, quantile_ms(&itl, 0.9));
+    set(Metric::ItlP99, quantile_ms(&itl, 0.99));
     let (input, output) = (sum(|r| r.input), sum(|r| r.output));
     set(Metric::InputTokens, input);
     set(Metric::OutputTokens, output);
