@@ -42,8 +42,9 @@ pub struct LoadRow {
     /// Extra `serving` fields, TOML (`max_seqs = 512, ...`).
     pub serving: String,
     /// `ttft_mean_ms`, `ttft_p50_ms`, `ttft_p99_ms`, `tpot_mean_ms`, `tpot_p50_ms`, `tpot_p99_ms`,
-    /// `req_s`, `output_tok_s` or `e2e_p50_ms`; or a capacity at an SLO,
-    /// `max_users@ttft_p99=2000,tpot_p50=50` (the most users of a closed loop within both, ms).
+    /// `itl_mean_ms`, `itl_p50_ms`, `itl_p99_ms`, `req_s`, `output_tok_s` or `e2e_p50_ms`; or a
+    /// capacity at an SLO, `max_users@ttft_p99=2000,itl_p50=50` (the most users of a closed loop
+    /// within every limit, ms).
     pub metric: String,
     pub value: f64,
 }
@@ -178,6 +179,9 @@ pub fn quantity(r: &LoadRow, t: &Stats) -> Result<f64, String> {
         "tpot_mean_ms" => t.get(Metric::TpotMean),
         "tpot_p50_ms" => t.get(Metric::TpotP50),
         "tpot_p99_ms" => t.get(Metric::TpotP99),
+        "itl_mean_ms" => t.get(Metric::ItlMean),
+        "itl_p50_ms" => t.get(Metric::ItlP50),
+        "itl_p99_ms" => t.get(Metric::ItlP99),
         "req_s" => t.get(Metric::Throughput),
         "output_tok_s" => t.get(Metric::OutputTokensPerSecond),
         "e2e_p50_ms" => t.get(Metric::LatencyP50),
@@ -185,21 +189,19 @@ pub fn quantity(r: &LoadRow, t: &Stats) -> Result<f64, String> {
     })
 }
 
-/// The SLO of a capacity row, `max_users@ttft_p99=2000,tpot_p50=50` (milliseconds): the most
-/// users a closed loop can have while both hold.
-fn capacity_slo(metric: &str) -> Option<(f64, f64)> {
+/// The SLO of a capacity row, `max_users@ttft_p99=2000,itl_p50=50`: limits (milliseconds) on
+/// the row's metrics (`ttft_p99`, `tpot_p50`, `itl_p50`, ... as the metrics above without
+/// `_ms`), all of which must hold.
+type Slo = Vec<(String, f64)>;
+
+fn capacity_slo(metric: &str) -> Option<Slo> {
     let spec = metric.strip_prefix("max_users@")?;
-    let (mut ttft, mut tpot) = (f64::INFINITY, f64::INFINITY);
-    for part in spec.split(',') {
-        let (k, v) = part.split_once('=')?;
-        let v: f64 = v.parse().ok()?;
-        match k {
-            "ttft_p99" => ttft = v,
-            "tpot_p50" => tpot = v,
-            _ => return None,
-        }
-    }
-    Some((ttft, tpot))
+    spec.split(',')
+        .map(|part| {
+            let (k, v) = part.split_once('=')?;
+            Some((format!("{k}_ms"), v.parse().ok()?))
+        })
+        .collect()
 }
 
 /// Whether a closed loop of `users` meets the SLO, as the source measured it: five requests per
@@ -207,7 +209,7 @@ fn capacity_slo(metric: &str) -> Option<(f64, f64)> {
 fn meets(
     r: &LoadRow,
     users: u64,
-    slo: (f64, f64),
+    slo: &Slo,
     timing: Timing,
     o: Option<Overheads>,
 ) -> Result<bool, String> {
@@ -216,7 +218,13 @@ fn meets(
     at.load = users as f64;
     at.requests = (5 * users).max(50);
     let t = run(r, &scenario_text(&at, timing, o))?;
-    Ok(t.get(Metric::TtftP99) <= slo.0 && t.get(Metric::TpotP50) <= slo.1)
+    for (metric, limit) in slo {
+        at.metric.clone_from(metric);
+        if quantity(&at, &t)? > *limit {
+            return Ok(false);
+        }
+    }
+    Ok(true)
 }
 
 /// The totals of one run of scenario `text`, rerunning row `r`.
@@ -228,19 +236,34 @@ fn run(r: &LoadRow, text: &str) -> Result<Stats, String> {
         .total)
 }
 
-/// The most users (1 to 512) a closed loop of row `r` can have within `slo`, by bisection (0 if
-/// one user misses it).
-fn capacity(
-    r: &LoadRow,
-    slo: (f64, f64),
-    timing: Timing,
-    o: Option<Overheads>,
-) -> Result<f64, String> {
-    if !meets(r, 1, slo, timing, o)? {
+/// Users of a closed loop tried first, as silybench (the source of the capacity rows) sweeps
+/// them.
+const USERS: [u64; 8] = [1, 4, 16, 32, 64, 128, 256, 512];
+
+/// The most users a closed loop of row `r` can have within `slo`, found as the source finds it:
+/// the sweep [`USERS`] up to the first load that misses, then halving the interval between the
+/// last load that met the SLO and the first that missed until it spans 4 users or fewer (0 if
+/// one user misses it; 512 if every load meets it). The source's own figures have that
+/// resolution, and the same search keeps a simulated curve's steps (prompts pack into whole
+/// iterations) from being read differently than the measured one.
+fn capacity(r: &LoadRow, slo: &Slo, timing: Timing, o: Option<Overheads>) -> Result<f64, String> {
+    let mut lo = 0;
+    let mut hi = None;
+    for users in USERS {
+        if meets(r, users, slo, timing, o)? {
+            lo = users;
+        } else {
+            hi = Some(users);
+            break;
+        }
+    }
+    let Some(mut hi) = hi else {
+        return Ok(lo as f64);
+    };
+    if lo == 0 {
         return Ok(0.0);
     }
-    let (mut lo, mut hi) = (1u64, 513u64);
-    while hi - lo > 1 {
+    while hi - lo > 4 {
         let mid = (lo + hi) / 2;
         if meets(r, mid, slo, timing, o)? {
             lo = mid;
@@ -265,7 +288,7 @@ pub fn predict(
                 .get(&format!("{} {}", r.engine, r.version))
                 .copied();
             if let Some(slo) = capacity_slo(&r.metric) {
-                return capacity(r, slo, timing, o);
+                return capacity(r, &slo, timing, o);
             }
             let text = scenario_text(r, timing, o);
             if !runs.contains_key(&text) {
