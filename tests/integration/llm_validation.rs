@@ -121,10 +121,10 @@ fn decode_under_load_within_8_percent_of_published() {
 }
 
 /// Serving under load, the issue's targets on the held-out rows (`docs/llm-load-validation.csv`,
-/// timed by the engines' kernels with their fitted CPU costs): median |error| of TTFT and TPOT
-/// means and medians within 15 %, of p99s within 25 %, of offline throughput within 7 % (the
-/// issue asks 5 %) and of capacity at the SLO within 5 % (today 12.5, 22.1, 5.3 and 2.1 %).
-/// Disputed rows are not counted.
+/// timed by the engines' kernels with their fitted CPU costs): median |error| of TTFT,
+/// TPOT and ITL means and medians within 15 %, of p99s within 25 %, of offline throughput and of
+/// capacity at the SLO within 5 % (today 12.9, 22.1, 4.6 and 2.1 %). Disputed rows are not
+/// counted.
 #[test]
 fn held_out_rows_under_load_meet_the_latency_targets() {
     use headroom::experiment::validation::load::{self, Timing};
@@ -149,8 +149,8 @@ fn held_out_rows_under_load_meet_the_latency_targets() {
     let p99 = median(&|r| r.metric.contains("_p99_"));
     let offline = median(&|r| !r.metric.ends_with("_ms") && r.arrival == "batch");
     let capacity = median(&|r| r.metric.starts_with("max_users@"));
-    assert!(means <= 0.15, "TTFT/TPOT means and medians: {means}");
+    assert!(means <= 0.15, "TTFT/TPOT/ITL means and medians: {means}");
     assert!(capacity <= 0.05, "capacity at the SLO: {capacity}");
     assert!(p99 <= 0.25, "p99s: {p99}");
-    assert!(offline <= 0.07, "offline throughput: {offline}");
+    assert!(offline <= 0.05, "offline throughput: {offline}");
 }
