@@ -1,5 +1,5 @@
 //! Experiments: independent replications of a scenario in parallel, summarised as means with
-//! 95 % confidence intervals.
+//! 95 % confidence intervals; [`run::run`] runs a whole scenario (serving, training, the bill).
 //!
 //! Replication `i` runs with seed `replication_seed(seed, i)`; runs go through rayon's
 //! order-preserving `par_iter().map().collect()`, and every sum is taken after the collect in
@@ -8,6 +8,7 @@
 pub mod bill;
 pub mod cluster;
 pub mod energy;
+pub mod run;
 pub mod training;
 pub mod validation;
 

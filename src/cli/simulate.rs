@@ -7,7 +7,8 @@ use std::time::{Duration, Instant};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use super::{Format, Outcome, SimulateArgs, output};
-use crate::experiment::{Progress, Summary, bill, replicate, training};
+use crate::experiment::run::{self, RunOptions};
+use crate::experiment::{Progress, Summary};
 use crate::report::format::span;
 use crate::report::{Report, RunInfo, csv, json, table};
 use crate::scenario;
@@ -18,34 +19,31 @@ pub(super) fn run(args: SimulateArgs) -> anyhow::Result<Outcome> {
     let pool = super::worker_pool(args.threads)?;
     let threads = pool.current_num_threads();
     let started = Instant::now();
-    // Serving, if the scenario serves anything.
-    let summary = if scenario.workloads.is_empty() {
-        None
-    } else {
-        let progress = Progress::new(&scenario, args.replications);
-        let done = AtomicBool::new(false);
-        let runs = std::thread::scope(|s| {
-            if std::io::stderr().is_terminal() {
-                s.spawn(|| show_progress(&progress, &done));
-            }
-            let runs =
-                pool.install(|| replicate(&scenario, seed, args.replications, Some(&progress)));
-            done.store(true, Ordering::Relaxed);
-            runs
-        })?;
-        Some(Summary::of(&scenario, seed, &runs))
-    };
-    let training = pool.install(|| training::run(&scenario, seed, summary.as_ref()));
-    let bill = bill::bill(&scenario, summary.as_ref(), training.as_ref());
+    let progress = Progress::new(&scenario, args.replications);
+    let done = AtomicBool::new(false);
+    let outcome = std::thread::scope(|s| {
+        if !scenario.workloads.is_empty() && std::io::stderr().is_terminal() {
+            s.spawn(|| show_progress(&progress, &done));
+        }
+        let options = RunOptions {
+            seed,
+            replications: args.replications,
+            progress: Some(&progress),
+            cancel: None,
+        };
+        let outcome = pool.install(|| run::run(&scenario, &options));
+        done.store(true, Ordering::Relaxed);
+        outcome
+    })?;
     let wall_seconds = started.elapsed().as_secs_f64();
-    if let Some(summary) = &summary {
+    if let Some(summary) = &outcome.serving {
         warn_traces_ended(&scenario, summary);
     }
     let report = Report {
         scenario: &scenario,
-        summary: summary.as_ref(),
-        training: training.as_ref(),
-        bill: bill.as_ref(),
+        summary: outcome.serving.as_ref(),
+        training: outcome.training.as_ref(),
+        bill: outcome.bill.as_ref(),
         run: RunInfo {
             wall_seconds,
             threads,
@@ -60,17 +58,10 @@ pub(super) fn run(args: SimulateArgs) -> anyhow::Result<Outcome> {
         output::emit(&csv::render_timeseries(&report), Some(path))?;
     }
     output::emit(&text, args.output.as_deref())?;
-    let missed_deadline = training.iter().flat_map(|t| &t.jobs).any(|j| {
-        j.deadline_missed_share
-            .is_some_and(|m| m > 1.0 - crate::experiment::training::DEADLINE_QUANTILE)
-    });
-    let missed_slo = summary
-        .as_ref()
-        .is_some_and(|s| s.total.slo_met == Some(false));
-    Ok(if missed_slo || missed_deadline {
-        Outcome::CheckFailed
-    } else {
+    Ok(if outcome.verdict.passed() {
         Outcome::Ok
+    } else {
+        Outcome::CheckFailed
     })
 }
 
