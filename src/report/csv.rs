@@ -1,16 +1,30 @@
 //! The CSV reports. The summary: one row for the total and one per workload, one column per
 //! headline metric (named by its JSON path), with `_ci95_low` and `_ci95_high` columns after
-//! replications. The time series: one row per (scope, interval), for charts.
+//! replications; then, after an empty line each, the training jobs and the bill, where the
+//! scenario has them. The time series: one row per (scope, interval), for charts.
 
 use super::Report;
 use crate::experiment::ScopeSummary;
 use crate::sim::{Metric, SeriesRow};
 
-/// The CSV text.
+/// The CSV text: a table per part of the run (serving, training, the bill), separated by an
+/// empty line.
 pub fn render(r: &Report) -> String {
-    let Some(s) = r.summary else {
-        return training(r);
-    };
+    let mut parts = Vec::new();
+    if let Some(s) = r.summary {
+        parts.push(serving(r, s));
+    }
+    if r.training.is_some() || r.summary.is_none() {
+        parts.push(training(r));
+    }
+    if let Some(b) = r.bill {
+        parts.push(bill(b));
+    }
+    parts.join("\n")
+}
+
+/// Serving: the total and each workload.
+fn serving(r: &Report, s: &crate::experiment::Summary) -> String {
     let with_ci = s.replications > 1;
     let metrics: Vec<Metric> = Metric::ALL
         .iter()
@@ -134,7 +148,50 @@ fn text(w: csv::Writer<Vec<u8>>) -> String {
     String::from_utf8(w.into_inner().expect("flushing to memory")).expect("CSV of UTF-8 is UTF-8")
 }
 
-/// A scenario that only trains: one row per training job.
+/// The bill for the period: a row per line, then the total (`driver` = `total`).
+fn bill(b: &crate::experiment::bill::Bill) -> String {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record([
+        "driver",
+        "item",
+        "usd",
+        "share",
+        "usd_per_1k_predictions",
+        "period_days",
+    ])
+    .expect("writing to memory");
+    let total = b.total_usd();
+    let per_1k = |usd: f64| {
+        if b.predictions > 0.0 {
+            num(usd / b.predictions * 1000.0)
+        } else {
+            String::new()
+        }
+    };
+    for l in &b.lines {
+        w.write_record([
+            l.driver.as_str().to_string(),
+            l.item.clone(),
+            num(l.usd),
+            num(l.usd / total),
+            per_1k(l.usd),
+            num(b.period_days),
+        ])
+        .expect("writing to memory");
+    }
+    w.write_record([
+        "total".to_string(),
+        String::new(),
+        num(total),
+        num(1.0),
+        per_1k(total),
+        num(b.period_days),
+    ])
+    .expect("writing to memory");
+    text(w)
+}
+
+/// Training: one row per job, and the cluster's.
 fn training(r: &Report) -> String {
     let mut w = csv::Writer::from_writer(Vec::new());
     w.write_record([

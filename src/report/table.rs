@@ -17,13 +17,24 @@ pub fn render(r: &Report) -> String {
     } else if let Some(t) = r.training {
         let _ = writeln!(out, "{} · seed {}\n", sc.name, t.seed);
     }
-    if let Some(t) = r.training {
+    out.push_str(&training_and_bill(sc, r.training, r.bill));
+    out.lines().map(|l| format!("{}\n", l.trim_end())).collect()
+}
+
+/// The training and bill sections (the TUI's Bill tab shows the same text).
+pub fn training_and_bill(
+    sc: &crate::scenario::Scenario,
+    training: Option<&crate::experiment::training::TrainingSummary>,
+    bill: Option<&crate::experiment::bill::Bill>,
+) -> String {
+    let mut out = String::new();
+    if let Some(t) = training {
         super::training::render(&mut out, sc, t);
     }
-    if let Some(b) = r.bill {
+    if let Some(b) = bill {
         super::bill::render(&mut out, b);
     }
-    out.lines().map(|l| format!("{}\n", l.trim_end())).collect()
+    out
 }
 
 /// Serving's part: workloads, pools, latency, cost, and the run's notes.
