@@ -12,10 +12,11 @@ pub enum Tab {
     Frontier,
     Compare,
     Optimize,
+    Bill,
 }
 
 impl Tab {
-    pub const ALL: [Tab; 7] = [
+    pub const ALL: [Tab; 8] = [
         Tab::Overview,
         Tab::Fleet,
         Tab::Latency,
@@ -23,6 +24,7 @@ impl Tab {
         Tab::Frontier,
         Tab::Compare,
         Tab::Optimize,
+        Tab::Bill,
     ];
 
     pub fn title(self) -> &'static str {
@@ -34,6 +36,7 @@ impl Tab {
             Tab::Frontier => "Frontier",
             Tab::Compare => "Compare",
             Tab::Optimize => "Optimize",
+            Tab::Bill => "Bill",
         }
     }
 

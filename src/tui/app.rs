@@ -185,6 +185,8 @@ pub struct App {
     pub workload: Option<usize>,
     pub frontier: Frontier,
     pub optimizing: Optimizing,
+    /// First line shown in the Bill tab.
+    pub bill_scroll: usize,
     pub cache: Option<PathBuf>,
     pub quit: bool,
     pub theme: Theme,
@@ -216,6 +218,7 @@ impl App {
             workload: None,
             frontier: Frontier::default(),
             optimizing: Optimizing::default(),
+            bill_scroll: 0,
             cache: crate::optimize::capacity::default_cache_dir(),
             quit: false,
             theme: Theme::from_env(),
@@ -444,8 +447,17 @@ impl App {
             Tab::Frontier => self.frontier.rows.len(),
             Tab::Latency | Tab::Cost => self.scenario.workloads.len() + 1,
             Tab::Optimize => self.optimizing.lines.max(1),
+            Tab::Bill => self.bill_text().map_or(0, |t| t.lines().count()),
             _ => 0,
         }
+    }
+
+    /// The latest run's training and bill sections, as the CLI's table prints them.
+    pub fn bill_text(&self) -> Option<String> {
+        let r = self.result.as_ref()?;
+        let (t, b) = (r.outcome.training.as_ref(), r.outcome.bill.as_ref());
+        (t.is_some() || b.is_some())
+            .then(|| crate::report::table::training_and_bill(&r.scenario, t, b))
     }
 
     fn move_by(&mut self, by: isize) {
@@ -458,6 +470,7 @@ impl App {
             Tab::Frontier => self.frontier.selected,
             Tab::Latency | Tab::Cost => self.workload.map_or(0, |w| w + 1),
             Tab::Optimize => self.optimizing.scroll,
+            Tab::Bill => self.bill_scroll,
             _ => 0,
         };
         let next = (cur as i128 + by as i128).clamp(0, n as i128 - 1) as usize;
@@ -477,6 +490,7 @@ impl App {
             Tab::Optimize => {
                 self.optimizing.scroll = i.min(self.optimizing.lines.saturating_sub(1))
             }
+            Tab::Bill => self.bill_scroll = i,
             _ => {}
         }
     }

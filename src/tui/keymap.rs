@@ -157,7 +157,7 @@ pub const KEYMAP: &[Binding] = &[
     }),
     bind!(
         &[Key(KeyCode::Tab, false)],
-        "Tab 1-7",
+        "Tab 1-8",
         Global,
         "next view (Shift-Tab: previous; a digit: that view)",
         Some("views"),
@@ -188,6 +188,7 @@ pub const KEYMAP: &[Binding] = &[
     bind!(&[k('7')], "", Global, "", None, || Action::Tab(
         Tab::Optimize
     )),
+    bind!(&[k('8')], "", Global, "", None, || Action::Tab(Tab::Bill)),
     bind!(
         &[k('k'), Key(KeyCode::Up, false)],
         "j k ↓ ↑",

@@ -1,6 +1,7 @@
 //! Drawing: `impl Widget for &App`, one function per panel. Views read the app and never change
 //! it, except to note where lists and tabs landed (for the mouse).
 
+mod bill;
 mod compare;
 mod cost;
 mod fleet;
@@ -73,6 +74,7 @@ impl Widget for &App {
             Tab::Frontier => frontier::render(self, body, buf),
             Tab::Compare => compare::render(self, body, buf),
             Tab::Optimize => optimize::render(self, body, buf),
+            Tab::Bill => bill::render(self, body, buf),
         }
         status_line(self, status, buf);
         hint_bar(self, hints, buf);
@@ -108,8 +110,12 @@ fn title_bar(app: &App, area: Rect, buf: &mut Buffer) {
             RunSpan::Preview(h) => format!("preview of {} only", duration(h)),
             RunSpan::Full => format!(
                 "{} run{} · {:.2} s",
-                r.summary.replications,
-                if r.summary.replications == 1 { "" } else { "s" },
+                r.summary().map_or(1, |s| s.replications),
+                if r.summary().is_some_and(|s| s.replications != 1) {
+                    "s"
+                } else {
+                    ""
+                },
                 r.wall.as_secs_f64()
             ),
         },
@@ -135,8 +141,27 @@ fn tab_bar(app: &App, area: Rect, buf: &mut Buffer) {
     let t = &app.theme;
     let mut x = area.x + 1;
     let mut hits = app.hits.borrow_mut();
+    let label = |tab: Tab, full: bool| {
+        if full {
+            format!(" {} {} ", tab.index() + 1, tab.title())
+        } else {
+            format!(" {} ", tab.index() + 1)
+        }
+    };
+    // The current tab's title, then the others' in order while they fit; the rest by number.
+    let width = |tab: Tab, full: bool| label(tab, full).chars().count() as u16 + 1;
+    let mut used: u16 = Tab::ALL.iter().map(|&tab| width(tab, tab == app.tab)).sum();
+    let mut full = [false; Tab::ALL.len()];
+    full[app.tab.index()] = true;
     for tab in Tab::ALL {
-        let text = format!(" {} {} ", tab.index() + 1, tab.title());
+        let more = width(tab, true) - width(tab, false);
+        if !full[tab.index()] && used + more < area.width {
+            full[tab.index()] = true;
+            used += more;
+        }
+    }
+    for tab in Tab::ALL {
+        let text = label(tab, full[tab.index()]);
         let w = text.chars().count() as u16;
         if x + w > area.right() {
             break;
@@ -206,6 +231,32 @@ pub fn result_style(app: &App) -> Style {
 }
 
 /// A line saying why there is nothing to show yet.
+/// The latest result and its serving summary; without one, draws why (nothing run yet, or a
+/// scenario that serves nothing) and gives `None`.
+pub fn served<'a>(
+    app: &'a App,
+    area: Rect,
+    buf: &mut Buffer,
+) -> Option<(
+    &'a crate::tui::worker::Simulated,
+    &'a crate::experiment::Summary,
+)> {
+    let Some(r) = &app.result else {
+        waiting(app, area, buf);
+        return None;
+    };
+    let Some(s) = r.summary() else {
+        Paragraph::new(
+            "This scenario serves no traffic: its training jobs and bill are in 8 Bill.",
+        )
+        .wrap(ratatui::widgets::Wrap { trim: true })
+        .style(app.theme.unfocused)
+        .render(area, buf);
+        return None;
+    };
+    Some((r, s))
+}
+
 pub fn waiting(app: &App, area: Rect, buf: &mut Buffer) {
     let text = if app.running.is_some() {
         "simulating…"

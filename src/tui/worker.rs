@@ -15,7 +15,8 @@ use std::sync::mpsc::Sender;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::experiment::{Progress, Summary, replicate_cancellable};
+use crate::experiment::run::{self, Outcome as RunOutcome, RunOptions};
+use crate::experiment::{Progress, Summary};
 use crate::optimize::plan::{Options, Outcome, optimize};
 use crate::scenario::Scenario;
 use crate::sim::SimError;
@@ -36,11 +37,29 @@ pub struct Simulated {
     /// The document revision it is of.
     pub revision: u64,
     pub span: Span,
+    /// The scenario as edited (a preview ran it over a shorter horizon).
     pub scenario: Scenario,
-    pub summary: Summary,
+    /// Everything the run produced: serving, training, the bill.
+    pub outcome: RunOutcome,
     pub wall: Duration,
     /// From the edit (the submit) to this result.
     pub since_submit: Duration,
+}
+
+impl Simulated {
+    /// Serving's results, when the scenario serves anything.
+    pub fn summary(&self) -> Option<&Summary> {
+        self.outcome.serving.as_ref()
+    }
+
+    /// The measurement window the serving results cover: a preview's is shorter than the
+    /// scenario's, and anything per hour is over this one.
+    pub fn window(&self) -> SimTime {
+        match self.span {
+            Span::Preview(h) => h.saturating_sub(self.scenario.warmup),
+            Span::Full => self.scenario.window(),
+        }
+    }
 }
 
 /// A message from a lane.
@@ -239,9 +258,14 @@ fn run_live(
             progress: progress.clone(),
         })?;
         let started = Instant::now();
-        let seed = scenario.seed;
-        match replicate_cancellable(&scenario, seed, replications, Some(&progress), cancel) {
-            Ok(runs) => {
+        let options = RunOptions {
+            seed: scenario.seed,
+            replications,
+            progress: Some(&progress),
+            cancel: Some(cancel),
+        };
+        match run::run(&scenario, &options) {
+            Ok(outcome) => {
                 let wall = started.elapsed();
                 if span == Span::Full {
                     let per_window = wall.as_secs_f64()
@@ -249,12 +273,11 @@ fn run_live(
                         / scenario.window().as_secs_f64().max(1e-9);
                     *pace.lock().expect("pace lock") = Some(per_window);
                 }
-                let summary = Summary::of(&scenario, seed, &runs);
                 tx.send(Report::Simulated(Box::new(Simulated {
                     revision: job.revision,
                     span,
                     scenario: job.scenario.clone(),
-                    summary,
+                    outcome,
                     wall,
                     since_submit: job.submitted.elapsed(),
                 })))?;

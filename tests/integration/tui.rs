@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use headroom::experiment::{Summary, replicate};
+use headroom::experiment::run::{self, RunOptions};
 use headroom::tui::action::{Action, Tab};
 use headroom::tui::app::{App, Effect, Overlay};
 use headroom::tui::document::Document;
@@ -41,13 +41,12 @@ fn settle(app: &mut App, effects: Vec<Effect>) {
             replications,
         } = e
         {
-            let runs = replicate(&scenario, scenario.seed, replications, None).unwrap();
-            let summary = Summary::of(&scenario, scenario.seed, &runs);
+            let outcome = run::run(&scenario, &RunOptions::new(&scenario, replications)).unwrap();
             let more = app.update(Action::Worker(Report::Simulated(Box::new(Simulated {
                 revision,
                 span: Span::Full,
                 scenario: *scenario,
-                summary,
+                outcome,
                 // Fixed, so that snapshots do not depend on this machine's speed.
                 wall: Duration::from_millis(123),
                 since_submit: Duration::from_millis(123),
@@ -236,4 +235,52 @@ fn tiny_terminals_do_not_panic() {
             }
         }
     }
+}
+
+/// One scenario, four front ends: the TUI's Bill tab and `simulate`'s table, JSON and CSV give
+/// the same total for the period (the TUI once dropped training, storage, transfer and logging).
+#[test]
+fn the_bill_total_is_the_same_in_the_tui_and_every_report() {
+    let path = Path::new("scenarios/full-bill.toml");
+    let (mut app, first) = app_at(path, std::fs::read_to_string(path).unwrap());
+    settle(&mut app, first);
+    app.update(Action::Tab(Tab::Bill));
+    let screen = draw(&app, 120, 50);
+    let cli = |format: &str| {
+        let out = crate::support::succeeds(crate::support::headroom().args([
+            "simulate",
+            "scenarios/full-bill.toml",
+            "-f",
+            format,
+        ]));
+        String::from_utf8(out).unwrap()
+    };
+    let json: serde_json::Value = serde_json::from_str(&cli("json")).unwrap();
+    let total = json["bill"]["total_usd"].as_f64().unwrap();
+    let shown = headroom::report::format::usd(total);
+    assert!(
+        screen.contains(&format!("Bill: {shown} per 30 days")),
+        "{shown}\n{screen}"
+    );
+    // The bill is the last section of both.
+    let total_line = |text: &str| {
+        text.lines()
+            .rfind(|l| l.trim_start_matches(['"', '│']).starts_with("total "))
+            .map(|l| {
+                l.trim_matches(|c: char| c == '│' || c == '"' || c.is_whitespace())
+                    .to_string()
+            })
+    };
+    let table = cli("table");
+    assert_eq!(total_line(&screen), total_line(&table), "{table}");
+    assert!(total_line(&table).unwrap().contains(&shown));
+    let csv = cli("csv");
+    let row = csv
+        .lines()
+        .find(|l| l.starts_with("total,,"))
+        .expect("the bill's total row");
+    assert_eq!(
+        row.split(',').nth(2).unwrap().parse::<f64>().unwrap(),
+        total
+    );
 }

@@ -12,22 +12,23 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     let t = &app.theme;
     let left = match &app.pinned {
         Some(p) => Some(p.clone()),
-        None => app
-            .saved_result
-            .as_ref()
-            .map(|r| Snapshot::of_summary("saved file", &r.scenario, &r.summary)),
+        None => app.saved_result.as_ref().and_then(|r| {
+            r.summary()
+                .map(|s| Snapshot::of_summary("saved file", &r.scenario, s))
+        }),
     };
     let right = app
         .result
         .as_ref()
         .filter(|r| r.span == crate::tui::worker::Span::Full)
-        .map(|r| {
+        .and_then(|r| {
             let label = if app.doc.dirty() {
                 "edited"
             } else {
                 "edited (= saved)"
             };
-            Snapshot::of_summary(label, &r.scenario, &r.summary)
+            r.summary()
+                .map(|s| Snapshot::of_summary(label, &r.scenario, s))
         });
     let (Some(a), Some(b)) = (left, right) else {
         Paragraph::new("Compare needs two full runs: the saved file's (it runs first) and the edit's. Edit a pool in Fleet, or pin a frontier point with c.")

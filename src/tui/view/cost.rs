@@ -7,7 +7,7 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Cell, Row, Table, Widget};
 
-use super::{result_style, waiting};
+use super::{result_style, served};
 use crate::report::format::{pct, usd};
 use crate::sim::Metric;
 use crate::tui::app::App;
@@ -17,11 +17,10 @@ const FULL: [&str; 6] = ["█", "▓", "▒", "█", "▓", "▒"];
 const IDLE: &str = "░";
 
 pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
-    let Some(r) = &app.result else {
-        return waiting(app, area, buf);
+    let Some((r, s)) = served(app, area, buf) else {
+        return;
     };
     let t = &app.theme;
-    let s = &r.summary;
     let pools: Vec<usize> = (0..r.scenario.pools.len())
         .filter(|&p| {
             app.workload
@@ -54,7 +53,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     stacked(app, r, &pools, plot, buf);
 
     // Totals.
-    let hours = r.scenario.window().as_secs_f64() / 3600.0;
+    let hours = r.window().as_secs_f64() / 3600.0;
     let per_h = |x: f64| usd(x / hours.max(1e-9));
     let mut rows: Vec<Row> = pools
         .iter()
@@ -134,7 +133,10 @@ fn stacked(
     buf: &mut Buffer,
 ) {
     let t = &app.theme;
-    let series = &r.summary.pool_series;
+    let Some(s) = r.summary() else {
+        return;
+    };
+    let series = &s.pool_series;
     let n = pools
         .iter()
         .map(|&p| series.get(p).map_or(0, Vec::len))

@@ -6,7 +6,7 @@ use ratatui::symbols::Marker;
 use ratatui::text::Line;
 use ratatui::widgets::{Axis, Bar, BarChart, BarGroup, Block, Chart, Dataset, GraphType, Widget};
 
-use super::{result_style, waiting};
+use super::{result_style, served};
 use crate::report::format::ms;
 use crate::sim::result::LatencyBins;
 use crate::tui::app::App;
@@ -20,12 +20,11 @@ pub fn scope_name(app: &App) -> String {
 }
 
 pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
-    let Some(r) = &app.result else {
-        return waiting(app, area, buf);
+    let Some((_, s)) = served(app, area, buf) else {
+        return;
     };
     let t = &app.theme;
     let style = result_style(app);
-    let s = &r.summary;
     let (series, scope) = match app.workload.filter(|&w| w < s.workload_series.len()) {
         Some(w) => (&s.workload_series[w], &s.workloads[w]),
         None => (&s.series, &s.total),

@@ -5,7 +5,7 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Cell, Paragraph, Row, Table, Widget};
 
-use super::{result_style, waiting};
+use super::{result_style, served};
 use crate::experiment::{Estimate, ScopeSummary};
 use crate::report::format::{ms, pct, usd, usd_unit};
 use crate::sim::Metric;
@@ -46,14 +46,13 @@ fn with_ci(e: Estimate) -> String {
 }
 
 pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
-    let Some(r) = &app.result else {
-        return waiting(app, area, buf);
+    let Some((r, s)) = served(app, area, buf) else {
+        return;
     };
     let t = &app.theme;
     let style = result_style(app);
-    let s = &r.summary;
     let llm = s.total.get(Metric::TtftP99).mean.is_finite();
-    let hours = r.scenario.window().as_secs_f64() / 3600.0;
+    let hours = r.window().as_secs_f64() / 3600.0;
     let mut header = vec!["workload", "status", "p50 ms", "p99 ms", "target", "in SLO"];
     if llm {
         header.extend(["TTFT p99", "TPOT p99"]);
@@ -151,9 +150,14 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     let gpu_h = idle_h + m(Metric::GpuHoursBusy);
     let mut lines = vec![
         Line::from(format!(
-            "cost      {} over {} ({}/hour, {}/day)",
+            "cost      {} over {}{} ({}/hour, {}/day)",
             usd(cost),
-            crate::report::format::span(r.scenario.window()),
+            crate::report::format::span(r.window()),
+            if r.span == RunSpan::Full {
+                ""
+            } else {
+                " (preview: provisional)"
+            },
             usd(cost / hours.max(1e-9)),
             usd(cost / hours.max(1e-9) * 24.0)
         )),
