@@ -50,13 +50,6 @@ pub fn default_scenario() -> std::path::PathBuf {
 /// before the terminal is touched.
 pub fn run(path: &Path, replications: u32) -> anyhow::Result<()> {
     let (doc, scenario) = Document::open(path)?;
-    if scenario.workloads.is_empty() {
-        anyhow::bail!(
-            "{} serves no workloads; the TUI explores serving (for its training, use headroom simulate {})",
-            path.display(),
-            path.display()
-        );
-    }
     let (tx, rx) = channel();
     let worker = Worker::start(tx);
     let (mut app, effects) = App::new(doc, scenario, replications);

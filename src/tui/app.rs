@@ -200,11 +200,17 @@ impl App {
     /// The app on `doc` (whose text is `scenario`); returns the first simulation to run.
     pub fn new(doc: Document, scenario: Scenario, replications: u32) -> (App, Vec<Effect>) {
         let catalog = catalog_of(&doc, &scenario);
+        // A scenario that only trains opens where its results are.
+        let tab = if scenario.workloads.is_empty() {
+            Tab::Bill
+        } else {
+            Tab::Overview
+        };
         let app = App {
             doc,
             scenario,
             catalog,
-            tab: Tab::Overview,
+            tab,
             overlay: Overlay::None,
             status: None,
             replications,

@@ -108,16 +108,15 @@ fn title_bar(app: &App, area: Rect, buf: &mut Buffer) {
         }
         (None, Some(r)) => match r.span {
             RunSpan::Preview(h) => format!("preview of {} only", duration(h)),
-            RunSpan::Full => format!(
-                "{} run{} · {:.2} s",
-                r.summary().map_or(1, |s| s.replications),
-                if r.summary().is_some_and(|s| s.replications != 1) {
-                    "s"
-                } else {
-                    ""
-                },
-                r.wall.as_secs_f64()
-            ),
+            RunSpan::Full => match r.summary() {
+                Some(s) => format!(
+                    "{} run{} · {:.2} s",
+                    s.replications,
+                    if s.replications == 1 { "" } else { "s" },
+                    r.wall.as_secs_f64()
+                ),
+                None => format!("ran in {:.2} s", r.wall.as_secs_f64()),
+            },
         },
         (None, None) => String::new(),
     };

@@ -284,3 +284,25 @@ fn the_bill_total_is_the_same_in_the_tui_and_every_report() {
         total
     );
 }
+
+/// A scenario that only trains opens on the Bill tab with its jobs; the serving views say where
+/// its results are instead of drawing empty charts.
+#[test]
+fn a_scenario_that_only_trains_opens_on_its_bill() {
+    let path = Path::new("scenarios/train-spot.toml");
+    let (mut app, first) = app_at(path, std::fs::read_to_string(path).unwrap());
+    assert_eq!(app.tab, Tab::Bill);
+    settle(&mut app, first);
+    let screen = draw(&app, 100, 30);
+    assert!(
+        screen.contains("TRAINING JOB") && screen.contains("spot-young-daly"),
+        "{screen}"
+    );
+    for tab in Tab::ALL {
+        app.update(Action::Tab(tab));
+        let screen = draw(&app, 100, 30);
+        if matches!(tab, Tab::Overview | Tab::Latency | Tab::Cost) {
+            assert!(screen.contains("serves no traffic"), "{tab:?}\n{screen}");
+        }
+    }
+}
