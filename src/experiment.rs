@@ -8,6 +8,7 @@
 pub mod bill;
 pub mod cluster;
 pub mod energy;
+pub mod preview;
 pub mod run;
 pub mod training;
 pub mod validation;
@@ -19,9 +20,10 @@ use statrs::distribution::{ContinuousCDF, StudentsT};
 
 use crate::rng::replication_seed;
 use crate::scenario::Scenario;
-use crate::sim::{
-    self, LatencyBins, Metric, PoolSeriesRow, PoolStats, RunResult, SeriesRow, SimError, Stats,
-};
+use crate::sim::{self, PoolSeriesRow, RunResult, SeriesRow, Stats};
+
+/// What front ends read of a run, re-exported so that they never name the simulator.
+pub use crate::sim::{LatencyBins, Metric, PoolStats, SimError};
 use crate::units::SimTime;
 
 /// A mean over replications and, with two or more, its 95 % confidence interval.
@@ -289,7 +291,7 @@ impl Progress {
     pub fn new(scenario: &Scenario, replications: u32) -> Progress {
         Progress {
             runs: (0..replications).map(|_| AtomicU64::new(0)).collect(),
-            horizon_ns: scenario.horizon.0,
+            horizon_ns: scenario.horizon.0 - scenario.start.0,
         }
     }
 
@@ -341,6 +343,28 @@ pub fn replicate_cancellable(
                 scenario,
                 replication_seed(seed, u64::from(i)),
                 progress.map(|p| &p.runs[i as usize]),
+                cancel,
+            )
+        })
+        .collect()
+}
+
+/// Runs each of `slices` once, the `i`th as replication `i` of master seed `seed`, in parallel,
+/// and returns them in order (a preview's parts: see [`preview`]).
+pub fn run_slices(
+    slices: &[Scenario],
+    seed: u64,
+    progress: Option<&Progress>,
+    cancel: &AtomicBool,
+) -> Result<Vec<RunResult>, SimError> {
+    slices
+        .par_iter()
+        .enumerate()
+        .map(|(i, s)| {
+            sim::run_cancellable(
+                s,
+                replication_seed(seed, i as u64),
+                progress.map(|p| &p.runs[i]),
                 cancel,
             )
         })

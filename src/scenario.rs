@@ -34,8 +34,12 @@ pub struct Scenario {
     /// The file it was loaded from, if any.
     pub path: Option<PathBuf>,
     pub seed: u64,
-    /// Arrivals stop here; metrics cover `warmup..horizon`.
+    /// Where the simulated span begins: zero for a scenario file; later for a slice of it
+    /// ([`Scenario::slice`]), which the TUI's preview runs.
+    pub start: SimTime,
+    /// Arrivals stop here; metrics cover `start + warmup..horizon`.
     pub horizon: SimTime,
+    /// Warm-up after `start`, not measured.
     pub warmup: SimTime,
     /// Length of one row of the time series.
     pub interval: SimTime,
@@ -56,9 +60,28 @@ pub struct Scenario {
 }
 
 impl Scenario {
-    /// The measured window, `horizon - warmup`.
+    /// The measured window, `horizon - start - warmup`.
     pub fn window(&self) -> SimTime {
-        self.horizon.saturating_sub(self.warmup)
+        self.horizon
+            .saturating_sub(self.start)
+            .saturating_sub(self.warmup)
+    }
+
+    /// When the measured window begins.
+    pub fn measured_from(&self) -> SimTime {
+        SimTime(self.start.0.saturating_add(self.warmup.0))
+    }
+
+    /// The same scenario simulated over `start..horizon` only, with `warmup` before what it
+    /// measures. Arrival processes and time-of-day policies keep their clock, so a slice of the
+    /// afternoon sees the afternoon's traffic.
+    pub fn slice(&self, start: SimTime, warmup: SimTime, horizon: SimTime) -> Scenario {
+        Scenario {
+            start,
+            warmup,
+            horizon,
+            ..self.clone()
+        }
     }
 
     /// Indices of the pools that serve workload `w`.

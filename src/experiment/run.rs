@@ -5,8 +5,9 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::bill::{self, Bill};
+use super::preview::Preview;
 use super::training::{self, DEADLINE_QUANTILE, TrainingSummary};
-use super::{Progress, Summary, replicate_cancellable};
+use super::{Progress, Summary, replicate_cancellable, run_slices};
 use crate::scenario::Scenario;
 use crate::sim::SimError;
 
@@ -75,10 +76,36 @@ pub fn run(scenario: &Scenario, o: &RunOptions) -> Result<Outcome, SimError> {
         let runs = replicate_cancellable(scenario, o.seed, o.replications, o.progress, cancel)?;
         Some(Summary::of(scenario, o.seed, &runs))
     };
+    finish(scenario, serving, o.seed, cancel)
+}
+
+/// Runs a [`Preview`] of a scenario: each of its slices once (in parallel), as replications of
+/// its first; then training and the bill as [`run`] does, over the slices' window. Replications
+/// and progress are the slices'.
+pub fn preview(p: &Preview, o: &RunOptions) -> Result<Outcome, SimError> {
+    let never = AtomicBool::new(false);
+    let cancel = o.cancel.unwrap_or(&never);
+    let first = &p.slices[0];
+    let serving = if first.workloads.is_empty() {
+        None
+    } else {
+        let runs = run_slices(&p.slices, o.seed, o.progress, cancel)?;
+        Some(Summary::of(first, o.seed, &runs))
+    };
+    finish(first, serving, o.seed, cancel)
+}
+
+/// Training, the bill and the verdict after serving.
+fn finish(
+    scenario: &Scenario,
+    serving: Option<Summary>,
+    seed: u64,
+    cancel: &AtomicBool,
+) -> Result<Outcome, SimError> {
     if cancel.load(Ordering::Relaxed) {
         return Err(SimError::Cancelled);
     }
-    let training = training::run(scenario, o.seed, serving.as_ref());
+    let training = training::run(scenario, seed, serving.as_ref());
     let bill = bill::bill(scenario, serving.as_ref(), training.as_ref());
     let verdict = Verdict {
         slo_met: serving.as_ref().and_then(|s| s.total.slo_met),

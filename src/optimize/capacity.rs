@@ -300,6 +300,7 @@ impl Trials<'_> {
             description: None,
             path: None,
             seed: crate::rng::replication_seed(scenario.seed ^ SALT, u64::from(n)),
+            start: crate::units::SimTime::ZERO,
             horizon,
             warmup,
             interval: horizon,

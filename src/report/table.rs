@@ -101,7 +101,7 @@ fn serving(out: &mut String, sc: &crate::scenario::Scenario, s: &crate::experime
     );
     let mut replicas = 0.0;
     let mut per_hour = 0.0;
-    let window_h = (sc.horizon.0 - sc.warmup.0) as f64 / 3.6e12;
+    let window_h = sc.window().0 as f64 / 3.6e12;
     for (p, ps) in sc.pools.iter().zip(&s.pools) {
         // Pools whose count varies: the mean over the window, of replicas and of their cost an hour.
         let (count, hourly) = if p.varies() {

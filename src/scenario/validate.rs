@@ -226,6 +226,7 @@ pub(super) fn scenario(src: &Source, base: &Path) -> Result<Scenario, Vec<Diagno
         description: top.description,
         path: None,
         seed: settings.seed,
+        start: SimTime::ZERO,
         horizon: settings.horizon,
         warmup: settings.warmup,
         interval: settings.interval,

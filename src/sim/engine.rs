@@ -13,6 +13,10 @@
 //! - Queue capacity bounds the requests waiting (not in service); beyond it the newest is dropped.
 //! - A request still waiting at its timeout leaves its queue; one in service past its timeout is
 //!   finished (the work is spent) but counts as timed out.
+//!
+//! Over 700 lines on purpose: this is the event loop and the request-level handlers that share
+//! the engine's private state; each further concern is its own file under `engine/` (LLM
+//! replicas, elastic pools, spot reclaims, spill-over between pools).
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -287,6 +291,7 @@ impl<'s> Engine<'s> {
                     w.tokens.as_ref(),
                     substream(seed, &format!("arrivals/{}", w.stream)),
                     substream(seed, &format!("tokens/{}", w.stream)),
+                    scenario.start,
                     scenario.horizon,
                 )?;
                 Ok(WorkloadRt {
@@ -326,7 +331,7 @@ impl<'s> Engine<'s> {
             .collect::<Result<Vec<_>, SimError>>()?;
         Ok(Engine {
             scenario,
-            now: 0,
+            now: scenario.start.0,
             events: EventQueue::new(scenario.workloads.len()),
             workloads,
             replicas,
@@ -355,7 +360,7 @@ impl<'s> Engine<'s> {
         for p in 0..self.pools.len() {
             if self.scenario.pools[p].scaling.is_some() {
                 self.events
-                    .push(SimTime::ZERO, Event::PoolTick { pool: p as u32 });
+                    .push(self.scenario.start, Event::PoolTick { pool: p as u32 });
             }
             if self.scenario.pools[p].provisioning.warm_pool.is_some() {
                 self.report_fleet(p);
@@ -405,7 +410,10 @@ impl<'s> Engine<'s> {
             }
             if count.is_multiple_of(PROGRESS_EVERY) {
                 if let Some(p) = progress {
-                    p.store(self.now.min(self.scenario.horizon.0), Ordering::Relaxed);
+                    p.store(
+                        self.now.min(self.scenario.horizon.0) - self.scenario.start.0,
+                        Ordering::Relaxed,
+                    );
                 }
                 if cancel.is_some_and(|c| c.load(Ordering::Relaxed)) {
                     return Err(SimError::Cancelled);
@@ -413,7 +421,10 @@ impl<'s> Engine<'s> {
             }
         }
         if let Some(p) = progress {
-            p.store(self.scenario.horizon.0, Ordering::Relaxed);
+            p.store(
+                self.scenario.horizon.0 - self.scenario.start.0,
+                Ordering::Relaxed,
+            );
         }
         let mut result = self.rec.finish(self.scenario, self.seed, count, self.now);
         result.arrivals_ended = self.workloads.iter().map(|w| w.ended).collect();

@@ -1,12 +1,17 @@
 //! Measuring a run: counts, HDR histograms and time integrals, with memory independent of the
 //! number of requests.
 //!
-//! Requests are counted in the window when they *arrive* in `[warmup, horizon)`, and followed to
+//! Requests are counted in the window when they *arrive* in `[start + warmup, horizon)`, and followed to
 //! the end (the run drains after the horizon), so `arrived = completed + dropped + timed_out`
 //! holds exactly. Time integrals (busy replicas, replicas, instances) are settled at every
 //! boundary (each interval of the time series, the end of warm-up and the horizon), so every
 //! integral splits exactly between intervals and window. Requests in system (Little's L) are
 //! integrated as each request leaves, by the part of its stay inside the window.
+//!
+//! One file of over 700 lines, on purpose: the recorder is called on every event, and its window
+//! rules (which arrivals count, where integrals settle) must be read together to be trusted. The
+//! parts that stand alone are apart: `coarse` (the time series' histograms) and `tokens` (LLM
+//! token metrics).
 
 mod coarse;
 mod tokens;
@@ -180,6 +185,12 @@ pub(super) struct Recorder {
 
 impl Recorder {
     pub fn new(s: &Scenario) -> Recorder {
+        let start = s.start.0;
+        let level = |value| Level {
+            value,
+            last: start,
+            ..Level::default()
+        };
         let workloads = s
             .workloads
             .iter()
@@ -212,25 +223,19 @@ impl Recorder {
             .pools
             .iter()
             .map(|p| PoolRec {
-                busy: Level::default(),
-                replicas: Level {
-                    value: u64::from(p.replicas),
-                    ..Level::default()
-                },
-                instances: Level {
-                    value: u64::from(p.instances()),
-                    ..Level::default()
-                },
-                starting: Level::default(),
-                short: Level::default(),
-                stopped: Level::default(),
+                busy: level(0),
+                replicas: level(u64::from(p.replicas)),
+                instances: level(u64::from(p.instances())),
+                starting: level(0),
+                short: level(0),
+                stopped: level(0),
                 warm_starts: 0,
                 starts: 0,
                 stops: 0,
                 interruptions: 0,
                 batches: 0,
                 batch_items: 0,
-                kv: Level::default(),
+                kv: level(0),
                 kv_per_replica: match &p.serving {
                     Serving::Llm(l) => l.kv_blocks(),
                     Serving::Requests(_) => 0,
@@ -243,12 +248,12 @@ impl Recorder {
         let horizon = if offline { u64::MAX } else { s.horizon.0 };
         let mut r = Recorder {
             offline,
-            warmup: s.warmup.0,
+            warmup: s.measured_from().0,
             horizon,
             interval: s.interval.0,
-            next_boundary: 0,
-            next_interval_end: s.interval.0.min(horizon),
-            interval_start: 0,
+            next_boundary: start,
+            next_interval_end: start.saturating_add(s.interval.0).min(horizon),
+            interval_start: start,
             in_window: s.warmup.0 == 0,
             workloads,
             pools,
@@ -257,7 +262,7 @@ impl Recorder {
             pool_series: vec![Vec::new(); s.pools.len()],
             simulated_requests: 0,
         };
-        r.next_boundary = r.compute_next_boundary(0);
+        r.next_boundary = r.compute_next_boundary(start);
         r
     }
 

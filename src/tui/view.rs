@@ -23,7 +23,6 @@ use super::action::Tab;
 use super::app::App;
 use super::keymap;
 use super::worker::Span as RunSpan;
-use crate::report::format::span as duration;
 
 /// Below this the views do not fit; a message says so.
 pub const MIN_WIDTH: u16 = 60;
@@ -98,7 +97,7 @@ fn title_bar(app: &App, area: Rect, buf: &mut Buffer) {
     let run = match (&app.running, &app.result) {
         (Some(r), _) => {
             let what = match r.span {
-                RunSpan::Preview(h) => format!("preview of {}", duration(h)),
+                RunSpan::Preview(p) => format!("preview of {}", p.describe()),
                 RunSpan::Full => "full run".to_string(),
             };
             format!(
@@ -107,7 +106,7 @@ fn title_bar(app: &App, area: Rect, buf: &mut Buffer) {
             )
         }
         (None, Some(r)) => match r.span {
-            RunSpan::Preview(h) => format!("preview of {} only", duration(h)),
+            RunSpan::Preview(p) => format!("preview of {} only", p.describe()),
             RunSpan::Full => match r.summary() {
                 Some(s) => format!(
                     "{} run{} · {:.2} s",

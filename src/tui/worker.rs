@@ -15,20 +15,59 @@ use std::sync::mpsc::Sender;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::experiment::SimError;
+use crate::experiment::preview::{self, Preview};
 use crate::experiment::run::{self, Outcome as RunOutcome, RunOptions};
 use crate::experiment::{Progress, Summary};
 use crate::optimize::plan::{Options, Outcome, optimize};
 use crate::scenario::Scenario;
-use crate::sim::SimError;
 use crate::sweep::{self, Axis, Row, Shard};
 use crate::units::SimTime;
 
 /// Whether a result covers the whole horizon.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Span {
-    /// The first part of the horizon, for a quick answer.
-    Preview(SimTime),
+    /// Part of the horizon, for a quick answer (see [`preview`]).
+    Preview(PreviewSpan),
     Full,
+}
+
+/// What a preview measured.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PreviewSpan {
+    /// The window each slice measured.
+    pub window: SimTime,
+    /// Slices of the day (1: the start of the horizon).
+    pub slices: u32,
+    /// The middle of the busiest slice, when the slices follow the day.
+    pub busiest: Option<SimTime>,
+}
+
+impl PreviewSpan {
+    fn of(p: &Preview) -> PreviewSpan {
+        PreviewSpan {
+            window: p.window(),
+            slices: p.slices.len() as u32,
+            busiest: p.busiest,
+        }
+    }
+
+    /// What it covers, in a few words: "the first 2h", "4 × 15m from the 14:00 peak".
+    pub fn describe(&self) -> String {
+        let window = crate::report::format::span(self.window);
+        match self.busiest {
+            Some(b) => {
+                let minute = (b.as_secs_f64() / 60.0).round() as u64 % 1440;
+                format!(
+                    "{} × {window} from the {:02}:{:02} peak",
+                    self.slices,
+                    minute / 60,
+                    minute % 60
+                )
+            }
+            None => format!("the first {window}"),
+        }
+    }
 }
 
 /// What the live lane simulated.
@@ -37,7 +76,7 @@ pub struct Simulated {
     /// The document revision it is of.
     pub revision: u64,
     pub span: Span,
-    /// The scenario as edited (a preview ran it over a shorter horizon).
+    /// The scenario as edited (a preview ran parts of it).
     pub scenario: Scenario,
     /// Everything the run produced: serving, training, the bill.
     pub outcome: RunOutcome,
@@ -56,7 +95,7 @@ impl Simulated {
     /// scenario's, and anything per hour is over this one.
     pub fn window(&self) -> SimTime {
         match self.span {
-            Span::Preview(h) => h.saturating_sub(self.scenario.warmup),
+            Span::Preview(p) => p.window,
             Span::Full => self.scenario.window(),
         }
     }
@@ -213,21 +252,13 @@ impl Worker {
     }
 }
 
-/// The preview horizon for `s`, or `None` when the full run is quick enough by itself.
-fn preview_horizon(s: &Scenario, pace: Option<f64>) -> Option<SimTime> {
-    let window = s.window().as_secs_f64();
+/// The preview of `s`, or `None` when the full run is quick enough by itself.
+fn preview_of(s: &Scenario, pace: Option<f64>) -> Option<Preview> {
     let fraction = match pace {
-        Some(p) if p > 0.0 => PREVIEW_TARGET.as_secs_f64() / (p * window),
+        Some(p) if p > 0.0 => PREVIEW_TARGET.as_secs_f64() / (p * s.window().as_secs_f64()),
         _ => 0.1,
     };
-    if fraction >= 0.6 || window <= 0.0 {
-        return None;
-    }
-    // Whole intervals, so the time series' last row is as long as the others.
-    let interval = s.interval.as_secs_f64().max(1e-9);
-    let window_part = ((window * fraction.max(0.02)) / interval).ceil() * interval;
-    let horizon = s.warmup.as_secs_f64() + window_part;
-    (horizon < s.horizon.as_secs_f64()).then(|| SimTime::from_secs_f64(horizon))
+    preview::plan(s, fraction)
 }
 
 fn run_live(
@@ -237,21 +268,20 @@ fn run_live(
     tx: &Sender<Report>,
 ) -> Result<(), std::sync::mpsc::SendError<Report>> {
     let known = *pace.lock().expect("pace lock");
-    let mut spans = Vec::new();
-    if let Some(h) = preview_horizon(&job.scenario, known) {
-        spans.push(Span::Preview(h));
+    let mut runs = Vec::new();
+    if let Some(p) = preview_of(&job.scenario, known) {
+        runs.push((Span::Preview(PreviewSpan::of(&p)), Some(p)));
     }
-    spans.push(Span::Full);
-    for span in spans {
-        let (scenario, replications) = match span {
-            Span::Preview(h) => {
-                let mut s = job.scenario.clone();
-                s.horizon = h;
-                (s, 1)
-            }
-            Span::Full => (job.scenario.clone(), job.replications),
+    runs.push((Span::Full, None));
+    for (span, preview) in runs {
+        let (progress, replications) = match &preview {
+            Some(p) => (Progress::new(&p.slices[0], p.slices.len() as u32), 1),
+            None => (
+                Progress::new(&job.scenario, job.replications),
+                job.replications,
+            ),
         };
-        let progress = Arc::new(Progress::new(&scenario, replications));
+        let progress = Arc::new(progress);
         tx.send(Report::Started {
             revision: job.revision,
             span,
@@ -259,18 +289,22 @@ fn run_live(
         })?;
         let started = Instant::now();
         let options = RunOptions {
-            seed: scenario.seed,
+            seed: job.scenario.seed,
             replications,
             progress: Some(&progress),
             cancel: Some(cancel),
         };
-        match run::run(&scenario, &options) {
+        let outcome = match &preview {
+            Some(p) => run::preview(p, &options),
+            None => run::run(&job.scenario, &options),
+        };
+        match outcome {
             Ok(outcome) => {
                 let wall = started.elapsed();
                 if span == Span::Full {
                     let per_window = wall.as_secs_f64()
                         / f64::from(replications.max(1))
-                        / scenario.window().as_secs_f64().max(1e-9);
+                        / job.scenario.window().as_secs_f64().max(1e-9);
                     *pace.lock().expect("pace lock") = Some(per_window);
                 }
                 tx.send(Report::Simulated(Box::new(Simulated {

@@ -49,7 +49,9 @@ pub struct Arrivals {
     input_tokens: Option<TokenSampler>,
     output_tokens: Option<TokenSampler>,
     token_rng: Stream,
-    /// No arrivals at or after this time.
+    /// No arrivals before this time (seconds; a trace skips its earlier rows) ...
+    from: f64,
+    /// ... nor at or after this one.
     until: SimTime,
     /// Whether the process ran out of requests before `until` (the end of a trace).
     exhausted: bool,
@@ -93,20 +95,20 @@ const SEGMENT_S: f64 = 60.0;
 const SEGMENTS_PER_DAY: usize = 1440;
 
 impl Arrivals {
-    /// Starts the process of `arrival`, drawing gaps from `rng` and token counts (per `tokens`)
-    /// from `token_rng`, with no arrivals from `until` on.
+    /// Starts the process of `arrival` at `from`, drawing gaps from `rng` and token counts (per
+    /// `tokens`) from `token_rng`, with no arrivals from `until` on. A process started later than
+    /// zero keeps its clock (a diurnal shape, a trace's times), so it begins where the day is.
     pub fn new(
         arrival: &Arrival,
         tokens: Option<&TokenSpec>,
         mut rng: Stream,
         token_rng: Stream,
+        from: SimTime,
         until: SimTime,
     ) -> Result<Arrivals, TraceError> {
+        let t0 = from.as_secs_f64();
         let generator = match arrival {
-            Arrival::Poisson { rate } => Generator::Poisson {
-                t: 0.0,
-                rate: *rate,
-            },
+            Arrival::Poisson { rate } => Generator::Poisson { t: t0, rate: *rate },
             Arrival::Diurnal { rate, shape } => {
                 let hours = |i: usize| i as f64 * SEGMENT_S / SECONDS_PER_HOUR;
                 let bounds = (0..SEGMENTS_PER_DAY)
@@ -116,7 +118,7 @@ impl Arrivals {
                     })
                     .collect();
                 Generator::Diurnal {
-                    t: 0.0,
+                    t: t0,
                     rate: *rate,
                     shape: shape.clone(),
                     bounds,
@@ -134,21 +136,21 @@ impl Arrivals {
                 let state = usize::from(rng.random::<f64>() < p_burst);
                 let first: f64 = Exp1.sample(&mut rng);
                 Generator::Bursty {
-                    t: 0.0,
+                    t: t0,
                     rates: [*calm_rate, *burst_rate],
                     means_s,
                     state,
-                    state_end: first * means_s[state],
+                    state_end: t0 + first * means_s[state],
                 }
             }
             Arrival::Trace(spec) => Generator::Trace(Box::new(TraceArrivals::open(spec)?)),
             Arrival::Batch { count, at } => Generator::Batch {
                 left: *count,
-                at: at.as_secs_f64(),
+                at: at.as_secs_f64().max(t0),
             },
             Arrival::Closed { concurrency, count } => Generator::Closed {
                 left: *count,
-                ready: std::iter::repeat_n(0.0, *concurrency.min(count) as usize).collect(),
+                ready: std::iter::repeat_n(t0, *concurrency.min(count) as usize).collect(),
             },
         };
         Ok(Arrivals {
@@ -159,6 +161,7 @@ impl Arrivals {
                 .and_then(|t| t.output.as_ref())
                 .map(TokenSampler::new),
             token_rng,
+            from: t0,
             until,
             exhausted: false,
         })
@@ -267,15 +270,18 @@ impl Arrivals {
                 *left -= 1;
                 at
             }
-            Generator::Trace(trace) => match trace.next(rng)? {
-                Some(r) => {
-                    let t = r.time_s;
-                    row = Some(r);
-                    t
-                }
-                None => {
-                    self.exhausted = true;
-                    return Ok(None);
+            Generator::Trace(trace) => loop {
+                match trace.next(rng)? {
+                    Some(r) if r.time_s < self.from => {}
+                    Some(r) => {
+                        let t = r.time_s;
+                        row = Some(r);
+                        break t;
+                    }
+                    None => {
+                        self.exhausted = true;
+                        return Ok(None);
+                    }
                 }
             },
         };
@@ -405,6 +411,7 @@ mod tests {
             None,
             substream(3, "t"),
             substream(3, "k"),
+            SimTime::ZERO,
             SimTime::from_secs(until_s),
         )
         .unwrap();

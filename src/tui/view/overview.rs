@@ -6,9 +6,9 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Cell, Paragraph, Row, Table, Widget};
 
 use super::{result_style, served};
+use crate::experiment::Metric;
 use crate::experiment::{Estimate, ScopeSummary};
 use crate::report::format::{ms, pct, usd, usd_unit};
-use crate::sim::Metric;
 use crate::tui::app::App;
 use crate::tui::theme::Theme;
 use crate::tui::worker::Span as RunSpan;
@@ -37,9 +37,10 @@ pub fn attainment(x: f64) -> String {
     }
 }
 
-/// A latency with its 95 % interval's half-width, when replications ran.
-fn with_ci(e: Estimate) -> String {
-    match e.ci95 {
+/// A latency with its 95 % interval's half-width, when replications ran (a preview's slices are
+/// parts of the day, not replications: their spread is the day's, not an interval).
+fn with_ci(e: Estimate, full: bool) -> String {
+    match e.ci95.filter(|_| full) {
         Some((lo, hi)) if e.mean.is_finite() => format!("{} ±{}", ms(e.mean), ms((hi - lo) / 2.0)),
         _ => ms(e.mean),
     }
@@ -53,6 +54,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     let style = result_style(app);
     let llm = s.total.get(Metric::TtftP99).mean.is_finite();
     let hours = r.window().as_secs_f64() / 3600.0;
+    let full = r.span == RunSpan::Full;
     let mut header = vec!["workload", "status", "p50 ms", "p99 ms", "target", "in SLO"];
     if llm {
         header.extend(["TTFT p99", "TPOT p99"]);
@@ -67,8 +69,8 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         let mut cells = vec![
             Cell::from(name),
             Cell::from(Line::from(verdict(sc, t))),
-            Cell::from(with_ci(sc.get(Metric::LatencyP50))),
-            Cell::from(with_ci(sc.get(Metric::LatencyP99))),
+            Cell::from(with_ci(sc.get(Metric::LatencyP50), full)),
+            Cell::from(with_ci(sc.get(Metric::LatencyP99), full)),
             Cell::from(target),
             Cell::from(attainment(m(Metric::SloAttainment))),
         ];
@@ -129,10 +131,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     let [table_area, facts_area] =
         Layout::vertical([Constraint::Length(n + 3), Constraint::Fill(1)]).areas(area);
     let title = match r.span {
-        RunSpan::Preview(h) => format!(
-            " SLOs · preview: the first {} only ",
-            crate::report::format::span(h)
-        ),
+        RunSpan::Preview(p) => format!(" SLOs · preview: {} only ", p.describe()),
         RunSpan::Full if s.replications > 1 => {
             format!(" SLOs · {} replications, ± 95 % interval ", s.replications)
         }
