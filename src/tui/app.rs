@@ -13,11 +13,11 @@ use super::picker::{Picker, Target};
 use super::theme::Theme;
 use super::view::HitMap;
 use super::worker::{Report, Simulated, Span, Task, quote_key};
+use crate::experiment::Metric;
 use crate::experiment::{Progress, Summary};
 use crate::optimize::plan::Outcome;
 use crate::pricing::Catalog;
 use crate::scenario::Scenario;
-use crate::sim::Metric;
 use crate::sweep::Row;
 
 /// Something for the run loop to do.

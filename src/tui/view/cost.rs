@@ -8,8 +8,8 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Cell, Row, Table, Widget};
 
 use super::{result_style, served};
+use crate::experiment::Metric;
 use crate::report::format::{pct, usd};
-use crate::sim::Metric;
 use crate::tui::app::App;
 
 /// Full and idle cells of a pool's layer; without colour the pools differ by symbol too.

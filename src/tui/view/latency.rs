@@ -7,8 +7,8 @@ use ratatui::text::Line;
 use ratatui::widgets::{Axis, Bar, BarChart, BarGroup, Block, Chart, Dataset, GraphType, Widget};
 
 use super::{result_style, served};
+use crate::experiment::LatencyBins;
 use crate::report::format::ms;
-use crate::sim::result::LatencyBins;
 use crate::tui::app::App;
 
 /// The scope shown: `all` or a workload's name.
