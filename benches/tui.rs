@@ -20,7 +20,8 @@ const FILE: &str = "scenarios/chat-assistant.toml";
 
 fn open() -> App {
     let (doc, scenario) = Document::open(Path::new(FILE)).expect("the default scenario loads");
-    App::new(doc, scenario, 1).0
+    let catalog = headroom::tui::app::catalog_of(&doc, &scenario);
+    App::new(doc, scenario, catalog, 1).0
 }
 
 /// Hands the effects to the lanes and feeds reports back until a full result of the newest

@@ -11,6 +11,7 @@ pub mod app;
 pub mod document;
 pub mod fields;
 pub mod keymap;
+pub mod layout;
 pub mod picker;
 pub mod theme;
 pub mod view;
@@ -27,7 +28,7 @@ use crossterm::event::{
 };
 use crossterm::execute;
 use ratatui::DefaultTerminal;
-use ratatui::layout::Position;
+use ratatui::layout::{Position, Rect};
 
 use action::Action;
 use app::{App, Effect, Overlay};
@@ -52,8 +53,9 @@ pub fn run(path: &Path, replications: u32) -> anyhow::Result<()> {
     let (doc, scenario) = Document::open(path)?;
     let (tx, rx) = channel();
     let worker = Worker::start(tx);
-    let (mut app, effects) = App::new(doc, scenario, replications);
-    perform(&worker, effects);
+    let catalog = app::catalog_of(&doc, &scenario);
+    let (mut app, effects) = App::new(doc, scenario, catalog, replications);
+    perform(&mut app, &worker, effects);
     let mut terminal = ratatui::init();
     // ratatui's hook restores the screen; mouse reporting must be switched off too.
     let hook = std::panic::take_hook();
@@ -85,9 +87,11 @@ fn event_loop(
             // Everything queued, then one draw.
             loop {
                 let ev = event::read()?;
-                if let Some(a) = translate(app, &ev) {
+                let size = terminal.size()?;
+                let area = Rect::new(0, 0, size.width, size.height);
+                if let Some(a) = translate(app, area, &ev) {
                     let effects = app.update(a);
-                    perform(worker, effects);
+                    perform(app, worker, effects);
                 }
                 if app.quit || !event::poll(Duration::ZERO)? {
                     break;
@@ -96,12 +100,14 @@ fn event_loop(
         }
         while let Ok(report) = rx.try_recv() {
             let effects = app.update(Action::Worker(report));
-            perform(worker, effects);
+            perform(app, worker, effects);
         }
     }
 }
 
-fn perform(worker: &Worker, effects: Vec<Effect>) {
+/// Carries out `effects`: simulations and tasks go to the lanes; files are written here, and
+/// what came of it goes back to the app.
+fn perform(app: &mut App, worker: &Worker, effects: Vec<Effect>) {
     for e in effects {
         match e {
             Effect::Simulate {
@@ -110,26 +116,37 @@ fn perform(worker: &Worker, effects: Vec<Effect>) {
                 replications,
             } => worker.simulate(revision, *scenario, replications),
             Effect::Task(task) => worker.run(task),
+            Effect::Save {
+                path,
+                text,
+                revision,
+            } => {
+                let more = app.update(save(&path, text, revision));
+                perform(app, worker, more);
+            }
         }
     }
 }
 
-/// The action of a terminal event in the app's current state.
-pub fn translate(app: &App, ev: &Event) -> Option<Action> {
+/// Writes `text` (revision `revision` of the document) to `path`, whole or not at all; the
+/// action says how it went.
+pub fn save(path: &Path, text: String, revision: u64) -> Action {
+    let result = crate::atomic_file::write_atomic(path, text.as_bytes()).map_err(|e| e.to_string());
+    Action::Saved {
+        revision,
+        text,
+        result,
+    }
+}
+
+/// The action of a terminal event in the app's current state, on a terminal of `area`.
+pub fn translate(app: &App, area: Rect, ev: &Event) -> Option<Action> {
     match ev {
         Event::Key(k) => key(app, k),
         Event::Mouse(m) => {
             let at = Position::new(m.column, m.row);
             match m.kind {
-                MouseEventKind::Down(MouseButton::Left) => {
-                    let hits = app.hits.borrow();
-                    if let Some((tab, _)) = hits.tabs.iter().find(|(_, r)| r.contains(at)) {
-                        return Some(Action::ClickTab(*tab));
-                    }
-                    let (r, first) = hits.list?;
-                    r.contains(at)
-                        .then(|| Action::ClickRow(first + (m.row - r.y) as usize))
-                }
+                MouseEventKind::Down(MouseButton::Left) => layout::hit(app, area, at),
                 MouseEventKind::ScrollDown => Some(Action::ScrollDown),
                 MouseEventKind::ScrollUp => Some(Action::ScrollUp),
                 _ => None,

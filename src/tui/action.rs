@@ -100,4 +100,10 @@ pub enum Action {
     Resize,
     /// A lane reported.
     Worker(Report),
+    /// The run loop wrote revision `revision` of the document (its text `text`), or could not.
+    Saved {
+        revision: u64,
+        text: String,
+        result: Result<(), String>,
+    },
 }

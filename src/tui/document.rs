@@ -153,11 +153,9 @@ impl Document {
         Some(label)
     }
 
-    /// Writes the text to the file atomically; the history stays.
-    pub fn save(&mut self) -> std::io::Result<()> {
-        crate::atomic_file::write_atomic(&self.path, self.text.as_bytes())?;
-        self.saved = self.text.clone();
-        Ok(())
+    /// `text` is what the file now holds (the run loop wrote it); the history stays.
+    pub fn mark_saved(&mut self, text: String) {
+        self.saved = text;
     }
 
     /// The changes from the saved text to the edited one, with `context` lines around each.

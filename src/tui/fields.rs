@@ -221,6 +221,32 @@ pub fn step(field: Field, current: &str, up: bool) -> Option<String> {
     }
 }
 
+/// The file's models with a short description of each.
+pub fn models(text: &str) -> Vec<(String, String)> {
+    let Ok(doc) = text.parse::<DocumentMut>() else {
+        return Vec::new();
+    };
+    let Some(models) = doc.get("models").and_then(|m| m.as_table_like()) else {
+        return Vec::new();
+    };
+    models
+        .iter()
+        .map(|(name, m)| {
+            let what = m
+                .get("description")
+                .and_then(|d| d.as_str())
+                .map(str::to_string)
+                .or_else(|| {
+                    let arch = m.get("architecture").and_then(|a| a.as_str())?;
+                    let weights = m.get("weights").and_then(|w| w.as_str()).unwrap_or("bf16");
+                    Some(format!("{arch}, {weights}"))
+                })
+                .unwrap_or_default();
+            (name.to_string(), what)
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

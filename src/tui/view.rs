@@ -11,8 +11,6 @@ mod optimize;
 mod overlay;
 mod overview;
 
-use std::cell::RefCell;
-
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Style;
@@ -24,29 +22,21 @@ use super::app::App;
 use super::keymap;
 use super::worker::Span as RunSpan;
 
-/// Below this the views do not fit; a message says so.
-pub const MIN_WIDTH: u16 = 60;
-pub const MIN_HEIGHT: u16 = 16;
-
-/// Where things were drawn, for mouse clicks.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct Hits {
-    /// Each tab's title on screen.
-    pub tabs: Vec<(Tab, Rect)>,
-    /// The clickable list of the view: its area and the item index of its first row.
-    pub list: Option<(Rect, usize)>,
-}
-
-/// Hit areas of the last frame.
-pub type HitMap = RefCell<Hits>;
+pub use super::layout::{MIN_HEIGHT, MIN_WIDTH};
 
 impl Widget for &App {
     fn render(self, area: Rect, buf: &mut Buffer) {
         if area.width == 0 || area.height == 0 {
             return;
         }
-        *self.hits.borrow_mut() = Hits::default();
-        if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
+        let Some(super::layout::Frame {
+            title,
+            tabs,
+            body,
+            status,
+            hints,
+        }) = super::layout::frame(area)
+        else {
             Paragraph::new(format!(
                 "headroom needs a terminal of at least {MIN_WIDTH}×{MIN_HEIGHT}; this one is {}×{}. Enlarge it, or press q to quit.",
                 area.width, area.height
@@ -54,15 +44,7 @@ impl Widget for &App {
             .wrap(Wrap { trim: true })
             .render(area, buf);
             return;
-        }
-        let [title, tabs, body, status, hints] = Layout::vertical([
-            Constraint::Length(1),
-            Constraint::Length(1),
-            Constraint::Fill(1),
-            Constraint::Length(1),
-            Constraint::Length(1),
-        ])
-        .areas(area);
+        };
         title_bar(self, title, buf);
         tab_bar(self, tabs, buf);
         match self.tab {
@@ -136,43 +118,13 @@ fn title_bar(app: &App, area: Rect, buf: &mut Buffer) {
 }
 
 fn tab_bar(app: &App, area: Rect, buf: &mut Buffer) {
-    let t = &app.theme;
-    let mut x = area.x + 1;
-    let mut hits = app.hits.borrow_mut();
-    let label = |tab: Tab, full: bool| {
-        if full {
-            format!(" {} {} ", tab.index() + 1, tab.title())
-        } else {
-            format!(" {} ", tab.index() + 1)
-        }
-    };
-    // The current tab's title, then the others' in order while they fit; the rest by number.
-    let width = |tab: Tab, full: bool| label(tab, full).chars().count() as u16 + 1;
-    let mut used: u16 = Tab::ALL.iter().map(|&tab| width(tab, tab == app.tab)).sum();
-    let mut full = [false; Tab::ALL.len()];
-    full[app.tab.index()] = true;
-    for tab in Tab::ALL {
-        let more = width(tab, true) - width(tab, false);
-        if !full[tab.index()] && used + more < area.width {
-            full[tab.index()] = true;
-            used += more;
-        }
-    }
-    for tab in Tab::ALL {
-        let text = label(tab, full[tab.index()]);
-        let w = text.chars().count() as u16;
-        if x + w > area.right() {
-            break;
-        }
+    for (tab, rect, text) in super::layout::tabs(app.tab, area) {
         let style = if tab == app.tab {
-            t.selected
+            app.theme.selected
         } else {
             Style::new()
         };
-        let rect = Rect::new(x, area.y, w, 1);
         Line::styled(text, style).render(rect, buf);
-        hits.tabs.push((tab, rect));
-        x += w + 1;
     }
 }
 
@@ -203,20 +155,6 @@ fn hint_bar(app: &App, area: Rect, buf: &mut Buffer) {
         spans.push(Span::raw(format!(" {hint} ")));
     }
     Line::from(spans).render(area, buf);
-}
-
-/// Notes a table drawn in `inner` (its header on the first row) as the clickable list, its first
-/// visible row being item `first`.
-pub fn note_list(app: &App, inner: Rect, first: usize) {
-    app.hits.borrow_mut().list = Some((
-        Rect::new(
-            inner.x,
-            inner.y + 1,
-            inner.width,
-            inner.height.saturating_sub(1),
-        ),
-        first,
-    ));
 }
 
 /// Results are dimmed while they are of an older text than the one edited.

@@ -26,16 +26,26 @@ fn text() -> String {
 fn app_at(path: &Path, text: String) -> (App, Vec<Effect>) {
     let doc = Document::from_text(path, text);
     let scenario = doc.load(doc.text()).unwrap();
-    let (mut app, effects) = App::new(doc, scenario, 1);
+    let catalog = headroom::tui::app::catalog_of(&doc, &scenario);
+    let (mut app, effects) = App::new(doc, scenario, catalog, 1);
     app.theme = Theme::plain();
     app.cache = None;
     (app, effects)
 }
 
-/// Runs what the lanes would for the simulate effects, and reports back.
+/// Runs what the lanes would for the simulate effects, writes what is saved as the run loop
+/// would, and reports back.
 fn settle(app: &mut App, effects: Vec<Effect>) {
     for e in effects {
-        if let Effect::Simulate {
+        if let Effect::Save {
+            path,
+            text,
+            revision,
+        } = e
+        {
+            let more = app.update(headroom::tui::save(&path, text, revision));
+            settle(app, more);
+        } else if let Effect::Simulate {
             revision,
             scenario,
             replications,
@@ -135,7 +145,8 @@ fn edits_undo_redo_save_and_quit() {
     app.update(Action::No);
     assert_eq!(std::fs::read_to_string(&path).unwrap(), original);
     app.update(Action::Save);
-    app.update(Action::Yes);
+    let effects = app.update(Action::Yes);
+    settle(&mut app, effects);
     let saved = std::fs::read_to_string(&path).unwrap();
     assert_eq!(saved, original.replace("replicas = 3", "replicas = 4"));
     assert!(
@@ -204,7 +215,7 @@ fn every_view_at_80x24_and_120x40() {
         &|| {},
     )
     .unwrap();
-    app.row = 2;
+    app.fleet.row = 2;
     app.update(Action::Worker(Report::Swept {
         pool: "l40s-spot".into(),
         result: Ok(rows),
@@ -303,6 +314,58 @@ fn a_scenario_that_only_trains_opens_on_its_bill() {
         let screen = draw(&app, 100, 30);
         if matches!(tab, Tab::Overview | Tab::Latency | Tab::Cost) {
             assert!(screen.contains("serves no traffic"), "{tab:?}\n{screen}");
+        }
+    }
+}
+
+/// The text of line `y` of a drawn frame.
+fn line_at(app: &App, w: u16, h: u16, y: u16) -> String {
+    let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
+    t.draw(|f| f.render_widget(app, f.area())).unwrap();
+    let buf = t.backend().buffer();
+    (0..w).map(|x| buf[(x, y)].symbol()).collect()
+}
+
+#[test]
+fn clicks_land_on_what_the_frame_shows() {
+    use headroom::tui::layout;
+    use ratatui::layout::{Position, Rect};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("chat.toml");
+    std::fs::write(&path, text()).unwrap();
+    let (mut app, first) = app_at(&path, text());
+    settle(&mut app, first);
+    app.update(Action::Tab(Tab::Fleet));
+    for (w, h) in [(80, 24), (120, 40)] {
+        let area = Rect::new(0, 0, w, h);
+        let frame = layout::frame(area).unwrap();
+        // Every tab drawn is clicked where its label is.
+        for (tab, r, label) in layout::tabs(app.tab, frame.tabs) {
+            let drawn = line_at(&app, w, h, r.y);
+            assert!(
+                drawn.contains(label.trim()),
+                "{label} not drawn in {drawn:?}"
+            );
+            let at = Position::new(r.x + r.width / 2, r.y);
+            assert!(matches!(layout::hit(&app, area, at), Some(Action::ClickTab(t)) if t == tab));
+        }
+        // Each pool's row, with the last one selected (scrolled into view on a small screen).
+        app.fleet.row = app.scenario.pools.len() - 1;
+        let rows = layout::table_rows(layout::fleet(frame.body)[0]);
+        for y in rows.y..rows.y + rows.height.min(app.scenario.pools.len() as u16) {
+            let Some(Action::ClickRow(i)) = layout::hit(&app, area, Position::new(rows.x + 2, y))
+            else {
+                panic!("no row at line {y}");
+            };
+            let Some(pool) = app.scenario.pools.get(i) else {
+                continue;
+            };
+            let drawn = line_at(&app, w, h, y);
+            assert!(
+                drawn.contains(&pool.name),
+                "row {i} ({}) is not at line {y}: {drawn:?}",
+                pool.name
+            );
         }
     }
 }

@@ -1,7 +1,7 @@
 //! Fleet: the pools as a table, one editable field focused; results beside them.
 
 use ratatui::buffer::Buffer;
-use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::layout::{Constraint, Rect};
 use ratatui::text::Line;
 use ratatui::widgets::{
     Block, Cell, Paragraph, Row, StatefulWidget, Table, TableState, Widget, Wrap,
@@ -15,16 +15,19 @@ use crate::tui::fields::Field;
 pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     let t = &app.theme;
     let s = &app.scenario;
-    let [table_area, detail_area] =
-        Layout::vertical([Constraint::Fill(1), Constraint::Length(5)]).areas(area);
-    let cols = app.columns();
+    let [table_area, detail_area] = crate::tui::layout::fleet(area);
+    let cols = app.fleet.columns();
     let many = s.workloads.len() > 1;
     let mut header: Vec<Cell> = vec![Cell::from("pool")];
     if many {
         header.push(Cell::from("workload"));
     }
     for &i in &cols {
-        let style = if i == app.col { t.accent } else { t.header };
+        let style = if i == app.fleet.col {
+            t.accent
+        } else {
+            t.header
+        };
         header.push(Cell::from(Field::ALL[i].title()).style(style));
     }
     header.push(Cell::from("$/hour"));
@@ -65,6 +68,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
             }
             for &i in &cols {
                 let located = app
+                    .fleet
                     .fields
                     .get(p)
                     .and_then(|r| r.get(i))
@@ -77,7 +81,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
                     },
                     None => "·".into(),
                 };
-                let style = if p == app.row && i == app.col {
+                let style = if p == app.fleet.row && i == app.fleet.col {
                     t.focused
                 } else {
                     ratatui::style::Style::new()
@@ -95,7 +99,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
             cells.push(Cell::from(cost).style(rs));
             cells.push(Cell::from(util).style(rs));
             let row = Row::new(cells);
-            if p == app.row {
+            if p == app.fleet.row {
                 row.style(t.header)
             } else {
                 row
@@ -104,17 +108,22 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         .collect();
     let block = Block::bordered()
         .title(" Pools · h l: field · + -: change · Enter: edit or pick · m: market ");
-    let inner = block.inner(table_area);
     let table = Table::new(rows, widths)
         .header(Row::new(header))
         .block(block);
-    let mut state = TableState::default().with_selected(Some(app.row));
+    // Scrolled as the mouse's layout says, so clicks land on the rows shown.
+    let rows_area = crate::tui::layout::table_rows(table_area);
+    let mut state = TableState::default()
+        .with_selected(Some(app.fleet.row))
+        .with_offset(crate::tui::layout::first_shown(
+            app.fleet.row,
+            rows_area.height,
+        ));
     StatefulWidget::render(table, table_area, buf, &mut state);
-    super::note_list(app, inner, state.offset());
 
     // What the selected pool is, in words.
     let mut lines = Vec::new();
-    if let Some(pool) = s.pools.get(app.row) {
+    if let Some(pool) = s.pools.get(app.fleet.row) {
         let i = &pool.instance;
         let serving = match &pool.serving {
             Serving::Llm(l) => format!(
@@ -142,9 +151,10 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         };
         lines.push(Line::from(format!("{serving}; {scaling}")));
         if let Some(l) = app
+            .fleet
             .fields
-            .get(app.row)
-            .and_then(|r| r.get(app.col))
+            .get(app.fleet.row)
+            .and_then(|r| r.get(app.fleet.col))
             .and_then(Option::as_ref)
         {
             lines.push(Line::styled(format!("editing {}", l.path), t.unfocused));
@@ -152,7 +162,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
             lines.push(Line::styled(
                 format!(
                     "this pool has no {}; : sets any value by its path",
-                    app.field().title()
+                    app.fleet.field().title()
                 ),
                 t.unfocused,
             ));

@@ -2,7 +2,7 @@
 //! marked, the edited configuration marked; a point loads into the edit with Enter.
 
 use ratatui::buffer::Buffer;
-use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::layout::{Constraint, Rect};
 use ratatui::symbols::Marker;
 use ratatui::widgets::{
     Axis, Block, Cell, Chart, Dataset, GraphType, Paragraph, Row, StatefulWidget, Table,
@@ -19,7 +19,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         let pool = app
             .scenario
             .pools
-            .get(app.row)
+            .get(app.fleet.row)
             .map_or("", |p| p.name.as_str());
         let text = if f.running {
             format!("sweeping {}…", f.pool)
@@ -36,8 +36,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
             .render(area, buf);
         return;
     }
-    let [chart_area, list_area] =
-        Layout::horizontal([Constraint::Fill(1), Constraint::Length(46)]).areas(area);
+    let [chart_area, list_area] = crate::tui::layout::frontier(area);
     let current = app
         .scenario
         .pools
@@ -181,7 +180,6 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         })
         .collect();
     let block = Block::bordered().title(" ◆ Pareto · Enter: load · c: compare ");
-    let inner = block.inner(list_area);
     let table = Table::new(
         rows,
         [
@@ -194,10 +192,15 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     )
     .header(Row::new(vec!["repl", "$/hour", "p99", "in SLO", ""]).style(t.header))
     .block(block);
-    // The table scrolls to keep the selection in view; clicks map through its offset.
-    let mut state = TableState::default().with_selected(Some(f.selected));
+    // Scrolled as the mouse's layout says, so clicks land on the rows shown.
+    let rows_area = crate::tui::layout::table_rows(list_area);
+    let mut state = TableState::default()
+        .with_selected(Some(f.selected))
+        .with_offset(crate::tui::layout::first_shown(
+            f.selected,
+            rows_area.height,
+        ));
     StatefulWidget::render(table, list_area, buf, &mut state);
-    super::note_list(app, inner, state.offset());
 }
 
 fn bounds(xs: impl Iterator<Item = f64>) -> (f64, f64) {

@@ -2,7 +2,7 @@
 //! before quitting with unsaved edits.
 
 use ratatui::buffer::Buffer;
-use ratatui::layout::{Constraint, Flex, Layout, Rect};
+use ratatui::layout::{Constraint, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Cell, Clear, Paragraph, Row, Table, Widget, Wrap};
 
@@ -10,15 +10,7 @@ use crate::tui::app::{App, Overlay};
 use crate::tui::document::DiffLine;
 use crate::tui::keymap::{KEYMAP, Scope};
 
-fn centered(area: Rect, w: u16, h: u16) -> Rect {
-    let [r] = Layout::horizontal([Constraint::Length(w.min(area.width))])
-        .flex(Flex::Center)
-        .areas(area);
-    let [r] = Layout::vertical([Constraint::Length(h.min(area.height))])
-        .flex(Flex::Center)
-        .areas(r);
-    r
-}
+use crate::tui::layout::centered;
 
 pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     let t = &app.theme;
@@ -60,11 +52,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
             .render(r, buf);
         }
         Overlay::Picker(p) => {
-            let r = centered(
-                area,
-                area.width.saturating_sub(8).max(40),
-                area.height.saturating_sub(4).max(8),
-            );
+            let [r, f, list] = crate::tui::layout::picker(area);
             Clear.render(r, buf);
             let visible = p.visible();
             let filter = if p.filtering {
@@ -74,19 +62,17 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
             } else {
                 format!("/{}", p.filter)
             };
-            let block = Block::bordered().title(format!(
-                " Pick the {} · {} of {} · Enter picks · Esc ",
-                p.title,
-                visible.len(),
-                p.items.len()
-            ));
-            let inner = block.inner(r);
-            block.render(r, buf);
-            let [f, list] =
-                Layout::vertical([Constraint::Length(1), Constraint::Fill(1)]).areas(inner);
+            Block::bordered()
+                .title(format!(
+                    " Pick the {} · {} of {} · Enter picks · Esc ",
+                    p.title,
+                    visible.len(),
+                    p.items.len()
+                ))
+                .render(r, buf);
             Line::styled(filter, if p.filtering { t.accent } else { t.unfocused }).render(f, buf);
-            let height = list.height.saturating_sub(1) as usize;
-            let first = p.selected.saturating_sub(height.saturating_sub(1));
+            let (rows_area, first) = crate::tui::layout::picker_rows(area, p);
+            let height = usize::from(rows_area.height);
             let rows: Vec<Row> = visible
                 .iter()
                 .enumerate()
@@ -101,7 +87,6 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
                     }
                 })
                 .collect();
-            super::note_list(app, list, first);
             let widths: Vec<Constraint> = p
                 .header
                 .iter()
