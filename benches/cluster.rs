@@ -11,8 +11,10 @@ use std::hint::black_box;
 use std::path::Path;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use headroom::training::cluster::{ClusterStats, Policy, schedule};
-use headroom::training::elastic::{self, Capacity, Elastic, ElasticStats};
+use headroom::sim::cluster::elastic::{self, ElasticStats};
+use headroom::sim::cluster::{ClusterStats, schedule};
+use headroom::training::cluster::Policy;
+use headroom::training::elastic::{Capacity, Elastic};
 use headroom::training::trace;
 
 fn headline(name: &str, st: &ClusterStats) -> String {

@@ -1,8 +1,10 @@
-//! The simulator: one run of a scenario with one seed.
+//! The simulators: one run of a scenario's serving with one seed ([`run`]), and its training
+//! cluster's scheduler ([`cluster`]), on one event queue ([`event`]).
 //!
 //! A run is a pure function of the scenario and the seed: the same inputs give the same
 //! [`RunResult`], bit for bit, on any machine and any thread count.
 
+pub mod cluster;
 mod engine;
 pub mod event;
 mod metrics;

@@ -1,6 +1,8 @@
 //! Training jobs: how long a step takes on a fleet's GPUs under data, tensor and pipeline
-//! parallelism ([`step`]). Checkpointing on spot capacity, cluster queueing (on a fixed or an
-//! [`elastic`] capacity) and the training metrics build on it.
+//! parallelism ([`step`]); checkpointing on spot capacity and the Young/Daly interval
+//! ([`checkpoint`]); a shared cluster's jobs, policies and capacity ([`cluster`], [`elastic`],
+//! [`trace`]). The physics and the data: the cluster's event loops are the sim layer's
+//! (`sim::cluster`).
 
 pub mod checkpoint;
 pub mod cluster;

@@ -14,8 +14,9 @@ use rand_distr::{Distribution, Exp, LogNormal};
 use crate::pricing::Market;
 use crate::scenario::Scenario;
 use crate::scenario::training_spec::{ClusterCapacity, ClusterSpec, JobStream};
+use crate::sim::cluster::elastic::{self, ElasticStats};
 use crate::training::cluster::ClusterJob;
-use crate::training::elastic::{self, Capacity, Elastic, ElasticStats};
+use crate::training::elastic::{Capacity, Elastic};
 
 use super::Summary;
 
@@ -142,7 +143,7 @@ pub fn summarize(
     let g = stats.gpu_hours;
     ClusterSummary {
         jobs: jobs.len(),
-        completed: schedule.end_s.iter().filter(|e| !e.is_nan()).count(),
+        completed: schedule.end.iter().flatten().count(),
         cost_usd: g.provisioned * spec.usd_per_gpu_hour,
         market: spec.market,
         goodput: g.used / g.provisioned,

@@ -1,7 +1,8 @@
 //! The serving engine's events, and the queue every simulator here runs on ([`EventQueue`]).
 //!
 //! The queue's ordering guarantees (time, then first in, first out) are documented in
-//! `event/queue.rs`.
+//! `event/queue.rs`. The training cluster simulators ([`cluster`](super::cluster)) have events of
+//! their own, on the same queue.
 
 mod queue;
 

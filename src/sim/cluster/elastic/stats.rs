@@ -1,7 +1,8 @@
 //! The headline figures of an elastic schedule: the fixed cluster's, plus what elasticity cost.
 
 use super::{ElasticSchedule, GpuHours};
-use crate::training::cluster::{ClusterJob, ClusterStats};
+use crate::sim::cluster::{ClusterStats, Job};
+use crate::training::cluster::ClusterJob;
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct ElasticStats {
@@ -18,15 +19,15 @@ pub struct ElasticStats {
 
 impl ElasticStats {
     pub fn of(jobs: &[ClusterJob], s: &ElasticSchedule) -> ElasticStats {
-        let mut cluster = ClusterStats::from_times(jobs, &s.first_start_s, &s.end_s);
+        let mut cluster = ClusterStats::from_times(&Job::all(jobs), &s.first_start, &s.end);
         cluster.gpu_hours_provisioned = s.gpu_hours.provisioned;
         ElasticStats {
             cluster,
             unfinished: s
-                .first_start_s
+                .first_start
                 .iter()
-                .zip(&s.end_s)
-                .filter(|(st, en)| !st.is_nan() && en.is_nan())
+                .zip(&s.end)
+                .filter(|(st, en)| st.is_some() && en.is_none())
                 .count(),
             preemptions: s.preemptions.iter().map(|&p| u64::from(p)).sum(),
             gpu_hours: s.gpu_hours,

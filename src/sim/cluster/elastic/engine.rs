@@ -1,38 +1,24 @@
 //! The event loop behind [`run`](super::run).
 //!
-//! Events live in a `BinaryHeap` keyed by (time, sequence number). A completion carries the
-//! job's preemption count when it started, so one made stale by a preemption is recognised and
-//! dropped. Accounting integrates the paid and the idle GPUs between events; the GPU time of the
-//! runs is summed from the runs themselves, so `used + wasted + idle = provisioned` is a check,
-//! not an identity.
+//! Events wait in an [`EventQueue`]; job arrivals come from the sorted job list. A completion
+//! carries the job's preemption count when it started, so one made stale by a preemption is
+//! recognised and dropped. Accounting integrates the paid and the idle GPUs between events; the
+//! GPU time of the runs is summed from the runs themselves, so `used + wasted + idle =
+//! provisioned` is a check, not an identity.
 
-use std::cmp::{Ordering, Reverse};
-use std::collections::{BTreeSet, BinaryHeap};
+use std::collections::BTreeSet;
 
 use super::pool::Pool;
-use super::{Capacity, Elastic, ElasticSchedule, GpuHours, Run};
-use crate::training::cluster::{BACKFILL_DEPTH, ClusterJob, Easy, Policy};
+use super::{ElasticSchedule, GpuHours, Run};
+use crate::sim::cluster::Job;
+use crate::sim::cluster::backfill::{BACKFILL_DEPTH, Easy};
+use crate::sim::event::EventQueue;
+use crate::training::cluster::{ClusterJob, Policy};
+use crate::training::elastic::{Capacity, Elastic};
+use crate::units::SimTime;
 
-/// Seconds as a totally ordered key.
-#[derive(Clone, Copy, Debug, PartialEq)]
-struct At(f64);
-
-impl Eq for At {}
-
-impl Ord for At {
-    fn cmp(&self, other: &Self) -> Ordering {
-        self.0.total_cmp(&other.0)
-    }
-}
-
-impl PartialOrd for At {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-enum What {
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Event {
     /// The job's run that began after `preemptions` preemptions ends.
     Done { job: usize, preemptions: u32 },
     /// Capacity step `i` takes effect.
@@ -43,18 +29,20 @@ enum What {
     Wake,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-struct Event {
-    at: At,
-    seq: u64,
-    what: What,
+/// Seconds of a setting on the clock; infinite (or too long for it) is `None`.
+fn finite(s: f64) -> Option<SimTime> {
+    let t = SimTime::from_secs_f64(s);
+    (t < SimTime::MAX).then_some(t)
 }
 
-pub(super) struct Sim<'a> {
-    jobs: &'a [ClusterJob],
+pub(super) struct Engine {
+    jobs: Vec<Job>,
     policy: Policy,
-    elastic: &'a Elastic,
-    steps: &'a [(f64, u32)],
+    /// Progress between checkpoints, at least 1 ns (`None`: no checkpoints), and the restart
+    /// overhead.
+    checkpoint_interval: Option<SimTime>,
+    restart: SimTime,
+    steps: Vec<(SimTime, u32)>,
     pool: Option<Pool>,
     /// The most GPUs the cluster has from step `i` on.
     reach_from: Vec<u32>,
@@ -63,38 +51,44 @@ pub(super) struct Sim<'a> {
     /// GPUs jobs may use now, and those they hold.
     cap: u32,
     in_use: u32,
-    events: BinaryHeap<Reverse<Event>>,
-    seq: u64,
+    events: EventQueue<Event>,
     next: usize,
     /// Waiting jobs by (policy key, job): the head is the first.
     queue: BTreeSet<(i64, usize)>,
     /// Running jobs by (start of this run, job): yielding takes the last.
-    running: BTreeSet<(At, usize)>,
+    running: BTreeSet<(SimTime, usize)>,
     /// Per job: progress kept by its last checkpoint, and its current run.
-    saved_s: Vec<f64>,
-    run_start_s: Vec<f64>,
-    run_restart_s: Vec<f64>,
-    run_end_s: Vec<f64>,
+    saved: Vec<SimTime>,
+    run_start: Vec<SimTime>,
+    run_restart: Vec<SimTime>,
+    run_end: Vec<SimTime>,
     out: ElasticSchedule,
     /// Accounting: up to `clock`, GPU-seconds paid for and idle.
-    clock: f64,
+    clock: SimTime,
     paid_gs: f64,
     idle_gs: f64,
     /// The window closes at the last time a job left its GPUs: (time, paid, idle, steps).
-    window: (f64, f64, f64, usize),
+    window: (SimTime, f64, f64, usize),
 }
 
-impl<'a> Sim<'a> {
+impl Engine {
     pub(super) fn new(
-        jobs: &'a [ClusterJob],
-        capacity: &'a Capacity,
+        jobs: &[ClusterJob],
+        capacity: &Capacity,
         policy: Policy,
-        elastic: &'a Elastic,
-    ) -> Sim<'a> {
+        elastic: &Elastic,
+    ) -> Engine {
+        let jobs = Job::all(jobs);
         let n = jobs.len();
-        let first = jobs.first().map_or(0.0, |j| j.submit_s);
-        let (steps, pool): (&[(f64, u32)], _) = match capacity {
-            Capacity::Steps(steps) => (steps, None),
+        let first = jobs.first().map_or(SimTime::ZERO, |j| j.submit);
+        let (steps, pool): (Vec<(SimTime, u32)>, _) = match capacity {
+            Capacity::Steps(steps) => (
+                steps
+                    .iter()
+                    .map(|&(t, g)| (SimTime::from_secs_f64(t), g))
+                    .collect(),
+                None,
+            ),
             &Capacity::Autoscaled {
                 gpus_per_node,
                 min_nodes,
@@ -102,13 +96,13 @@ impl<'a> Sim<'a> {
                 provision_s,
                 idle_release_s,
             } => (
-                &[],
+                Vec::new(),
                 Some(Pool::new(
                     gpus_per_node,
                     min_nodes,
                     max_nodes,
-                    provision_s,
-                    idle_release_s,
+                    SimTime::from_secs_f64(provision_s),
+                    finite(idle_release_s),
                 )),
             ),
         };
@@ -116,28 +110,28 @@ impl<'a> Sim<'a> {
         for i in (1..reach_from.len()).rev() {
             reach_from[i - 1] = reach_from[i - 1].max(reach_from[i]);
         }
-        let mut sim = Sim {
+        let mut sim = Engine {
             jobs,
             policy,
-            elastic,
+            checkpoint_interval: finite(elastic.checkpoint_interval_s).map(|t| t.max(SimTime(1))),
+            restart: SimTime::from_secs_f64(elastic.restart_s),
             steps,
             pool,
             reach_from,
             reach: capacity.max_gpus(),
             cap: 0,
             in_use: 0,
-            events: BinaryHeap::new(),
-            seq: 0,
+            events: EventQueue::new(0),
             next: 0,
             queue: BTreeSet::new(),
             running: BTreeSet::new(),
-            saved_s: vec![0.0; n],
-            run_start_s: vec![f64::NAN; n],
-            run_restart_s: vec![0.0; n],
-            run_end_s: vec![f64::NAN; n],
+            saved: vec![SimTime::ZERO; n],
+            run_start: vec![SimTime::ZERO; n],
+            run_restart: vec![SimTime::ZERO; n],
+            run_end: vec![SimTime::ZERO; n],
             out: ElasticSchedule {
-                first_start_s: vec![f64::NAN; n],
-                end_s: vec![f64::NAN; n],
+                first_start: vec![None; n],
+                end: vec![None; n],
                 preemptions: vec![0; n],
                 runs: Vec::new(),
                 gpu_hours: GpuHours::default(),
@@ -152,11 +146,11 @@ impl<'a> Sim<'a> {
             sim.cap = pool.usable();
         } else {
             // The step in force at the first submission; the later ones are events.
-            let i = steps.partition_point(|s| s.0 <= first).max(1) - 1;
-            sim.cap = steps[i].1;
+            let i = sim.steps.partition_point(|s| s.0 <= first).max(1) - 1;
+            sim.cap = sim.steps[i].1;
             sim.reach = sim.reach_from[i];
-            if i + 1 < steps.len() {
-                sim.push(steps[i + 1].0, What::Step(i + 1));
+            if let Some(&(t, _)) = sim.steps.get(i + 1) {
+                sim.events.push(t, Event::Step(i + 1));
             }
         }
         sim.out.capacity_steps.push((first, sim.paid()));
@@ -168,9 +162,8 @@ impl<'a> Sim<'a> {
             if self.next >= self.jobs.len() && self.queue.is_empty() && self.running.is_empty() {
                 break;
             }
-            let arrival = self.jobs.get(self.next).map(|j| j.submit_s);
-            let event = self.events.peek().map(|e| e.0.at.0);
-            let now = match (arrival, event) {
+            let arrival = self.jobs.get(self.next).map(|j| j.submit);
+            let now = match (arrival, self.events.peek_time()) {
                 (None, None) => break,
                 (Some(a), Some(e)) => a.min(e),
                 (Some(a), None) => a,
@@ -178,11 +171,11 @@ impl<'a> Sim<'a> {
             };
             self.advance(now);
             let mut left = false;
-            while self.events.peek().is_some_and(|e| e.0.at.0 <= now) {
-                let Reverse(e) = self.events.pop().expect("peeked");
-                left |= self.handle(now, e.what);
+            while self.events.peek_time().is_some_and(|t| t <= now) {
+                let (_, e) = self.events.pop().expect("peeked");
+                left |= self.handle(now, e);
             }
-            while self.jobs.get(self.next).is_some_and(|j| j.submit_s <= now) {
+            while self.jobs.get(self.next).is_some_and(|j| j.submit <= now) {
                 if self.jobs[self.next].gpus <= self.reach {
                     self.queue.insert(self.key(self.next));
                 }
@@ -209,17 +202,8 @@ impl<'a> Sim<'a> {
         }
     }
 
-    fn push(&mut self, at: f64, what: What) {
-        self.seq += 1;
-        self.events.push(Reverse(Event {
-            at: At(at),
-            seq: self.seq,
-            what,
-        }));
-    }
-
-    fn advance(&mut self, now: f64) {
-        let dt = now - self.clock;
+    fn advance(&mut self, now: SimTime) {
+        let dt = now.saturating_sub(self.clock).as_secs_f64();
         let paid = self.paid();
         self.paid_gs += f64::from(paid) * dt;
         self.idle_gs += f64::from(paid - self.in_use) * dt;
@@ -227,43 +211,43 @@ impl<'a> Sim<'a> {
     }
 
     /// Applies one event; true if a job completed.
-    fn handle(&mut self, now: f64, what: What) -> bool {
-        match what {
-            What::Done { job, preemptions } => {
+    fn handle(&mut self, now: SimTime, event: Event) -> bool {
+        match event {
+            Event::Done { job, preemptions } => {
                 if self.out.preemptions[job] != preemptions {
                     return false; // this run was preempted
                 }
-                let kept_s = self.jobs[job].duration_s - self.saved_s[job];
-                self.stop(job, now, kept_s, false);
-                self.saved_s[job] = self.jobs[job].duration_s;
-                self.out.end_s[job] = now;
+                let kept = self.jobs[job].duration.saturating_sub(self.saved[job]);
+                self.stop(job, now, kept, false);
+                self.saved[job] = self.jobs[job].duration;
+                self.out.end[job] = Some(now);
                 true
             }
-            What::Step(i) => {
+            Event::Step(i) => {
                 self.cap = self.steps[i].1;
                 if self.reach_from[i] < self.reach {
                     // The last step large enough for some waiting jobs has passed.
-                    let (jobs, reach) = (self.jobs, self.reach_from[i]);
+                    let (jobs, reach) = (&self.jobs, self.reach_from[i]);
                     self.queue.retain(|&(_, j)| jobs[j].gpus <= reach);
                     self.reach = reach;
                 }
                 if let Some(&(t, _)) = self.steps.get(i + 1) {
-                    self.push(t, What::Step(i + 1));
+                    self.events.push(t, Event::Step(i + 1));
                 }
                 false
             }
-            What::Nodes => {
+            Event::Nodes => {
                 let pool = self.pool.as_mut().expect("nodes only come to a pool");
                 pool.arrive();
                 self.cap = pool.usable();
                 false
             }
-            What::Wake => false,
+            Event::Wake => false,
         }
     }
 
     /// The scheduler's turn; true if it preempted a job.
-    fn pass(&mut self, now: f64) -> bool {
+    fn pass(&mut self, now: SimTime) -> bool {
         let mut yielded = false;
         while self.in_use > self.cap {
             let &(_, j) = self.running.last().expect("GPUs in use are held by a job");
@@ -281,7 +265,7 @@ impl<'a> Sim<'a> {
         if let (Some(pool), Some(need)) = (self.pool.as_mut(), head)
             && let Some(at) = pool.ask(now, need, self.cap - self.in_use)
         {
-            self.push(at, What::Nodes);
+            self.events.push(at, Event::Nodes);
         }
         if self.policy == Policy::Backfill && head.is_some() && self.cap > self.in_use {
             self.backfill(now);
@@ -292,19 +276,19 @@ impl<'a> Sim<'a> {
             let wake = pool.settle(now, free.saturating_sub(head));
             self.cap = pool.usable();
             if let Some(at) = wake {
-                self.push(at, What::Wake);
+                self.events.push(at, Event::Wake);
             }
         }
         yielded
     }
 
     /// EASY backfill behind the blocked head, which may count on the nodes on their way.
-    fn backfill(&mut self, now: f64) {
+    fn backfill(&mut self, now: SimTime) {
         let &(_, head) = self.queue.first().expect("a blocked head");
-        let mut ends: Vec<(f64, u32)> = self
+        let mut ends: Vec<(SimTime, u32)> = self
             .running
             .iter()
-            .map(|&(_, j)| (self.run_end_s[j], self.jobs[j].gpus))
+            .map(|&(_, j)| (self.run_end[j], self.jobs[j].gpus))
             .collect();
         if let Some(pool) = &self.pool {
             ends.extend(pool.arriving());
@@ -327,32 +311,31 @@ impl<'a> Sim<'a> {
     }
 
     /// GPU time the job needs from a start now: the restart overhead, then what is left.
-    fn run_length(&self, j: usize) -> f64 {
-        self.restart_overhead(j) + (self.jobs[j].duration_s - self.saved_s[j])
+    fn run_length(&self, j: usize) -> SimTime {
+        let left = self.jobs[j].duration.saturating_sub(self.saved[j]);
+        self.restart_overhead(j).saturating_add(left)
     }
 
-    fn restart_overhead(&self, j: usize) -> f64 {
+    fn restart_overhead(&self, j: usize) -> SimTime {
         if self.out.preemptions[j] > 0 {
-            self.elastic.restart_s
+            self.restart
         } else {
-            0.0
+            SimTime::ZERO
         }
     }
 
-    fn start(&mut self, j: usize, now: f64) {
-        let end = now + self.run_length(j);
+    fn start(&mut self, j: usize, now: SimTime) {
+        let end = now.saturating_add(self.run_length(j));
         self.in_use += self.jobs[j].gpus;
-        if self.out.first_start_s[j].is_nan() {
-            self.out.first_start_s[j] = now;
-        }
-        self.run_start_s[j] = now;
-        self.run_restart_s[j] = self.restart_overhead(j);
-        self.run_end_s[j] = end;
-        self.running.insert((At(now), j));
+        self.out.first_start[j].get_or_insert(now);
+        self.run_start[j] = now;
+        self.run_restart[j] = self.restart_overhead(j);
+        self.run_end[j] = end;
+        self.running.insert((now, j));
         let preemptions = self.out.preemptions[j];
-        self.push(
+        self.events.push(
             end,
-            What::Done {
+            Event::Done {
                 job: j,
                 preemptions,
             },
@@ -361,39 +344,38 @@ impl<'a> Sim<'a> {
 
     /// Takes the job off its GPUs, keeping its progress up to the last checkpoint, and puts it
     /// back in the queue if it can ever run again.
-    fn preempt(&mut self, j: usize, now: f64) {
-        let saved = self.saved_s[j];
-        let trained = (now - self.run_start_s[j] - self.run_restart_s[j])
-            .clamp(0.0, self.jobs[j].duration_s - saved);
-        let progress = saved + trained;
-        let interval = self.elastic.checkpoint_interval_s;
-        let checkpoint = if interval.is_finite() {
-            ((progress / interval).floor() * interval).clamp(saved, progress)
-        } else {
-            saved
+    fn preempt(&mut self, j: usize, now: SimTime) {
+        let saved = self.saved[j];
+        let trained = now
+            .saturating_sub(self.run_start[j].saturating_add(self.run_restart[j]))
+            .min(self.jobs[j].duration.saturating_sub(saved));
+        let progress = saved.saturating_add(trained);
+        let checkpoint = match self.checkpoint_interval {
+            Some(every) => SimTime(progress.0 / every.0 * every.0).max(saved),
+            None => saved,
         };
-        self.stop(j, now, checkpoint - saved, true);
-        self.saved_s[j] = checkpoint;
+        self.stop(j, now, checkpoint.saturating_sub(saved), true);
+        self.saved[j] = checkpoint;
         self.out.preemptions[j] += 1;
         if self.jobs[j].gpus <= self.reach {
             self.queue.insert(self.key(j));
         }
     }
 
-    fn stop(&mut self, j: usize, now: f64, kept_s: f64, preempted: bool) {
-        self.running.remove(&(At(self.run_start_s[j]), j));
+    fn stop(&mut self, j: usize, now: SimTime, kept: SimTime, preempted: bool) {
+        self.running.remove(&(self.run_start[j], j));
         self.in_use -= self.jobs[j].gpus;
         self.out.runs.push(Run {
             job: j,
-            start_s: self.run_start_s[j],
-            end_s: now,
-            restart_s: self.run_restart_s[j],
-            kept_s,
+            start: self.run_start[j],
+            end: now,
+            restart: self.run_restart[j],
+            kept,
             preempted,
         });
     }
 
-    fn note_capacity(&mut self, now: f64) {
+    fn note_capacity(&mut self, now: SimTime) {
         let paid = self.paid();
         let steps = &mut self.out.capacity_steps;
         match steps.last() {
@@ -416,16 +398,17 @@ impl<'a> Sim<'a> {
         let (mut used, mut wasted) = (0.0, 0.0);
         for r in &self.out.runs {
             let gpus = f64::from(self.jobs[r.job].gpus);
-            if self.out.end_s[r.job].is_nan() {
-                wasted += (r.end_s - r.start_s) * gpus;
+            let held = r.end.saturating_sub(r.start);
+            if self.out.end[r.job].is_none() {
+                wasted += held.as_secs_f64() * gpus;
                 continue;
             }
-            used += r.kept_s * gpus;
-            // A completed run wastes only its restart, exactly, whatever `end - start` rounds to.
+            used += r.kept.as_secs_f64() * gpus;
+            // A completed run wastes only its restart.
             wasted += if r.preempted {
-                (r.end_s - r.start_s - r.kept_s) * gpus
+                held.saturating_sub(r.kept).as_secs_f64() * gpus
             } else {
-                r.restart_s * gpus
+                r.restart.as_secs_f64() * gpus
             };
         }
         self.out.gpu_hours = GpuHours {

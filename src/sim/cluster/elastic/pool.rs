@@ -3,22 +3,25 @@
 //! GPUs are a pool, so "idle nodes" are counted, not named: `free GPUs beyond the waiting
 //! head's need / gpus_per_node` of them. When that count falls, the most recently idle node
 //! goes back to work; when it rises, new idle nodes start their clocks now. The node idle the
-//! longest is released first, once it has been idle for `idle_release_s`.
+//! longest is released first, once it has been idle for `idle_release`.
 
 use std::collections::VecDeque;
+
+use crate::units::SimTime;
 
 pub(super) struct Pool {
     gpus_per_node: u32,
     min_nodes: u32,
     max_nodes: u32,
-    provision_s: f64,
-    idle_release_s: f64,
+    provision: SimTime,
+    /// `None`: nodes are never released.
+    idle_release: Option<SimTime>,
     held: u32,
     pending: u32,
     /// Nodes asked for: (usable at, nodes), in the order they arrive.
-    arriving: VecDeque<(f64, u32)>,
+    arriving: VecDeque<(SimTime, u32)>,
     /// When each idle node became idle, oldest first.
-    idle_since: VecDeque<f64>,
+    idle_since: VecDeque<SimTime>,
 }
 
 impl Pool {
@@ -26,15 +29,15 @@ impl Pool {
         gpus_per_node: u32,
         min_nodes: u32,
         max_nodes: u32,
-        provision_s: f64,
-        idle_release_s: f64,
+        provision: SimTime,
+        idle_release: Option<SimTime>,
     ) -> Pool {
         Pool {
             gpus_per_node,
             min_nodes,
             max_nodes,
-            provision_s,
-            idle_release_s,
+            provision,
+            idle_release,
             held: min_nodes,
             pending: 0,
             arriving: VecDeque::new(),
@@ -53,7 +56,7 @@ impl Pool {
     }
 
     /// GPUs on their way: (usable at, GPUs).
-    pub(super) fn arriving(&self) -> impl Iterator<Item = (f64, u32)> + '_ {
+    pub(super) fn arriving(&self) -> impl Iterator<Item = (SimTime, u32)> + '_ {
         self.arriving
             .iter()
             .map(|&(t, n)| (t, n * self.gpus_per_node))
@@ -61,7 +64,7 @@ impl Pool {
 
     /// Asks for the nodes a waiting job of `need` GPUs lacks beyond the `free` GPUs and those
     /// already on their way, as many as `max_nodes` allows; returns when they arrive.
-    pub(super) fn ask(&mut self, now: f64, need: u32, free: u32) -> Option<f64> {
+    pub(super) fn ask(&mut self, now: SimTime, need: u32, free: u32) -> Option<SimTime> {
         let coming = free + self.pending * self.gpus_per_node;
         let room = self.max_nodes - self.held - self.pending;
         let nodes = need
@@ -71,7 +74,7 @@ impl Pool {
         if nodes == 0 {
             return None;
         }
-        let at = now + self.provision_s;
+        let at = now.saturating_add(self.provision);
         self.pending += nodes;
         self.arriving.push_back((at, nodes));
         Some(at)
@@ -87,20 +90,23 @@ impl Pool {
     /// Brings the idle clocks up to date with `spare` GPUs (free beyond the waiting head's
     /// need) and releases the nodes idle long enough. Returns when to look again, if a node
     /// began idling and may be released later.
-    pub(super) fn settle(&mut self, now: f64, spare: u32) -> Option<f64> {
+    pub(super) fn settle(&mut self, now: SimTime, spare: u32) -> Option<SimTime> {
         let idle = (spare / self.gpus_per_node) as usize;
         self.idle_since.truncate(idle);
         let mut wake = None;
         if self.idle_since.len() < idle {
             self.idle_since.resize(idle, now);
-            let at = now + self.idle_release_s;
-            wake = (at > now && at.is_finite()).then_some(at);
+            wake = self
+                .idle_release
+                .map(|r| now.saturating_add(r))
+                .filter(|&at| at > now);
         }
-        while self.held > self.min_nodes
+        while let Some(release) = self.idle_release
+            && self.held > self.min_nodes
             && self
                 .idle_since
                 .front()
-                .is_some_and(|&t| t + self.idle_release_s <= now)
+                .is_some_and(|&t| t.saturating_add(release) <= now)
         {
             self.idle_since.pop_front();
             self.held -= 1;

@@ -2,20 +2,20 @@ use proptest::prelude::*;
 use rand::{RngExt, SeedableRng};
 
 use super::*;
-use crate::training::cluster::{ClusterStats, schedule};
+use crate::sim::cluster::tests::job;
+use crate::sim::cluster::{ClusterStats, Job, schedule};
 
 const NEVER: Elastic = Elastic {
     checkpoint_interval_s: f64::INFINITY,
     restart_s: 0.0,
 };
 
-fn job(submit_s: f64, duration_s: f64, gpus: u32) -> ClusterJob {
-    ClusterJob {
-        submit_s,
-        duration_s,
-        gpus,
-        priority: 0,
-    }
+fn s(secs: u64) -> SimTime {
+    SimTime::from_secs(secs)
+}
+
+fn at(secs: &[u64]) -> Vec<Option<SimTime>> {
+    secs.iter().map(|&x| Some(s(x))).collect()
 }
 
 /// `n` jobs arriving every 0–30 s, 1–500 s long, sizes drawn from `sizes`, priorities 0–2.
@@ -36,10 +36,6 @@ fn stream(seed: u64, n: usize, sizes: &[u32]) -> Vec<ClusterJob> {
         .collect()
 }
 
-fn same(a: &[f64], b: &[f64]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits())
-}
-
 fn close(a: f64, b: f64, rel: f64) -> bool {
     (a - b).abs() <= rel * a.abs().max(b.abs()).max(1e-9)
 }
@@ -53,7 +49,7 @@ fn constant_capacity_gives_the_fixed_schedule() {
     for policy in POLICIES {
         let fixed = schedule(&jobs, 32, policy);
         let e = run(&jobs, &Capacity::Steps(vec![(0.0, 32)]), policy, &NEVER);
-        assert!(same(&e.first_start_s, &fixed.start_s), "{policy:?}");
+        assert_eq!(e.first_start, fixed.start, "{policy:?}");
         assert!(e.preemptions.iter().all(|&p| p == 0));
         let fixed_stats = ClusterStats::of(&jobs, &fixed);
         let stats = ElasticStats::of(&jobs, &e);
@@ -81,27 +77,27 @@ fn a_job_yields_to_a_capacity_drop_and_resumes_from_its_checkpoint() {
         checkpoint_interval_s: 30.0,
         restart_s: 5.0,
     };
-    let s = run(&jobs, &cap, Policy::Fifo, &e);
-    assert_eq!(s.first_start_s, vec![0.0]);
-    assert_eq!(s.end_s, vec![155.0]);
-    assert_eq!(s.preemptions, vec![1]);
+    let r = run(&jobs, &cap, Policy::Fifo, &e);
+    assert_eq!(r.first_start, at(&[0]));
+    assert_eq!(r.end, at(&[155]));
+    assert_eq!(r.preemptions, vec![1]);
     assert_eq!(
-        s.runs,
+        r.runs,
         vec![
             Run {
                 job: 0,
-                start_s: 0.0,
-                end_s: 50.0,
-                restart_s: 0.0,
-                kept_s: 30.0,
+                start: s(0),
+                end: s(50),
+                restart: s(0),
+                kept: s(30),
                 preempted: true
             },
             Run {
                 job: 0,
-                start_s: 80.0,
-                end_s: 155.0,
-                restart_s: 5.0,
-                kept_s: 70.0,
+                start: s(80),
+                end: s(155),
+                restart: s(5),
+                kept: s(70),
                 preempted: false
             },
         ]
@@ -109,7 +105,7 @@ fn a_job_yields_to_a_capacity_drop_and_resumes_from_its_checkpoint() {
     // GPU-seconds: 8 × (50 + 75) provisioned = 8 × 100 used + 8 × (20 + 5) wasted.
     let h = |gs: f64| gs / 3600.0;
     assert_eq!(
-        s.gpu_hours,
+        r.gpu_hours,
         GpuHours {
             provisioned: h(1000.0),
             used: h(800.0),
@@ -117,15 +113,30 @@ fn a_job_yields_to_a_capacity_drop_and_resumes_from_its_checkpoint() {
             idle: 0.0
         }
     );
-    assert_eq!(s.capacity_steps, vec![(0.0, 8), (50.0, 0), (80.0, 8)]);
+    assert_eq!(r.capacity_steps, vec![(s(0), 8), (s(50), 0), (s(80), 8)]);
     // Without checkpoints it starts over: 80 + 5 + 100.
     let e = Elastic {
         checkpoint_interval_s: f64::INFINITY,
         restart_s: 5.0,
     };
-    let s = run(&jobs, &cap, Policy::Fifo, &e);
-    assert_eq!(s.end_s, vec![185.0]);
-    assert_eq!(s.gpu_hours.wasted, h(8.0 * 55.0));
+    let r = run(&jobs, &cap, Policy::Fifo, &e);
+    assert_eq!(r.end, at(&[185]));
+    assert_eq!(r.gpu_hours.wasted, h(8.0 * 55.0));
+}
+
+#[test]
+fn a_checkpoint_interval_under_a_nanosecond_is_one() {
+    // 1e-12 s rounds to no time at all; taken as 1 ns, the job keeps all 50 s of its progress
+    // (and the run does not divide by zero).
+    let jobs = [job(0.0, 100.0, 8)];
+    let cap = Capacity::Steps(vec![(0.0, 8), (50.0, 0), (80.0, 8)]);
+    let e = Elastic {
+        checkpoint_interval_s: 1e-12,
+        restart_s: 5.0,
+    };
+    let r = run(&jobs, &cap, Policy::Fifo, &e);
+    assert_eq!(r.runs[0].kept, s(50));
+    assert_eq!(r.end, at(&[135]));
 }
 
 #[test]
@@ -140,15 +151,15 @@ fn the_latest_started_yield_first_and_requeue_in_submission_order() {
     // 8 → 6 at 10 s: C goes (same start as B, larger index). 6 → 4 at 20 s: B goes.
     // 4 → 8 at 30 s: B and C, ahead of D in submission order, take the 4 free GPUs.
     let cap = Capacity::Steps(vec![(0.0, 8), (10.0, 6), (20.0, 4), (30.0, 8)]);
-    let s = run(&jobs, &cap, Policy::Fifo, &NEVER);
-    assert_eq!(s.preemptions, vec![0, 1, 1, 0]);
-    assert_eq!(s.first_start_s, vec![0.0, 1.0, 1.0, 100.0]);
-    assert_eq!(s.end_s, vec![100.0, 130.0, 130.0, 200.0]);
+    let r = run(&jobs, &cap, Policy::Fifo, &NEVER);
+    assert_eq!(r.preemptions, vec![0, 1, 1, 0]);
+    assert_eq!(r.first_start, at(&[0, 1, 1, 100]));
+    assert_eq!(r.end, at(&[100, 130, 130, 200]));
     // Under priority, D (priority 1) goes first and C waits for A.
     let mut jobs = jobs;
     jobs[3].priority = 1;
-    let s = run(&jobs, &cap, Policy::Priority, &NEVER);
-    assert_eq!(s.end_s, vec![100.0, 130.0, 200.0, 130.0]);
+    let r = run(&jobs, &cap, Policy::Priority, &NEVER);
+    assert_eq!(r.end, at(&[100, 130, 200, 130]));
 }
 
 #[test]
@@ -164,23 +175,26 @@ fn an_autoscaled_cluster_provisions_for_the_head_and_releases_idle_nodes() {
     // A (8 GPUs, 100 s) at 0 s starts at 60 s when its node arrives and ends at 160 s; the
     // node is released at 760 s. B (16 GPUs) at 1000 s asks for two nodes: 1060 s to 1160 s.
     let jobs = [job(0.0, 100.0, 8), job(1000.0, 100.0, 16)];
-    let s = run(&jobs, &cap, Policy::Fifo, &NEVER);
-    assert_eq!(s.first_start_s, vec![60.0, 1060.0]);
-    assert_eq!(s.end_s, vec![160.0, 1160.0]);
-    assert_eq!(s.capacity_steps, vec![(0.0, 8), (760.0, 0), (1000.0, 16)]);
+    let r = run(&jobs, &cap, Policy::Fifo, &NEVER);
+    assert_eq!(r.first_start, at(&[60, 1060]));
+    assert_eq!(r.end, at(&[160, 1160]));
+    assert_eq!(
+        r.capacity_steps,
+        vec![(s(0), 8), (s(760), 0), (s(1000), 16)]
+    );
     // GPU-seconds: 8 × 760 + 16 × 160 provisioned, 8 × 100 + 16 × 100 used.
     let gs = |h: f64| h * 3600.0;
-    assert!(close(gs(s.gpu_hours.provisioned), 8640.0, 1e-12));
-    assert!(close(gs(s.gpu_hours.used), 2400.0, 1e-12));
-    assert!(close(gs(s.gpu_hours.idle), 6240.0, 1e-12));
-    assert_eq!(s.gpu_hours.wasted, 0.0);
+    assert!(close(gs(r.gpu_hours.provisioned), 8640.0, 1e-12));
+    assert!(close(gs(r.gpu_hours.used), 2400.0, 1e-12));
+    assert!(close(gs(r.gpu_hours.idle), 6240.0, 1e-12));
+    assert_eq!(r.gpu_hours.wasted, 0.0);
 
     // A second job of 8 arriving while A's node is on its way does not ask again: the head
     // (A) is covered. It asks when it becomes the head at 60 s and starts at 120 s.
     let jobs = [job(0.0, 100.0, 8), job(10.0, 100.0, 8)];
-    let s = run(&jobs, &cap, Policy::Fifo, &NEVER);
-    assert_eq!(s.first_start_s, vec![60.0, 120.0]);
-    assert_eq!(s.capacity_steps, vec![(0.0, 8), (60.0, 16)]);
+    let r = run(&jobs, &cap, Policy::Fifo, &NEVER);
+    assert_eq!(r.first_start, at(&[60, 120]));
+    assert_eq!(r.capacity_steps, vec![(s(0), 8), (s(60), 16)]);
 
     // Jobs larger than max_nodes × 8 are rejected; min_nodes are held from the start.
     let cap = Capacity::Autoscaled {
@@ -191,109 +205,85 @@ fn an_autoscaled_cluster_provisions_for_the_head_and_releases_idle_nodes() {
         idle_release_s: 0.0,
     };
     let jobs = [job(0.0, 100.0, 8), job(5.0, 100.0, 24)];
-    let s = run(&jobs, &cap, Policy::Fifo, &NEVER);
-    assert_eq!(s.first_start_s[0], 0.0);
-    assert!(s.first_start_s[1].is_nan());
-    assert_eq!(s.capacity_steps, vec![(0.0, 8)]);
-}
-
-#[test]
-fn invalid_settings_are_named() {
-    let e = Capacity::Steps(vec![(0.0, 8), (0.0, 4)]).validate();
-    assert_eq!(
-        e,
-        Err(ElasticError::StepTime {
-            index: 1,
-            time_s: 0.0
-        })
-    );
-    let e = Elastic {
-        checkpoint_interval_s: 0.0,
-        restart_s: 1.0,
-    }
-    .validate()
-    .unwrap_err();
-    assert!(
-        e.to_string().starts_with("checkpoint_interval_s is 0"),
-        "{e}"
-    );
+    let r = run(&jobs, &cap, Policy::Fifo, &NEVER);
+    assert_eq!(r.first_start, vec![Some(s(0)), None]);
+    assert_eq!(r.capacity_steps, vec![(s(0), 8)]);
 }
 
 /// Checks a schedule against its jobs and the capacity it promised: GPUs in use never exceed
 /// the capacity, runs are consistent with their jobs, and GPU-hours are conserved.
-fn check(jobs: &[ClusterJob], s: &ElasticSchedule, e: &Elastic) {
+fn check(jobs: &[ClusterJob], r: &ElasticSchedule, e: &Elastic) {
+    let timed = Job::all(jobs);
     // GPUs in use over time from the runs, checked after every change at a time and at every
     // capacity step.
-    let mut changes: Vec<(f64, i64)> = Vec::new();
-    for r in &s.runs {
-        let g = i64::from(jobs[r.job].gpus);
-        changes.push((r.start_s, g));
-        changes.push((r.end_s, -g));
+    let mut changes: Vec<(SimTime, i64)> = Vec::new();
+    for run in &r.runs {
+        let g = i64::from(jobs[run.job].gpus);
+        changes.push((run.start, g));
+        changes.push((run.end, -g));
     }
-    changes.extend(s.capacity_steps.iter().map(|&(t, _)| (t, 0)));
-    changes.sort_by(|a, b| a.0.total_cmp(&b.0));
-    let capacity_at = |t: f64| {
-        let i = s.capacity_steps.partition_point(|c| c.0 <= t);
-        s.capacity_steps[i.max(1) - 1].1
+    changes.extend(r.capacity_steps.iter().map(|&(t, _)| (t, 0)));
+    changes.sort_by_key(|c| c.0);
+    let capacity_at = |t: SimTime| {
+        let i = r.capacity_steps.partition_point(|c| c.0 <= t);
+        r.capacity_steps[i.max(1) - 1].1
     };
     let mut in_use = 0i64;
     for (i, &(t, d)) in changes.iter().enumerate() {
         in_use += d;
         if changes.get(i + 1).is_none_or(|n| n.0 > t) {
-            assert!(
-                in_use <= i64::from(capacity_at(t)),
-                "{in_use} GPUs at {t} s"
-            );
+            assert!(in_use <= i64::from(capacity_at(t)), "{in_use} GPUs at {t}");
         }
     }
     assert_eq!(in_use, 0);
-    // Runs: each job's runs follow each other, start after submission, keep what they claim.
-    let mut kept = vec![0.0; jobs.len()];
-    let mut last_end = vec![f64::NEG_INFINITY; jobs.len()];
+    // Runs: each job's runs follow each other, start after submission, keep what they claim;
+    // on the integer clock, exactly.
+    let interval = SimTime::from_secs_f64(e.checkpoint_interval_s).max(SimTime(1));
+    let mut kept = vec![SimTime::ZERO; jobs.len()];
+    let mut last_end = vec![SimTime::ZERO; jobs.len()];
     let mut preempted = vec![0; jobs.len()];
-    let mut runs = s.runs.clone();
-    runs.sort_by(|a, b| a.start_s.total_cmp(&b.start_s));
-    for r in &runs {
-        let j = &jobs[r.job];
-        assert!(r.start_s >= j.submit_s && r.start_s >= last_end[r.job]);
-        last_end[r.job] = r.end_s;
-        assert!(r.kept_s >= 0.0);
-        if r.preempted {
-            preempted[r.job] += 1;
-            let lost = (r.end_s - r.start_s - r.restart_s).max(0.0) - r.kept_s;
-            assert!(
-                lost >= -1e-9 && lost <= e.checkpoint_interval_s + 1e-9,
-                "{r:?}"
-            );
+    let mut runs = r.runs.clone();
+    runs.sort_by_key(|run| run.start);
+    for run in &runs {
+        let j = &timed[run.job];
+        assert!(run.start >= j.submit && run.start >= last_end[run.job]);
+        last_end[run.job] = run.end;
+        if run.preempted {
+            preempted[run.job] += 1;
+            let trained = run
+                .end
+                .saturating_sub(run.start.saturating_add(run.restart));
+            assert!(run.kept <= trained, "{run:?}");
+            assert!(trained.0 - run.kept.0 < interval.0, "{run:?}");
         } else {
-            assert_eq!(r.end_s, s.end_s[r.job]);
+            assert_eq!(Some(run.end), r.end[run.job]);
         }
-        kept[r.job] += r.kept_s;
+        kept[run.job] = kept[run.job].saturating_add(run.kept);
     }
     let mut used = 0.0;
-    for (i, j) in jobs.iter().enumerate() {
-        assert_eq!(preempted[i], s.preemptions[i]);
-        if !s.end_s[i].is_nan() {
-            assert!(close(kept[i], j.duration_s, 1e-9), "job {i}");
-            used += j.duration_s * f64::from(j.gpus) / 3600.0;
+    for (i, j) in timed.iter().enumerate() {
+        assert_eq!(preempted[i], r.preemptions[i]);
+        if r.end[i].is_some() {
+            assert_eq!(kept[i], j.duration, "job {i}");
+            used += j.duration.as_secs_f64() * f64::from(j.gpus) / 3600.0;
         }
     }
     // GPU-hours: the runs' and the idle integral add up to the capacity's.
-    let h = s.gpu_hours;
+    let h = r.gpu_hours;
     assert!(close(h.used, used, 1e-9), "{h:?} vs used {used}");
     assert!(
         close(h.used + h.wasted + h.idle, h.provisioned, 1e-6),
         "{h:?}"
     );
-    let end = s
+    let end = r
         .runs
         .iter()
-        .map(|r| r.end_s)
-        .fold(jobs[0].submit_s, f64::max);
+        .map(|r| r.end)
+        .fold(timed[0].submit, SimTime::max);
     let mut area = 0.0;
-    for (i, &(t, c)) in s.capacity_steps.iter().enumerate() {
-        let next = s.capacity_steps.get(i + 1).map_or(end, |n| n.0);
-        area += f64::from(c) * (next - t) / 3600.0;
+    for (i, &(t, c)) in r.capacity_steps.iter().enumerate() {
+        let next = r.capacity_steps.get(i + 1).map_or(end, |n| n.0);
+        area += f64::from(c) * next.saturating_sub(t).as_secs_f64() / 3600.0;
     }
     assert!(close(area, h.provisioned, 1e-6), "{area} vs {h:?}");
 }
@@ -320,22 +310,22 @@ proptest! {
         }
         let min = steps.iter().map(|s| s.1).min().unwrap();
         let e = Elastic { checkpoint_interval_s: interval, restart_s };
-        let s = run(&jobs, &Capacity::Steps(steps.clone()), POLICIES[policy], &e);
-        check(&jobs, &s, &e);
-        for &(t, c) in &s.capacity_steps {
-            let i = steps.partition_point(|s| s.0 <= t);
+        let r = run(&jobs, &Capacity::Steps(steps.clone()), POLICIES[policy], &e);
+        check(&jobs, &r, &e);
+        for &(t, c) in &r.capacity_steps {
+            let i = steps.partition_point(|s| SimTime::from_secs_f64(s.0) <= t);
             prop_assert_eq!(c, steps[i - 1].1);
         }
         let max = steps.iter().map(|s| s.1).max().unwrap();
-        for (j, en) in jobs.iter().zip(&s.end_s) {
+        for (j, en) in jobs.iter().zip(&r.end) {
             if j.gpus <= min {
-                prop_assert!(!en.is_nan());
+                prop_assert!(en.is_some());
             }
             if j.gpus > max {
-                prop_assert!(en.is_nan());
+                prop_assert!(en.is_none());
             }
         }
-        prop_assert!(s.preemptions.iter().any(|&p| p > 0));
+        prop_assert!(r.preemptions.iter().any(|&p| p > 0));
     }
 
     #[test]
@@ -356,12 +346,12 @@ proptest! {
             provision_s,
             idle_release_s,
         };
-        let s = run(&jobs, &cap, POLICIES[policy], &NEVER);
-        check(&jobs, &s, &NEVER);
-        prop_assert!(s.capacity_steps.iter().all(|&(_, c)| c <= 8 * max_nodes));
-        prop_assert!(s.preemptions.iter().all(|&p| p == 0));
-        for (j, en) in jobs.iter().zip(&s.end_s) {
-            prop_assert_eq!(en.is_nan(), j.gpus > 8 * max_nodes);
+        let r = run(&jobs, &cap, POLICIES[policy], &NEVER);
+        check(&jobs, &r, &NEVER);
+        prop_assert!(r.capacity_steps.iter().all(|&(_, c)| c <= 8 * max_nodes));
+        prop_assert!(r.preemptions.iter().all(|&p| p == 0));
+        for (j, en) in jobs.iter().zip(&r.end) {
+            prop_assert_eq!(en.is_none(), j.gpus > 8 * max_nodes);
         }
     }
 }
