@@ -22,6 +22,11 @@ pub const DEFAULT_RESTART_S: f64 = 600.0;
 /// replication would take long to simulate); checkpoint more often or set `max_interruptions`.
 pub const MAX_EXPECTED_RECLAIMS: f64 = 100_000.0;
 
+/// The shortest checkpoint interval, seconds of training: a duration in a scenario file must be
+/// at least this, and so must a Young/Daly interval (a shorter one needs a checkpoint that
+/// writes in well under a millisecond: a typo in `write_gb_per_s` or `size_gb`).
+pub const MIN_CHECKPOINT_INTERVAL_S: f64 = 1.0;
+
 /// Replications of each training job when the scenario does not say: a run is a few hundred
 /// arithmetic steps, so many are cheap.
 pub const DEFAULT_REPLICATIONS: u32 = 200;

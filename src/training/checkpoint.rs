@@ -83,8 +83,17 @@ pub fn young_daly(checkpoint_s: f64, mtbi_s: f64) -> f64 {
     (2.0 * checkpoint_s * mtbi_s).sqrt()
 }
 
-/// One run of `plan`, interruptions drawn from `rng`.
+/// The shortest interval [`run`] simulates, as a share of the work: `2^-40`. The run adds
+/// intervals to the job's progress (at most `work_s`) in `f64`, whose 52 bits would not see an
+/// interval below `work_s × 2^-53`: progress would stop and the run never end. Far above that,
+/// whole checkpointed segments still go at once, so a run costs the same however short the
+/// interval. Scenario validation keeps intervals at 1 s or more; this bounds direct callers.
+pub const MIN_INTERVAL_SHARE: f64 = 1.0 / (1u64 << 40) as f64;
+
+/// One run of `plan`, interruptions drawn from `rng`. An interval shorter than
+/// [`MIN_INTERVAL_SHARE`] of the work is simulated as that.
 pub fn run<R: rand::Rng + ?Sized>(plan: &Plan, rng: &mut R) -> Outcome {
+    let interval_s = plan.interval_s.max(plan.work_s * MIN_INTERVAL_SHARE);
     let mut o = Outcome::default();
     let mut t = 0.0; // wall clock
     let mut saved = 0.0; // training kept by the last checkpoint
@@ -113,17 +122,17 @@ pub fn run<R: rand::Rng + ?Sized>(plan: &Plan, rng: &mut R) -> Outcome {
         while progress < plan.work_s {
             // Whole checkpointed segments that end before the reclaim, all at once (so a run
             // costs the same however short the interval).
-            let checkpointed = (((plan.work_s - progress) / plan.interval_s).ceil() - 1.0).max(0.0);
-            let cycle = plan.interval_s + plan.checkpoint_s;
+            let checkpointed = (((plan.work_s - progress) / interval_s).ceil() - 1.0).max(0.0);
+            let cycle = interval_s + plan.checkpoint_s;
             let k = checkpointed.min(((until_reclaim - elapsed) / cycle).floor());
             if k >= 1.0 {
                 elapsed += k * cycle;
-                progress += k * plan.interval_s;
+                progress += k * interval_s;
                 o.checkpoint_s += k * plan.checkpoint_s;
                 saved = progress;
                 continue;
             }
-            let segment = plan.interval_s.min(plan.work_s - progress);
+            let segment = interval_s.min(plan.work_s - progress);
             let last = progress + segment >= plan.work_s;
             let ckpt = if last { 0.0 } else { plan.checkpoint_s };
             if elapsed + segment + ckpt > until_reclaim {
@@ -233,6 +242,44 @@ mod tests {
         let o = run(&p, &mut rand_pcg::Pcg64::seed_from_u64(7));
         assert_eq!(o.interruptions, 3);
         assert!(o.fell_back && o.on_demand_s > 0.0);
+    }
+
+    /// Issue 17: an interval below what adding to the job's progress in `f64` can see (as the
+    /// Young/Daly interval of a checkpoint written at 1e27 GB/s is) made the run loop forever;
+    /// each of these did. Run on a thread, so that a hang fails the test instead of stalling it.
+    #[test]
+    fn an_interval_too_short_for_the_clock_still_ends() {
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let outcomes: Vec<(Plan, Outcome)> = [1e-12, 1e-300, 0.0]
+                .into_iter()
+                .flat_map(|interval_s| {
+                    let p = Plan {
+                        interval_s,
+                        checkpoint_s: 1e-25,
+                        ..plan()
+                    };
+                    let mut rng = rand_pcg::Pcg64::seed_from_u64(17);
+                    (0..20)
+                        .map(|_| (p.clone(), run(&p, &mut rng)))
+                        .collect::<Vec<_>>()
+                })
+                .collect();
+            tx.send(outcomes).expect("the test waits");
+        });
+        let outcomes = rx
+            .recv_timeout(std::time::Duration::from_secs(30))
+            .expect("every run ends within seconds");
+        for (p, o) in outcomes {
+            let parts = o.useful_s + o.lost_s + o.checkpoint_s + o.restart_s;
+            assert!((parts - o.completion_s).abs() < 1e-6, "{p:?}: {o:?}");
+            assert_eq!(o.useful_s, p.work_s);
+            // Checkpointing all but continuously, a reclaim loses next to nothing.
+            assert!(
+                o.max_lost_s <= p.work_s * MIN_INTERVAL_SHARE * 1.000_001,
+                "{o:?}"
+            );
+        }
     }
 
     #[test]

@@ -408,6 +408,11 @@ fn jobs_that_could_not_finish_are_refused_not_run() {
             vec!["training.jobs.on-demand.checkpoint.interval=\"young-daly\""],
             "this job is not on spot",
         ),
+        // Issue 17: a Young/Daly interval of 1e-11 s made the run loop forever.
+        (
+            vec!["training.jobs.spot-young-daly.checkpoint.write_gb_per_s=1e27"],
+            "would checkpoint every 2.5e-10 s",
+        ),
     ] {
         let mut cmd = headroom();
         cmd.args(["simulate", "scenarios/train-spot.toml"]);

@@ -480,7 +480,22 @@ impl Checker<'_> {
             checkpoint: ckpt?,
             runs_per_day,
         };
-        let reclaims = checkpoint::expected_reclaims(&tj.plan(tj.interval_s()));
+        let interval_s = tj.interval_s();
+        if tj.checkpoint.interval == Interval::YoungDaly
+            && (interval_s.is_nan() || interval_s < MIN_CHECKPOINT_INTERVAL_S)
+        {
+            self.error(
+                j.checkpoint.as_ref().map_or(name.span(), Spanned::span),
+                format!(
+                    "training job {job_name:?} would checkpoint every {:.1e} s: the Young/Daly interval for a checkpoint written in {:.1e} s (size_gb / write_gb_per_s) and a reclaim every {:.1} h; an interval is at least {MIN_CHECKPOINT_INTERVAL_S} s: check checkpoint.write_gb_per_s and size_gb, or give checkpoint.interval such as \"30m\"",
+                    interval_s,
+                    tj.checkpoint.write_s(),
+                    tj.mtbi_s() / 3600.0,
+                ),
+            );
+            return None;
+        }
+        let reclaims = checkpoint::expected_reclaims(&tj.plan(interval_s));
         let bounded = f64::from(tj.checkpoint.max_interruptions) <= MAX_EXPECTED_RECLAIMS
             || tj.checkpoint.deadline_s.is_finite();
         if !bounded && (reclaims.is_nan() || reclaims > MAX_EXPECTED_RECLAIMS) {
@@ -494,7 +509,7 @@ impl Checker<'_> {
                         format!("more than {MAX_EXPECTED_RECLAIMS:.0e}")
                     },
                     tj.mtbi_s() / 3600.0,
-                    tj.interval_s().min(tj.work_s()) / 3600.0
+                    interval_s.min(tj.work_s()) / 3600.0
                 ),
             );
             return None;
@@ -539,7 +554,9 @@ impl Checker<'_> {
                 "young-daly" => Some(Interval::YoungDaly),
                 "none" => Some(Interval::None),
                 s => match crate::units::parse_duration(s) {
-                    Ok(d) if d.as_secs_f64() >= 1.0 => Some(Interval::Every(d.as_secs_f64())),
+                    Ok(d) if d.as_secs_f64() >= MIN_CHECKPOINT_INTERVAL_S => {
+                        Some(Interval::Every(d.as_secs_f64()))
+                    }
                     _ => {
                         self.error(
                             i.span(),
