@@ -86,7 +86,7 @@ impl ScopeSummary {
         let slo_met_share = runs[0].slo_met.map(|_| {
             runs.iter().filter(|s| s.slo_met == Some(true)).count() as f64 / runs.len() as f64
         });
-        let attainment = values[Metric::SloAttainment.index()];
+        let attainment = worst_attainment(&values);
         ScopeSummary {
             values,
             latency_bins: mean_bins(runs),
@@ -96,12 +96,31 @@ impl ScopeSummary {
                     runs[0].slo_met == Some(true)
                 } else {
                     // Nothing arrived in any replication: nothing was missed, as for one run.
-                    attainment.mean.is_nan() || attainment.mean >= 0.99
+                    attainment.is_nan() || attainment >= 0.99
                 }
             }),
             slo_met_share,
         }
     }
+
+    /// The SLO attainment: the lowest among the targets set (end-to-end p99, TTFT p99, TPOT
+    /// p99), as a mean over replications; `NaN` without targets or requests.
+    pub fn attainment(&self) -> f64 {
+        worst_attainment(&self.values)
+    }
+}
+
+/// The lowest mean attainment among the targets that have one.
+fn worst_attainment(values: &[Estimate; Metric::COUNT]) -> f64 {
+    [
+        Metric::SloAttainment,
+        Metric::SloTtftAttainment,
+        Metric::SloTpotAttainment,
+    ]
+    .into_iter()
+    .map(|m| values[m.index()].mean)
+    .filter(|x| x.is_finite())
+    .fold(f64::NAN, f64::min)
 }
 
 /// The result of an experiment.

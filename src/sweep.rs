@@ -10,7 +10,7 @@ use std::path::Path;
 
 use rayon::prelude::*;
 
-use crate::experiment::{Summary, replicate};
+use crate::experiment::run::{self, RunOptions};
 use crate::scenario::{self, LoadError};
 use crate::sim::{Metric, SimError};
 
@@ -126,6 +126,10 @@ pub struct Row {
     pub p50_ms: f64,
     pub p99_ms: f64,
     pub p999_ms: f64,
+    /// An LLM workload's p99 time to first token and time per output token (`NaN` otherwise).
+    pub ttft_p99_ms: f64,
+    pub tpot_p99_ms: f64,
+    /// The lowest attainment among the SLO's targets.
     pub slo_attainment: f64,
     /// Empty when the scenario has no SLO.
     pub slo_met: Option<bool>,
@@ -230,9 +234,15 @@ pub fn run_text(
         .with_max_len(1)
         .map(|(index, s)| {
             let seed = seed.unwrap_or(s.seed);
-            let runs = replicate(&s, seed, replications, None)
-                .map_err(|source| SweepError::Run { index, source })?;
-            let sum = Summary::of(&s, seed, &runs);
+            let options = RunOptions {
+                seed,
+                replications,
+                progress: None,
+                cancel: None,
+            };
+            let failed = |source| SweepError::Run { index, source };
+            let outcome = run::run(&s, &options).map_err(failed)?;
+            let sum = outcome.serving.ok_or(failed(SimError::NothingToServe))?;
             done();
             let t = &sum.total;
             let window_h = s.window().as_secs_f64() / 3600.0;
@@ -245,7 +255,9 @@ pub fn run_text(
                 p50_ms: t.get(Metric::LatencyP50).mean,
                 p99_ms: t.get(Metric::LatencyP99).mean,
                 p999_ms: t.get(Metric::LatencyP999).mean,
-                slo_attainment: t.get(Metric::SloAttainment).mean,
+                ttft_p99_ms: t.get(Metric::TtftP99).mean,
+                tpot_p99_ms: t.get(Metric::TpotP99).mean,
+                slo_attainment: t.attainment(),
                 slo_met: t.slo_met,
                 utilization: t.get(Metric::Utilization).mean,
                 failed: t.get(Metric::Dropped).mean + t.get(Metric::TimedOut).mean,
@@ -257,17 +269,28 @@ pub fn run_text(
     Ok(rows)
 }
 
-/// Marks the rows no other row beats on both cost per hour and p99 (at least as good on both,
-/// better on one). Rows without a p99 (nothing completed) are never on the frontier.
+/// Marks the rows no other row beats on cost per hour and latency (at least as good on all,
+/// better on one). Latency is what judges the workload: an LLM's p99 TTFT and TPOT when the
+/// rows have them, else the end-to-end p99. Rows without it (nothing completed) are never on
+/// the frontier.
 pub fn mark_pareto(rows: &mut [Row]) {
-    let keys: Vec<(f64, f64)> = rows.iter().map(|r| (r.cost_per_hour, r.p99_ms)).collect();
+    let llm = rows.iter().any(|r| r.ttft_p99_ms.is_finite());
+    let keys: Vec<[f64; 3]> = rows
+        .iter()
+        .map(|r| {
+            if llm {
+                [r.cost_per_hour, r.ttft_p99_ms, r.tpot_p99_ms]
+            } else {
+                [r.cost_per_hour, r.p99_ms, r.p99_ms]
+            }
+        })
+        .collect();
     for (i, r) in rows.iter_mut().enumerate() {
-        let (c, p) = keys[i];
-        r.pareto = c.is_finite()
-            && p.is_finite()
-            && !keys
-                .iter()
-                .any(|&(c2, p2)| c2 <= c && p2 <= p && (c2 < c || p2 < p));
+        let k = keys[i];
+        r.pareto = k.iter().all(|x| x.is_finite())
+            && !keys.iter().any(|o| {
+                o.iter().zip(&k).all(|(a, b)| a <= b) && o.iter().zip(&k).any(|(a, b)| a < b)
+            });
     }
 }
 
@@ -322,6 +345,8 @@ mod tests {
             p50_ms: p,
             p99_ms: p,
             p999_ms: p,
+            ttft_p99_ms: f64::NAN,
+            tpot_p99_ms: f64::NAN,
             slo_attainment: 1.0,
             slo_met: None,
             utilization: 0.5,
@@ -338,5 +363,20 @@ mod tests {
         mark_pareto(&mut rows);
         let flags: Vec<bool> = rows.iter().map(|r| r.pareto).collect();
         assert_eq!(flags, vec![true, true, false, false, false]);
+        // LLM rows: judged by TTFT and TPOT, not by end-to-end latency.
+        let llm = |c: f64, ttft: f64, tpot: f64| Row {
+            ttft_p99_ms: ttft,
+            tpot_p99_ms: tpot,
+            ..row(c, 1000.0 / c)
+        };
+        let mut rows = vec![
+            llm(1.0, 900.0, 40.0),
+            llm(2.0, 300.0, 40.0),
+            llm(3.0, 300.0, 30.0),
+            llm(4.0, 300.0, 30.0),
+        ];
+        mark_pareto(&mut rows);
+        let flags: Vec<bool> = rows.iter().map(|r| r.pareto).collect();
+        assert_eq!(flags, vec![true, true, true, false]);
     }
 }

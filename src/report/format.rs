@@ -126,6 +126,16 @@ pub fn wrapped(out: &mut String, lead: &str, items: &[String]) {
     let _ = writeln!(out, "{line}");
 }
 
+/// SLO targets in a few characters: `1000 ms`, `ttft+tpot`, `tpot`, or `-`.
+pub fn slo_label(t: Option<&crate::sim::result::SloTargets>) -> String {
+    match t.map(|t| (t.p99_ms, t.ttft_p99_ms, t.tpot_p99_ms)) {
+        Some((Some(p), _, _)) => format!("{} ms", ms(p)),
+        Some((None, Some(_), tpot)) => format!("ttft{}", if tpot.is_some() { "+tpot" } else { "" }),
+        Some((None, None, Some(_))) => "tpot".to_string(),
+        _ => "-".to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

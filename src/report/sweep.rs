@@ -7,13 +7,15 @@ use serde_json::{Value, json};
 
 use crate::sweep::Row;
 
-const MEASURES: [&str; 11] = [
+const MEASURES: [&str; 13] = [
     "cost_usd",
     "cost_per_hour",
     "cost_per_1k_requests",
     "p50_ms",
     "p99_ms",
     "p999_ms",
+    "ttft_p99_ms",
+    "tpot_p99_ms",
     "slo_attainment",
     "slo_met",
     "utilization",
@@ -48,6 +50,8 @@ pub fn render_csv(paths: &[String], points: usize, rows: &[Row]) -> String {
                 r.p50_ms,
                 r.p99_ms,
                 r.p999_ms,
+                r.ttft_p99_ms,
+                r.tpot_p99_ms,
                 r.slo_attainment,
             ]
             .map(num),
@@ -81,6 +85,8 @@ pub fn render_json(paths: &[String], rows: &[Row]) -> String {
                 "p50_ms": f(r.p50_ms),
                 "p99_ms": f(r.p99_ms),
                 "p999_ms": f(r.p999_ms),
+                "ttft_p99_ms": f(r.ttft_p99_ms),
+                "tpot_p99_ms": f(r.tpot_p99_ms),
                 "slo_attainment": f(r.slo_attainment),
                 "slo_met": r.slo_met,
                 "utilization": f(r.utilization),
@@ -148,16 +154,18 @@ pub fn parse_csv(text: &str) -> Result<Parsed, String> {
             p50_ms: f(m + 3)?,
             p99_ms: f(m + 4)?,
             p999_ms: f(m + 5)?,
-            slo_attainment: f(m + 6)?,
-            slo_met: match &rec[m + 7] {
+            ttft_p99_ms: f(m + 6)?,
+            tpot_p99_ms: f(m + 7)?,
+            slo_attainment: f(m + 8)?,
+            slo_met: match &rec[m + 9] {
                 "" => None,
                 "true" => Some(true),
                 "false" => Some(false),
                 _ => return Err(bad("slo_met")),
             },
-            utilization: f(m + 8)?,
-            failed: f(m + 9)?,
-            pareto: rec[m + 10].parse().map_err(|_| bad("pareto"))?,
+            utilization: f(m + 10)?,
+            failed: f(m + 11)?,
+            pareto: rec[m + 12].parse().map_err(|_| bad("pareto"))?,
         });
     }
     Ok(Parsed {

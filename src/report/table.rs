@@ -3,7 +3,7 @@
 use std::fmt::Write;
 
 use super::Report;
-use super::format::{clip, ms, pct, span, thousands, usd, usd_unit, wrapped};
+use super::format::{clip, ms, pct, slo_label, span, thousands, usd, usd_unit, wrapped};
 use crate::experiment::{Estimate, ScopeSummary};
 use crate::fleet::Serving;
 use crate::sim::Metric;
@@ -461,32 +461,14 @@ fn llm_rows(out: &mut String, sc: &crate::scenario::Scenario, s: &crate::experim
 
 fn workload_row(out: &mut String, name: &str, ws: &ScopeSummary) {
     let failed = ws.get(Metric::Dropped).mean + ws.get(Metric::TimedOut).mean;
-    let target = match ws.slo_targets {
-        Some(t) => match (t.p99_ms, t.ttft_p99_ms, t.tpot_p99_ms) {
-            (Some(p), _, _) => format!("{} ms", ms(p)),
-            (None, Some(_), _) => {
-                "ttft".to_string() + if t.tpot_p99_ms.is_some() { "+tpot" } else { "" }
-            }
-            (None, None, Some(_)) => "tpot".to_string(),
-            (None, None, None) => "-".to_string(),
-        },
-        None => "-".to_string(),
-    };
+    let target = slo_label(ws.slo_targets.as_ref());
     let status = match ws.slo_met {
         None => "no SLO".to_string(),
-        Some(met) => {
-            // The lowest attainment among the targets set.
-            let worst = [
-                Metric::SloAttainment,
-                Metric::SloTtftAttainment,
-                Metric::SloTpotAttainment,
-            ]
-            .into_iter()
-            .map(|m| ws.get(m).mean)
-            .filter(|x| x.is_finite())
-            .fold(f64::NAN, f64::min);
-            format!("{} {}", if met { "met" } else { "MISSED" }, pct_fine(worst))
-        }
+        Some(met) => format!(
+            "{} {}",
+            if met { "met" } else { "MISSED" },
+            pct_fine(ws.attainment())
+        ),
     };
     let _ = writeln!(
         out,

@@ -586,3 +586,18 @@ fn inter_token_latency_follows_what_streams() {
         "mean ITL {mean} ms"
     );
 }
+
+/// With replications, an LLM SLO (TTFT and TPOT targets, no end-to-end one) is judged by its
+/// attainment as with one run; it used to pass whatever the attainment.
+#[test]
+fn an_llm_slo_missed_over_replications_is_missed() {
+    let s = crate::support::load(
+        "llm-chat.toml",
+        &[r#"workloads.chat.slo={ ttft_p99 = "10ms", tpot_p99 = "100ms" }"#],
+    );
+    for replications in [1, 2] {
+        let sum = crate::support::summarise(&s, replications);
+        assert_eq!(sum.total.slo_met, Some(false), "{replications} runs");
+        assert!(sum.total.attainment() < 0.5, "{}", sum.total.attainment());
+    }
+}

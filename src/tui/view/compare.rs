@@ -51,7 +51,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
             "—".into()
         }
     };
-    let metrics: [(&str, f64, f64, Fmt, bool); 10] = [
+    let mut metrics: Vec<(&str, f64, f64, Fmt, bool)> = vec![
         (
             "cost $/hour",
             a.cost_per_hour,
@@ -87,6 +87,17 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         ("utilization", a.utilization, b.utilization, pct_fmt, false),
         ("replicas (mean)", a.replicas, b.replicas, n1, true),
     ];
+    if a.ttft_p99_ms.is_finite() || b.ttft_p99_ms.is_finite() {
+        // An LLM workload's own latencies, after end-to-end p99.9.
+        metrics.insert(
+            7,
+            ("TTFT p99 ms", a.ttft_p99_ms, b.ttft_p99_ms, ms_fmt, true),
+        );
+        metrics.insert(
+            8,
+            ("TPOT p99 ms", a.tpot_p99_ms, b.tpot_p99_ms, ms_fmt, true),
+        );
+    }
     let mut rows: Vec<Row> = metrics
         .iter()
         .map(|(name, x, y, f, lower_better)| {

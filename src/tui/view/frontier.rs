@@ -43,8 +43,12 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         .iter()
         .find(|p| p.name == f.pool)
         .map(|p| p.replicas.to_string());
-    let point = |r: &crate::sweep::Row| (r.p99_ms, r.cost_per_hour);
-    let ok = |r: &&crate::sweep::Row| r.p99_ms.is_finite() && r.cost_per_hour.is_finite();
+    // An LLM workload is judged by its time to first token: the chart and list show that.
+    let llm = f.rows.iter().any(|r| r.ttft_p99_ms.is_finite());
+    let latency = |r: &crate::sweep::Row| if llm { r.ttft_p99_ms } else { r.p99_ms };
+    let what = if llm { "TTFT p99" } else { "p99" };
+    let point = |r: &crate::sweep::Row| (latency(r), r.cost_per_hour);
+    let ok = |r: &&crate::sweep::Row| latency(r).is_finite() && r.cost_per_hour.is_finite();
     let others: Vec<(f64, f64)> = f
         .rows
         .iter()
@@ -74,7 +78,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         .map(point)
         .into_iter()
         .collect();
-    let xs = f.rows.iter().filter(ok).map(|r| r.p99_ms);
+    let xs = f.rows.iter().filter(ok).map(latency);
     let ys = f.rows.iter().filter(ok).map(|r| r.cost_per_hour);
     let (x0, x1) = bounds(xs);
     let (y0, y1) = bounds(ys);
@@ -83,7 +87,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         .workloads
         .first()
         .and_then(|w| w.slo.as_ref())
-        .and_then(|s| s.p99)
+        .and_then(|s| if llm { s.ttft_p99 } else { s.p99 })
         .map(|t| t.as_millis_f64());
     let slo: Vec<(f64, f64)> = target
         .filter(|x| *x >= x0 && *x <= x1)
@@ -130,14 +134,15 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     }
     Chart::new(sets)
         .block(Block::bordered().title(format!(
-            " $/hour against p99 · sweep of {} replicas ",
+            " $/hour against {what} · sweep of {} replicas ",
             f.pool
         )))
-        .x_axis(Axis::default().title("p99 ms").bounds([x0, x1]).labels([
-            ms(x0),
-            ms((x0 + x1) / 2.0),
-            ms(x1),
-        ]))
+        .x_axis(
+            Axis::default()
+                .title(format!("{what} ms"))
+                .bounds([x0, x1])
+                .labels([ms(x0), ms((x0 + x1) / 2.0), ms(x1)]),
+        )
         .y_axis(Axis::default().title("$/h").bounds([y0, y1]).labels([
             usd(y0),
             usd((y0 + y1) / 2.0),
@@ -165,7 +170,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
             let row = Row::new(vec![
                 Cell::from(r.values[0].clone()),
                 Cell::from(usd(r.cost_per_hour)),
-                Cell::from(ms(r.p99_ms)),
+                Cell::from(ms(latency(r))),
                 Cell::from(format!(
                     "{slo} {}",
                     super::overview::attainment(r.slo_attainment)
@@ -190,7 +195,16 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
             Constraint::Min(6),
         ],
     )
-    .header(Row::new(vec!["repl", "$/hour", "p99", "in SLO", ""]).style(t.header))
+    .header(
+        Row::new(vec![
+            "repl",
+            "$/hour",
+            if llm { "TTFT" } else { "p99" },
+            "in SLO",
+            "",
+        ])
+        .style(t.header),
+    )
     .block(block);
     // Scrolled as the mouse's layout says, so clicks land on the rows shown.
     let rows_area = crate::tui::layout::table_rows(list_area);

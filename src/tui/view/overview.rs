@@ -8,7 +8,7 @@ use ratatui::widgets::{Block, Cell, Paragraph, Row, Table, Widget};
 use super::{result_style, served};
 use crate::experiment::Metric;
 use crate::experiment::{Estimate, ScopeSummary};
-use crate::report::format::{ms, pct, usd, usd_unit};
+use crate::report::format::{ms, pct, slo_label, usd, usd_unit};
 use crate::tui::app::App;
 use crate::tui::theme::Theme;
 use crate::tui::worker::Span as RunSpan;
@@ -62,21 +62,31 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     header.extend(["$/hour", "unit cost", "util"]);
     let scope_row = |name: String, sc: &ScopeSummary| {
         let m = |x: Metric| sc.get(x).mean;
-        let target = sc
-            .slo_targets
-            .and_then(|t| t.p99_ms)
-            .map_or("—".to_string(), |x| format!("{} ms", ms(x)));
+        let target = match slo_label(sc.slo_targets.as_ref()).as_str() {
+            "-" => "—".to_string(),
+            l => l.to_string(),
+        };
+        // An LLM latency over its target is drawn as a breach.
+        let judged = |x: f64, limit: Option<f64>| {
+            let style = if limit.is_some_and(|l| x > l) {
+                t.breach
+            } else {
+                ratatui::style::Style::new()
+            };
+            Cell::from(ms(x)).style(style)
+        };
         let mut cells = vec![
             Cell::from(name),
             Cell::from(Line::from(verdict(sc, t))),
             Cell::from(with_ci(sc.get(Metric::LatencyP50), full)),
             Cell::from(with_ci(sc.get(Metric::LatencyP99), full)),
             Cell::from(target),
-            Cell::from(attainment(m(Metric::SloAttainment))),
+            Cell::from(attainment(sc.attainment())),
         ];
         if llm {
-            cells.push(Cell::from(ms(m(Metric::TtftP99))));
-            cells.push(Cell::from(ms(m(Metric::TpotP99))));
+            let targets = sc.slo_targets.unwrap_or_default();
+            cells.push(judged(m(Metric::TtftP99), targets.ttft_p99_ms));
+            cells.push(judged(m(Metric::TpotP99), targets.tpot_p99_ms));
         }
         let unit = if m(Metric::OutputTokens) > 0.0 {
             format!("{}/1M tok", usd_unit(m(Metric::CostPer1MTokens)))
