@@ -6,34 +6,38 @@ use std::path::Path;
 use anyhow::Context;
 
 use super::{OptimizeArgs, Outcome, ReportFormat, output};
-use crate::optimize::capacity::default_cache_dir;
-use crate::optimize::plan::{OptimizeError, Options, optimize};
+use crate::optimize::cache::{CapacityCache, default_cache_dir};
+use crate::optimize::planner::{OptimizeError, Planner};
 use crate::optimize::tracking;
 use crate::optimize::write::relocate;
-use crate::report::optimize::{render_json, render_table};
+use crate::report::optimize::{progress, render_json, render_table};
 
 pub(super) fn run(args: OptimizeArgs) -> anyhow::Result<Outcome> {
     let pool = super::worker_pool(args.threads)?;
     let scenario = crate::scenario::load(&args.file, &args.set)?;
+    // The plan is written over the file's text, so it keeps the file's comments.
+    let text = std::fs::read_to_string(&args.file)
+        .with_context(|| format!("cannot read {}", args.file.display()))?;
     let quiet = args.quiet || !std::io::stderr().is_terminal();
     let log = |line: &str| {
         if !quiet {
             eprintln!("{line}");
         }
     };
-    let cache = if args.no_cache {
+    let mut cache = CapacityCache::at(if args.no_cache {
         None
     } else {
         args.cache_dir.clone().or_else(default_cache_dir)
-    };
-    let opts = Options {
-        overrides: &args.set,
-        cache,
-        log: &log,
-        text: None,
-    };
+    });
     let result = pool.install(|| -> anyhow::Result<_> {
-        let outcome = match optimize(&scenario, &opts) {
+        let planned = Planner::new(&scenario, &text, &args.set).and_then(|planner| {
+            planner.run(&mut cache, &mut |step| {
+                if let Some(line) = progress(&step) {
+                    log(&line);
+                }
+            })
+        });
+        let outcome = match planned {
             Ok(o) => o,
             // No plan meets the constraints: a check that failed, not an error (exit 1).
             Err(OptimizeError::Purchase(e)) => return Ok(Err(e)),

@@ -5,10 +5,12 @@
 //! bisection to a relative tolerance. A trial passes when every replication meets the SLO (its
 //! own seeds, apart from the verification's). Pooling makes capacity grow faster than `n` (a
 //! larger pool absorbs bursts better), so the result is a piecewise-linear curve over the
-//! measured sizes rather than `n` times one replica. Curves are cached on disk, keyed by
-//! everything a trial depends on, so re-running after an unrelated edit costs nothing.
+//! measured sizes rather than `n` times one replica. Curves are kept in a [`CurveStore`] (the
+//! front ends give the folder of [`super::cache`]), keyed by everything a trial depends on, so
+//! re-running after an unrelated edit costs nothing; measuring itself reads and writes no files
+//! but a replayed trace.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -19,6 +21,9 @@ use crate::scenario::{CapacitySpec, Scenario};
 use crate::sim::SimError;
 use crate::units::SimTime;
 use crate::workload::{Arrival, Workload};
+
+/// The TUI finds the cache folder here (it lives with the cache, [`super::cache`]).
+pub use super::cache::default_cache_dir;
 
 /// Seeds of capacity trials are derived from the scenario's seed and this salt, so that the
 /// verification's replications (the scenario's own seeds) are fresh.
@@ -68,13 +73,46 @@ impl Curve {
     }
 }
 
-/// Measures, or reads from the cache, the curve of every candidate of `scenario.optimize`.
-/// Candidates that serve alike (same key) are measured once.
-pub fn curves(scenario: &Scenario, cache: Option<&Path>) -> Result<Vec<Curve>, SimError> {
+/// Everything a curve depends on: the candidate's serving (not its name or price), the
+/// workload's requests and SLO, the search settings and the seed; and the trace file it replays,
+/// whose size and time of change a [`CurveStore`] adds (a curve of an edited trace is stale).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CurveKey {
+    /// The version, the candidate's serving, the workload and the search settings, as text.
+    described: String,
+    /// `poisson`, or the trace's settings (its time scale, which a trial replaces, reset).
+    arrival: String,
+    /// The trace file replayed, if any.
+    pub trace: Option<PathBuf>,
+    seed: u64,
+}
+
+impl CurveKey {
+    /// The key as text, given what the trace file is now (`stamp`, read by the store; ignored
+    /// without a trace).
+    pub fn text(&self, stamp: &str) -> String {
+        let arrival = match &self.trace {
+            Some(_) => format!("{} {stamp}", self.arrival),
+            None => self.arrival.clone(),
+        };
+        format!("{} | {arrival:?} | {}", self.described, self.seed)
+    }
+}
+
+/// Where measured curves are kept between runs; best effort (a store that cannot keep a curve
+/// only makes the next run slower).
+pub trait CurveStore {
+    fn get(&self, key: &CurveKey) -> Option<Curve>;
+    fn put(&mut self, key: &CurveKey, curve: &Curve);
+}
+
+/// Measures, or reads from `store`, the curve of every candidate of `scenario.optimize`, and
+/// puts what it measured into `store`. Candidates that serve alike (same key) are measured once.
+pub fn curves(scenario: &Scenario, store: &mut dyn CurveStore) -> Result<Vec<Curve>, SimError> {
     let spec = scenario.optimize.as_ref().expect("an [optimize] table");
     let workload = &scenario.workloads[spec.workload];
     let trace = TraceTimes::of(workload)?;
-    let keys: Vec<String> = spec
+    let keys: Vec<CurveKey> = spec
         .candidates
         .iter()
         .map(|c| key(scenario, workload, c, &spec.capacity))
@@ -86,10 +124,7 @@ pub fn curves(scenario: &Scenario, cache: Option<&Path>) -> Result<Vec<Curve>, S
             distinct.push(i);
         }
     }
-    let cached: Vec<Option<Curve>> = distinct
-        .iter()
-        .map(|&i| read_cache(cache, &keys[i]))
-        .collect();
+    let cached: Vec<Option<Curve>> = distinct.iter().map(|&i| store.get(&keys[i])).collect();
     // Every (candidate, size) still to measure, in parallel; errors reported in job order.
     let jobs: Vec<(usize, u32)> = distinct
         .iter()
@@ -126,7 +161,7 @@ pub fn curves(scenario: &Scenario, cache: Option<&Path>) -> Result<Vec<Curve>, S
                     sizes: spec.capacity.pool_sizes.clone(),
                     rates: monotone(rates),
                 };
-                write_cache(cache, &keys[*d], &c);
+                store.put(&keys[*d], &c);
                 c
             }
         };
@@ -328,89 +363,37 @@ fn estimate(candidate: &Pool) -> Option<f64> {
     }
 }
 
-/// Everything a curve depends on, as text: the candidate's serving (not its name or price), the
-/// workload's requests and SLO, the search settings and the seed.
-fn key(scenario: &Scenario, workload: &Workload, candidate: &Pool, spec: &CapacitySpec) -> String {
-    let arrival = match &workload.arrival {
+/// What the curve of `candidate` depends on.
+fn key(
+    scenario: &Scenario,
+    workload: &Workload,
+    candidate: &Pool,
+    spec: &CapacitySpec,
+) -> CurveKey {
+    let (arrival, trace) = match &workload.arrival {
         Arrival::Trace(t) => {
-            // The file as it is now (size and time of change), not the scale a trial replaces.
-            let meta = std::fs::metadata(&t.path).ok();
             let mut t = t.clone();
             t.time_scale = 1.0;
-            format!(
-                "{t:?} {:?} {:?}",
-                meta.as_ref().map(std::fs::Metadata::len),
-                meta.and_then(|m| m.modified().ok())
-            )
+            (format!("{t:?}"), Some(t.path.clone()))
         }
-        _ => "poisson".to_string(),
+        _ => ("poisson".to_string(), None),
     };
-    format!(
-        "v1 {} | {:?} | {} | {:?} | {:?} | {:?} | {:?} | {:?} | {:?} | {}",
-        env!("CARGO_PKG_VERSION"),
-        candidate.serving,
-        candidate.gpus_per_replica,
-        candidate.instance.gpu_model,
-        workload.tokens,
-        workload.dispatch,
-        workload.slo,
-        spec,
+    CurveKey {
+        described: format!(
+            "v1 {} | {:?} | {} | {:?} | {:?} | {:?} | {:?} | {:?}",
+            env!("CARGO_PKG_VERSION"),
+            candidate.serving,
+            candidate.gpus_per_replica,
+            candidate.instance.gpu_model,
+            workload.tokens,
+            workload.dispatch,
+            workload.slo,
+            spec,
+        ),
         arrival,
-        scenario.seed
-    )
-}
-
-/// FNV-1a, stable across builds and platforms (the standard hasher is not promised to be).
-fn fnv1a(text: &str) -> u64 {
-    text.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-    })
-}
-
-#[derive(Serialize, Deserialize)]
-struct Cached {
-    key: String,
-    curve: Curve,
-}
-
-fn cache_file(dir: &Path, key: &str) -> PathBuf {
-    dir.join(format!("capacity-{:016x}.json", fnv1a(key)))
-}
-
-fn read_cache(dir: Option<&Path>, key: &str) -> Option<Curve> {
-    let text = std::fs::read_to_string(cache_file(dir?, key)).ok()?;
-    let c: Cached = serde_json::from_str(&text).ok()?;
-    (c.key == key).then_some(c.curve)
-}
-
-/// Best effort: a cache that cannot be written only makes the next run slower.
-fn write_cache(dir: Option<&Path>, key: &str, curve: &Curve) {
-    let Some(dir) = dir else { return };
-    let _ = std::fs::create_dir_all(dir);
-    let entry = Cached {
-        key: key.to_string(),
-        curve: curve.clone(),
-    };
-    if let Ok(text) = serde_json::to_string_pretty(&entry)
-        && let Ok(mut tmp) = tempfile::NamedTempFile::new_in(dir)
-    {
-        use std::io::Write;
-        if tmp.write_all(text.as_bytes()).is_ok() {
-            let _ = tmp.persist(cache_file(dir, key));
-        }
+        trace,
+        seed: scenario.seed,
     }
-}
-
-/// The default cache folder: `$HEADROOM_CACHE`, else `$XDG_CACHE_HOME/headroom`, else
-/// `~/.cache/headroom`.
-pub fn default_cache_dir() -> Option<PathBuf> {
-    if let Some(d) = std::env::var_os("HEADROOM_CACHE") {
-        return Some(PathBuf::from(d));
-    }
-    if let Some(d) = std::env::var_os("XDG_CACHE_HOME") {
-        return Some(PathBuf::from(d).join("headroom"));
-    }
-    std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache").join("headroom"))
 }
 
 #[cfg(test)]
@@ -429,11 +412,5 @@ mod tests {
         assert_eq!(c.at(0.5), 2.5);
         assert_eq!(c.per_replica(4.0), 7.0);
         assert_eq!(c.best_per_replica(), 7.0);
-    }
-
-    #[test]
-    fn hash_is_stable() {
-        assert_eq!(fnv1a(""), 0xcbf2_9ce4_8422_2325);
-        assert_eq!(fnv1a("a"), 0xaf63_dc4c_8601_ec8c);
     }
 }

@@ -129,7 +129,7 @@ pub fn sweep(
                     / hours
                     * 24.0,
                 p99_ms: ws.get(Metric::LatencyP99).mean,
-                attainment: crate::optimize::plan::attainment(ws),
+                attainment: crate::optimize::verify::attainment(ws),
                 slo_met: runs
                     .iter()
                     .all(|r| r.workloads[workload].slo_met != Some(false)),

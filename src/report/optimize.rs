@@ -1,5 +1,6 @@
 //! The optimizer's report: the plan by hour, its pools, the verification, the baselines, why
-//! (binding constraints, reserved marginals), capacity at the SLO, and target tracking.
+//! (binding constraints, reserved marginals), capacity at the SLO, and target tracking; and the
+//! lines of news the front ends show while it runs.
 
 use std::fmt::Write;
 
@@ -7,6 +8,7 @@ use serde_json::json;
 
 use super::format::{pct, usd};
 use crate::optimize::plan::Outcome;
+use crate::optimize::planner::Step;
 use crate::optimize::tracking::TrackingPoint;
 use crate::pricing::Market;
 use crate::scenario::Scenario;
@@ -255,4 +257,45 @@ pub fn render_json(scenario: &Scenario, o: &Outcome, tracking: &[TrackingPoint])
     let mut out = serde_json::to_string_pretty(&v).expect("json");
     out.push('\n');
     out
+}
+
+/// A line of news for a step of the optimizer, where it is worth one (purchases and tightening
+/// show in the rounds they lead to).
+pub fn progress(step: &Step) -> Option<String> {
+    match step {
+        Step::Demand { lowest, highest } => Some(format!(
+            "demand: {lowest:.1} to {highest:.1} req/s over the day"
+        )),
+        Step::Measuring {
+            candidates,
+            pool_sizes,
+        } => Some(format!(
+            "capacity at the SLO: {candidates} candidates x {pool_sizes} pool sizes (from the cache where it has them)"
+        )),
+        Step::Capacity(c) => Some(format!(
+            "capacity of {} ({}): {}",
+            c.name,
+            c.instance,
+            c.curve
+                .sizes
+                .iter()
+                .zip(&c.curve.rates)
+                .map(|(n, r)| format!("{n}: {r:.1}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )),
+        Step::Verified { round, result } => Some(format!(
+            "round {round}: ${:.2}/day planned, ${:.2}/day simulated, p99 {:.0} ms, attainment {:.3} %, {}",
+            result.planned_cost_per_day,
+            result.simulated_cost_per_day,
+            result.p99_ms,
+            result.attainment * 100.0,
+            if result.missed.is_empty() {
+                "every hour met the SLO".to_string()
+            } else {
+                format!("missed hours {:?}", result.missed)
+            }
+        )),
+        Step::Bought { .. } | Step::Tightened(_) => None,
+    }
 }

@@ -19,7 +19,9 @@ use crate::experiment::SimError;
 use crate::experiment::preview::{self, Preview};
 use crate::experiment::run::{self, Outcome as RunOutcome, RunOptions};
 use crate::experiment::{Progress, Summary};
-use crate::optimize::plan::{Options, Outcome, optimize};
+use crate::optimize::cache::CapacityCache;
+use crate::optimize::plan::Outcome;
+use crate::optimize::planner::Planner;
 use crate::scenario::Scenario;
 use crate::sweep::{self, Axis, Row, Shard};
 use crate::units::SimTime;
@@ -361,20 +363,14 @@ fn run_task(task: Task, tx: &Sender<Report>) -> Result<(), std::sync::mpsc::Send
             text,
             cache,
         } => {
-            let log_tx = Mutex::new(tx.clone());
-            let log = move |line: &str| {
-                let _ = log_tx
-                    .lock()
-                    .expect("log lock")
-                    .send(Report::Log(line.to_string()));
-            };
-            let opts = Options {
-                overrides: &[],
-                cache,
-                log: &log,
-                text: Some(&text),
-            };
-            let result = optimize(&scenario, &opts)
+            let result = Planner::new(&scenario, &text, &[])
+                .and_then(|planner| {
+                    planner.run(&mut CapacityCache::at(cache), &mut |step| {
+                        if let Some(line) = crate::report::optimize::progress(&step) {
+                            let _ = tx.send(Report::Log(line));
+                        }
+                    })
+                })
                 .map(Box::new)
                 .map_err(|e| error_chain(&e));
             tx.send(Report::Optimized(result))

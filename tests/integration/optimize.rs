@@ -2,9 +2,27 @@
 //! written scenario; errors; and the capacity cache.
 
 use headroom::experiment::replicate;
-use headroom::optimize::plan::{Options, optimize};
+use headroom::optimize::cache::CapacityCache;
+use headroom::optimize::capacity::{Curve, CurveKey, CurveStore};
+use headroom::optimize::planner::{Planner, Step};
 
 use crate::support::{headroom, load, root};
+
+/// The cache on disk, counting the curves put into it.
+struct Counting {
+    cache: CapacityCache,
+    puts: usize,
+}
+
+impl CurveStore for Counting {
+    fn get(&self, key: &CurveKey) -> Option<Curve> {
+        self.cache.get(key)
+    }
+    fn put(&mut self, key: &CurveKey, curve: &Curve) {
+        self.puts += 1;
+        self.cache.put(key, curve);
+    }
+}
 
 /// The verified plan of `optimize-chat.toml` meets its SLO in 10 replications whose seeds the
 /// optimizer never used (capacity trials use salted seeds, verification the scenario's seed and
@@ -13,14 +31,42 @@ use crate::support::{headroom, load, root};
 fn the_verified_plan_meets_its_slo_on_fresh_seeds() {
     let cache = tempfile::tempdir().unwrap();
     let scenario = load("optimize-chat.toml", &[]);
-    let opts = Options {
-        overrides: &[],
-        cache: Some(cache.path().to_path_buf()),
-        log: &|_| {},
-        text: None,
+    let text = std::fs::read_to_string(scenario.path.as_ref().unwrap()).unwrap();
+    let planner = Planner::new(&scenario, &text, &[]).unwrap();
+    let mut store = Counting {
+        cache: CapacityCache::at(Some(cache.path().to_path_buf())),
+        puts: 0,
     };
-    let outcome = optimize(&scenario, &opts).unwrap();
+    let mut steps = Vec::new();
+    let outcome = planner
+        .run(&mut store, &mut |step| {
+            steps.push(match step {
+                Step::Demand { .. } => "demand",
+                Step::Measuring { .. } => "measuring",
+                Step::Capacity(_) => "capacity",
+                Step::Bought { .. } => "bought",
+                Step::Verified { .. } => "verified",
+                Step::Tightened(_) => "tightened",
+            })
+        })
+        .unwrap();
     assert!(outcome.passed, "{:?}", outcome.rounds);
+    // The steps in order: one curve per candidate, then a purchase and its verification per
+    // round, tightening between rounds.
+    let rounds = outcome.rounds.len();
+    assert_eq!(
+        steps[..6],
+        [
+            "demand",
+            "measuring",
+            "capacity",
+            "capacity",
+            "capacity",
+            "capacity"
+        ]
+    );
+    assert_eq!(steps.iter().filter(|s| **s == "verified").count(), rounds);
+    assert_eq!(steps.last(), Some(&"verified"));
     let plan = &outcome.verified_scenario;
     let fresh = 0x5EED_F00D_u64;
     assert_ne!(fresh, scenario.seed);
@@ -39,9 +85,14 @@ fn the_verified_plan_meets_its_slo_on_fresh_seeds() {
         assert!(outcome.plan.cost < b.cost_per_day, "{b:?}");
     }
     // A second run reads every capacity curve from the cache and finds the same plan.
-    let again = optimize(&scenario, &opts).unwrap();
+    assert_eq!(
+        store.puts, 4,
+        "one curve per candidate (they serve differently)"
+    );
+    let again = planner.run(&mut store, &mut |_| {}).unwrap();
+    assert_eq!(store.puts, 4, "nothing measured again");
     assert_eq!(again.scenario_text, outcome.scenario_text);
-    assert!(std::fs::read_dir(cache.path()).unwrap().count() >= 4);
+    assert_eq!(std::fs::read_dir(cache.path()).unwrap().count(), 4);
 }
 
 /// The command writes a scenario that keeps the file's comments and simulates; its report does

@@ -1,0 +1,111 @@
+//! Verification: the plan, written as a scenario, simulated with the scenario's own seeds in
+//! hour-long intervals; the hours of the day that missed the SLO in any replication are the
+//! ones the next round tightens.
+//!
+//! It simulates with [`replicate`] rather than `experiment::run::run`, because the missed hours
+//! are read from each replication's own series, and a run's `Outcome` keeps only their means.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use super::demand::PERIODS;
+use super::plan::Round;
+use super::planner::OptimizeError;
+use crate::experiment::{ScopeSummary, Summary, replicate};
+use crate::optimize::purchase::Plan;
+use crate::scenario::{self, OptimizeSpec, Scenario};
+use crate::sim::Metric;
+
+/// A purchase as simulated.
+pub struct Verification {
+    /// The plan as a scenario file.
+    pub text: String,
+    /// The plan as simulated (overrides and verification settings applied).
+    pub scenario: Scenario,
+    pub summary: Summary,
+    pub round: Round,
+}
+
+/// Simulates `text`, the plan of round `round` written over `scenario`'s file: the scenario's
+/// own seeds, hour-long intervals.
+pub fn verify(
+    scenario: &Scenario,
+    spec: &OptimizeSpec,
+    text: String,
+    plan: &Plan,
+    round: usize,
+) -> Result<Verification, OptimizeError> {
+    let path = scenario.path.as_deref().unwrap_or(Path::new("."));
+    let base = path.parent().unwrap_or(Path::new("."));
+    let name = format!("{} (as planned in round {round})", path.display());
+    // The user's overrides are in the text already.
+    let mut overrides = Vec::new();
+    overrides.push("interval=\"1h\"".to_string());
+    if let Some(h) = spec.verify.horizon {
+        overrides.push(format!("horizon=\"{}s\"", h.as_secs_f64()));
+    }
+    let s = scenario::parse(&text, &name, base, &overrides)?;
+    let runs = replicate(&s, s.seed, spec.verify.replications, None)?;
+    let summary = Summary::of(&s, s.seed, &runs);
+    let w = spec.workload;
+    let target_ms = scenario.workloads[w]
+        .slo
+        .and_then(|slo| slo.p99)
+        .map(|t| t.as_secs_f64() * 1e3);
+    let warmup_s = s.warmup.as_secs_f64();
+    let mut missed = BTreeSet::new();
+    for r in &runs {
+        for row in &r.workload_series[w] {
+            if row.t_s < warmup_s || row.arrivals <= 0.0 {
+                continue;
+            }
+            let late = target_ms.is_some_and(|t| row.p99_ms > t);
+            let failed = row.failed > 0.01 * row.arrivals;
+            if late || failed {
+                missed.insert(((row.t_s / 3600.0).round() as usize) % PERIODS);
+            }
+        }
+    }
+    let ws = &summary.workloads[w];
+    if ws.get(Metric::Arrived).mean.is_nan() || ws.get(Metric::Arrived).mean <= 0.0 {
+        return Err(OptimizeError::NoArrivals(round));
+    }
+    let slo_met = runs.iter().all(|r| r.workloads[w].slo_met != Some(false));
+    if !slo_met && missed.is_empty() {
+        // The day missed without one hour standing out: tighten them all.
+        missed.extend(0..PERIODS);
+    }
+    let hours = s.window().as_secs_f64() / 3600.0;
+    let round = Round {
+        planned_cost_per_day: plan.cost,
+        simulated_cost_per_day: s
+            .pools_of(w)
+            .map(|i| summary.pools[i].cost_usd)
+            .sum::<f64>()
+            / hours
+            * 24.0,
+        missed: missed.into_iter().collect(),
+        p99_ms: ws.get(Metric::LatencyP99).mean,
+        attainment: attainment(ws),
+        slo_met,
+    };
+    Ok(Verification {
+        text,
+        scenario: s,
+        summary,
+        round,
+    })
+}
+
+/// The SLO attainment of a scope: the lowest of its targets' (end to end, TTFT, TPOT).
+pub fn attainment(s: &ScopeSummary) -> f64 {
+    [
+        Metric::SloAttainment,
+        Metric::SloTtftAttainment,
+        Metric::SloTpotAttainment,
+    ]
+    .iter()
+    .map(|&m| s.get(m).mean)
+    .filter(|x| !x.is_nan())
+    .fold(f64::NAN, f64::min)
+}
