@@ -3,6 +3,7 @@
 //! run, which JSON keeps apart so that the rest is byte-identical between runs with one seed).
 
 pub mod bill;
+pub mod calibrate;
 pub mod csv;
 pub mod format;
 pub mod json;

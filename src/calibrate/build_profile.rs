@@ -2,6 +2,7 @@
 //! provenance, and the fits refused with the reason.
 
 use std::collections::BTreeMap;
+use std::path::Path;
 
 use super::fit::{self, Summary};
 use super::llm_fit::fit_llm;
@@ -9,6 +10,22 @@ use super::requests::Request;
 use super::source::{DeviceInfo, Sample, SystemInfo};
 use crate::llm::roofline::Roofline;
 use crate::profile::{self, LlmFit, Memory, PowerFit, Profile, Provenance, ServiceFit, Stats};
+use crate::scenario::Scenario;
+
+/// Why a scenario's pool cannot be what an LLM's log is fitted against.
+#[derive(Debug, thiserror::Error)]
+pub enum PoolError {
+    #[error("{file} has no pool {name:?}; its pools are {pools}")]
+    Missing {
+        file: String,
+        name: String,
+        pools: String,
+    },
+    #[error(
+        "pool {0:?} serves a request-level model; --scenario/--pool are for LLM logs (a request-level log needs only batch_size and latency)"
+    )]
+    RequestLevel(String),
+}
 
 /// What the samples were taken of, and how.
 #[derive(Clone, Debug)]
@@ -24,6 +41,30 @@ pub struct Context {
     pub replayed_from: Option<String>,
     /// For an LLM log: the roofline of the pool it ran on, and the model's name.
     pub llm: Option<(Roofline, String)>,
+}
+
+/// The roofline of `scenario`'s pool `name` (the scenario was read from `file`) and the model it
+/// serves: what an LLM's log is fitted against.
+pub fn llm_pool(
+    scenario: &Scenario,
+    file: &Path,
+    name: &str,
+) -> Result<(Roofline, String), PoolError> {
+    let Some(pool) = scenario.pools.iter().find(|p| p.name == name) else {
+        let names: Vec<&str> = scenario.pools.iter().map(|p| p.name.as_str()).collect();
+        return Err(PoolError::Missing {
+            file: file.display().to_string(),
+            name: name.to_string(),
+            pools: names.join(", "),
+        });
+    };
+    match &pool.serving {
+        crate::fleet::Serving::Llm(l) => Ok((
+            l.roofline.clone(),
+            scenario.workloads[pool.workload].model.clone(),
+        )),
+        crate::fleet::Serving::Requests(_) => Err(PoolError::RequestLevel(name.to_string())),
+    }
 }
 
 /// The catalog's name for an NVML device name: `NVIDIA L40S` → `L40S`, `NVIDIA H100 80GB HBM3`
