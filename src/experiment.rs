@@ -20,10 +20,10 @@ use statrs::distribution::{ContinuousCDF, StudentsT};
 
 use crate::rng::replication_seed;
 use crate::scenario::Scenario;
-use crate::sim::{self, PoolSeriesRow, RunResult, SeriesRow, Stats};
+use crate::sim::{self, PoolSeriesRow, RunResult, Stats};
 
 /// What front ends read of a run, re-exported so that they never name the simulator.
-pub use crate::sim::{LatencyBins, Metric, PoolStats, SimError};
+pub use crate::sim::{LatencyBins, Metric, PoolStats, SeriesRow, SimError};
 use crate::units::SimTime;
 
 /// A mean over replications and, with two or more, its 95 % confidence interval.
@@ -283,6 +283,8 @@ fn mean_series(runs: &[&[SeriesRow]]) -> Vec<SeriesRow> {
         failed: m(|r| r.failed),
         p50_ms: m(|r| r.p50_ms),
         p99_ms: m(|r| r.p99_ms),
+        ttft_p99_ms: m(|r| r.ttft_p99_ms),
+        tpot_p99_ms: m(|r| r.tpot_p99_ms),
         utilization: m(|r| r.utilization),
         replicas: m(|r| r.replicas),
         queue: m(|r| r.queue),

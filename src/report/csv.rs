@@ -5,7 +5,7 @@
 
 use super::Report;
 use crate::experiment::ScopeSummary;
-use crate::sim::{Metric, SeriesRow};
+use crate::sim::Metric;
 
 /// The CSV text: a table per part of the run (serving, training, the bill), separated by an
 /// empty line.
@@ -81,10 +81,11 @@ fn row(name: &str, s: &ScopeSummary, metrics: &[Metric], with_ci: bool) -> Vec<S
 }
 
 /// The time series in long form: `scope,t_s,arrivals,completed,failed,p50_ms,p99_ms,
-/// utilization,replicas,queue,cost_usd`, the total first, then each workload (means over replications).
+/// utilization,replicas,queue,cost_usd`, the total first, then each workload (means over
+/// replications). A scenario that serves an LLM adds `ttft_p99_ms,tpot_p99_ms`.
 pub fn render_timeseries(r: &Report) -> String {
     let mut w = csv::Writer::from_writer(Vec::new());
-    w.write_record([
+    let mut header = vec![
         "scope",
         "t_s",
         "arrivals",
@@ -96,11 +97,16 @@ pub fn render_timeseries(r: &Report) -> String {
         "replicas",
         "queue",
         "cost_usd",
-    ])
-    .expect("writing to memory");
+    ];
     let Some(s) = r.summary else {
+        w.write_record(&header).expect("writing to memory");
         return text(w);
     };
+    let llm = s.series.iter().any(|r| r.ttft_p99_ms.is_finite());
+    if llm {
+        header.extend(["ttft_p99_ms", "tpot_p99_ms"]);
+    }
+    w.write_record(&header).expect("writing to memory");
     let scopes = std::iter::once(("total", &s.series)).chain(
         r.scenario
             .workloads
@@ -110,34 +116,25 @@ pub fn render_timeseries(r: &Report) -> String {
     );
     for (name, rows) in scopes {
         for row in rows {
-            let SeriesRow {
-                t_s,
-                arrivals,
-                completed,
-                failed,
-                p50_ms,
-                p99_ms,
-                utilization,
-                replicas,
-                queue,
-                cost_usd,
-            } = row;
             let mut record = vec![name.to_string()];
             record.extend(
                 [
-                    *t_s,
-                    *arrivals,
-                    *completed,
-                    *failed,
-                    *p50_ms,
-                    *p99_ms,
-                    *utilization,
-                    *replicas,
-                    *queue,
-                    *cost_usd,
+                    row.t_s,
+                    row.arrivals,
+                    row.completed,
+                    row.failed,
+                    row.p50_ms,
+                    row.p99_ms,
+                    row.utilization,
+                    row.replicas,
+                    row.queue,
+                    row.cost_usd,
                 ]
                 .map(num),
             );
+            if llm {
+                record.extend([row.ttft_p99_ms, row.tpot_p99_ms].map(num));
+            }
             w.write_record(&record).expect("writing to memory");
         }
     }

@@ -350,10 +350,12 @@ fn put(obj: &mut Map<String, Value>, path: &str, m: Metric, e: Estimate) {
 }
 
 fn timeseries(rows: &[SeriesRow]) -> Value {
+    // An LLM's series carry its TTFT and TPOT p99 too.
+    let llm = rows.iter().any(|r| r.ttft_p99_ms.is_finite());
     Value::Array(
         rows.iter()
             .map(|r| {
-                json!({
+                let mut v = json!({
                     "t_s": r.t_s,
                     "arrivals": r.arrivals,
                     "completed": r.completed,
@@ -363,7 +365,12 @@ fn timeseries(rows: &[SeriesRow]) -> Value {
                     "replicas": r.replicas,
                     "queue": r.queue,
                     "cost_usd": r.cost_usd,
-                })
+                });
+                if llm {
+                    v["ttft_p99_ms"] = json!(r.ttft_p99_ms);
+                    v["tpot_p99_ms"] = json!(r.tpot_p99_ms);
+                }
+                v
             })
             .collect(),
     )

@@ -120,6 +120,9 @@ struct WorkloadRec {
     waiting: u64,
     /// Latencies completed in the current interval.
     iv_latency: CoarseHistogram,
+    /// An LLM workload's TTFT and TPOT in the interval, microseconds.
+    iv_ttft: CoarseHistogram,
+    iv_tpot: CoarseHistogram,
     /// Waits of zero, counted apart (most requests of a lightly loaded fleet never wait) and
     /// added to `wait` at the end.
     zero_waits: u64,
@@ -216,6 +219,8 @@ impl Recorder {
                 iv_failed: 0,
                 waiting: 0,
                 iv_latency: CoarseHistogram::default(),
+                iv_ttft: CoarseHistogram::default(),
+                iv_tpot: CoarseHistogram::default(),
                 zero_waits: 0,
             })
             .collect();
@@ -351,12 +356,16 @@ impl Recorder {
             failed: 0.0,
             p50_ms: f64::NAN,
             p99_ms: f64::NAN,
+            ttft_p99_ms: f64::NAN,
+            tpot_p99_ms: f64::NAN,
             utilization: f64::NAN,
             replicas: 0.0,
             queue: 0.0,
             cost_usd: 0.0,
         };
         let mut total_hist: Option<CoarseHistogram> = None;
+        let mut total_ttft = CoarseHistogram::default();
+        let mut total_tpot = CoarseHistogram::default();
         let (mut total_busy, mut total_replicas) = (0.0, 0.0);
         let many = self.workloads.len() > 1;
         for (wi, w) in self.workloads.iter_mut().enumerate() {
@@ -374,6 +383,8 @@ impl Recorder {
                 failed: w.iv_failed as f64,
                 p50_ms,
                 p99_ms,
+                ttft_p99_ms: p99_ms_of(&w.iv_ttft),
+                tpot_p99_ms: p99_ms_of(&w.iv_tpot),
                 utilization: busy / replicas,
                 replicas: replicas / len_ns,
                 queue: w.waiting as f64,
@@ -392,18 +403,26 @@ impl Recorder {
                     Some(h) => h.add(&w.iv_latency),
                     None => total_hist = Some(w.iv_latency.clone()),
                 }
+                total_ttft.add(&w.iv_ttft);
+                total_tpot.add(&w.iv_tpot);
             } else {
                 total.p50_ms = row.p50_ms;
                 total.p99_ms = row.p99_ms;
+                total.ttft_p99_ms = row.ttft_p99_ms;
+                total.tpot_p99_ms = row.tpot_p99_ms;
             }
             self.series[wi].push(row);
             w.iv_arrivals = 0;
             w.iv_completed = 0;
             w.iv_failed = 0;
             w.iv_latency.reset();
+            w.iv_ttft.reset();
+            w.iv_tpot.reset();
         }
         if let Some(h) = total_hist {
             [total.p50_ms, total.p99_ms] = p50_p99_ms(&h);
+            total.ttft_p99_ms = p99_ms_of(&total_ttft);
+            total.tpot_p99_ms = p99_ms_of(&total_tpot);
         }
         total.utilization = total_busy / total_replicas;
         self.total_series.push(total);
@@ -927,6 +946,11 @@ fn latency_bins(h: &Histogram<u64>) -> LatencyBins {
 /// The p50 and p99 of an interval's latencies (microseconds) in milliseconds.
 fn p50_p99_ms(h: &CoarseHistogram) -> [f64; 2] {
     h.quantiles([0.50, 0.99]).map(|us| us / 1e3)
+}
+
+fn p99_ms_of(h: &CoarseHistogram) -> f64 {
+    let [p99] = h.quantiles([0.99]);
+    p99 / 1e3
 }
 
 #[cfg(test)]

@@ -295,6 +295,11 @@ pub struct SeriesRow {
     pub p50_ms: f64,
     /// p99 latency of the requests completed in the interval (within 0.8 %).
     pub p99_ms: f64,
+    /// An LLM workload's p99 time to first token over the first tokens that came out in the
+    /// interval, and p99 time per output token over the requests that finished in it (within
+    /// 0.8 %; `NaN` when there were none, and for request-level workloads).
+    pub ttft_p99_ms: f64,
+    pub tpot_p99_ms: f64,
     pub utilization: f64,
     pub replicas: f64,
     /// Requests waiting (queued, not in service) at the end of the interval.

@@ -601,3 +601,30 @@ fn an_llm_slo_missed_over_replications_is_missed() {
         assert!(sum.total.attainment() < 0.5, "{}", sum.total.attainment());
     }
 }
+
+/// The time series of an LLM workload carries its TTFT and TPOT p99 per interval, close to the
+/// run's own p99s; a request-level workload's has none.
+#[test]
+fn llm_series_carry_ttft_and_tpot() {
+    let s = load("llm-chat.toml", &[]);
+    let sum = crate::support::summarise(&s, 1);
+    let rows = &sum.workload_series[0];
+    assert!(
+        rows.iter()
+            .all(|r| r.ttft_p99_ms.is_finite() && r.tpot_p99_ms.is_finite())
+    );
+    let mean = |f: fn(&headroom::experiment::SeriesRow) -> f64| {
+        rows.iter().map(f).sum::<f64>() / rows.len() as f64
+    };
+    for (series, headline) in [
+        (mean(|r| r.ttft_p99_ms), sum.total.get(Metric::TtftP99).mean),
+        (mean(|r| r.tpot_p99_ms), sum.total.get(Metric::TpotP99).mean),
+    ] {
+        assert!(
+            (series / headline - 1.0).abs() < 0.3,
+            "{series} against {headline}"
+        );
+    }
+    let plain = crate::support::summarise(&load("mmc.toml", &["horizon=\"2h\""]), 1);
+    assert!(plain.series.iter().all(|r| r.ttft_p99_ms.is_nan()));
+}

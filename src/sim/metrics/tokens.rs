@@ -50,11 +50,14 @@ impl TokenRec {
 impl Recorder {
     /// The first output token of a request that arrived at `arrival` came out at `at`.
     pub fn first_token(&mut self, w: usize, arrival: u64, at: u64) {
+        let ttft = at - arrival;
+        if at < self.horizon {
+            self.workloads[w].iv_ttft.record(ttft / NS_PER_US);
+        }
         if !self.counts(arrival) {
             return;
         }
         let rec = &mut self.workloads[w];
-        let ttft = at - arrival;
         rec.tokens.ttft_sum_ns += u128::from(ttft);
         rec.tokens
             .ttft
@@ -83,7 +86,14 @@ impl Recorder {
         timeout: u64,
     ) {
         self.completed(w, arrival, at, timeout);
-        if !self.counts(arrival) || at - arrival > timeout {
+        if at - arrival > timeout {
+            return;
+        }
+        if output >= 2 && at < self.horizon {
+            let tpot_us = (at - first_token) / u64::from(output - 1) / NS_PER_US;
+            self.workloads[w].iv_tpot.record(tpot_us);
+        }
+        if !self.counts(arrival) {
             return;
         }
         self.pools[pool].output_tokens += u64::from(output);

@@ -23,7 +23,6 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     let Some((_, s)) = served(app, area, buf) else {
         return;
     };
-    let t = &app.theme;
     let style = result_style(app);
     let (series, scope) = match app.workload.filter(|&w| w < s.workload_series.len()) {
         Some(w) => (&s.workload_series[w], &s.workloads[w]),
@@ -33,65 +32,60 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         Layout::vertical([Constraint::Percentage(55), Constraint::Percentage(45)]).areas(area);
 
     let hours = |x: f64| x / 3600.0;
-    let p50: Vec<(f64, f64)> = series
-        .iter()
-        .filter(|r| r.p50_ms.is_finite())
-        .map(|r| (hours(r.t_s), r.p50_ms))
-        .collect();
-    let p99: Vec<(f64, f64)> = series
-        .iter()
-        .filter(|r| r.p99_ms.is_finite())
-        .map(|r| (hours(r.t_s), r.p99_ms))
-        .collect();
     let x_max = series.last().map_or(1.0, |r| hours(r.t_s)).max(1e-3);
     let x_min = series.first().map_or(0.0, |r| hours(r.t_s));
-    let target = scope.slo_targets.and_then(|t| t.p99_ms);
-    let y_max = p99.iter().map(|p| p.1).chain(target).fold(1.0f64, f64::max) * 1.1;
-    let slo_line: Vec<(f64, f64)> = target.map_or(Vec::new(), |y| vec![(x_min, y), (x_max, y)]);
-    let mut datasets = vec![
-        Dataset::default()
-            .name("p50")
-            .marker(Marker::Braille)
-            .graph_type(GraphType::Line)
-            .style(t.series[0])
-            .data(&p50),
-        Dataset::default()
-            .name("p99")
-            .marker(Marker::Braille)
-            .graph_type(GraphType::Line)
-            .style(t.series[1])
-            .data(&p99),
-    ];
-    if target.is_some() {
-        datasets.push(
-            Dataset::default()
-                .name("SLO p99")
-                .marker(Marker::Dot)
-                .graph_type(GraphType::Line)
-                .style(t.breach)
-                .data(&slo_line),
+    let line = |f: fn(&crate::experiment::SeriesRow) -> f64| -> Vec<(f64, f64)> {
+        series
+            .iter()
+            .filter(|r| f(r).is_finite())
+            .map(|r| (hours(r.t_s), f(r)))
+            .collect()
+    };
+    let targets = scope.slo_targets.unwrap_or_default();
+    let target = targets.p99_ms;
+    let chart = Timeline {
+        x: [x_min, x_max],
+        style,
+    };
+    if series.iter().any(|r| r.ttft_p99_ms.is_finite()) {
+        // An LLM workload is judged by its first token and the tokens after it.
+        let [ttft_area, tpot_area] =
+            Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)])
+                .areas(lines_area);
+        let title = format!(" TTFT p99 over time · {} · j k: scope ", scope_name(app));
+        let ttft = line(|r| r.ttft_p99_ms);
+        chart.render(
+            app,
+            &title,
+            &[("TTFT p99", &ttft)],
+            targets.ttft_p99_ms.map(|y| ("SLO", y)),
+            ttft_area,
+            buf,
         );
-    }
-    let xl = |x: f64| format!("{x:.0}h");
-    Chart::new(datasets)
-        .block(Block::bordered().title(format!(
+        let tpot = line(|r| r.tpot_p99_ms);
+        chart.render(
+            app,
+            " TPOT p99 over time ",
+            &[("TPOT p99", &tpot)],
+            targets.tpot_p99_ms.map(|y| ("SLO", y)),
+            tpot_area,
+            buf,
+        );
+    } else {
+        let title = format!(
             " Latency over time · {} · p50 (lower line), p99 (upper), SLO target dotted · j k: scope ",
             scope_name(app)
-        )))
-        .style(style)
-        .x_axis(
-            Axis::default()
-                .title("simulated time")
-                .bounds([x_min, x_max])
-                .labels([xl(x_min), xl((x_min + x_max) / 2.0), xl(x_max)]),
-        )
-        .y_axis(
-            Axis::default()
-                .title("ms")
-                .bounds([0.0, y_max])
-                .labels(["0".to_string(), ms(y_max / 2.0), ms(y_max)]),
-        )
-        .render(lines_area, buf);
+        );
+        let (p50, p99) = (line(|r| r.p50_ms), line(|r| r.p99_ms));
+        chart.render(
+            app,
+            &title,
+            &[("p50", &p50), ("p99", &p99)],
+            target.map(|y| ("SLO p99", y)),
+            lines_area,
+            buf,
+        );
+    }
 
     histogram(app, &scope.latency_bins, target, hist_area, buf);
 }
@@ -156,4 +150,72 @@ fn histogram(app: &App, bins: &LatencyBins, target: Option<f64>, area: Rect, buf
         .bar_gap(1)
         .style(result_style(app))
         .render(area, buf);
+}
+
+/// A chart of milliseconds over simulated hours, with a target dotted across it.
+struct Timeline {
+    /// Hours.
+    x: [f64; 2],
+    style: ratatui::style::Style,
+}
+
+impl Timeline {
+    fn render(
+        &self,
+        app: &App,
+        title: &str,
+        lines: &[(&str, &[(f64, f64)])],
+        target: Option<(&str, f64)>,
+        area: Rect,
+        buf: &mut Buffer,
+    ) {
+        let t = &app.theme;
+        let [x_min, x_max] = self.x;
+        let y_max = lines
+            .iter()
+            .flat_map(|(_, d)| d.iter().map(|p| p.1))
+            .chain(target.map(|t| t.1))
+            .fold(1.0f64, f64::max)
+            * 1.1;
+        let target_line: Vec<(f64, f64)> =
+            target.map_or(Vec::new(), |(_, y)| vec![(x_min, y), (x_max, y)]);
+        let mut datasets: Vec<Dataset> = lines
+            .iter()
+            .enumerate()
+            .map(|(i, (name, data))| {
+                Dataset::default()
+                    .name(*name)
+                    .marker(Marker::Braille)
+                    .graph_type(GraphType::Line)
+                    .style(t.series[i % t.series.len()])
+                    .data(data)
+            })
+            .collect();
+        if let Some((name, _)) = target {
+            datasets.push(
+                Dataset::default()
+                    .name(name)
+                    .marker(Marker::Dot)
+                    .graph_type(GraphType::Line)
+                    .style(t.breach)
+                    .data(&target_line),
+            );
+        }
+        let xl = |x: f64| format!("{x:.0}h");
+        Chart::new(datasets)
+            .block(Block::bordered().title(title.to_string()))
+            .style(self.style)
+            .x_axis(
+                Axis::default()
+                    .title("simulated time")
+                    .bounds([x_min, x_max])
+                    .labels([xl(x_min), xl((x_min + x_max) / 2.0), xl(x_max)]),
+            )
+            .y_axis(Axis::default().title("ms").bounds([0.0, y_max]).labels([
+                "0".to_string(),
+                ms(y_max / 2.0),
+                ms(y_max),
+            ]))
+            .render(area, buf);
+    }
 }
