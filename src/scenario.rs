@@ -7,6 +7,7 @@
 //! [`SimTime`]. The format reference is in the README.
 
 pub mod costs_spec;
+mod edit;
 pub mod optimize_spec;
 pub mod raw;
 pub(crate) mod source;
@@ -20,6 +21,7 @@ use crate::fleet::Pool;
 use crate::units::SimTime;
 use crate::workload::Workload;
 
+pub use edit::{Edit, Origin};
 pub use optimize_spec::{CapacitySpec, LimitSpec, OptimizeSpec, VerifySpec};
 pub use source::{Diagnostic, Snippet};
 
@@ -57,6 +59,9 @@ pub struct Scenario {
     pub training: Option<training_spec::TrainingSpec>,
     /// The bill beyond GPU-hours (`[costs]`).
     pub costs: Option<costs_spec::CostsSpec>,
+    /// The text and edits it was validated from ([`Scenario::apply`]); `None` when built in
+    /// code.
+    pub origin: Option<std::sync::Arc<Origin>>,
 }
 
 impl Scenario {
@@ -141,7 +146,10 @@ pub fn parse(
 ) -> Result<Scenario, LoadError> {
     let source = source::Source::new(name, text.to_string(), overrides)
         .map_err(|diagnostics| LoadError::Invalid { diagnostics })?;
-    validate::scenario(&source, base).map_err(|diagnostics| LoadError::Invalid { diagnostics })
+    let mut s = validate::scenario(&source, base)
+        .map_err(|diagnostics| LoadError::Invalid { diagnostics })?;
+    s.origin = Some(edit::origin(text, name, base, overrides));
+    Ok(s)
 }
 
 /// Reads every trace the scenario replays to its end, checking each row; returns, per traced

@@ -11,7 +11,7 @@ use std::path::Path;
 use rayon::prelude::*;
 
 use crate::experiment::run::{self, RunOptions};
-use crate::scenario::{self, LoadError};
+use crate::scenario::{self, Edit, LoadError};
 use crate::sim::{Metric, SimError};
 
 /// One axis: a dotted path and the values it takes (TOML literals, as for `--set`).
@@ -159,13 +159,12 @@ pub enum SweepError {
     },
 }
 
-/// The overrides of point `index`: the base ones, then the axes'.
-fn overrides(base: &[String], axes: &[Axis], index: usize) -> Vec<String> {
-    let mut all = base.to_vec();
-    for (a, v) in axes.iter().zip(point(axes, index)) {
-        all.push(format!("{}={v}", a.path));
-    }
-    all
+/// The edits of point `index`: one per axis, its value at the point.
+fn edits(axes: &[Axis], index: usize) -> Vec<Edit> {
+    axes.iter()
+        .zip(point(axes, index))
+        .map(|(a, v)| Edit::of_text(&a.path, v))
+        .collect()
 }
 
 /// Runs the points of `shard`, in parallel, with `replications` each; `done` is called as each
@@ -208,23 +207,19 @@ pub fn run_text(
     let indices: Vec<usize> = (0..count(axes)).filter(|&i| shard.holds(i)).collect();
     let name = file.display().to_string();
     let dir = file.parent().unwrap_or(Path::new("."));
+    let mut start = scenario::parse(text, &name, dir, base).map_err(SweepError::Read)?;
+    start.path = Some(file.to_path_buf());
     // Loaded in parallel; the first bad point in order is the one reported.
     let loaded: Vec<Result<_, SweepError>> = indices
         .par_iter()
         .with_max_len(1)
         .map(|&i| {
-            let set = overrides(base, axes, i);
-            match scenario::parse(text, &name, dir, &set) {
-                Ok(mut s) => {
-                    s.path = Some(file.to_path_buf());
-                    Ok(s)
-                }
-                Err(source) => Err(SweepError::Load {
-                    index: i,
-                    overrides: set[base.len()..].join(" "),
-                    source,
-                }),
-            }
+            let point = edits(axes, i);
+            start.apply(&point).map_err(|source| SweepError::Load {
+                index: i,
+                overrides: point.iter().map(Edit::to_arg).collect::<Vec<_>>().join(" "),
+                source,
+            })
         })
         .collect();
     let scenarios = loaded.into_iter().collect::<Result<Vec<_>, _>>()?;

@@ -347,6 +347,7 @@ impl Trials<'_> {
             profiles: Vec::new(),
             training: None,
             costs: None,
+            origin: None,
         })
     }
 }

@@ -13,7 +13,7 @@ use super::plan::Round;
 use super::planner::OptimizeError;
 use crate::experiment::{ScopeSummary, Summary, replicate};
 use crate::optimize::purchase::Plan;
-use crate::scenario::{self, OptimizeSpec, Scenario};
+use crate::scenario::{self, Edit, OptimizeSpec, Scenario};
 use crate::sim::Metric;
 
 /// A purchase as simulated.
@@ -39,12 +39,11 @@ pub fn verify(
     let base = path.parent().unwrap_or(Path::new("."));
     let name = format!("{} (as planned in round {round})", path.display());
     // The user's overrides are in the text already.
-    let mut overrides = Vec::new();
-    overrides.push("interval=\"1h\"".to_string());
+    let mut edits = vec![Edit::set("interval", "1h")];
     if let Some(h) = spec.verify.horizon {
-        overrides.push(format!("horizon=\"{}s\"", h.as_secs_f64()));
+        edits.push(Edit::set("horizon", format!("{}s", h.as_secs_f64())));
     }
-    let s = scenario::parse(&text, &name, base, &overrides)?;
+    let s = scenario::parse(&text, &name, base, &[])?.apply(&edits)?;
     let runs = replicate(&s, s.seed, spec.verify.replications, None)?;
     let summary = Summary::of(&s, s.seed, &runs);
     let w = spec.workload;

@@ -238,6 +238,7 @@ pub(super) fn scenario(src: &Source, base: &Path) -> Result<Scenario, Vec<Diagno
         profiles: c.profiles.iter().map(|(p, _)| p.clone()).collect(),
         training,
         costs,
+        origin: None,
     })
 }
 
