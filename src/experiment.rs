@@ -357,17 +357,7 @@ pub fn replicate_cancellable(
     if scenario.workloads.is_empty() {
         return Err(SimError::NothingToServe);
     }
-    (0..replications)
-        .into_par_iter()
-        .map(|i| {
-            sim::run_cancellable(
-                scenario,
-                replication_seed(seed, u64::from(i)),
-                progress.map(|p| &p.runs[i as usize]),
-                cancel,
-            )
-        })
-        .collect()
+    run_each(replications as usize, |_| scenario, seed, progress, cancel)
 }
 
 /// Runs each of `slices` once, the `i`th as replication `i` of master seed `seed`, in parallel,
@@ -378,12 +368,23 @@ pub fn run_slices(
     progress: Option<&Progress>,
     cancel: &AtomicBool,
 ) -> Result<Vec<RunResult>, SimError> {
-    slices
-        .par_iter()
-        .enumerate()
-        .map(|(i, s)| {
+    run_each(slices.len(), |i| &slices[i], seed, progress, cancel)
+}
+
+/// Runs `n` runs in parallel, the `i`th of `scenario(i)` as replication `i` of master seed
+/// `seed`, and returns them in order.
+fn run_each<'a>(
+    n: usize,
+    scenario: impl Fn(usize) -> &'a Scenario + Sync,
+    seed: u64,
+    progress: Option<&Progress>,
+    cancel: &AtomicBool,
+) -> Result<Vec<RunResult>, SimError> {
+    (0..n)
+        .into_par_iter()
+        .map(|i| {
             sim::run_cancellable(
-                s,
+                scenario(i),
                 replication_seed(seed, i as u64),
                 progress.map(|p| &p.runs[i]),
                 cancel,

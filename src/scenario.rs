@@ -21,7 +21,7 @@ use crate::fleet::Pool;
 use crate::units::SimTime;
 use crate::workload::Workload;
 
-pub use edit::{Edit, Origin};
+pub use edit::{Edit, Origin, parse_edited};
 pub use optimize_spec::{CapacitySpec, LimitSpec, OptimizeSpec, VerifySpec};
 pub use source::{Diagnostic, Snippet};
 

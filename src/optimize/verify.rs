@@ -43,7 +43,7 @@ pub fn verify(
     if let Some(h) = spec.verify.horizon {
         edits.push(Edit::set("horizon", format!("{}s", h.as_secs_f64())));
     }
-    let s = scenario::parse(&text, &name, base, &[])?.apply(&edits)?;
+    let s = scenario::parse_edited(&text, &name, base, &edits)?;
     let runs = replicate(&s, s.seed, spec.verify.replications, None)?;
     let summary = Summary::of(&s, s.seed, &runs);
     let w = spec.workload;

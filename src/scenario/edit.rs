@@ -93,7 +93,21 @@ impl Scenario {
         s.path.clone_from(&self.path);
         Ok(s)
     }
+}
 
+/// Validates scenario `text` (named `name` in messages, relative paths from `base`) with
+/// `edits` merged in, as [`super::parse`] does with `--set` arguments.
+pub fn parse_edited(
+    text: &str,
+    name: &str,
+    base: &std::path::Path,
+    edits: &[Edit],
+) -> Result<Scenario, LoadError> {
+    let args: Vec<String> = edits.iter().map(Edit::to_arg).collect();
+    super::parse(text, name, base, &args)
+}
+
+impl Scenario {
     /// The edits applied since the file's text, as `--set` arguments.
     pub fn edits(&self) -> &[String] {
         self.origin.as_deref().map_or(&[], |o| &o.edits)

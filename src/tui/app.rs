@@ -377,8 +377,8 @@ impl App {
                 .update(action, &self.scenario, self.doc.text(), &self.catalog),
             Tab::Frontier => {
                 let of = frontier::SweepOf {
-                    text: self.doc.text().to_string(),
-                    path: self.doc.path.clone(),
+                    text: self.doc.text(),
+                    path: &self.doc.path,
                     replications: self.replications,
                 };
                 let pool = self.scenario.pools.get(self.fleet.row);

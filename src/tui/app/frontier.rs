@@ -89,8 +89,8 @@ impl Frontier {
                 replicas[replicas.len() - 1]
             )),
             effects: vec![Effect::Task(Task::Sweep {
-                text: of.text,
-                path: of.path,
+                text: of.text.to_string(),
+                path: of.path.to_path_buf(),
                 pool: pool.name.clone(),
                 replicas,
                 replications: of.replications,
@@ -125,9 +125,9 @@ impl Frontier {
     }
 }
 
-/// What a sweep runs on: the document as it stands.
-pub struct SweepOf {
-    pub text: String,
-    pub path: std::path::PathBuf,
+/// What a sweep runs on: the document as it stands (copied only when a sweep starts).
+pub struct SweepOf<'a> {
+    pub text: &'a str,
+    pub path: &'a std::path::Path,
     pub replications: u32,
 }
