@@ -7,6 +7,7 @@
 
 pub mod bill;
 pub mod cluster;
+pub mod costing;
 pub mod energy;
 pub mod preview;
 pub mod run;
@@ -145,6 +146,8 @@ pub struct Summary {
     pub arrivals_ended: Vec<Option<SimTime>>,
     /// An offline run's makespan (the mean over replications), over which its rates are taken.
     pub makespan: Option<SimTime>,
+    /// What serving cost an hour and a day, by scope, pool and market.
+    pub rates: costing::Rates,
 }
 
 impl Summary {
@@ -163,9 +166,11 @@ impl Summary {
         if scenario.workloads.len() == 1 {
             workloads[0].slo_met = total.slo_met;
         }
-        let pools = (0..scenario.pools.len())
+        let pools: Vec<PoolStats> = (0..scenario.pools.len())
             .map(|p| mean_pool(&runs.iter().map(|r| &r.pools[p]).collect::<Vec<_>>()))
             .collect();
+        let window_hours = runs.iter().map(|r| r.window_hours).sum::<f64>() / runs.len() as f64;
+        let rates = costing::Rates::of(&total, &workloads, &pools, window_hours);
         let series = mean_series(&runs.iter().map(|r| r.series.as_slice()).collect::<Vec<_>>());
         let workload_series = (0..scenario.workloads.len())
             .map(|w| {
@@ -208,6 +213,7 @@ impl Summary {
                     .sum();
                 SimTime((total / runs.len() as u128) as u64)
             }),
+            rates,
         }
     }
 }
@@ -225,6 +231,8 @@ fn mean_bins(runs: &[&Stats]) -> LatencyBins {
 fn mean_pool(ps: &[&PoolStats]) -> PoolStats {
     let m = |f: fn(&PoolStats) -> f64| ps.iter().map(|p| f(p)).sum::<f64>() / ps.len() as f64;
     PoolStats {
+        instance_hours: m(|p| p.instance_hours),
+        stopped_instance_hours: m(|p| p.stopped_instance_hours),
         replicas_mean: m(|p| p.replicas_mean),
         cold_starts: m(|p| p.cold_starts),
         interruptions: m(|p| p.interruptions),
@@ -297,6 +305,7 @@ fn mean_pool_series(runs: &[&[PoolSeriesRow]]) -> Vec<PoolSeriesRow> {
         t_s: runs[0][i].t_s,
         replicas: m(|r| r.replicas),
         utilization: m(|r| r.utilization),
+        instance_hours: m(|r| r.instance_hours),
         cost_usd: m(|r| r.cost_usd),
     })
 }
@@ -360,6 +369,14 @@ pub fn replicate_cancellable(
     run_each(replications as usize, |_| scenario, seed, progress, cancel)
 }
 
+/// One run of `scenario` with exactly `seed` (not a replication's seed), priced: what the
+/// validation harnesses and tests that pin a seed run.
+pub fn run_seeded(scenario: &Scenario, seed: u64) -> Result<RunResult, SimError> {
+    let mut run = sim::run(scenario, seed, None)?;
+    costing::price(scenario, &mut run);
+    Ok(run)
+}
+
 /// Runs each of `slices` once, the `i`th as replication `i` of master seed `seed`, in parallel,
 /// and returns them in order (a preview's parts: see [`preview`]).
 pub fn run_slices(
@@ -383,12 +400,15 @@ fn run_each<'a>(
     (0..n)
         .into_par_iter()
         .map(|i| {
-            sim::run_cancellable(
-                scenario(i),
+            let s = scenario(i);
+            let mut run = sim::run_cancellable(
+                s,
                 replication_seed(seed, i as u64),
                 progress.map(|p| &p.runs[i]),
                 cancel,
-            )
+            )?;
+            costing::price(s, &mut run);
+            Ok(run)
         })
         .collect()
 }
@@ -448,7 +468,7 @@ mod tests {
         let runs = replicate_cancellable(&s, s.seed, 3, None, &unset).expect("runs");
         assert_eq!(runs.len(), 3);
         for (i, r) in runs.iter().enumerate() {
-            let alone = sim::run(&s, replication_seed(s.seed, i as u64), None).expect("runs");
+            let alone = run_seeded(&s, replication_seed(s.seed, i as u64)).expect("runs");
             assert_eq!(format!("{r:?}"), format!("{alone:?}"), "replication {i}");
         }
     }

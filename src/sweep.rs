@@ -240,12 +240,11 @@ pub fn run_text(
             let sum = outcome.serving.ok_or(failed(SimError::NothingToServe))?;
             done();
             let t = &sum.total;
-            let window_h = s.window().as_secs_f64() / 3600.0;
             Ok(Row {
                 index,
                 values: point(axes, index).into_iter().map(String::from).collect(),
                 cost_usd: t.get(Metric::CostTotal).mean,
-                cost_per_hour: t.get(Metric::CostTotal).mean / window_h,
+                cost_per_hour: sum.rates.total.per_hour,
                 cost_per_1k: t.get(Metric::CostPer1k).mean,
                 p50_ms: t.get(Metric::LatencyP50).mean,
                 p99_ms: t.get(Metric::LatencyP99).mean,

@@ -16,6 +16,7 @@ use crate::scenario::training_spec::{MAX_EXPECTED_RECLAIMS, TrainingJob};
 use crate::training::checkpoint::{self, Outcome, Plan, young_daly};
 
 use super::Summary;
+use super::costing::job_run_usd;
 
 /// Replications per interval in the check: enough that a mean is within about 0.1 % of the
 /// expectation for the jobs in the examples, still milliseconds of work.
@@ -145,7 +146,7 @@ pub fn interval_check(job: &TrainingJob, seed: u64) -> Vec<IntervalPoint> {
             IntervalPoint {
                 interval_s: p.interval_s,
                 completion_mean_s: os.iter().map(|o| o.completion_s).sum::<f64>() / n,
-                cost_mean_usd: os.iter().map(|o| o.cost_usd).sum::<f64>() / n,
+                cost_mean_usd: os.iter().map(|o| job_run_usd(&p, o)).sum::<f64>() / n,
             }
         })
         .collect()
@@ -176,7 +177,12 @@ pub fn summarize(
         young_daly_s: yd,
         mtbi_s: job.mtbi_s(),
         completion_s: Spread::of(&outcomes.iter().map(|o| o.completion_s).collect::<Vec<_>>()),
-        cost_usd: Spread::of(&outcomes.iter().map(|o| o.cost_usd).collect::<Vec<_>>()),
+        cost_usd: Spread::of(
+            &outcomes
+                .iter()
+                .map(|o| job_run_usd(&p, o))
+                .collect::<Vec<_>>(),
+        ),
         interruptions_mean: mean(&|o| f64::from(o.interruptions)),
         fell_back_share: mean(&|o| f64::from(u8::from(o.fell_back))),
         deadline_missed_share: job
@@ -203,7 +209,7 @@ pub fn summarize(
                 ),
             ]
         } else {
-            vec![(job.market, mean(&|o| o.cost_usd))]
+            vec![(job.market, mean(&|o| job_run_usd(&p, o)))]
         },
         interval_check,
     }

@@ -14,7 +14,7 @@ use serde::Deserialize;
 
 use crate::llm::Efficiency;
 use crate::scenario;
-use crate::sim::{self, Metric};
+use crate::sim::Metric;
 
 /// One published measurement.
 #[derive(Clone, Debug, Deserialize)]
@@ -115,7 +115,7 @@ pub fn predict_with(m: &Measurement, e: &Efficiency, table: Option<&Path>) -> Re
     let text = scenario_text_with(m, e, table);
     let s = scenario::parse(&text, &format!("{}.toml", m.id), Path::new("."), &[])
         .map_err(|err| format!("{}: {err}", m.id))?;
-    let r = sim::run(&s, 0, None).map_err(|err| format!("{}: {err}", m.id))?;
+    let r = super::run_seeded(&s, 0).map_err(|err| format!("{}: {err}", m.id))?;
     quantity(m, &r.total)
 }
 
@@ -153,7 +153,7 @@ pub fn predict_engine(m: &Measurement, engine: &str, roofline: bool) -> Result<f
         );
     let s = scenario::parse(&text, &format!("{}.toml", m.id), Path::new("."), &[])
         .map_err(|err| format!("{}: {err}", m.id))?;
-    let r = sim::run(&s, 0, None).map_err(|err| format!("{}: {err}", m.id))?;
+    let r = super::run_seeded(&s, 0).map_err(|err| format!("{}: {err}", m.id))?;
     quantity(m, &r.total)
 }
 

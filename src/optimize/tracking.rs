@@ -118,16 +118,10 @@ pub fn sweep(
             let runs = replicate(&s, s.seed, replications, None)?;
             let summary = Summary::of(&s, s.seed, &runs);
             let ws = &summary.workloads[workload];
-            let hours = s.window().as_secs_f64() / 3600.0;
             Ok(TrackingPoint {
                 metric,
                 target,
-                cost_per_day: s
-                    .pools_of(workload)
-                    .map(|i| summary.pools[i].cost_usd)
-                    .sum::<f64>()
-                    / hours
-                    * 24.0,
+                cost_per_day: summary.rates.workloads[workload].per_day,
                 p99_ms: ws.get(Metric::LatencyP99).mean,
                 attainment: crate::optimize::verify::attainment(ws),
                 slo_met: runs

@@ -74,15 +74,9 @@ pub fn verify(
         // The day missed without one hour standing out: tighten them all.
         missed.extend(0..PERIODS);
     }
-    let hours = s.window().as_secs_f64() / 3600.0;
     let round = Round {
         planned_cost_per_day: plan.cost,
-        simulated_cost_per_day: s
-            .pools_of(w)
-            .map(|i| summary.pools[i].cost_usd)
-            .sum::<f64>()
-            / hours
-            * 24.0,
+        simulated_cost_per_day: summary.rates.workloads[w].per_day,
         missed: missed.into_iter().collect(),
         p99_ms: ws.get(Metric::LatencyP99).mean,
         attainment: attainment(ws),

@@ -101,17 +101,14 @@ fn serving(out: &mut String, sc: &crate::scenario::Scenario, s: &crate::experime
     );
     let mut replicas = 0.0;
     let mut per_hour = 0.0;
-    let window_h = sc.window().0 as f64 / 3.6e12;
-    for (p, ps) in sc.pools.iter().zip(&s.pools) {
+    for ((p, ps), rates) in sc.pools.iter().zip(&s.pools).zip(&s.rates.pools) {
         // Pools whose count varies: the mean over the window, of replicas and of their cost an hour.
-        let (count, hourly) = if p.varies() {
-            (format!("{:.1}", ps.replicas_mean), ps.cost_usd / window_h)
+        let count = if p.varies() {
+            format!("{:.1}", ps.replicas_mean)
         } else {
-            (
-                p.replicas.to_string(),
-                p.price_usd_per_hour * f64::from(p.instances()),
-            )
+            p.replicas.to_string()
         };
+        let hourly = rates.per_hour;
         replicas += ps.replicas_mean;
         per_hour += hourly;
         let _ = writeln!(

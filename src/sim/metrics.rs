@@ -24,7 +24,6 @@ use super::result::{
     LatencyBins, Metric, PoolSeriesRow, PoolStats, RunResult, SeriesRow, SloTargets, Stats,
 };
 use crate::fleet::Serving;
-use crate::pricing::Market;
 use crate::scenario::Scenario;
 use crate::workload::Slo;
 
@@ -336,17 +335,17 @@ impl Recorder {
     fn close_interval(&mut self, end: u64, s: &Scenario) {
         let len_ns = (end - self.interval_start) as f64;
         let t_s = self.interval_start as f64 / 1e9;
-        let mut pool_parts: Vec<(f64, f64, f64)> = Vec::with_capacity(self.pools.len());
-        for (p, pool) in self.pools.iter_mut().zip(&s.pools) {
+        let mut pool_parts: Vec<(f64, f64)> = Vec::with_capacity(self.pools.len());
+        for p in &mut self.pools {
             let busy = p.busy.take_interval() as f64;
             let replicas = p.replicas.take_interval() as f64;
-            let cost = p.instances.take_interval() as f64 / NS_PER_HOUR * pool.price_usd_per_hour;
-            pool_parts.push((busy, replicas, cost));
+            pool_parts.push((busy, replicas));
             self.pool_series[pool_parts.len() - 1].push(PoolSeriesRow {
                 t_s,
                 replicas: replicas / len_ns,
                 utilization: busy / replicas,
-                cost_usd: cost,
+                instance_hours: p.instances.take_interval() as f64 / NS_PER_HOUR,
+                cost_usd: f64::NAN,
             });
         }
         let mut total = SeriesRow {
@@ -361,7 +360,7 @@ impl Recorder {
             utilization: f64::NAN,
             replicas: 0.0,
             queue: 0.0,
-            cost_usd: 0.0,
+            cost_usd: f64::NAN,
         };
         let mut total_hist: Option<CoarseHistogram> = None;
         let mut total_ttft = CoarseHistogram::default();
@@ -369,11 +368,10 @@ impl Recorder {
         let (mut total_busy, mut total_replicas) = (0.0, 0.0);
         let many = self.workloads.len() > 1;
         for (wi, w) in self.workloads.iter_mut().enumerate() {
-            let (mut busy, mut replicas, mut cost) = (0.0, 0.0, 0.0);
+            let (mut busy, mut replicas) = (0.0, 0.0);
             for (pi, _) in s.pools.iter().enumerate().filter(|(_, p)| p.workload == wi) {
                 busy += pool_parts[pi].0;
                 replicas += pool_parts[pi].1;
-                cost += pool_parts[pi].2;
             }
             let [p50_ms, p99_ms] = p50_p99_ms(&w.iv_latency);
             let row = SeriesRow {
@@ -388,14 +386,13 @@ impl Recorder {
                 utilization: busy / replicas,
                 replicas: replicas / len_ns,
                 queue: w.waiting as f64,
-                cost_usd: cost,
+                cost_usd: f64::NAN,
             };
             total.arrivals += row.arrivals;
             total.completed += row.completed;
             total.failed += row.failed;
             total.replicas += row.replicas;
             total.queue += row.queue;
-            total.cost_usd += row.cost_usd;
             total_busy += busy;
             total_replicas += replicas;
             if many {
@@ -639,34 +636,18 @@ impl Recorder {
                     p.instances.window as f64 * f64::from(pool.instance.gpu_count) / NS_PER_HOUR;
                 let idle_gpu_h = (paid_gpu_h - busy_gpu_h).max(0.0);
                 let out_per_replica_s = p.output_tokens as f64 / (p.replicas.window as f64 / 1e9);
-                let starting_h = p.starting.window as f64 / NS_PER_HOUR;
-                // A warm pool's cost: its stopped instances' disks, or its running instances
-                // (already in the paid instance-hours above).
-                let warm = pool.provisioning.warm_pool;
-                let stopped_cost = warm.map_or(0.0, |w| {
-                    p.stopped.window as f64 / NS_PER_HOUR * w.stopped_usd_per_hour
-                });
-                let warm_cost = match warm.map(|w| w.state) {
-                    Some(crate::fleet::WarmState::Running) => {
-                        f64::from(warm.expect("a warm pool").size)
-                            * (window_ns / NS_PER_HOUR)
-                            * pool.price_usd_per_hour
-                    }
-                    Some(crate::fleet::WarmState::Stopped) => stopped_cost,
-                    None => 0.0,
-                };
                 PoolStats {
+                    instance_hours: p.instances.window as f64 / NS_PER_HOUR,
+                    stopped_instance_hours: p.stopped.window as f64 / NS_PER_HOUR,
                     replicas_mean: p.replicas.window as f64 / window_ns,
                     cold_starts: p.starts as f64,
                     interruptions: p.interruptions as f64,
                     under_provisioned_hours: p.short.window as f64 / NS_PER_HOUR,
                     warm_starts: p.warm_starts as f64,
-                    warm_cost_usd: warm_cost,
+                    warm_cost_usd: f64::NAN,
                     stops: p.stops as f64,
-                    provisioning_replica_hours: starting_h,
-                    provisioning_cost_usd: starting_h
-                        * f64::from(pool.gpus_per_replica)
-                        * pool.price_usd_per_gpu_hour(),
+                    provisioning_replica_hours: p.starting.window as f64 / NS_PER_HOUR,
+                    provisioning_cost_usd: f64::NAN,
                     utilization: p.busy.window as f64 / p.replicas.window as f64,
                     output_tokens_per_second_per_replica: if p.kv_per_replica > 0 {
                         out_per_replica_s
@@ -687,9 +668,8 @@ impl Recorder {
                         / (p.kv_per_replica as f64 * p.replicas.window as f64),
                     gpu_hours_busy: busy_gpu_h,
                     gpu_hours_idle: idle_gpu_h,
-                    cost_usd: p.instances.window as f64 / NS_PER_HOUR * pool.price_usd_per_hour
-                        + stopped_cost,
-                    idle_cost_usd: idle_gpu_h * pool.price_usd_per_gpu_hour() + stopped_cost,
+                    cost_usd: f64::NAN,
+                    idle_cost_usd: f64::NAN,
                     batch_size_mean: p.batch_items as f64 / p.batches as f64,
                     batches: p.batches as f64,
                 }
@@ -718,6 +698,7 @@ impl Recorder {
             workload_series: self.series,
             pool_series: self.pool_series,
             arrivals_ended: vec![None; s.workloads.len()],
+            window_hours: window_ns / NS_PER_HOUR,
         }
     }
 
@@ -752,14 +733,6 @@ impl Recorder {
             .iter()
             .map(|&p| self.pools[p].replicas.window)
             .sum();
-        let cost = pool_sum(|p| p.cost_usd);
-        let market_cost = |m: Market| {
-            in_scope
-                .iter()
-                .filter(|&&p| s.pools[p].market == m)
-                .map(|&p| pools[p].cost_usd)
-                .fold(0.0, |a, b| a + b)
-        };
         let batches: f64 = in_scope.iter().map(|&p| self.pools[p].batches as f64).sum();
         let batch_items: f64 = in_scope
             .iter()
@@ -809,20 +782,6 @@ impl Recorder {
         );
         set(Metric::GpuHoursBusy, pool_sum(|p| p.gpu_hours_busy));
         set(Metric::GpuHoursIdle, pool_sum(|p| p.gpu_hours_idle));
-        set(Metric::CostTotal, cost);
-        set(
-            Metric::CostPer1k,
-            if completed > 0.0 {
-                cost / completed * 1e3
-            } else {
-                f64::NAN
-            },
-        );
-        set(Metric::CostPerHour, cost / (window_ns / NS_PER_HOUR));
-        set(Metric::CostIdle, pool_sum(|p| p.idle_cost_usd));
-        set(Metric::CostOnDemand, market_cost(Market::OnDemand));
-        set(Metric::CostSpot, market_cost(Market::Spot));
-        set(Metric::CostReserved, market_cost(Market::Reserved));
         set(Metric::SloAttainment, slo.attainment[0]);
         set(Metric::SloTtftAttainment, slo.attainment[1]);
         set(Metric::SloTpotAttainment, slo.attainment[2]);
@@ -846,7 +805,7 @@ impl Recorder {
             )
         });
         let token_recs: Vec<&TokenRec> = recs.iter().map(|r| &r.tokens).collect();
-        tokens::fill(&mut v, &token_recs, window_ns / 1e9, gpu_seconds, cost, kv);
+        tokens::fill(&mut v, &token_recs, window_ns / 1e9, gpu_seconds, kv);
         Stats {
             values: v,
             latency_bins: latency_bins(&latency),

@@ -245,11 +245,16 @@ impl Stats {
     }
 }
 
-/// One pool's figures over the window.
+/// One pool's figures over the window. The engine records usage; the `*_usd` fields are `NaN`
+/// until `experiment::costing` prices the run (the one place a price is read).
 #[derive(Clone, Debug, PartialEq)]
 pub struct PoolStats {
     /// Replicas serving (or draining), on average over the window: elastic pools vary.
     pub replicas_mean: f64,
+    /// Instance-hours paid for while running (serving, draining, starting or warm), and while
+    /// stopped in a warm pool (its disks), in the window.
+    pub instance_hours: f64,
+    pub stopped_instance_hours: f64,
     /// Elastic pools: replicas asked for and stopped in the window; replica-hours paid while
     /// provisioning, and what they cost.
     pub cold_starts: f64,
@@ -304,6 +309,7 @@ pub struct SeriesRow {
     pub replicas: f64,
     /// Requests waiting (queued, not in service) at the end of the interval.
     pub queue: f64,
+    /// What the scope's pools cost in the interval (priced by `experiment::costing`).
     pub cost_usd: f64,
 }
 
@@ -316,7 +322,9 @@ pub struct PoolSeriesRow {
     pub replicas: f64,
     /// Busy share of those replicas.
     pub utilization: f64,
-    /// Instances paid for in the interval, in dollars.
+    /// Instance-hours paid for in the interval, and what they cost (priced by
+    /// `experiment::costing`).
+    pub instance_hours: f64,
     pub cost_usd: f64,
 }
 
@@ -342,6 +350,8 @@ pub struct RunResult {
     /// An offline run (every workload a `batch` arrival): when the last request left. Rates,
     /// utilization and cost are over this makespan, not the horizon.
     pub makespan: Option<SimTime>,
+    /// Hours measured: the window after warm-up, or up to an offline run's makespan.
+    pub window_hours: f64,
 }
 
 #[cfg(test)]

@@ -30,6 +30,8 @@ pub struct Plan {
     pub gpus_per_instance: u32,
     /// Reclaims per instance-hour on spot; 0 runs on on-demand from the start.
     pub rate_per_hour: f64,
+    /// Prices an instance-hour on each market; the run reads none (see
+    /// `experiment::costing::job_run_usd`).
     pub spot_usd_per_instance_hour: f64,
     pub on_demand_usd_per_instance_hour: f64,
     /// Fall back to on-demand after this many reclaims.
@@ -52,7 +54,6 @@ pub struct Outcome {
     /// Wall time on spot and on on-demand capacity.
     pub spot_s: f64,
     pub on_demand_s: f64,
-    pub cost_usd: f64,
     /// The largest loss at one reclaim.
     pub max_lost_s: f64,
     pub fell_back: bool,
@@ -172,9 +173,6 @@ pub fn run<R: rand::Rng + ?Sized>(plan: &Plan, rng: &mut R) -> Outcome {
         t += plan.restart_s;
     }
     o.completion_s = t;
-    let hours = |s: f64| s / 3600.0 * f64::from(plan.instances);
-    o.cost_usd = hours(o.spot_s) * plan.spot_usd_per_instance_hour
-        + hours(o.on_demand_s) * plan.on_demand_usd_per_instance_hour;
     o
 }
 
@@ -209,7 +207,7 @@ mod tests {
         // 100 h of work, a checkpoint after each of the first 99 hours.
         assert_eq!(o.completion_s, 100.0 * 3600.0 + 99.0 * 120.0);
         assert_eq!((o.interruptions, o.lost_s, o.restart_s), (0, 0.0, 0.0));
-        assert_eq!(o.cost_usd, o.completion_s / 3600.0 * 16.0 * 98.0);
+        assert_eq!((o.on_demand_s, o.spot_s), (o.completion_s, 0.0));
         let none = Plan {
             interval_s: f64::INFINITY,
             ..p

@@ -1,5 +1,6 @@
 //! Elastic pools: replicas that start late, drain before they stop, and follow a policy.
 
+use headroom::experiment;
 use headroom::scenario;
 use headroom::sim::{self, Metric};
 use headroom::units::SimTime;
@@ -80,7 +81,7 @@ fn replicas_follow_the_schedule_after_provisioning() {
         provisioning = { instance_start = "3m", container_start = "1m", model_load = "1m" }
     "#;
     let s = scenario::parse(text, "elastic.toml", root(), &[]).unwrap();
-    let r = sim::run(&s, s.seed, None).unwrap();
+    let r = experiment::run_seeded(&s, s.seed).unwrap();
     let replicas: Vec<f64> = r.series.iter().map(|row| row.replicas).collect();
     // 10-minute rows: hour 0 at 2; at 1:00 two more are asked for and serve from 1:05, so the
     // row 1:00-1:10 averages 3; then 4 until 2:00, when three drain (idle ones stop at once).
@@ -149,7 +150,7 @@ proptest! {
             provisioning = {{ instance_start = "{start_s}s", container_start = "0s", model_load = "0s" }}
         "#, hours.join(", "));
         let s = scenario::parse(&text, "prop.toml", root(), &[]).expect("valid");
-        let r = sim::run(&s, s.seed, None).expect("runs");
+        let r = experiment::run_seeded(&s, s.seed).expect("runs");
         let t = &r.total;
         prop_assert_eq!(crate::support::unaccounted(t), 0.0);
     }
@@ -177,7 +178,7 @@ fn target_tracking_holds_utilization_over_a_day() {
         autoscale = { policy = "target-tracking", target = 0.6, max = 40 }
     "#;
     let s = scenario::parse(text, "tt.toml", root(), &[]).unwrap();
-    let r = sim::run(&s, s.seed, None).unwrap();
+    let r = experiment::run_seeded(&s, s.seed).unwrap();
     let util = r.total.get(Metric::Utilization);
     assert!((util - 0.6).abs() < 0.05, "mean utilization {util}");
     // Replicas against the load (arrivals per row): they move together, the replicas at most
@@ -223,7 +224,7 @@ fn diurnal_day(autoscale: &str) -> (headroom::scenario::Scenario, sim::RunResult
     "#
     );
     let s = scenario::parse(&text, "day.toml", root(), &[]).unwrap();
-    let r = sim::run(&s, s.seed, None).unwrap();
+    let r = experiment::run_seeded(&s, s.seed).unwrap();
     (s, r)
 }
 
@@ -368,7 +369,7 @@ fn warm_pools_and_caches_shorten_scale_ups() {
         "#
         );
         let s = scenario::parse(&text, "warm.toml", root(), &[]).unwrap();
-        let r = sim::run(&s, s.seed, None).unwrap();
+        let r = experiment::run_seeded(&s, s.seed).unwrap();
         (s, r)
     };
     let (s, cold) = run(r#"{ instance_start = "90s", weights_gb = 60 }"#);

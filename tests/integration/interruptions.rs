@@ -1,8 +1,9 @@
 //! Spot interruptions: how often replicas are reclaimed, what happens to their requests, and what
 //! replaces them.
 
+use headroom::experiment;
 use headroom::scenario::{self, Scenario};
-use headroom::sim::{self, Metric, RunResult};
+use headroom::sim::{Metric, RunResult};
 use proptest::prelude::*;
 use statrs::distribution::{DiscreteCDF, Poisson};
 
@@ -10,7 +11,7 @@ use crate::support::root;
 
 fn run(text: &str) -> (Scenario, RunResult) {
     let s = scenario::parse(text, "spot.toml", root(), &[]).expect("valid");
-    let r = sim::run(&s, s.seed, None).expect("runs");
+    let r = experiment::run_seeded(&s, s.seed).expect("runs");
     (s, r)
 }
 
@@ -226,7 +227,7 @@ proptest! {
             replicas = 1
         "#);
         let s = scenario::parse(&text, "prop.toml", root(), &[]).expect("valid");
-        let r = sim::run(&s, s.seed, None).expect("runs");
+        let r = experiment::run_seeded(&s, s.seed).expect("runs");
         let t = &r.total;
         prop_assert_eq!(crate::support::unaccounted(t), 0.0);
     }

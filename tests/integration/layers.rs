@@ -110,3 +110,27 @@ fn the_rule_sees_a_broken_layer() {
     );
     assert!(layer("sim") > layer("scenario") && layer("cli") > layer("report"));
 }
+
+/// What names a price: the engines record usage, and `experiment::costing` prices it.
+fn reads_a_price(text: &str) -> bool {
+    ["price_usd", "usd_per", "price_per"]
+        .iter()
+        .any(|p| text.contains(p))
+}
+
+#[test]
+fn the_engines_read_no_price() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    sources(&root, None, &mut files);
+    let priced: Vec<&String> = files
+        .iter()
+        .filter(|(module, _, text)| module == "sim" && reads_a_price(text))
+        .map(|(_, path, _)| path)
+        .collect();
+    assert!(
+        priced.is_empty(),
+        "the simulator reads a price (price usage in experiment::costing instead): {priced:?}"
+    );
+    assert!(reads_a_price("pool.price_usd_per_hour") && !reads_a_price("instance_hours"));
+}

@@ -1,5 +1,6 @@
 //! Token-level LLM serving through the whole engine.
 
+use headroom::experiment;
 use headroom::fleet;
 use headroom::sim::{self, Metric};
 
@@ -22,7 +23,7 @@ fn decode_runs_agree_with_single_steps() {
         ),
     ] {
         let s = load(name, &overrides);
-        let fast = sim::run(&s, s.seed, None).unwrap();
+        let fast = experiment::run_seeded(&s, s.seed).unwrap();
         let plain = sim::run_single_steps(&s, s.seed).unwrap();
         let (f, p) = (&fast.total, &plain.total);
         for m in [
@@ -67,7 +68,7 @@ fn kv_utilization_agrees_closely_with_single_steps() {
             "workloads.api.arrival.rate=20",
         ],
     );
-    let fast = sim::run(&s, s.seed, None).unwrap();
+    let fast = experiment::run_seeded(&s, s.seed).unwrap();
     let plain = sim::run_single_steps(&s, s.seed).unwrap();
     let (a, b) = (
         fast.total.get(Metric::KvUtilization),
@@ -95,7 +96,7 @@ fn the_pool_gpu_override_retimes_the_replica() {
             panic!("an LLM pool")
         };
         assert_eq!(l.roofline.gpu.gpu_model, gpu);
-        sim::run(&s, s.seed, None)
+        experiment::run_seeded(&s, s.seed)
             .unwrap()
             .total
             .get(Metric::TpotP50)
@@ -169,7 +170,7 @@ fn a_measured_table_times_the_replica() {
         panic!("an LLM pool")
     };
     assert!(l.table.is_some(), "the table applies to H100 at TP 1");
-    let fast = sim::run(&s, s.seed, None).unwrap();
+    let fast = experiment::run_seeded(&s, s.seed).unwrap();
     let plain = sim::run_single_steps(&s, s.seed).unwrap();
     for m in [Metric::OutputTokens, Metric::Completed] {
         assert_eq!(fast.total.get(m), plain.total.get(m), "{m:?}");
@@ -188,7 +189,7 @@ fn a_measured_table_times_the_replica() {
         if let fleet::Serving::Llm(l) = &mut s.pools[0].serving {
             l.table = None;
         }
-        sim::run(&s, s.seed, None).unwrap()
+        experiment::run_seeded(&s, s.seed).unwrap()
     };
     assert_ne!(
         roofline.total.get(Metric::TpotMean),
@@ -196,7 +197,7 @@ fn a_measured_table_times_the_replica() {
         "the table, not the roofline, timed the run"
     );
     let slow = chat_with_table(2.0);
-    let slow = sim::run(&slow, slow.seed, None).unwrap();
+    let slow = experiment::run_seeded(&slow, slow.seed).unwrap();
     let ratio = slow.total.get(Metric::TpotP50) / fast.total.get(Metric::TpotP50);
     assert!(
         (1.9..2.4).contains(&ratio),
@@ -243,7 +244,7 @@ replicas = 1
         "{:?}",
         l.memory
     );
-    let r = sim::run(&s, s.seed, None).unwrap();
+    let r = experiment::run_seeded(&s, s.seed).unwrap();
     // Decode of 70B bf16 reads 141 GB of weights per step: at 5.3 TB/s x 0.6, about 44 ms.
     let tpot = r.total.get(Metric::TpotP50);
     assert!((40.0..60.0).contains(&tpot), "TPOT p50 {tpot} ms");
@@ -261,7 +262,7 @@ fn a_scenario_gpu_overrides_a_bundled_one() {
         ];
         o.extend_from_slice(extra);
         let s = load("llm-chat.toml", &o);
-        sim::run(&s, s.seed, None)
+        experiment::run_seeded(&s, s.seed)
             .unwrap()
             .total
             .get(Metric::TpotP50)
@@ -327,7 +328,7 @@ fn prefill_first_scheduling_stretches_the_time_between_tokens() {
                 &format!("models.llama-8b.serving.scheduler=\"{scheduler}\""),
             ],
         );
-        let t = sim::run(&s, s.seed, None).unwrap().total;
+        let t = experiment::run_seeded(&s, s.seed).unwrap().total;
         (t.get(Metric::TpotP99), t.get(Metric::TtftP50))
     };
     let (mixed, first) = (tpot("mixed"), tpot("prefill-first"));
@@ -360,7 +361,7 @@ region = "us-east-1"
 replicas = 1
 "#
         ));
-        sim::run(&s, 1, None).unwrap()
+        experiment::run_seeded(&s, 1).unwrap()
     };
     let (short, long) = (run("5s"), run("2h"));
     let makespan = short.makespan.expect("an offline run").as_secs_f64();
@@ -376,7 +377,7 @@ replicas = 1
         assert!((0.95..=1.0 + 1e-9).contains(&util), "utilization {util}");
     }
     // A run with arrivals over time keeps its horizon window.
-    let open = sim::run(&load("llm-chat.toml", &["horizon=\"5m\""]), 1, None).unwrap();
+    let open = experiment::run_seeded(&load("llm-chat.toml", &["horizon=\"5m\""]), 1).unwrap();
     assert!(open.makespan.is_none());
 }
 
@@ -401,7 +402,7 @@ region = "us-east-1"
 replicas = 1
 "#
     ));
-    sim::run(&s, 1, None).unwrap()
+    experiment::run_seeded(&s, 1).unwrap()
 }
 
 /// The front end takes one request at a time: with 10 ms of CPU per request, a replica of a
@@ -522,7 +523,7 @@ region = "us-east-1"
 replicas = 1
 "#
         ));
-        let t = sim::run(&s, 1, None).unwrap().total;
+        let t = experiment::run_seeded(&s, 1).unwrap().total;
         assert_eq!(t.get(Metric::Arrived), 400.0, "{serving}");
         let failed = t.get(Metric::Dropped) + t.get(Metric::TimedOut);
         assert!(failed > 0.0, "{serving}: some fail");
@@ -545,7 +546,7 @@ fn multi_step_scheduling_holds_new_prompts() {
                 &format!("models.llama-8b.serving.scheduler_steps={steps}"),
             ],
         );
-        sim::run(&s, s.seed, None)
+        experiment::run_seeded(&s, s.seed)
             .unwrap()
             .total
             .get(Metric::TtftMean)
@@ -566,7 +567,7 @@ fn inter_token_latency_follows_what_streams() {
         let model = format!("engine_version = \"0.6\"\nserving = {{ scheduler_steps = {steps} }}");
         let fixed = |n: u32| format!(r#"{{ kind = "fixed", value = {n} }}"#);
         let s = closed_loop(&model, 8, 40, &fixed(200), &fixed(400));
-        sim::run(&s, 1, None).unwrap().total
+        experiment::run_seeded(&s, 1).unwrap().total
     };
     let one = run(1);
     let (itl, tpot) = (one.get(Metric::ItlP50), one.get(Metric::TpotP50));

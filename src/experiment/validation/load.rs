@@ -13,7 +13,7 @@ use std::path::Path;
 use serde::Deserialize;
 
 use crate::scenario;
-use crate::sim::{self, Metric, Stats};
+use crate::sim::{Metric, Stats};
 
 /// One published measurement under load.
 #[derive(Clone, Debug, Deserialize)]
@@ -231,7 +231,7 @@ fn meets(
 fn run(r: &LoadRow, text: &str) -> Result<Stats, String> {
     let s = scenario::parse(text, &format!("{}.toml", r.id), Path::new("."), &[])
         .map_err(|e| format!("{}: {e}", r.id))?;
-    Ok(sim::run(&s, 1, None)
+    Ok(crate::experiment::run_seeded(&s, 1)
         .map_err(|e| format!("{}: {e}", r.id))?
         .total)
 }

@@ -166,14 +166,13 @@ impl Recorder {
 }
 
 /// Fills the token-level metrics of a scope from its workloads' records. `gpu_seconds` is the
-/// window's GPU time of the scope's pools; `cost` its cost; `kv` (used block-time, capacity
+/// window's GPU time of the scope's pools; `kv` (used block-time, capacity
 /// block-time) its KV-cache integrals.
 pub(super) fn fill(
     v: &mut [f64; Metric::COUNT],
     recs: &[&TokenRec],
     window_s: f64,
     gpu_seconds: f64,
-    cost: f64,
     kv: (f64, f64),
 ) {
     let sum = |f: fn(&TokenRec) -> u64| recs.iter().map(|r| f(r)).sum::<u64>() as f64;
@@ -216,8 +215,6 @@ pub(super) fn fill(
     set(Metric::OutputTokens, output);
     set(Metric::OutputTokensPerSecond, output / window_s);
     set(Metric::OutputTokensPerGpuSecond, output / gpu_seconds);
-    set(Metric::CostPer1MOutputTokens, cost / output * 1e6);
-    set(Metric::CostPer1MTokens, cost / (input + output) * 1e6);
     set(Metric::KvUtilization, kv.0 / kv.1);
     set(Metric::Preemptions, sum(|r| r.preemptions));
     let prompt = sum(|r| r.prefix_prompt);

@@ -2,7 +2,6 @@
 //! of the frontier, so that either can stand beside the edit.
 
 use crate::experiment::{Metric, Summary};
-use crate::scenario::Scenario;
 use crate::sweep::Row;
 
 /// Headline figures of a configuration, for Compare.
@@ -27,9 +26,8 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
-    pub fn of_summary(label: &str, scenario: &Scenario, s: &Summary) -> Snapshot {
+    pub fn of_summary(label: &str, s: &Summary) -> Snapshot {
         let t = &s.total;
-        let hours = scenario.window().as_secs_f64() / 3600.0;
         let m = |x: Metric| t.get(x).mean;
         Snapshot {
             label: label.to_string(),
@@ -43,7 +41,7 @@ impl Snapshot {
             attainment: t.attainment(),
             utilization: m(Metric::Utilization),
             failed: m(Metric::Dropped) + m(Metric::TimedOut),
-            idle_cost_per_hour: m(Metric::CostIdle) / hours.max(1e-9),
+            idle_cost_per_hour: s.rates.total.idle_per_hour,
             replicas: s.pools.iter().map(|p| p.replicas_mean).sum(),
             slo_met: t.slo_met,
         }

@@ -12,10 +12,10 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     let t = &app.theme;
     let left = match &app.pinned {
         Some(p) => Some(p.clone()),
-        None => app.saved_result.as_ref().and_then(|r| {
-            r.summary()
-                .map(|s| Snapshot::of_summary("saved file", &r.scenario, s))
-        }),
+        None => app
+            .saved_result
+            .as_ref()
+            .and_then(|r| r.summary().map(|s| Snapshot::of_summary("saved file", s))),
     };
     let right = app
         .result
@@ -27,8 +27,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
             } else {
                 "edited (= saved)"
             };
-            r.summary()
-                .map(|s| Snapshot::of_summary(label, &r.scenario, s))
+            r.summary().map(|s| Snapshot::of_summary(label, s))
         });
     let (Some(a), Some(b)) = (left, right) else {
         Paragraph::new("Compare needs two full runs: the saved file's (it runs first) and the edit's. Edit a pool in Fleet, or pin a frontier point with c.")

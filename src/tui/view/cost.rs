@@ -53,34 +53,32 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     stacked(app, r, &pools, plot, buf);
 
     // Totals.
-    let hours = r.window().as_secs_f64() / 3600.0;
-    let per_h = |x: f64| usd(x / hours.max(1e-9));
     let mut rows: Vec<Row> = pools
         .iter()
         .map(|&p| {
             let ps = &s.pools[p];
             Row::new(vec![
                 Cell::from(r.scenario.pools[p].name.clone()),
-                Cell::from(per_h(ps.cost_usd)),
-                Cell::from(per_h(ps.idle_cost_usd)),
+                Cell::from(usd(s.rates.pools[p].per_hour)),
+                Cell::from(usd(s.rates.pools[p].idle_per_hour)),
                 Cell::from(usd(ps.cost_usd)),
             ])
         })
         .collect();
-    let scope = app
-        .workload
-        .and_then(|w| s.workloads.get(w))
-        .unwrap_or(&s.total);
+    let (scope, rates) = match app.workload.filter(|&w| w < s.workloads.len()) {
+        Some(w) => (&s.workloads[w], &s.rates.workloads[w]),
+        None => (&s.total, &s.rates.total),
+    };
     let m = |x: Metric| scope.get(x).mean;
     rows.push(Row::new(vec![""; 4]));
-    for (name, x) in [
-        ("on-demand", m(Metric::CostOnDemand)),
-        ("spot", m(Metric::CostSpot)),
-        ("reserved", m(Metric::CostReserved)),
-    ] {
+    for ((market, per_hour), x) in rates.by_market_per_hour.iter().zip([
+        m(Metric::CostOnDemand),
+        m(Metric::CostSpot),
+        m(Metric::CostReserved),
+    ]) {
         rows.push(Row::new(vec![
-            Cell::from(name),
-            Cell::from(per_h(x)),
+            Cell::from(market.to_string()),
+            Cell::from(usd(*per_hour)),
             Cell::from(""),
             Cell::from(usd(x)),
         ]));
@@ -90,14 +88,14 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
             "idle ({})",
             pct(m(Metric::CostIdle) / m(Metric::CostTotal))
         )),
-        Cell::from(per_h(m(Metric::CostIdle))),
+        Cell::from(usd(rates.idle_per_hour)),
         Cell::from(""),
         Cell::from(usd(m(Metric::CostIdle))),
     ]));
     rows.push(
         Row::new(vec![
             Cell::from("total"),
-            Cell::from(per_h(m(Metric::CostTotal))),
+            Cell::from(usd(rates.per_hour)),
             Cell::from(""),
             Cell::from(usd(m(Metric::CostTotal))),
         ])
@@ -105,7 +103,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     );
     rows.push(Row::new(vec![
         Cell::from("per day"),
-        Cell::from(usd(m(Metric::CostTotal) / hours.max(1e-9) * 24.0)),
+        Cell::from(usd(rates.per_day)),
         Cell::from(""),
         Cell::from(""),
     ]));

@@ -36,7 +36,6 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         .result
         .as_ref()
         .filter(|r| r.scenario.pools.len() == s.pools.len());
-    let hours = result.map_or(1.0, |r| r.window().as_secs_f64() / 3600.0);
     let mut widths = vec![Constraint::Min(13)];
     if many {
         widths.push(Constraint::Length(10));
@@ -89,10 +88,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
                 cells.push(Cell::from(text).style(style));
             }
             let (cost, util) = match result.and_then(|r| r.summary()) {
-                Some(s) => {
-                    let ps = &s.pools[p];
-                    (usd(ps.cost_usd / hours.max(1e-9)), pct(ps.utilization))
-                }
+                Some(s) => (usd(s.rates.pools[p].per_hour), pct(s.pools[p].utilization)),
                 None => ("—".into(), "—".into()),
             };
             let rs = super::result_style(app);

@@ -53,7 +53,6 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     let t = &app.theme;
     let style = result_style(app);
     let llm = s.total.get(Metric::TtftP99).mean.is_finite();
-    let hours = r.window().as_secs_f64() / 3600.0;
     let full = r.span == RunSpan::Full;
     let mut header = vec!["workload", "status", "p50 ms", "p99 ms", "target", "in SLO"];
     if llm {
@@ -93,7 +92,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         } else {
             format!("{}/1k req", usd_unit(m(Metric::CostPer1k)))
         };
-        cells.push(Cell::from(usd(m(Metric::CostTotal) / hours.max(1e-9))));
+        cells.push(Cell::from(usd(m(Metric::CostPerHour))));
         cells.push(Cell::from(unit));
         cells.push(Cell::from(pct(m(Metric::Utilization))));
         cells
@@ -167,8 +166,8 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
             } else {
                 " (preview: provisional)"
             },
-            usd(cost / hours.max(1e-9)),
-            usd(cost / hours.max(1e-9) * 24.0)
+            usd(s.rates.total.per_hour),
+            usd(s.rates.total.per_day)
         )),
         Line::from(format!(
             "markets   on-demand {} · spot {} · reserved {}",
@@ -213,7 +212,8 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         .pools
         .iter()
         .zip(&s.pools)
-        .map(|(p, ps)| {
+        .enumerate()
+        .map(|(i, (p, ps))| {
             vec![
                 p.name.clone(),
                 p.instance.name.clone(),
@@ -225,8 +225,8 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
                 } else {
                     "—".into()
                 },
-                usd(ps.cost_usd / hours.max(1e-9)),
-                usd(ps.idle_cost_usd / hours.max(1e-9)),
+                usd(s.rates.pools[i].per_hour),
+                usd(s.rates.pools[i].idle_per_hour),
                 format!("{:.0}", ps.interruptions),
             ]
         })
