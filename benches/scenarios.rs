@@ -17,14 +17,14 @@ fn load(name: &str, overrides: &[&str]) -> headroom::Scenario {
 }
 
 fn bench(c: &mut Criterion, id: &str, s: &headroom::Scenario) {
-    let requests = headroom::run(s, s.seed, None)
+    let requests = headroom::run(s, s.seed(), None)
         .expect("runs")
         .simulated_requests;
     let mut g = c.benchmark_group("scenario");
     g.sample_size(10);
     g.throughput(Throughput::Elements(requests));
     g.bench_function(id, |b| {
-        b.iter(|| headroom::run(s, s.seed, None).expect("runs"))
+        b.iter(|| headroom::run(s, s.seed(), None).expect("runs"))
     });
     g.finish();
 }

@@ -155,7 +155,7 @@ impl Summary {
     pub fn of(scenario: &Scenario, seed: u64, runs: &[RunResult]) -> Summary {
         assert!(!runs.is_empty(), "a summary needs at least one run");
         let totals: Vec<&Stats> = runs.iter().map(|r| &r.total).collect();
-        let mut workloads: Vec<ScopeSummary> = (0..scenario.workloads.len())
+        let mut workloads: Vec<ScopeSummary> = (0..scenario.workloads().len())
             .map(|w| ScopeSummary::of(&runs.iter().map(|r| &r.workloads[w]).collect::<Vec<_>>()))
             .collect();
         let mut total = ScopeSummary::of(&totals);
@@ -163,16 +163,16 @@ impl Summary {
             // The total meets its SLOs when every workload with an SLO does.
             total.slo_met = Some(workloads.iter().all(|w| w.slo_met != Some(false)));
         }
-        if scenario.workloads.len() == 1 {
+        if scenario.workloads().len() == 1 {
             workloads[0].slo_met = total.slo_met;
         }
-        let pools: Vec<PoolStats> = (0..scenario.pools.len())
+        let pools: Vec<PoolStats> = (0..scenario.pools().len())
             .map(|p| mean_pool(&runs.iter().map(|r| &r.pools[p]).collect::<Vec<_>>()))
             .collect();
         let window_hours = runs.iter().map(|r| r.window_hours).sum::<f64>() / runs.len() as f64;
         let rates = costing::Rates::of(&total, &workloads, &pools, window_hours);
         let series = mean_series(&runs.iter().map(|r| r.series.as_slice()).collect::<Vec<_>>());
-        let workload_series = (0..scenario.workloads.len())
+        let workload_series = (0..scenario.workloads().len())
             .map(|w| {
                 mean_series(
                     &runs
@@ -183,7 +183,7 @@ impl Summary {
             })
             .collect();
         Summary {
-            scenario: scenario.name.clone(),
+            scenario: scenario.name().clone(),
             seed,
             replications: runs.len() as u32,
             total,
@@ -191,7 +191,7 @@ impl Summary {
             pools,
             series,
             workload_series,
-            pool_series: (0..scenario.pools.len())
+            pool_series: (0..scenario.pools().len())
                 .map(|p| {
                     mean_pool_series(
                         &runs
@@ -203,7 +203,7 @@ impl Summary {
                 .collect(),
             events: runs.iter().map(|r| r.events).sum(),
             simulated_requests: runs.iter().map(|r| r.simulated_requests).sum(),
-            arrivals_ended: (0..scenario.workloads.len())
+            arrivals_ended: (0..scenario.workloads().len())
                 .map(|w| runs.iter().filter_map(|r| r.arrivals_ended[w]).max())
                 .collect(),
             makespan: runs[0].makespan.map(|_| {
@@ -321,7 +321,7 @@ impl Progress {
     pub fn new(scenario: &Scenario, replications: u32) -> Progress {
         Progress {
             runs: (0..replications).map(|_| AtomicU64::new(0)).collect(),
-            horizon_ns: scenario.horizon.0 - scenario.start.0,
+            horizon_ns: scenario.horizon().0 - scenario.start().0,
         }
     }
 
@@ -363,7 +363,7 @@ pub fn replicate_cancellable(
     progress: Option<&Progress>,
     cancel: &AtomicBool,
 ) -> Result<Vec<RunResult>, SimError> {
-    if scenario.workloads.is_empty() {
+    if scenario.workloads().is_empty() {
         return Err(SimError::NothingToServe);
     }
     run_each(replications as usize, |_| scenario, seed, progress, cancel)
@@ -441,8 +441,8 @@ mod tests {
     #[test]
     fn latency_bins_are_means_over_replications() {
         let s = small();
-        let runs = replicate(&s, s.seed, 3, None).expect("runs");
-        let summary = Summary::of(&s, s.seed, &runs);
+        let runs = replicate(&s, s.seed(), 3, None).expect("runs");
+        let summary = Summary::of(&s, s.seed(), &runs);
         let bins = &summary.total.latency_bins;
         assert_eq!(bins.counts.len(), LatencyBins::COUNT);
         for i in 0..LatencyBins::COUNT {
@@ -462,13 +462,13 @@ mod tests {
     fn cancelled_replications_stop_and_uncancelled_ones_match_single_runs() {
         let s = small();
         let set = AtomicBool::new(true);
-        let r = replicate_cancellable(&s, s.seed, 3, None, &set);
+        let r = replicate_cancellable(&s, s.seed(), 3, None, &set);
         assert!(matches!(r, Err(SimError::Cancelled)), "{r:?}");
         let unset = AtomicBool::new(false);
-        let runs = replicate_cancellable(&s, s.seed, 3, None, &unset).expect("runs");
+        let runs = replicate_cancellable(&s, s.seed(), 3, None, &unset).expect("runs");
         assert_eq!(runs.len(), 3);
         for (i, r) in runs.iter().enumerate() {
-            let alone = run_seeded(&s, replication_seed(s.seed, i as u64)).expect("runs");
+            let alone = run_seeded(&s, replication_seed(s.seed(), i as u64)).expect("runs");
             assert_eq!(format!("{r:?}"), format!("{alone:?}"), "replication {i}");
         }
     }

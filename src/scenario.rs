@@ -21,7 +21,7 @@ use crate::fleet::Pool;
 use crate::units::SimTime;
 use crate::workload::Workload;
 
-pub use edit::{Edit, Origin, parse_edited};
+pub use edit::{Edit, Origin, key_path, parse_edited};
 pub use optimize_spec::{CapacitySpec, LimitSpec, OptimizeSpec, VerifySpec};
 pub use source::{Diagnostic, Snippet};
 
@@ -31,40 +31,152 @@ pub const VERSION: i64 = 1;
 /// A validated scenario.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Scenario {
-    pub name: String,
-    pub description: Option<String>,
+    name: String,
+    description: Option<String>,
     /// The file it was loaded from, if any.
-    pub path: Option<PathBuf>,
-    pub seed: u64,
+    path: Option<PathBuf>,
+    seed: u64,
     /// Where the simulated span begins: zero for a scenario file; later for a slice of it
     /// ([`Scenario::slice`]), which the TUI's preview runs.
-    pub start: SimTime,
+    start: SimTime,
     /// Arrivals stop here; metrics cover `start + warmup..horizon`.
-    pub horizon: SimTime,
+    horizon: SimTime,
     /// Warm-up after `start`, not measured.
-    pub warmup: SimTime,
+    warmup: SimTime,
     /// Length of one row of the time series.
-    pub interval: SimTime,
-    pub workloads: Vec<Workload>,
-    pub pools: Vec<Pool>,
+    interval: SimTime,
+    workloads: Vec<Workload>,
+    pools: Vec<Pool>,
     /// Name of the price catalog the pools were priced from.
-    pub catalog: String,
+    catalog: String,
     /// What `headroom optimize` may choose from, if the file says.
-    pub optimize: Option<OptimizeSpec>,
+    optimize: Option<OptimizeSpec>,
     /// What energy costs, for an owned fleet (`[energy]`).
-    pub energy: Option<crate::fleet::EnergySpec>,
+    energy: Option<crate::fleet::EnergySpec>,
     /// The GPU profiles the scenario uses, as it names them.
-    pub profiles: Vec<String>,
+    profiles: Vec<String>,
     /// Training jobs and a shared cluster (`[training]`).
-    pub training: Option<training_spec::TrainingSpec>,
+    training: Option<training_spec::TrainingSpec>,
     /// The bill beyond GPU-hours (`[costs]`).
-    pub costs: Option<costs_spec::CostsSpec>,
+    costs: Option<costs_spec::CostsSpec>,
     /// The text and edits it was validated from ([`Scenario::apply`]); `None` when built in
     /// code.
-    pub origin: Option<std::sync::Arc<Origin>>,
+    origin: Option<std::sync::Arc<Origin>>,
+}
+
+/// Read-only views of a validated scenario: it changes only through [`Scenario::apply`] (typed
+/// edits, validated again) or [`Scenario::slice`].
+impl Scenario {
+    pub fn name(&self) -> &String {
+        &self.name
+    }
+
+    pub fn description(&self) -> &Option<String> {
+        &self.description
+    }
+
+    pub fn path(&self) -> &Option<PathBuf> {
+        &self.path
+    }
+
+    pub fn seed(&self) -> u64 {
+        self.seed
+    }
+
+    pub fn start(&self) -> SimTime {
+        self.start
+    }
+
+    pub fn horizon(&self) -> SimTime {
+        self.horizon
+    }
+
+    pub fn warmup(&self) -> SimTime {
+        self.warmup
+    }
+
+    pub fn interval(&self) -> SimTime {
+        self.interval
+    }
+
+    pub fn workloads(&self) -> &Vec<Workload> {
+        &self.workloads
+    }
+
+    pub fn pools(&self) -> &Vec<Pool> {
+        &self.pools
+    }
+
+    pub fn catalog(&self) -> &String {
+        &self.catalog
+    }
+
+    pub fn optimize(&self) -> &Option<OptimizeSpec> {
+        &self.optimize
+    }
+
+    pub fn energy(&self) -> &Option<crate::fleet::EnergySpec> {
+        &self.energy
+    }
+
+    pub fn profiles(&self) -> &Vec<String> {
+        &self.profiles
+    }
+
+    pub fn training(&self) -> &Option<training_spec::TrainingSpec> {
+        &self.training
+    }
+
+    pub fn costs(&self) -> &Option<costs_spec::CostsSpec> {
+        &self.costs
+    }
+
+    pub fn origin(&self) -> &Option<std::sync::Arc<Origin>> {
+        &self.origin
+    }
 }
 
 impl Scenario {
+    /// One workload on one pool (`pool.workload` must be 0), built in code from parts of a
+    /// validated scenario: what the optimizer's capacity probes run. Its time series is one
+    /// row; it has no file, so it cannot be edited.
+    pub fn probe(
+        name: String,
+        seed: u64,
+        horizon: SimTime,
+        warmup: SimTime,
+        workload: Workload,
+        pool: Pool,
+        catalog: &str,
+    ) -> Scenario {
+        assert_eq!(pool.workload, 0, "a probe's pool serves its one workload");
+        Scenario {
+            name,
+            description: None,
+            path: None,
+            seed,
+            start: SimTime::ZERO,
+            horizon,
+            warmup,
+            interval: horizon,
+            workloads: vec![workload],
+            pools: vec![pool],
+            catalog: catalog.to_string(),
+            optimize: None,
+            energy: None,
+            profiles: Vec::new(),
+            training: None,
+            costs: None,
+            origin: None,
+        }
+    }
+
+    /// The same scenario, saved at (or loaded from) `path`: where it lives, not what it says.
+    pub fn at_path(mut self, path: PathBuf) -> Scenario {
+        self.path = Some(path);
+        self
+    }
+
     /// The measured window, `horizon - start - warmup`.
     pub fn window(&self) -> SimTime {
         self.horizon

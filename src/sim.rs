@@ -106,7 +106,7 @@ mod tests {
     fn a_flag_set_before_the_run_cancels_it() {
         let s = two_workloads();
         let cancel = AtomicBool::new(true);
-        let r = run_cancellable(&s, s.seed, None, &cancel);
+        let r = run_cancellable(&s, s.seed(), None, &cancel);
         assert!(matches!(r, Err(SimError::Cancelled)), "{r:?}");
     }
 
@@ -114,8 +114,8 @@ mod tests {
     fn a_flag_never_set_changes_nothing() {
         let s = two_workloads();
         let cancel = AtomicBool::new(false);
-        let a = run_cancellable(&s, s.seed, None, &cancel).expect("runs");
-        let b = run(&s, s.seed, None).expect("runs");
+        let a = run_cancellable(&s, s.seed(), None, &cancel).expect("runs");
+        let b = run(&s, s.seed(), None).expect("runs");
         // NaN != NaN, so compare the debug text (bit-for-bit for every float).
         assert_eq!(format!("{a:?}"), format!("{b:?}"));
     }
@@ -150,18 +150,18 @@ mod tests {
                 }
                 cancel.store(true, Ordering::Relaxed);
             });
-            let r = run_cancellable(&s, s.seed, Some(&progress), &cancel);
+            let r = run_cancellable(&s, s.seed(), Some(&progress), &cancel);
             done.store(true, Ordering::Relaxed);
             r
         });
         assert!(matches!(r, Err(SimError::Cancelled)), "{r:?}");
-        assert!(progress.load(Ordering::Relaxed) < s.horizon.0);
+        assert!(progress.load(Ordering::Relaxed) < s.horizon().0);
     }
 
     #[test]
     fn latency_bins_count_every_completion() {
         let s = two_workloads();
-        let r = run(&s, s.seed, None).expect("runs");
+        let r = run(&s, s.seed(), None).expect("runs");
         for stats in std::iter::once(&r.total).chain(&r.workloads) {
             let bins = &stats.latency_bins;
             assert_eq!(bins.counts.len(), LatencyBins::COUNT);

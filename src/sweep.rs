@@ -207,8 +207,9 @@ pub fn run_text(
     let indices: Vec<usize> = (0..count(axes)).filter(|&i| shard.holds(i)).collect();
     let name = file.display().to_string();
     let dir = file.parent().unwrap_or(Path::new("."));
-    let mut start = scenario::parse(text, &name, dir, base).map_err(SweepError::Read)?;
-    start.path = Some(file.to_path_buf());
+    let start = scenario::parse(text, &name, dir, base)
+        .map_err(SweepError::Read)?
+        .at_path(file.to_path_buf());
     // Loaded in parallel; the first bad point in order is the one reported.
     let loaded: Vec<Result<_, SweepError>> = indices
         .par_iter()
@@ -228,7 +229,7 @@ pub fn run_text(
         .zip(scenarios)
         .with_max_len(1)
         .map(|(index, s)| {
-            let seed = seed.unwrap_or(s.seed);
+            let seed = seed.unwrap_or(s.seed());
             let options = RunOptions {
                 seed,
                 replications,

@@ -50,8 +50,8 @@ pub fn llm_pool(
     file: &Path,
     name: &str,
 ) -> Result<(Roofline, String), PoolError> {
-    let Some(pool) = scenario.pools.iter().find(|p| p.name == name) else {
-        let names: Vec<&str> = scenario.pools.iter().map(|p| p.name.as_str()).collect();
+    let Some(pool) = scenario.pools().iter().find(|p| p.name == name) else {
+        let names: Vec<&str> = scenario.pools().iter().map(|p| p.name.as_str()).collect();
         return Err(PoolError::Missing {
             file: file.display().to_string(),
             name: name.to_string(),
@@ -61,7 +61,7 @@ pub fn llm_pool(
     match &pool.serving {
         crate::fleet::Serving::Llm(l) => Ok((
             l.roofline.clone(),
-            scenario.workloads[pool.workload].model.clone(),
+            scenario.workloads()[pool.workload].model.clone(),
         )),
         crate::fleet::Serving::Requests(_) => Err(PoolError::RequestLevel(name.to_string())),
     }

@@ -135,7 +135,7 @@ replicas = 1
             &[],
         )
         .expect("valid");
-        match &s.pools[0].serving {
+        match &s.pools()[0].serving {
             crate::fleet::Serving::Llm(l) => l.roofline.clone(),
             _ => unreachable!("an LLM pool"),
         }

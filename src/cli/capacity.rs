@@ -65,11 +65,11 @@ pub(super) fn run(args: CapacityArgs) -> anyhow::Result<Outcome> {
 fn chosen_pools(s: &Scenario, names: &[String]) -> anyhow::Result<Vec<usize>> {
     let mut out = Vec::new();
     for name in names {
-        match s.pools.iter().position(|p| &p.name == name) {
+        match s.pools().iter().position(|p| &p.name == name) {
             Some(i) => out.push(i),
             None => anyhow::bail!(
                 "no pool named {name:?}; pools: {}",
-                s.pools
+                s.pools()
                     .iter()
                     .map(|p| p.name.as_str())
                     .collect::<Vec<_>>()
@@ -78,19 +78,19 @@ fn chosen_pools(s: &Scenario, names: &[String]) -> anyhow::Result<Vec<usize>> {
         }
     }
     if names.is_empty() {
-        out = (0..s.pools.len()).collect();
+        out = (0..s.pools().len()).collect();
     }
     if out.is_empty() {
         anyhow::bail!("the scenario has no pools to measure");
     }
     for &p in &out {
-        let w = &s.workloads[s.pools[p].workload];
+        let w = &s.workloads()[s.pools()[p].workload];
         let slo = w.slo.unwrap_or_default();
         if slo.p99.is_none() && slo.ttft_p99.is_none() && slo.tpot_p99.is_none() {
             anyhow::bail!(
                 "workload {:?} (served by pool {:?}) has no SLO: capacity at the SLO needs one, e.g. slo = {{ ttft_p99 = \"2s\", tpot_p99 = \"100ms\" }}",
                 w.name,
-                s.pools[p].name
+                s.pools()[p].name
             );
         }
     }
@@ -98,7 +98,7 @@ fn chosen_pools(s: &Scenario, names: &[String]) -> anyhow::Result<Vec<usize>> {
 }
 
 fn slo_text(s: &Scenario, pool: usize) -> String {
-    let w = &s.workloads[s.pools[pool].workload];
+    let w = &s.workloads()[s.pools()[pool].workload];
     let slo = w.slo.unwrap_or_default();
     let mut parts = Vec::new();
     for (name, v) in [
@@ -114,7 +114,7 @@ fn slo_text(s: &Scenario, pool: usize) -> String {
 }
 
 fn engine_and_timing(s: &Scenario, pool: usize) -> (String, String) {
-    match &s.pools[pool].serving {
+    match &s.pools()[pool].serving {
         Serving::Llm(l) => (l.settings.engine.label(), l.timing.clone()),
         Serving::Requests(r) => ("-".into(), r.time.kind().to_string()),
     }
@@ -122,7 +122,7 @@ fn engine_and_timing(s: &Scenario, pool: usize) -> (String, String) {
 
 /// Dollars per million requests served at `rate` by `replicas` replicas of the pool.
 fn usd_per_million(s: &Scenario, pool: usize, replicas: u32, rate: f64) -> f64 {
-    let p = &s.pools[pool];
+    let p = &s.pools()[pool];
     let per_hour = f64::from(replicas) * f64::from(p.gpus_per_replica) * p.price_usd_per_gpu_hour();
     per_hour / (rate * 3600.0) * 1e6
 }
@@ -133,7 +133,7 @@ fn table(s: &Scenario, spec: &CapacitySpec, rows: &[Row]) -> String {
     let _ = writeln!(
         out,
         "{} · capacity at the SLO of {n} replica{} per pool · {} replication{} of {} per trial, within {:.0} %",
-        s.name,
+        s.name(),
         if n == 1 { "" } else { "s" },
         spec.replications,
         if spec.replications == 1 { "" } else { "s" },
@@ -147,7 +147,7 @@ fn table(s: &Scenario, spec: &CapacitySpec, rows: &[Row]) -> String {
         "POOL", "REQ/S", "PER GPU", "$/1M REQ", "ENGINE"
     );
     for r in rows {
-        let p = &s.pools[r.pool];
+        let p = &s.pools()[r.pool];
         let gpus = f64::from(n * p.gpus_per_replica);
         let (engine, _) = engine_and_timing(s, r.pool);
         let _ = writeln!(
@@ -168,7 +168,7 @@ fn table(s: &Scenario, spec: &CapacitySpec, rows: &[Row]) -> String {
     out.push('\n');
     for r in rows {
         let (_, timing) = engine_and_timing(s, r.pool);
-        let _ = writeln!(out, "{:<14} timed by {timing}", s.pools[r.pool].name);
+        let _ = writeln!(out, "{:<14} timed by {timing}", s.pools()[r.pool].name);
     }
     out
 }
@@ -176,17 +176,17 @@ fn table(s: &Scenario, spec: &CapacitySpec, rows: &[Row]) -> String {
 fn json_report(s: &Scenario, spec: &CapacitySpec, rows: &[Row]) -> serde_json::Value {
     let n = spec.pool_sizes[0];
     json!({
-        "scenario": s.name,
+        "scenario": s.name(),
         "replicas": n,
         "replications": spec.replications,
         "trial_horizon_s": spec.horizon.as_secs_f64(),
         "tolerance": spec.tolerance,
         "pools": rows.iter().map(|r| {
-            let p = &s.pools[r.pool];
+            let p = &s.pools()[r.pool];
             let (engine, timing) = engine_and_timing(s, r.pool);
             json!({
                 "pool": p.name,
-                "workload": s.workloads[p.workload].name,
+                "workload": s.workloads()[p.workload].name,
                 "engine": engine,
                 "timing": timing,
                 "capacity_rps": r.rate,

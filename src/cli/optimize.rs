@@ -43,7 +43,7 @@ pub(super) fn run(args: OptimizeArgs) -> anyhow::Result<Outcome> {
             Err(OptimizeError::Purchase(e)) => return Ok(Err(e)),
             Err(e) => return Err(e.into()),
         };
-        let spec = scenario.optimize.as_ref().expect("optimized");
+        let spec = scenario.optimize().as_ref().expect("optimized");
         let points = if args.no_tracking {
             Vec::new()
         } else {

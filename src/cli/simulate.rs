@@ -15,14 +15,14 @@ use crate::scenario;
 
 pub(super) fn run(args: SimulateArgs) -> anyhow::Result<Outcome> {
     let scenario = scenario::load(&args.file, &args.set)?;
-    let seed = args.seed.unwrap_or(scenario.seed);
+    let seed = args.seed.unwrap_or(scenario.seed());
     let pool = super::worker_pool(args.threads)?;
     let threads = pool.current_num_threads();
     let started = Instant::now();
     let progress = Progress::new(&scenario, args.replications);
     let done = AtomicBool::new(false);
     let outcome = std::thread::scope(|s| {
-        if !scenario.workloads.is_empty() && std::io::stderr().is_terminal() {
+        if !scenario.workloads().is_empty() && std::io::stderr().is_terminal() {
             s.spawn(|| show_progress(&progress, &done));
         }
         let options = RunOptions {
@@ -67,15 +67,15 @@ pub(super) fn run(args: SimulateArgs) -> anyhow::Result<Outcome> {
 
 /// Warns about traces that ran out before the horizon.
 fn warn_traces_ended(scenario: &scenario::Scenario, summary: &Summary) {
-    for (w, ended) in scenario.workloads.iter().zip(&summary.arrivals_ended) {
+    for (w, ended) in scenario.workloads().iter().zip(&summary.arrivals_ended) {
         if let Some(t) = ended
-            && scenario.horizon.saturating_sub(*t) > scenario.interval
+            && scenario.horizon().saturating_sub(*t) > scenario.interval()
         {
             eprintln!(
                 "warning: the arrivals of workload {:?} ran out at {} of a {} horizon (the trace is shorter); the rest of the run has none of its traffic",
                 w.name,
                 span(*t),
-                span(scenario.horizon)
+                span(scenario.horizon())
             );
         }
     }

@@ -11,23 +11,23 @@ pub(super) fn run(args: ValidateArgs) -> anyhow::Result<Outcome> {
         match scenario::load(file, &args.set) {
             Ok(s) => match scenario::check_traces(&s) {
                 Ok(traces) => {
-                    let replicas: u32 = s.pools.iter().map(|p| p.replicas).sum();
-                    if s.workloads.is_empty() {
+                    let replicas: u32 = s.pools().iter().map(|p| p.replicas).sum();
+                    if s.workloads().is_empty() {
                         println!("ok    {}: {}", file.display(), training_line(&s));
                         continue;
                     }
                     println!(
                         "ok    {}: {} workload{}, {} pool{}, {} replica{}, {} simulated",
                         file.display(),
-                        s.workloads.len(),
-                        plural(s.workloads.len()),
-                        s.pools.len(),
-                        plural(s.pools.len()),
+                        s.workloads().len(),
+                        plural(s.workloads().len()),
+                        s.pools().len(),
+                        plural(s.pools().len()),
                         replicas,
                         plural(replicas as usize),
-                        span(s.horizon)
+                        span(s.horizon())
                     );
-                    if s.training.is_some() {
+                    if s.training().is_some() {
                         println!("      {}", training_line(&s));
                     }
                     for (w, rows, secs) in traces {
@@ -76,7 +76,7 @@ fn plural(n: usize) -> &'static str {
 
 /// What a scenario trains: its jobs and cluster.
 fn training_line(s: &scenario::Scenario) -> String {
-    let Some(t) = &s.training else {
+    let Some(t) = &s.training() else {
         return "nothing to serve or train".into();
     };
     let mut parts = Vec::new();

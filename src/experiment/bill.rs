@@ -104,7 +104,7 @@ pub fn bill(
     summary: Option<&Summary>,
     training: Option<&TrainingSummary>,
 ) -> Option<Bill> {
-    let costs = scenario.costs.as_ref()?;
+    let costs = scenario.costs().as_ref()?;
     let days = costs.period_days;
     let mut lines = Vec::new();
     let mut compute = |item: String, usd: f64| {
@@ -137,7 +137,12 @@ pub fn bill(
             * scale;
     }
     if let Some(t) = training {
-        for (job, js) in scenario.training.iter().flat_map(|s| &s.jobs).zip(&t.jobs) {
+        for (job, js) in scenario
+            .training()
+            .iter()
+            .flat_map(|s| &s.jobs)
+            .zip(&t.jobs)
+        {
             for (m, usd) in &js.cost_by_market_usd {
                 if *usd > 0.0 {
                     compute(
@@ -191,7 +196,7 @@ pub fn bill(
         }
     }
     let energy = scenario
-        .energy
+        .energy()
         .as_ref()
         .map(|spec| energy_use(scenario, summary, training, days, spec));
     if let Some(e) = energy.as_ref().filter(|e| e.owned) {
@@ -203,7 +208,7 @@ pub fn bill(
                 lines.push(Line {
                     driver: Driver::Energy,
                     item: item.into(),
-                    usd: kwh * scenario.energy.as_ref().map_or(0.0, |s| s.price_per_kwh),
+                    usd: kwh * scenario.energy().as_ref().map_or(0.0, |s| s.price_per_kwh),
                 });
             }
         }
@@ -232,7 +237,7 @@ fn energy_use(
     let (mut serving_kwh, mut owned_serving_kwh) = (0.0, 0.0);
     if let Some(e) = summary.and_then(|s| super::energy::energy(scenario, s)) {
         let scale = days * 24.0 / scenario.window().as_hours_f64() * spec.pue;
-        for (p, kwh) in scenario.pools.iter().zip(&e.pool_gpu_kwh) {
+        for (p, kwh) in scenario.pools().iter().zip(&e.pool_gpu_kwh) {
             if kwh.is_finite() {
                 serving_kwh += kwh * scale;
                 if p.market != Market::Spot {
@@ -243,7 +248,7 @@ fn energy_use(
         unknown.extend(e.unknown);
     }
     let (mut training_kwh, mut owned_training_kwh) = (0.0, 0.0);
-    if let (Some(t), Some(ts)) = (training, &scenario.training) {
+    if let (Some(t), Some(ts)) = (training, &scenario.training()) {
         for (job, js) in ts.jobs.iter().zip(&t.jobs) {
             let g = js.gpu_hours;
             match &job.power {

@@ -89,12 +89,12 @@ fn shared_steps(
     jobs: &[ClusterJob],
 ) -> Vec<(f64, u32)> {
     let rows = summary.pool_series[pools[0]].len();
-    let period = scenario.horizon.as_secs_f64();
+    let period = scenario.horizon().as_secs_f64();
     let free_at = |r: usize| -> u32 {
         pools
             .iter()
             .map(|&p| {
-                let pool = &scenario.pools[p];
+                let pool = &scenario.pools()[p];
                 let serving = summary.pool_series[p][r].replicas.ceil() as u32;
                 pool.max_replicas().saturating_sub(serving) * pool.gpus_per_replica
             })

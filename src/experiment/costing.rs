@@ -16,7 +16,7 @@ use super::ScopeSummary;
 
 /// Prices one run of `s`: every pool, every scope's cost metrics, every row of the series.
 pub fn price(s: &Scenario, run: &mut RunResult) {
-    for (ps, pool) in run.pools.iter_mut().zip(&s.pools) {
+    for (ps, pool) in run.pools.iter_mut().zip(s.pools()) {
         let warm = pool.provisioning.warm_pool;
         // A warm pool costs its stopped instances' disks, or its running instances (already in
         // the paid instance-hours).
@@ -34,13 +34,13 @@ pub fn price(s: &Scenario, run: &mut RunResult) {
         ps.cost_usd = ps.instance_hours * pool.price_usd_per_hour + stopped;
         ps.idle_cost_usd = ps.gpu_hours_idle * pool.price_usd_per_gpu_hour() + stopped;
     }
-    let all: Vec<usize> = (0..s.pools.len()).collect();
+    let all: Vec<usize> = (0..s.pools().len()).collect();
     price_scope(s, &all, run, None);
-    for w in 0..s.workloads.len() {
+    for w in 0..s.workloads().len() {
         let pools: Vec<usize> = s.pools_of(w).collect();
         price_scope(s, &pools, run, Some(w));
     }
-    for (rows, pool) in run.pool_series.iter_mut().zip(&s.pools) {
+    for (rows, pool) in run.pool_series.iter_mut().zip(s.pools()) {
         for row in rows {
             row.cost_usd = row.instance_hours * pool.price_usd_per_hour;
         }
@@ -72,7 +72,7 @@ fn price_scope(s: &Scenario, pools: &[usize], run: &mut RunResult, w: Option<usi
     let market = |m: Market| {
         pools
             .iter()
-            .filter(|&&p| s.pools[p].market == m)
+            .filter(|&&p| s.pools()[p].market == m)
             .map(|&p| priced[p].cost_usd)
             .fold(0.0, |a, b| a + b)
     };
@@ -201,7 +201,7 @@ mod tests {
         assert!(run.pools.iter().all(|p| p.cost_usd.is_nan()));
         price(&s, &mut run);
         let mut total = 0.0;
-        for (ps, pool) in run.pools.iter().zip(&s.pools) {
+        for (ps, pool) in run.pools.iter().zip(s.pools()) {
             assert!(ps.instance_hours > 0.0);
             assert_eq!(ps.cost_usd, ps.instance_hours * pool.price_usd_per_hour);
             total += ps.cost_usd;

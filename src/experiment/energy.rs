@@ -26,10 +26,10 @@ pub struct Energy {
 
 /// The scenario's energy line, if it has an `[energy]` table.
 pub fn energy(scenario: &Scenario, summary: &Summary) -> Option<Energy> {
-    let spec = scenario.energy.clone()?;
+    let spec = scenario.energy().clone()?;
     let mut pool_gpu_kwh = Vec::new();
     let mut unknown = Vec::new();
-    for (p, ps) in scenario.pools.iter().zip(&summary.pools) {
+    for (p, ps) in scenario.pools().iter().zip(&summary.pools) {
         match &p.power {
             Some(m) => pool_gpu_kwh
                 .push(m.gpu_kwh(ps.gpu_hours_busy + ps.gpu_hours_idle, ps.gpu_hours_busy)),

@@ -49,10 +49,10 @@ pub fn plan(s: &Scenario, fraction: f64) -> Option<Preview> {
     if fraction.is_nan() || fraction >= 0.6 || window <= 0.0 {
         return None;
     }
-    let interval = s.interval.as_secs_f64().max(1e-9);
+    let interval = s.interval().as_secs_f64().max(1e-9);
     let budget = window * fraction.max(MIN_FRACTION);
     if let Some(busiest_s) = busiest_second_of_day(s) {
-        let warmup = s.warmup.min(SLICE_WARMUP);
+        let warmup = s.warmup().min(SLICE_WARMUP);
         let per_slice = budget / SLICES as f64 - warmup.as_secs_f64();
         let measured = (per_slice / interval).round().max(1.0) * interval;
         if measured <= QUARTER_S / 2.0
@@ -64,8 +64,8 @@ pub fn plan(s: &Scenario, fraction: f64) -> Option<Preview> {
     // Whole intervals, so the time series' last row is as long as the others.
     let measured = (budget / interval).ceil() * interval;
     let horizon = s.measured_from().as_secs_f64() + measured;
-    (horizon < s.horizon.as_secs_f64()).then(|| Preview {
-        slices: vec![s.slice(s.start, s.warmup, SimTime::from_secs_f64(horizon))],
+    (horizon < s.horizon().as_secs_f64()).then(|| Preview {
+        slices: vec![s.slice(s.start(), s.warmup(), SimTime::from_secs_f64(horizon))],
         busiest: None,
     })
 }
@@ -73,7 +73,7 @@ pub fn plan(s: &Scenario, fraction: f64) -> Option<Preview> {
 /// Slices of `measured` seconds centred a quarter of a day apart, one on `busiest_s`, that fit
 /// in the scenario's measured window; `None` when none does.
 fn daily_slices(s: &Scenario, busiest_s: f64, measured: f64, warmup: SimTime) -> Option<Preview> {
-    let (from, to) = (s.measured_from().as_secs_f64(), s.horizon.as_secs_f64());
+    let (from, to) = (s.measured_from().as_secs_f64(), s.horizon().as_secs_f64());
     let half = measured / 2.0;
     // Centres at `busiest_s + m * QUARTER_S`; those with `m` a multiple of four are at the peak.
     let m0 = ((from + half - busiest_s) / QUARTER_S).ceil() as i64;
@@ -103,7 +103,7 @@ fn daily_slices(s: &Scenario, busiest_s: f64, measured: f64, warmup: SimTime) ->
 /// ask for the most replicas. `None` when nothing follows the time of day.
 fn busiest_second_of_day(s: &Scenario) -> Option<f64> {
     let shapes: Vec<_> = s
-        .workloads
+        .workloads()
         .iter()
         .filter_map(|w| match &w.arrival {
             Arrival::Diurnal { rate, shape } => Some((*rate, shape)),
@@ -119,7 +119,7 @@ fn busiest_second_of_day(s: &Scenario) -> Option<f64> {
         return Some((best as f64 + 0.5) * 60.0);
     }
     let schedules: Vec<&[u32; 24]> = s
-        .pools
+        .pools()
         .iter()
         .filter_map(|p| match &p.scaling.as_ref()?.policy {
             ScalingPolicy::Schedule { hours } | ScalingPolicy::Predictive { hours, .. } => {
@@ -171,9 +171,9 @@ mod tests {
         assert!(near(hours[2], 2.0) && near(hours[3], 8.0), "{hours:?}");
         for x in &p.slices {
             assert_eq!(x.window(), p.window());
-            assert!(x.start >= s.start && x.horizon <= s.horizon);
+            assert!(x.start() >= s.start() && x.horizon() <= s.horizon());
             assert!(x.measured_from() >= s.measured_from());
-            assert_eq!(x.warmup, SLICE_WARMUP);
+            assert_eq!(x.warmup(), SLICE_WARMUP);
         }
     }
 
@@ -182,8 +182,8 @@ mod tests {
         let s = load("mmc.toml");
         let p = plan(&s, 0.05).expect("a preview");
         assert_eq!(p.slices.len(), 1);
-        assert_eq!(p.slices[0].start, SimTime::ZERO);
-        assert!(p.slices[0].horizon < s.horizon);
+        assert_eq!(p.slices[0].start(), SimTime::ZERO);
+        assert!(p.slices[0].horizon() < s.horizon());
         assert!(p.busiest.is_none());
         assert!(plan(&s, 0.7).is_none(), "most of the run is the run");
     }

@@ -27,7 +27,7 @@ impl RunOptions<'_> {
     /// The scenario's own seed, `replications` runs, no hooks.
     pub fn new(scenario: &Scenario, replications: u32) -> RunOptions<'static> {
         RunOptions {
-            seed: scenario.seed,
+            seed: scenario.seed(),
             replications,
             progress: None,
             cancel: None,
@@ -70,7 +70,7 @@ pub struct Outcome {
 pub fn run(scenario: &Scenario, o: &RunOptions) -> Result<Outcome, SimError> {
     let never = AtomicBool::new(false);
     let cancel = o.cancel.unwrap_or(&never);
-    let serving = if scenario.workloads.is_empty() {
+    let serving = if scenario.workloads().is_empty() {
         None
     } else {
         let runs = replicate_cancellable(scenario, o.seed, o.replications, o.progress, cancel)?;
@@ -86,7 +86,7 @@ pub fn preview(p: &Preview, o: &RunOptions) -> Result<Outcome, SimError> {
     let never = AtomicBool::new(false);
     let cancel = o.cancel.unwrap_or(&never);
     let first = &p.slices[0];
-    let serving = if first.workloads.is_empty() {
+    let serving = if first.workloads().is_empty() {
         None
     } else {
         let runs = run_slices(&p.slices, o.seed, o.progress, cancel)?;

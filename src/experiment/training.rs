@@ -230,7 +230,7 @@ const SALT: u64 = 0x7472_6169_6e69_6e67;
 /// Runs the scenario's training jobs and cluster; `serving` is the inference summary a shared
 /// cluster takes its idle GPUs from.
 pub fn run(scenario: &Scenario, seed: u64, serving: Option<&Summary>) -> Option<TrainingSummary> {
-    let spec = scenario.training.as_ref()?;
+    let spec = scenario.training().as_ref()?;
     // Every job sees the same reclaim draws (common random numbers), so jobs that differ in
     // one setting differ in results by that setting alone. Jobs that differ only in their
     // interval have the same check: it is run once for them.

@@ -109,8 +109,8 @@ pub trait CurveStore {
 /// Measures, or reads from `store`, the curve of every candidate of `scenario.optimize`, and
 /// puts what it measured into `store`. Candidates that serve alike (same key) are measured once.
 pub fn curves(scenario: &Scenario, store: &mut dyn CurveStore) -> Result<Vec<Curve>, SimError> {
-    let spec = scenario.optimize.as_ref().expect("an [optimize] table");
-    let workload = &scenario.workloads[spec.workload];
+    let spec = scenario.optimize().as_ref().expect("an [optimize] table");
+    let workload = &scenario.workloads()[spec.workload];
     let trace = TraceTimes::of(workload)?;
     let keys: Vec<CurveKey> = spec
         .candidates
@@ -188,8 +188,8 @@ pub fn of_pool(
     replicas: u32,
     spec: &CapacitySpec,
 ) -> Result<f64, SimError> {
-    let candidate = &scenario.pools[pool];
-    let workload = &scenario.workloads[candidate.workload];
+    let candidate = &scenario.pools()[pool];
+    let workload = &scenario.workloads()[candidate.workload];
     let trace = TraceTimes::of(workload)?;
     Trials {
         scenario,
@@ -300,7 +300,7 @@ impl Trials<'_> {
     /// Whether `n` replicas meet the SLO at `rate` in every replication.
     fn passes(&self, n: u32, rate: f64) -> Result<bool, SimError> {
         let s = self.scenario_at(n, rate)?;
-        let runs = replicate(&s, s.seed, self.spec.replications, None)?;
+        let runs = replicate(&s, s.seed(), self.spec.replications, None)?;
         Ok(runs.iter().all(|r| r.workloads[0].slo_met != Some(false)))
     }
 
@@ -330,25 +330,15 @@ impl Trials<'_> {
         pool.scaling = None;
         pool.interruptions = None;
         pool.weight = 1.0;
-        Ok(Scenario {
-            name: format!("{}-capacity", scenario.name),
-            description: None,
-            path: None,
-            seed: crate::rng::replication_seed(scenario.seed ^ SALT, u64::from(n)),
-            start: crate::units::SimTime::ZERO,
+        Ok(Scenario::probe(
+            format!("{}-capacity", scenario.name()),
+            crate::rng::replication_seed(scenario.seed() ^ SALT, u64::from(n)),
             horizon,
             warmup,
-            interval: horizon,
-            workloads: vec![w],
-            pools: vec![pool],
-            catalog: scenario.catalog.clone(),
-            optimize: None,
-            energy: None,
-            profiles: Vec::new(),
-            training: None,
-            costs: None,
-            origin: None,
-        })
+            w,
+            pool,
+            scenario.catalog(),
+        ))
     }
 }
 
@@ -393,7 +383,7 @@ fn key(
         ),
         arrival,
         trace,
-        seed: scenario.seed,
+        seed: scenario.seed(),
     }
 }
 

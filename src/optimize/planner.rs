@@ -122,8 +122,8 @@ impl<'a> Planner<'a> {
         text: &'a str,
         overrides: &'a [String],
     ) -> Result<Planner<'a>, OptimizeError> {
-        let spec = scenario.optimize.as_ref().ok_or(OptimizeError::NoSpec)?;
-        scenario.path.as_ref().ok_or(OptimizeError::NoFile)?;
+        let spec = scenario.optimize().as_ref().ok_or(OptimizeError::NoSpec)?;
+        scenario.path().as_ref().ok_or(OptimizeError::NoFile)?;
         Ok(Planner {
             scenario,
             spec,
@@ -134,7 +134,7 @@ impl<'a> Planner<'a> {
 
     /// The demand by hour of the day, req/s.
     pub fn demand(&self) -> Result<Vec<f64>, OptimizeError> {
-        let workload = &self.scenario.workloads[self.spec.workload];
+        let workload = &self.scenario.workloads()[self.spec.workload];
         let demand = demand::hourly(workload, self.spec.peak_percentile)?;
         if demand.iter().all(|&d| d <= 0.0) {
             return Err(OptimizeError::NoDemand);
@@ -156,7 +156,7 @@ impl<'a> Planner<'a> {
         demand: &[f64],
         tightening: &Tightening,
     ) -> Result<Purchase, PurchaseError> {
-        let workload = &self.scenario.workloads[self.spec.workload];
+        let workload = &self.scenario.workloads()[self.spec.workload];
         buy::cheapest(self.spec, workload, candidates, demand, &tightening.0)
     }
 
@@ -168,12 +168,12 @@ impl<'a> Planner<'a> {
         round: usize,
     ) -> Result<Verification, OptimizeError> {
         let names: Vec<String> = candidates.iter().map(|c| c.name.clone()).collect();
-        let workload = &self.scenario.workloads[self.spec.workload];
+        let workload = &self.scenario.workloads()[self.spec.workload];
         let text = write::scenario_text(
             self.text,
             self.overrides,
             &workload.name,
-            self.scenario.workloads.len() == 1,
+            self.scenario.workloads().len() == 1,
             &names,
             &purchase.pools,
             &format!(

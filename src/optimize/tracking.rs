@@ -8,12 +8,12 @@
 use rayon::prelude::*;
 
 use crate::experiment::{Summary, replicate};
-use crate::fleet::scaling::{DEFAULT_INTERVAL, DEFAULT_SCALE_DOWN_STABILIZATION, DEFAULT_WINDOW};
-use crate::fleet::{Scaling, ScalingPolicy, TargetTracking, TrackedMetric};
+use crate::fleet::{Scaling, ScalingPolicy, TrackedMetric};
 use crate::pricing::Market;
-use crate::scenario::Scenario;
-use crate::sim::{Metric, SimError};
-use crate::units::SimTime;
+use crate::scenario::{Edit, LoadError, Scenario, key_path};
+use crate::sim::Metric;
+
+use super::planner::OptimizeError;
 
 /// One target's result.
 #[derive(Clone, Debug, PartialEq)]
@@ -31,8 +31,8 @@ pub struct TrackingPoint {
 /// requests in flight per replica.
 pub fn metric(plan: &Scenario, workload: usize) -> TrackedMetric {
     let batches = plan.pools_of(workload).any(|i| {
-        plan.pools[i].serving.batching().max_batch > 1
-            || matches!(plan.pools[i].serving, crate::fleet::Serving::Llm(_))
+        plan.pools()[i].serving.batching().max_batch > 1
+            || matches!(plan.pools()[i].serving, crate::fleet::Serving::Llm(_))
     });
     if batches {
         TrackedMetric::Concurrency
@@ -81,10 +81,10 @@ pub fn recommend(
     summary: &Summary,
     workload: usize,
     replications: u32,
-) -> Result<Vec<TrackingPoint>, SimError> {
+) -> Result<Vec<TrackingPoint>, OptimizeError> {
     if plan
         .pools_of(workload)
-        .all(|i| plan.pools[i].market == Market::Reserved)
+        .all(|i| plan.pools()[i].market == Market::Reserved)
     {
         return Ok(Vec::new()); // nothing scales: the plan is all reserved
     }
@@ -110,13 +110,13 @@ pub fn sweep(
     metric: TrackedMetric,
     targets: &[f64],
     replications: u32,
-) -> Result<Vec<TrackingPoint>, SimError> {
+) -> Result<Vec<TrackingPoint>, OptimizeError> {
     targets
         .par_iter()
         .map(|&target| {
-            let s = tracked(plan, workload, metric, target);
-            let runs = replicate(&s, s.seed, replications, None)?;
-            let summary = Summary::of(&s, s.seed, &runs);
+            let s = tracked(plan, workload, metric, target)?;
+            let runs = replicate(&s, s.seed(), replications, None)?;
+            let summary = Summary::of(&s, s.seed(), &runs);
             let ws = &summary.workloads[workload];
             Ok(TrackingPoint {
                 metric,
@@ -149,13 +149,13 @@ fn elastic(plan: &Scenario, workload: usize) -> (Vec<usize>, Option<usize>) {
     let pools: Vec<usize> = plan
         .pools_of(workload)
         .filter(|&i| {
-            plan.pools[i].market != Market::Reserved
-                && plan.pools[i].replicas + scheduled(&plan.pools[i]).iter().sum::<u32>() > 0
+            plan.pools()[i].market != Market::Reserved
+                && plan.pools()[i].replicas + scheduled(&plan.pools()[i]).iter().sum::<u32>() > 0
         })
         .collect();
     let main = pools.iter().copied().max_by_key(|&i| {
         (
-            scheduled(&plan.pools[i]).iter().sum::<u32>(),
+            scheduled(&plan.pools()[i]).iter().sum::<u32>(),
             std::cmp::Reverse(i),
         )
     });
@@ -165,56 +165,63 @@ fn elastic(plan: &Scenario, workload: usize) -> (Vec<usize>, Option<usize>) {
 /// The plan with its reserved pools kept and its other pools of `workload` replaced by one
 /// on-demand pool of the candidate that ran the most of them, tracking `target` between one
 /// replica (tracking cannot scale up from zero) and twice the scheduled peak of all of them.
-pub fn tracked(plan: &Scenario, workload: usize, metric: TrackedMetric, target: f64) -> Scenario {
-    let mut s = plan.clone();
+/// Made by edits of the plan's file (the new pool copies the main pool's table), validated
+/// again.
+pub fn tracked(
+    plan: &Scenario,
+    workload: usize,
+    metric: TrackedMetric,
+    target: f64,
+) -> Result<Scenario, LoadError> {
     let (elastic, Some(main)) = elastic(plan, workload) else {
-        return s;
+        return Ok(plan.clone());
     };
     let peak = (0..24)
         .map(|h| {
             elastic
                 .iter()
-                .map(|&i| scheduled(&s.pools[i])[h])
+                .map(|&i| scheduled(&plan.pools()[i])[h])
                 .sum::<u32>()
         })
         .max()
         .unwrap_or(1);
-    let mut pool = s.pools[main].clone();
-    if pool.market != Market::OnDemand {
-        pool.market = Market::OnDemand;
-        pool.interruptions = None;
-        pool.price_usd_per_hour = pool
-            .instance
-            .on_demand_usd_per_hour
-            .unwrap_or(pool.price_usd_per_hour);
-    }
-    pool.name = format!("{}-tracking", pool.name);
-    pool.replicas = scheduled(&s.pools[main])[0].max(1);
-    pool.scaling = Some(Scaling {
-        policy: ScalingPolicy::TargetTracking(TargetTracking {
-            metric,
-            target,
-            interval: DEFAULT_INTERVAL,
-            window: DEFAULT_WINDOW,
-            scale_up_cooldown: SimTime::ZERO,
-            scale_down_stabilization: DEFAULT_SCALE_DOWN_STABILIZATION,
-        }),
-        min: 1,
-        max: (2 * peak).max(2),
-    });
+    let name = plan.pools()[main].name.as_str();
+    let table = plan
+        .table_in_file(&["pools", name])
+        .ok_or_else(|| LoadError::Invalid {
+            diagnostics: vec![crate::scenario::Diagnostic {
+                location: plan.name().clone(),
+                message: format!("pool {name:?} is not a table of the plan's file"),
+                snippet: None,
+            }],
+        })?;
+    let mut pool = table;
+    pool.remove("interruptions");
+    pool.insert("market".into(), Market::OnDemand.as_str().into());
+    let first = i64::from(scheduled(&plan.pools()[main])[0].max(1));
+    pool.insert("replicas".into(), first.into());
+    let mut autoscale = toml::Table::new();
+    autoscale.insert("policy".into(), "target-tracking".into());
+    autoscale.insert("metric".into(), metric.name().into());
+    autoscale.insert("target".into(), target.into());
+    autoscale.insert("min".into(), 1.into());
+    autoscale.insert("max".into(), i64::from((2 * peak).max(2)).into());
+    pool.insert("autoscale".into(), autoscale.into());
     // The replaced pools stay, empty, so other pools' indices (fallbacks) hold.
+    let mut edits = Vec::new();
     for &i in &elastic {
-        let p = &mut s.pools[i];
-        p.replicas = 0;
-        p.interruptions = None;
-        p.scaling = Some(Scaling {
-            policy: ScalingPolicy::Schedule { hours: [0; 24] },
-            min: 0,
-            max: 0,
-        });
+        let p = plan.pools()[i].name.as_str();
+        let mut never = toml::Table::new();
+        never.insert("policy".into(), "schedule".into());
+        never.insert("hours".into(), vec![0; 24].into());
+        edits.push(Edit::set(key_path(&["pools", p, "replicas"]), 0));
+        edits.push(Edit::set(key_path(&["pools", p, "autoscale"]), never));
     }
-    s.pools.push(pool);
-    s
+    edits.push(Edit::add(
+        key_path(&["pools", &format!("{name}-tracking")]),
+        pool,
+    ));
+    plan.apply(&edits)
 }
 
 #[cfg(test)]

@@ -35,7 +35,7 @@ pub fn verify(
     plan: &Plan,
     round: usize,
 ) -> Result<Verification, OptimizeError> {
-    let path = scenario.path.as_deref().unwrap_or(Path::new("."));
+    let path = scenario.path().as_deref().unwrap_or(Path::new("."));
     let base = path.parent().unwrap_or(Path::new("."));
     let name = format!("{} (as planned in round {round})", path.display());
     // The user's overrides are in the text already.
@@ -44,14 +44,14 @@ pub fn verify(
         edits.push(Edit::set("horizon", format!("{}s", h.as_secs_f64())));
     }
     let s = scenario::parse_edited(&text, &name, base, &edits)?;
-    let runs = replicate(&s, s.seed, spec.verify.replications, None)?;
-    let summary = Summary::of(&s, s.seed, &runs);
+    let runs = replicate(&s, s.seed(), spec.verify.replications, None)?;
+    let summary = Summary::of(&s, s.seed(), &runs);
     let w = spec.workload;
-    let target_ms = scenario.workloads[w]
+    let target_ms = scenario.workloads()[w]
         .slo
         .and_then(|slo| slo.p99)
         .map(|t| t.as_secs_f64() * 1e3);
-    let warmup_s = s.warmup.as_secs_f64();
+    let warmup_s = s.warmup().as_secs_f64();
     let mut missed = BTreeSet::new();
     for r in &runs {
         for row in &r.workload_series[w] {

@@ -47,7 +47,7 @@ fn serving(r: &Report, s: &crate::experiment::Summary) -> String {
     w.write_record(&header).expect("writing to memory");
     let scopes = std::iter::once(("total", &s.total)).chain(
         r.scenario
-            .workloads
+            .workloads()
             .iter()
             .map(|w| w.name.as_str())
             .zip(&s.workloads),
@@ -109,7 +109,7 @@ pub fn render_timeseries(r: &Report) -> String {
     w.write_record(&header).expect("writing to memory");
     let scopes = std::iter::once(("total", &s.series)).chain(
         r.scenario
-            .workloads
+            .workloads()
             .iter()
             .map(|w| w.name.as_str())
             .zip(&s.workload_series),
@@ -208,7 +208,7 @@ fn training(r: &Report) -> String {
         "goodput",
     ])
     .expect("writing to memory");
-    if let (Some(spec), Some(t)) = (r.scenario.training.as_ref(), r.training) {
+    if let (Some(spec), Some(t)) = (r.scenario.training().as_ref(), r.training) {
         for (j, s) in spec.jobs.iter().zip(&t.jobs) {
             w.write_record([
                 j.name.clone(),

@@ -23,7 +23,7 @@ use crate::sim::{Metric, SeriesRow};
 pub fn to_value(r: &Report) -> Value {
     let sc = r.scenario;
     let mut root = Map::new();
-    root.insert("scenario".into(), json!(sc.name));
+    root.insert("scenario".into(), json!(sc.name()));
     let seed = r.summary.map(|s| s.seed).or(r.training.map(|t| t.seed));
     root.insert("seed".into(), json!(seed));
     if let Some(s) = r.summary {
@@ -58,14 +58,14 @@ fn serving(root: &mut Map<String, Value>, sc: &Scenario, s: &Summary) {
     root.insert(
         "window".into(),
         json!({
-            "warmup_s": sc.warmup.as_secs_f64(),
-            "horizon_s": sc.horizon.as_secs_f64(),
-            "interval_s": sc.interval.as_secs_f64(),
+            "warmup_s": sc.warmup().as_secs_f64(),
+            "horizon_s": sc.horizon().as_secs_f64(),
+            "interval_s": sc.interval().as_secs_f64(),
             "offline_makespan_s": s.makespan.map(|m| m.as_secs_f64()),
         }),
     );
     scope(root, &s.total, sc);
-    root.insert("catalog".into(), json!(sc.catalog));
+    root.insert("catalog".into(), json!(sc.catalog()));
     if let Some(e) = crate::experiment::energy::energy(sc, s) {
         root.insert(
             "energy".into(),
@@ -77,12 +77,12 @@ fn serving(root: &mut Map<String, Value>, sc: &Scenario, s: &Summary) {
                 "carbon_kg": e.carbon_kg,
                 "wh_per_request": e.wh_per_request,
                 "wh_per_1k_output_tokens": e.wh_per_1k_output_tokens,
-                "pools_gpu_kwh": sc.pools.iter().zip(&e.pool_gpu_kwh).map(|(p, k)| json!({"pool": p.name, "gpu_kwh": if k.is_finite() { json!(k) } else { json!(null) }})).collect::<Vec<_>>(),
+                "pools_gpu_kwh": sc.pools().iter().zip(&e.pool_gpu_kwh).map(|(p, k)| json!({"pool": p.name, "gpu_kwh": if k.is_finite() { json!(k) } else { json!(null) }})).collect::<Vec<_>>(),
             }),
         );
     }
     let workloads = sc
-        .workloads
+        .workloads()
         .iter()
         .zip(&s.workloads)
         .zip(&s.workload_series)
@@ -107,13 +107,13 @@ fn serving(root: &mut Map<String, Value>, sc: &Scenario, s: &Summary) {
         .collect();
     root.insert("workloads".into(), Value::Array(workloads));
     let pools = sc
-        .pools
+        .pools()
         .iter()
         .zip(&s.pools)
         .map(|(p, ps)| {
             let mut pool = json!({
                 "name": p.name,
-                "workload": sc.workloads[p.workload].name,
+                "workload": sc.workloads()[p.workload].name,
                 "instance_type": p.instance.name,
                 "cloud": p.instance.cloud,
                 "region": p.instance.region,
@@ -253,8 +253,8 @@ fn serving(root: &mut Map<String, Value>, sc: &Scenario, s: &Summary) {
 
 /// The LLM variant serving workload `name`: architecture, precisions, sparsity, stated quality.
 fn llm_variant(sc: &Scenario, name: &str) -> Option<Value> {
-    let w = sc.workloads.iter().position(|w| w.name == name)?;
-    sc.pools_of(w).find_map(|p| match &sc.pools[p].serving {
+    let w = sc.workloads().iter().position(|w| w.name == name)?;
+    sc.pools_of(w).find_map(|p| match &sc.pools()[p].serving {
         Serving::Llm(l) => {
             let v = &l.roofline.variant;
             Some(json!({
@@ -290,12 +290,12 @@ fn number(m: Metric, x: f64) -> Value {
 /// scenarios that serve an LLM, reclaim counts for scenarios with spot interruptions.
 pub fn shows(sc: &Scenario, m: Metric) -> bool {
     (!m.is_llm() || serves_llm(sc))
-        && (!m.is_interruption() || sc.pools.iter().any(|p| p.interruptions.is_some()))
+        && (!m.is_interruption() || sc.pools().iter().any(|p| p.interruptions.is_some()))
 }
 
 /// Whether any pool of the scenario serves an LLM at token level.
 pub fn serves_llm(sc: &Scenario) -> bool {
-    sc.pools
+    sc.pools()
         .iter()
         .any(|p| matches!(p.serving, Serving::Llm(_)))
 }

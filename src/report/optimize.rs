@@ -16,8 +16,8 @@ use crate::scenario::Scenario;
 /// The report for people; the plan's table fits 80 columns for up to seven pools with short
 /// candidate names.
 pub fn render_table(scenario: &Scenario, o: &Outcome, tracking: &[TrackingPoint]) -> String {
-    let spec = scenario.optimize.as_ref().expect("optimized");
-    let w = &scenario.workloads[spec.workload];
+    let spec = scenario.optimize().as_ref().expect("optimized");
+    let w = &scenario.workloads()[spec.workload];
     let names: Vec<String> = o.candidates.iter().map(|c| c.name.clone()).collect();
     let mut s = String::new();
     let verdict = if o.passed {
@@ -28,7 +28,9 @@ pub fn render_table(scenario: &Scenario, o: &Outcome, tracking: &[TrackingPoint]
     let _ = writeln!(
         s,
         "{} · workload {} · verification {verdict} ({} replications each)\n",
-        scenario.name, w.name, spec.verify.replications
+        scenario.name(),
+        w.name,
+        spec.verify.replications
     );
     // The plan by hour: a column per pool, headed by its candidate and market.
     let width = o
@@ -193,13 +195,13 @@ fn hours_list(h: &[usize]) -> String {
 
 /// The machine contract.
 pub fn render_json(scenario: &Scenario, o: &Outcome, tracking: &[TrackingPoint]) -> String {
-    let spec = scenario.optimize.as_ref().expect("optimized");
+    let spec = scenario.optimize().as_ref().expect("optimized");
     let names: Vec<String> = o.candidates.iter().map(|c| c.name.clone()).collect();
     let market_key = |m: Market| m.json_key();
-    let w_name = scenario.workloads[spec.workload].name.as_str();
+    let w_name = scenario.workloads()[spec.workload].name.as_str();
     let v = json!({
-        "scenario": scenario.name,
-        "workload": scenario.workloads[spec.workload].name,
+        "scenario": scenario.name(),
+        "workload": scenario.workloads()[spec.workload].name,
         "passed": o.passed,
         "stopped": o.stopped,
         "cost_per_day": o.plan.cost,
@@ -207,7 +209,7 @@ pub fn render_json(scenario: &Scenario, o: &Outcome, tracking: &[TrackingPoint])
         "gap": o.plan.gap,
         "demand_rps": o.demand,
         "pools": o.pools.iter().map(|p| json!({
-            "name": p.name_in(&names, (scenario.workloads.len() > 1).then_some(w_name)),
+            "name": p.name_in(&names, (scenario.workloads().len() > 1).then_some(w_name)),
             "candidate": names[p.candidate],
             "instance_type": o.candidates[p.candidate].instance,
             "market": market_key(p.market),

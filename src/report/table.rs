@@ -15,7 +15,7 @@ pub fn render(r: &Report) -> String {
     if let Some(s) = r.summary {
         serving(&mut out, sc, s);
     } else if let Some(t) = r.training {
-        let _ = writeln!(out, "{} · seed {}\n", sc.name, t.seed);
+        let _ = writeln!(out, "{} · seed {}\n", sc.name(), t.seed);
     }
     out.push_str(&training_and_bill(sc, r.training, r.bill));
     out.lines().map(|l| format!("{}\n", l.trim_end())).collect()
@@ -49,11 +49,11 @@ fn serving(out: &mut String, sc: &crate::scenario::Scenario, s: &crate::experime
             let _ = writeln!(
                 out,
                 "{} · seed {} · {} · offline ({}): done in {:.1} s (rates over this makespan)",
-                sc.name,
+                sc.name(),
                 s.seed,
                 runs,
                 if sc
-                    .workloads
+                    .workloads()
                     .iter()
                     .all(|w| matches!(w.arrival, crate::workload::Arrival::Batch { .. }))
                 {
@@ -68,11 +68,11 @@ fn serving(out: &mut String, sc: &crate::scenario::Scenario, s: &crate::experime
             let _ = writeln!(
                 out,
                 "{} · seed {} · {} · {} simulated, {} warm-up",
-                sc.name,
+                sc.name(),
                 s.seed,
                 runs,
-                span(sc.horizon),
-                span(sc.warmup)
+                span(sc.horizon()),
+                span(sc.warmup())
             );
         }
     }
@@ -83,10 +83,10 @@ fn serving(out: &mut String, sc: &crate::scenario::Scenario, s: &crate::experime
         "{:<14} {:>11} {:>8} {:>8} {:>8} {:>9}  {:<13}",
         "WORKLOAD", "ARRIVED", "FAILED", "P50 MS", "P99 MS", "SLO P99", "STATUS"
     );
-    for (w, ws) in sc.workloads.iter().zip(&s.workloads) {
+    for (w, ws) in sc.workloads().iter().zip(&s.workloads) {
         workload_row(out, &w.name, ws);
     }
-    if sc.workloads.len() > 1 {
+    if sc.workloads().len() > 1 {
         workload_row(out, "total", &s.total);
     }
     out.push('\n');
@@ -101,7 +101,7 @@ fn serving(out: &mut String, sc: &crate::scenario::Scenario, s: &crate::experime
     );
     let mut replicas = 0.0;
     let mut per_hour = 0.0;
-    for ((p, ps), rates) in sc.pools.iter().zip(&s.pools).zip(&s.rates.pools) {
+    for ((p, ps), rates) in sc.pools().iter().zip(&s.pools).zip(&s.rates.pools) {
         // Pools whose count varies: the mean over the window, of replicas and of their cost an hour.
         let count = if p.varies() {
             format!("{:.1}", ps.replicas_mean)
@@ -129,14 +129,14 @@ fn serving(out: &mut String, sc: &crate::scenario::Scenario, s: &crate::experime
         );
     }
     let t = &s.total;
-    if sc.pools.len() > 1 {
+    if sc.pools().len() > 1 {
         let _ = writeln!(
             out,
             "{:<14} {:<14} {:<9} {:>5} {:>5} {:>5} {:>9} {:>10}",
             "total",
             "",
             "",
-            if sc.pools.iter().any(|p| p.varies()) {
+            if sc.pools().iter().any(|p| p.varies()) {
                 format!("{replicas:.1}")
             } else {
                 format!("{}", replicas.round())
@@ -246,7 +246,7 @@ fn serving(out: &mut String, sc: &crate::scenario::Scenario, s: &crate::experime
     .map(|(name, m)| format!("{name} {}", usd(t.get(m).mean)))
     .collect();
     // Pools whose count varies: what they started, stopped and lost, and what starting cost.
-    for (p, ps) in sc.pools.iter().zip(&s.pools) {
+    for (p, ps) in sc.pools().iter().zip(&s.pools) {
         let started = format!(
             "{:.1} replica-hours starting ({}) · {:.1} h short",
             ps.provisioning_replica_hours,
@@ -281,7 +281,7 @@ fn serving(out: &mut String, sc: &crate::scenario::Scenario, s: &crate::experime
             _ => {}
         }
     }
-    if sc.pools.iter().any(|p| p.interruptions.is_some()) {
+    if sc.pools().iter().any(|p| p.interruptions.is_some()) {
         let retried = t.get(Metric::Retried).mean;
         let lost = t.get(Metric::RetriedLost).mean;
         let _ = writeln!(
@@ -365,8 +365,8 @@ fn llm_rows(out: &mut String, sc: &crate::scenario::Scenario, s: &crate::experim
         "{:<14} {:<14} {:<9} {:>2} {:>8} {:>8} {:>8} {:>9}",
         "LLM", "MODEL", "WEIGHTS", "TP", "QUALITY", "TTFT P99", "TPOT P99", "$/1M OUT"
     );
-    for (wi, (w, ws)) in sc.workloads.iter().zip(&s.workloads).enumerate() {
-        let Some(l) = sc.pools_of(wi).find_map(|p| match &sc.pools[p].serving {
+    for (wi, (w, ws)) in sc.workloads().iter().zip(&s.workloads).enumerate() {
+        let Some(l) = sc.pools_of(wi).find_map(|p| match &sc.pools()[p].serving {
             Serving::Llm(l) => Some(l),
             Serving::Requests(_) => None,
         }) else {
@@ -391,14 +391,14 @@ fn llm_rows(out: &mut String, sc: &crate::scenario::Scenario, s: &crate::experim
             usd_unit(ws.get(Metric::CostPer1MOutputTokens).mean),
         );
     }
-    if let Some(q) = sc.pools.iter().find_map(|p| match &p.serving {
+    if let Some(q) = sc.pools().iter().find_map(|p| match &p.serving {
         Serving::Llm(l) => l.roofline.variant.quality.as_ref(),
         Serving::Requests(_) => None,
     }) {
         let _ = writeln!(out, "{:<14} quality: {}", "", q.metric);
     }
     let hits: Vec<String> = sc
-        .workloads
+        .workloads()
         .iter()
         .zip(&s.workloads)
         .filter_map(|(w, ws)| {
@@ -421,7 +421,7 @@ fn llm_rows(out: &mut String, sc: &crate::scenario::Scenario, s: &crate::experim
     if !line.is_empty() {
         let _ = writeln!(out, "{:<14} prefix cache hits: {line}", "");
     }
-    for (p, ps) in sc.pools.iter().zip(&s.pools) {
+    for (p, ps) in sc.pools().iter().zip(&s.pools) {
         if let Serving::Llm(l) = &p.serving
             && (l.table.is_some() || l.settings.engine != crate::llm::Engine::GENERIC)
         {

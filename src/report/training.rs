@@ -37,7 +37,10 @@ pub fn usd_short(x: f64) -> String {
 }
 
 pub fn render(out: &mut String, sc: &Scenario, t: &TrainingSummary) {
-    let spec = sc.training.as_ref().expect("a training summary has a spec");
+    let spec = sc
+        .training()
+        .as_ref()
+        .expect("a training summary has a spec");
     if !spec.jobs.is_empty() {
         jobs(out, &spec.jobs, t);
     }

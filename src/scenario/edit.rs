@@ -10,13 +10,16 @@ use std::sync::Arc;
 
 use super::{LoadError, Scenario};
 
-/// One change: the value at a dotted path (`pools.gpu.replicas`), as `--set` makes it.
+/// One change: the value at a dotted path (`pools.gpu.replicas`), as `--set` makes it; or a new
+/// entry of a named section (`pools.gpu-tracking`), which `--set +KEY=VALUE` adds.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Edit {
     pub path: String,
     pub value: toml::Value,
     /// The value as the user typed it, to name it as typed in messages.
     typed: Option<String>,
+    /// Adds an entry that must not exist yet (a typo in a `set` must not add one).
+    adds: bool,
 }
 
 impl Edit {
@@ -25,6 +28,16 @@ impl Edit {
             path: path.into(),
             value: value.into(),
             typed: None,
+            adds: false,
+        }
+    }
+
+    /// A new entry of `models`, `workloads` or `pools` at `path` (`pools.name`), its table
+    /// `value`.
+    pub fn add(path: impl Into<String>, value: impl Into<toml::Value>) -> Edit {
+        Edit {
+            adds: true,
+            ..Edit::set(path, value)
         }
     }
 
@@ -43,19 +56,28 @@ impl Edit {
     }
 
     /// `KEY=VALUE`, as `--set` takes it.
+    /// `+KEY=VALUE` adds an entry (see [`Edit::add`]).
     pub fn parse(arg: &str) -> Result<Edit, String> {
+        let (adds, arg) = match arg.trim_start().strip_prefix(super::source::ADD) {
+            Some(rest) => (true, rest),
+            None => (false, arg),
+        };
         let Some((key, value)) = arg.split_once('=') else {
             return Err("expected KEY=VALUE, e.g. --set pools.gpu.replicas=12".into());
         };
-        Ok(Edit::of_text(key, value))
+        Ok(Edit {
+            adds,
+            ..Edit::of_text(key, value)
+        })
     }
 
     /// As `--set` would write it, the value as typed where it was (for messages, and for the
     /// validator's spans; a value that is not TOML reads back as the same string).
     pub fn to_arg(&self) -> String {
+        let add = if self.adds { super::source::ADD } else { "" };
         match &self.typed {
-            Some(t) => format!("{}={t}", self.path),
-            None => format!("{}={}", self.path, self.value),
+            Some(t) => format!("{add}{}={t}", self.path),
+            None => format!("{add}{}={}", self.path, self.value),
         }
     }
 }
@@ -107,7 +129,35 @@ pub fn parse_edited(
     super::parse(text, name, base, &args)
 }
 
+/// A dotted path of `keys`, each quoted where it is not bare (`pools."a.b".replicas`).
+pub fn key_path(keys: &[&str]) -> String {
+    keys.iter()
+        .map(|k| {
+            if !k.is_empty()
+                && k.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+            {
+                k.to_string()
+            } else {
+                toml::Value::from(*k).to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(".")
+}
+
 impl Scenario {
+    /// The table at `keys` in the file's text, before the edits: a part of the file for an edit
+    /// to copy (a new pool like an existing one). `None` for a scenario built in code.
+    pub fn table_in_file(&self, keys: &[&str]) -> Option<toml::Table> {
+        let o = self.origin.as_deref()?;
+        let mut t: toml::Table = toml::from_str(&o.text).ok()?;
+        for k in keys {
+            t = t.remove(*k)?.as_table()?.clone();
+        }
+        Some(t)
+    }
+
     /// The edits applied since the file's text, as `--set` arguments.
     pub fn edits(&self) -> &[String] {
         self.origin.as_deref().map_or(&[], |o| &o.edits)

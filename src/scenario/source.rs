@@ -54,6 +54,8 @@ struct Override {
     /// `range`.
     padded: String,
     range: Range<usize>,
+    /// Written `+KEY=VALUE`: may add an entry to a named section (a new pool).
+    adds: bool,
 }
 
 /// A scenario's text and its overrides, for locating spans.
@@ -70,7 +72,11 @@ impl Source {
         let mut problems = Vec::new();
         let mut next = text.len() + 1;
         for arg in overrides {
-            match override_doc(arg) {
+            let (adds, body) = match arg.strip_prefix(ADD) {
+                Some(rest) => (true, rest),
+                None => (false, arg.as_str()),
+            };
+            match override_doc(body) {
                 Ok(doc) => {
                     let range = next..next + doc.len();
                     next = range.end + 1;
@@ -78,6 +84,7 @@ impl Source {
                         arg: arg.clone(),
                         padded: format!("{}{doc}", " ".repeat(range.start)),
                         range,
+                        adds,
                     });
                 }
                 Err(message) => problems.push(Diagnostic {
@@ -156,7 +163,7 @@ impl Source {
                 }
             };
             let table = parsed.into_inner();
-            if let Err(message) = merge(root, table, 0, None) {
+            if let Err(message) = merge(root, table, 0, None, o.adds) {
                 problems.push(self.diagnostic(Some(o.range.clone()), message));
             }
         }
@@ -191,21 +198,28 @@ pub(crate) fn override_doc(arg: &str) -> Result<String, String> {
 
 const NAMED_SECTIONS: [&str; 3] = ["models", "workloads", "pools"];
 
+/// What marks an override that adds an entry to a named section: `+pools.new={ ... }`.
+pub(crate) const ADD: &str = "+";
+
 fn merge<'a>(
     dst: &mut DeTable<'a>,
     src: DeTable<'a>,
     depth: usize,
     section: Option<&str>,
+    adds: bool,
 ) -> Result<(), String> {
     for (key, value) in src {
         let name: &str = key.get_ref();
         if depth == 1
             && let Some(section) = section
-            && !dst.contains_key(name)
+            && dst.contains_key(name) == adds
         {
+            let what = section.trim_end_matches('s');
+            if adds {
+                return Err(format!("there is already a {what} named {name:?}"));
+            }
             let mut names: Vec<&str> = dst.keys().map(|k| k.get_ref().as_ref()).collect();
             names.sort_unstable();
-            let what = section.trim_end_matches('s');
             return Err(if names.is_empty() {
                 format!("there is no {what} named {name:?}: the scenario has no {section}")
             } else {
@@ -228,7 +242,13 @@ fn merge<'a>(
                 let DeValue::Table(dst_table) = existing.get_mut() else {
                     unreachable!()
                 };
-                merge(dst_table, src_table, depth + 1, child_section.as_deref())?;
+                merge(
+                    dst_table,
+                    src_table,
+                    depth + 1,
+                    child_section.as_deref(),
+                    adds,
+                )?;
             }
             _ => {
                 dst.insert(key, value);
@@ -285,6 +305,31 @@ mod tests {
             panic!()
         };
         assert_eq!(m, "spot");
+    }
+
+    #[test]
+    fn an_added_entry_must_be_new_and_a_set_one_must_exist() {
+        let text = "[pools.a]\nreplicas = 2\n";
+        let apply = |arg: &str| {
+            let s = Source::new("a.toml", text.into(), &[arg.into()]).unwrap();
+            let mut root = DeTable::parse(s.text()).unwrap().into_inner();
+            let problems = s.apply_overrides(&mut root);
+            let pools = root["pools"].get_ref().as_table().unwrap();
+            let names: Vec<String> = pools.keys().map(|k| k.get_ref().to_string()).collect();
+            (
+                names,
+                problems
+                    .iter()
+                    .map(|p| p.message.clone())
+                    .collect::<Vec<_>>(),
+            )
+        };
+        let (names, problems) = apply("+pools.b={ replicas = 1 }");
+        assert_eq!((names, problems.len()), (vec!["a".into(), "b".into()], 0));
+        let (_, problems) = apply("+pools.a={ replicas = 1 }");
+        assert_eq!(problems, ["there is already a pool named \"a\""]);
+        let (_, problems) = apply("pools.b={ replicas = 1 }");
+        assert!(problems[0].contains("no pool named \"b\""), "{problems:?}");
     }
 
     #[test]

@@ -220,12 +220,12 @@ impl<'s> Engine<'s> {
     pub fn new(scenario: &'s Scenario, seed: u64) -> Result<Engine<'s>, SimError> {
         let mut replicas = Vec::new();
         let pools = scenario
-            .pools
+            .pools()
             .iter()
             .enumerate()
             .map(|(i, p)| {
                 let llm_config = match &p.serving {
-                    Serving::Llm(l) => Some(llm_config(l, &scenario.workloads[p.workload])),
+                    Serving::Llm(l) => Some(llm_config(l, &scenario.workloads()[p.workload])),
                     Serving::Requests(_) => None,
                 };
                 let first = replicas.len() as u32;
@@ -268,7 +268,7 @@ impl<'s> Engine<'s> {
             })
             .collect();
         let workloads = scenario
-            .workloads
+            .workloads()
             .iter()
             .enumerate()
             .map(|(wi, w)| {
@@ -280,10 +280,10 @@ impl<'s> Engine<'s> {
                     .collect();
                 let spill = scenario
                     .pools_of(wi)
-                    .any(|p| scenario.pools[p].spill_order != u32::MAX);
+                    .any(|p| scenario.pools()[p].spill_order != u32::MAX);
                 if spill {
                     mine.sort_by_key(|&r| {
-                        scenario.pools[replicas[r as usize].pool as usize].spill_order
+                        scenario.pools()[replicas[r as usize].pool as usize].spill_order
                     });
                 }
                 let arrivals = Arrivals::new(
@@ -291,8 +291,8 @@ impl<'s> Engine<'s> {
                     w.tokens.as_ref(),
                     substream(seed, &format!("arrivals/{}", w.stream)),
                     substream(seed, &format!("tokens/{}", w.stream)),
-                    scenario.start,
-                    scenario.horizon,
+                    scenario.start(),
+                    scenario.horizon(),
                 )?;
                 Ok(WorkloadRt {
                     arrivals,
@@ -301,7 +301,7 @@ impl<'s> Engine<'s> {
                     closed_loop: matches!(w.arrival, crate::workload::Arrival::Closed { .. }),
                     llm: scenario
                         .pools_of(wi)
-                        .any(|p| matches!(scenario.pools[p].serving, Serving::Llm(_))),
+                        .any(|p| matches!(scenario.pools()[p].serving, Serving::Llm(_))),
                     policy: w.dispatch.policy,
                     idle: if w.dispatch.policy == Policy::SharedQueue {
                         mine.iter().copied().collect()
@@ -318,11 +318,11 @@ impl<'s> Engine<'s> {
                     spill,
                     weighted: scenario
                         .pools_of(wi)
-                        .any(|p| scenario.pools[p].weight != 1.0),
+                        .any(|p| scenario.pools()[p].weight != 1.0),
                     uniform_batching: {
                         let mut b = scenario
                             .pools_of(wi)
-                            .map(|p| scenario.pools[p].serving.batching());
+                            .map(|p| scenario.pools()[p].serving.batching());
                         let first = b.next();
                         b.all(|x| Some(x) == first)
                     },
@@ -331,15 +331,15 @@ impl<'s> Engine<'s> {
             .collect::<Result<Vec<_>, SimError>>()?;
         Ok(Engine {
             scenario,
-            now: scenario.start.0,
-            events: EventQueue::new(scenario.workloads.len()),
+            now: scenario.start().0,
+            events: EventQueue::new(scenario.workloads().len()),
             workloads,
             replicas,
             pools,
             rec: Recorder::new(scenario),
             seed,
             timeouts: scenario
-                .workloads
+                .workloads()
                 .iter()
                 .any(|w| w.dispatch.timeout.is_some()),
             outcomes: Vec::new(),
@@ -358,14 +358,14 @@ impl<'s> Engine<'s> {
             self.schedule_arrival(w)?;
         }
         for p in 0..self.pools.len() {
-            if self.scenario.pools[p].scaling.is_some() {
+            if self.scenario.pools()[p].scaling.is_some() {
                 self.events
-                    .push(self.scenario.start, Event::PoolTick { pool: p as u32 });
+                    .push(self.scenario.start(), Event::PoolTick { pool: p as u32 });
             }
-            if self.scenario.pools[p].provisioning.warm_pool.is_some() {
+            if self.scenario.pools()[p].provisioning.warm_pool.is_some() {
                 self.report_fleet(p);
             }
-            if let Some(int) = &self.scenario.pools[p].interruptions {
+            if let Some(int) = &self.scenario.pools()[p].interruptions {
                 let correlated = int.correlated.is_some();
                 for r in self.pools[p].slots.clone() {
                     if self.replicas[r as usize].state == ReplicaState::Active {
@@ -411,7 +411,7 @@ impl<'s> Engine<'s> {
             if count.is_multiple_of(PROGRESS_EVERY) {
                 if let Some(p) = progress {
                     p.store(
-                        self.now.min(self.scenario.horizon.0) - self.scenario.start.0,
+                        self.now.min(self.scenario.horizon().0) - self.scenario.start().0,
                         Ordering::Relaxed,
                     );
                 }
@@ -422,7 +422,7 @@ impl<'s> Engine<'s> {
         }
         if let Some(p) = progress {
             p.store(
-                self.scenario.horizon.0 - self.scenario.start.0,
+                self.scenario.horizon().0 - self.scenario.start().0,
                 Ordering::Relaxed,
             );
         }
@@ -853,7 +853,7 @@ impl<'s> Engine<'s> {
                 let wl = &self.workloads[w];
                 let score = |r: u32| {
                     let pool = self.replicas[r as usize].pool as usize;
-                    (self.outstanding(r) + 1) as f64 / self.scenario.pools[pool].weight
+                    (self.outstanding(r) + 1) as f64 / self.scenario.pools()[pool].weight
                 };
                 let mut best = wl.replicas[start];
                 let mut best_score = score(best);

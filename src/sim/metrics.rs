@@ -187,14 +187,14 @@ pub(super) struct Recorder {
 
 impl Recorder {
     pub fn new(s: &Scenario) -> Recorder {
-        let start = s.start.0;
+        let start = s.start().0;
         let level = |value| Level {
             value,
             last: start,
             ..Level::default()
         };
         let workloads = s
-            .workloads
+            .workloads()
             .iter()
             .map(|w| WorkloadRec {
                 arrived: 0,
@@ -224,7 +224,7 @@ impl Recorder {
             })
             .collect();
         let pools = s
-            .pools
+            .pools()
             .iter()
             .map(|p| PoolRec {
                 busy: level(0),
@@ -248,22 +248,23 @@ impl Recorder {
                 requests: 0,
             })
             .collect();
-        let offline = !s.workloads.is_empty() && s.workloads.iter().all(|w| w.arrival.is_offline());
-        let horizon = if offline { u64::MAX } else { s.horizon.0 };
+        let offline =
+            !s.workloads().is_empty() && s.workloads().iter().all(|w| w.arrival.is_offline());
+        let horizon = if offline { u64::MAX } else { s.horizon().0 };
         let mut r = Recorder {
             offline,
             warmup: s.measured_from().0,
             horizon,
-            interval: s.interval.0,
+            interval: s.interval().0,
             next_boundary: start,
-            next_interval_end: start.saturating_add(s.interval.0).min(horizon),
+            next_interval_end: start.saturating_add(s.interval().0).min(horizon),
             interval_start: start,
-            in_window: s.warmup.0 == 0,
+            in_window: s.warmup().0 == 0,
             workloads,
             pools,
-            series: vec![Vec::new(); s.workloads.len()],
+            series: vec![Vec::new(); s.workloads().len()],
             total_series: Vec::new(),
-            pool_series: vec![Vec::new(); s.pools.len()],
+            pool_series: vec![Vec::new(); s.pools().len()],
             simulated_requests: 0,
         };
         r.next_boundary = r.compute_next_boundary(start);
@@ -369,7 +370,12 @@ impl Recorder {
         let many = self.workloads.len() > 1;
         for (wi, w) in self.workloads.iter_mut().enumerate() {
             let (mut busy, mut replicas) = (0.0, 0.0);
-            for (pi, _) in s.pools.iter().enumerate().filter(|(_, p)| p.workload == wi) {
+            for (pi, _) in s
+                .pools()
+                .iter()
+                .enumerate()
+                .filter(|(_, p)| p.workload == wi)
+            {
                 busy += pool_parts[pi].0;
                 replicas += pool_parts[pi].1;
             }
@@ -628,7 +634,7 @@ impl Recorder {
         let pools: Vec<PoolStats> = self
             .pools
             .iter()
-            .zip(&s.pools)
+            .zip(s.pools())
             .map(|(p, pool)| {
                 let busy_gpu_h =
                     p.busy.window as f64 * f64::from(pool.gpus_per_replica) / NS_PER_HOUR;
@@ -675,7 +681,7 @@ impl Recorder {
                 }
             })
             .collect();
-        let all: Vec<usize> = (0..s.workloads.len()).collect();
+        let all: Vec<usize> = (0..s.workloads().len()).collect();
         let workloads: Vec<Stats> = all
             .iter()
             .map(|&w| self.stats(s, &[w], &pools, window_ns))
@@ -697,7 +703,7 @@ impl Recorder {
             series: self.total_series,
             workload_series: self.series,
             pool_series: self.pool_series,
-            arrivals_ended: vec![None; s.workloads.len()],
+            arrivals_ended: vec![None; s.workloads().len()],
             window_hours: window_ns / NS_PER_HOUR,
         }
     }
@@ -723,8 +729,8 @@ impl Recorder {
         let latency_sum: u128 = recs.iter().map(|r| r.latency_sum_ns).sum();
         let wait_sum: u128 = recs.iter().map(|r| r.wait_sum_ns).sum();
 
-        let in_scope: Vec<usize> = (0..s.pools.len())
-            .filter(|&p| ws.contains(&s.pools[p].workload))
+        let in_scope: Vec<usize> = (0..s.pools().len())
+            .filter(|&p| ws.contains(&s.pools()[p].workload))
             .collect();
         let pool_sum =
             |f: fn(&PoolStats) -> f64| in_scope.iter().map(|&p| f(&pools[p])).sum::<f64>();
@@ -794,7 +800,8 @@ impl Recorder {
         let gpu_seconds: f64 = in_scope
             .iter()
             .map(|&p| {
-                self.pools[p].replicas.window as f64 * f64::from(s.pools[p].gpus_per_replica) / 1e9
+                self.pools[p].replicas.window as f64 * f64::from(s.pools()[p].gpus_per_replica)
+                    / 1e9
             })
             .sum();
         let kv = in_scope.iter().fold((0.0, 0.0), |(used, cap), &p| {

@@ -148,7 +148,7 @@ impl App {
         replications: u32,
     ) -> (App, Vec<Effect>) {
         // A scenario that only trains opens where its results are.
-        let tab = if scenario.workloads.is_empty() {
+        let tab = if scenario.workloads().is_empty() {
             Tab::Bill
         } else {
             Tab::Overview
@@ -198,7 +198,9 @@ impl App {
     /// Re-reads what depends on the text after it changed.
     fn refresh(&mut self) {
         self.fleet.refresh(self.doc.text(), &self.scenario);
-        self.workload = self.workload.filter(|&w| w < self.scenario.workloads.len());
+        self.workload = self
+            .workload
+            .filter(|&w| w < self.scenario.workloads().len());
     }
 
     fn info(&mut self, text: impl Into<String>) {
@@ -381,7 +383,7 @@ impl App {
                     path: &self.doc.path,
                     replications: self.replications,
                 };
-                let pool = self.scenario.pools.get(self.fleet.row);
+                let pool = self.scenario.pools().get(self.fleet.row);
                 self.frontier.update(action, pool, of)
             }
             Tab::Optimize => {
@@ -433,9 +435,9 @@ impl App {
     /// The length of the list the current tab moves through.
     fn list_len(&self) -> usize {
         match self.tab {
-            Tab::Fleet => self.scenario.pools.len(),
+            Tab::Fleet => self.scenario.pools().len(),
             Tab::Frontier => self.frontier.rows.len(),
-            Tab::Latency | Tab::Cost => self.scenario.workloads.len() + 1,
+            Tab::Latency | Tab::Cost => self.scenario.workloads().len() + 1,
             Tab::Optimize => self.optimizing.lines.max(1),
             Tab::Bill => self.bill_text().map_or(0, |t| t.lines().count()),
             _ => 0,
@@ -469,10 +471,10 @@ impl App {
 
     fn select(&mut self, i: usize) {
         match self.tab {
-            Tab::Fleet => self.fleet.select(i, self.scenario.pools.len()),
+            Tab::Fleet => self.fleet.select(i, self.scenario.pools().len()),
             Tab::Frontier => self.frontier.select(i),
             Tab::Latency | Tab::Cost => {
-                let i = i.min(self.scenario.workloads.len());
+                let i = i.min(self.scenario.workloads().len());
                 self.workload = i.checked_sub(1);
             }
             Tab::Optimize => self.optimizing.select(i),
@@ -590,7 +592,7 @@ impl App {
             Report::Swept { pool, result } => {
                 let current = self
                     .scenario
-                    .pools
+                    .pools()
                     .iter()
                     .find(|p| p.name == pool)
                     .map(|p| p.replicas.to_string());
@@ -610,11 +612,11 @@ fn first_line(s: &str) -> String {
 /// here, before the app starts).
 pub fn catalog_of(doc: &Document, scenario: &Scenario) -> Catalog {
     let bundled = Catalog::bundled();
-    if scenario.catalog == bundled.name() {
+    if scenario.catalog() == bundled.name() {
         return bundled;
     }
     let dir = doc.path.parent().unwrap_or(std::path::Path::new("."));
-    Catalog::from_path(&dir.join(&scenario.catalog))
-        .or_else(|_| Catalog::from_path(std::path::Path::new(&scenario.catalog)))
+    Catalog::from_path(&dir.join(scenario.catalog()))
+        .or_else(|_| Catalog::from_path(std::path::Path::new(&scenario.catalog())))
         .unwrap_or(bundled)
 }

@@ -105,9 +105,10 @@ impl Document {
     /// Validates `text` as this file would be.
     pub fn load(&self, text: &str) -> Result<Scenario, LoadError> {
         let base = self.path.parent().unwrap_or(Path::new("."));
-        let mut s = scenario::parse(text, &self.path.display().to_string(), base, &[])?;
-        s.path = Some(self.path.clone());
-        Ok(s)
+        Ok(
+            scenario::parse(text, &self.path.display().to_string(), base, &[])?
+                .at_path(self.path.clone()),
+        )
     }
 
     /// Sets the value at the dotted `path` (as `--set` writes it) to `value`, a TOML value or a

@@ -66,7 +66,7 @@ pub fn table(text: &str, scenario: &Scenario) -> Vec<Vec<Option<Located>>> {
     let Ok(doc) = text.parse::<DocumentMut>() else {
         return Vec::new();
     };
-    (0..scenario.pools.len())
+    (0..scenario.pools().len())
         .map(|p| {
             Field::ALL
                 .iter()
@@ -79,7 +79,7 @@ pub fn table(text: &str, scenario: &Scenario) -> Vec<Vec<Option<Located>>> {
 /// Locates `field` of pool `p` of `scenario` in `doc`; `None` when the pool has no such field
 /// (a fixed pool has no autoscaling bounds; an LLM has no batching wait).
 fn locate_in(doc: &DocumentMut, scenario: &Scenario, p: usize, field: Field) -> Option<Located> {
-    let pool = &scenario.pools[p];
+    let pool = &scenario.pools()[p];
     let pkey = format!("pools.{}", quote_key(&pool.name));
     let raw_pool = doc.get("pools")?.get(&pool.name)?;
     let here = |path: String, item: Option<&Item>, default: Option<String>| {
@@ -89,7 +89,7 @@ fn locate_in(doc: &DocumentMut, scenario: &Scenario, p: usize, field: Field) -> 
             default,
         })
     };
-    let workload = &scenario.workloads[pool.workload];
+    let workload = &scenario.workloads()[pool.workload];
     match field {
         Field::Instance => here(
             format!("{pkey}.instance_type"),

@@ -69,7 +69,7 @@ fn title_bar(app: &App, area: Rect, buf: &mut Buffer) {
         Span::styled(" headroom ", t.header),
         Span::raw(format!(
             "· {} · {}",
-            app.scenario.name,
+            app.scenario.name(),
             app.doc.path.display()
         )),
     ];

@@ -291,7 +291,7 @@ fn run_live(
         })?;
         let started = Instant::now();
         let options = RunOptions {
-            seed: job.scenario.seed,
+            seed: job.scenario.seed(),
             replications,
             progress: Some(&progress),
             cancel: Some(cancel),

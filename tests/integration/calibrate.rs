@@ -225,7 +225,7 @@ replicas = 2
     };
     std::fs::write(&scenario, text("")).unwrap();
     let s = headroom::scenario::load(&scenario, &[]).unwrap();
-    let headroom::fleet::Serving::Llm(l) = &s.pools[0].serving else {
+    let headroom::fleet::Serving::Llm(l) = &s.pools()[0].serving else {
         panic!("an LLM pool")
     };
     let mut truth = l.roofline.clone();
@@ -312,7 +312,7 @@ replicas = 2
         .replace("[models.chat]\n", "[models.chat]\nengine = \"vllm\"\n");
     std::fs::write(&scenario, with_engine).unwrap();
     let s = headroom::scenario::load(&scenario, &[]).unwrap();
-    let headroom::fleet::Serving::Llm(l) = &s.pools[0].serving else {
+    let headroom::fleet::Serving::Llm(l) = &s.pools()[0].serving else {
         panic!("an LLM pool")
     };
     assert_eq!(l.timing, "roofline calibrated by profile l40s-chat.toml");

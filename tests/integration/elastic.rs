@@ -81,7 +81,7 @@ fn replicas_follow_the_schedule_after_provisioning() {
         provisioning = { instance_start = "3m", container_start = "1m", model_load = "1m" }
     "#;
     let s = scenario::parse(text, "elastic.toml", root(), &[]).unwrap();
-    let r = experiment::run_seeded(&s, s.seed).unwrap();
+    let r = experiment::run_seeded(&s, s.seed()).unwrap();
     let replicas: Vec<f64> = r.series.iter().map(|row| row.replicas).collect();
     // 10-minute rows: hour 0 at 2; at 1:00 two more are asked for and serve from 1:05, so the
     // row 1:00-1:10 averages 3; then 4 until 2:00, when three drain (idle ones stop at once).
@@ -107,7 +107,7 @@ fn replicas_follow_the_schedule_after_provisioning() {
     assert!((ps.provisioning_replica_hours - 4.0 * 5.0 / 60.0).abs() < 1e-9);
     // Paid instance-hours, hour by hour: 2, 4 (the two new ones are paid while they start),
     // 1 (plus the moments the drained ones take to finish), 3.
-    let price = s.pools[0].price_usd_per_hour;
+    let price = s.pools()[0].price_usd_per_hour;
     let cost = r.total.get(Metric::CostTotal);
     let want_h = 2.0 + 4.0 + 1.0 + 3.0;
     assert!(
@@ -150,7 +150,7 @@ proptest! {
             provisioning = {{ instance_start = "{start_s}s", container_start = "0s", model_load = "0s" }}
         "#, hours.join(", "));
         let s = scenario::parse(&text, "prop.toml", root(), &[]).expect("valid");
-        let r = experiment::run_seeded(&s, s.seed).expect("runs");
+        let r = experiment::run_seeded(&s, s.seed()).expect("runs");
         let t = &r.total;
         prop_assert_eq!(crate::support::unaccounted(t), 0.0);
     }
@@ -178,7 +178,7 @@ fn target_tracking_holds_utilization_over_a_day() {
         autoscale = { policy = "target-tracking", target = 0.6, max = 40 }
     "#;
     let s = scenario::parse(text, "tt.toml", root(), &[]).unwrap();
-    let r = experiment::run_seeded(&s, s.seed).unwrap();
+    let r = experiment::run_seeded(&s, s.seed()).unwrap();
     let util = r.total.get(Metric::Utilization);
     assert!((util - 0.6).abs() < 0.05, "mean utilization {util}");
     // Replicas against the load (arrivals per row): they move together, the replicas at most
@@ -224,7 +224,7 @@ fn diurnal_day(autoscale: &str) -> (headroom::scenario::Scenario, sim::RunResult
     "#
     );
     let s = scenario::parse(&text, "day.toml", root(), &[]).unwrap();
-    let r = experiment::run_seeded(&s, s.seed).unwrap();
+    let r = experiment::run_seeded(&s, s.seed()).unwrap();
     (s, r)
 }
 
@@ -287,7 +287,7 @@ fn predictive_scaling_is_ready_on_the_hour() {
         r#"{{ policy = "predictive", hours = [{hours}], target = 0.6, max = 40, min = 1 }}
         provisioning = {{ instance_start = "90s" }}"#
     ));
-    let lead = s.pools[0].provisioning().typical().as_secs_f64();
+    let lead = s.pools()[0].provisioning().typical().as_secs_f64();
     assert_eq!(lead, 210.0);
     // Rows are one minute: at 03:00 the thirty replicas serve already; they were asked for
     // at 02:56:30 (the row of 02:56 shows them starting, not serving).
@@ -369,12 +369,12 @@ fn warm_pools_and_caches_shorten_scale_ups() {
         "#
         );
         let s = scenario::parse(&text, "warm.toml", root(), &[]).unwrap();
-        let r = experiment::run_seeded(&s, s.seed).unwrap();
+        let r = experiment::run_seeded(&s, s.seed()).unwrap();
         (s, r)
     };
     let (s, cold) = run(r#"{ instance_start = "90s", weights_gb = 60 }"#);
     // 60 GB from object storage at 1.5 GB/s: 40 s; the whole start 90 + 60 + 40 s.
-    assert_eq!(s.pools[0].provisioning.typical(), SimTime::from_secs(190));
+    assert_eq!(s.pools()[0].provisioning.typical(), SimTime::from_secs(190));
     let (_, running) = run(
         r#"{ instance_start = "90s", weights_gb = 60, warm_pool = { size = 4, state = "running" } }"#,
     );
@@ -409,7 +409,7 @@ fn warm_pools_and_caches_shorten_scale_ups() {
     );
     assert!(running.pools[0].warm_starts >= 44.0);
     // A running warm pool pays four idle instances all the time; a stopped one pays disks.
-    let price = s.pools[0].price_usd_per_hour;
+    let price = s.pools()[0].price_usd_per_hour;
     let window_h = 24.0 - 10.0 / 60.0;
     let warm = running.pools[0].warm_cost_usd;
     assert!((warm - 4.0 * window_h * price).abs() < 0.01, "{warm}");

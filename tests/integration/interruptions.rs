@@ -11,7 +11,7 @@ use crate::support::root;
 
 fn run(text: &str) -> (Scenario, RunResult) {
     let s = scenario::parse(text, "spot.toml", root(), &[]).expect("valid");
-    let r = experiment::run_seeded(&s, s.seed).expect("runs");
+    let r = experiment::run_seeded(&s, s.seed()).expect("runs");
     (s, r)
 }
 
@@ -53,7 +53,7 @@ fn interruption_counts_fall_inside_the_poisson_interval() {
     for (rate, seed) in [(0.2, 1), (0.05, 2), (1.0, 3)] {
         let text = spot(10, "400h", &format!("{{ rate_per_hour = {rate} }}"), seed);
         let (s, r) = run(&text);
-        let window_h = (s.horizon.0 - s.warmup.0) as f64 / 3.6e12;
+        let window_h = (s.horizon().0 - s.warmup().0) as f64 / 3.6e12;
         let exposure = r.pools[0].replicas_mean * window_h;
         let count = r.total.get(Metric::Interruptions) as u64;
         let (lo, hi) = poisson_99(rate * exposure);
@@ -76,9 +76,9 @@ fn interruption_counts_fall_inside_the_poisson_interval() {
 fn a_bucket_rate_is_simulated_as_documented() {
     // g4dn.xlarge in us-east-1 has a bucket in pricing/spot_interruption.csv.
     let (s, r) = run(&spot(20, "2000h", "{}", 4));
-    let rate = s.pools[0].interruptions.as_ref().unwrap().rate_per_hour;
+    let rate = s.pools()[0].interruptions.as_ref().unwrap().rate_per_hour;
     assert!(rate > 0.0);
-    let window_h = (s.horizon.0 - s.warmup.0) as f64 / 3.6e12;
+    let window_h = (s.horizon().0 - s.warmup().0) as f64 / 3.6e12;
     let count = r.total.get(Metric::Interruptions) as u64;
     let (lo, hi) = poisson_99(rate * r.pools[0].replicas_mean * window_h);
     assert!((lo..=hi).contains(&count), "{count} not in [{lo}, {hi}]");
@@ -149,8 +149,8 @@ fn fallback_covers_the_gap_with_on_demand() {
     };
     let (s, fallback) = run(&spot(4, "200h", &table("on-demand"), 8));
     let (_, retry) = run(&spot(4, "200h", &table("retry"), 8));
-    assert_eq!(s.pools.len(), 2);
-    let od = &s.pools[1];
+    assert_eq!(s.pools().len(), 2);
+    let od = &s.pools()[1];
     assert_eq!(od.name, "s/on-demand");
     assert_eq!(od.market, headroom::pricing::Market::OnDemand);
     // The same reclaims (same seed and stream) in both runs.
@@ -165,7 +165,7 @@ fn fallback_covers_the_gap_with_on_demand() {
         starts <= n && starts >= 0.9 * n,
         "{starts} fallback starts for {n} reclaims"
     );
-    let gap_h = (600.0 + s.pools[0].provisioning().typical().as_secs_f64()) / 3600.0;
+    let gap_h = (600.0 + s.pools()[0].provisioning().typical().as_secs_f64()) / 3600.0;
     let od_h =
         fallback.pools[1].replicas_mean * 200.0 + fallback.pools[1].provisioning_replica_hours;
     assert!(
@@ -227,7 +227,7 @@ proptest! {
             replicas = 1
         "#);
         let s = scenario::parse(&text, "prop.toml", root(), &[]).expect("valid");
-        let r = experiment::run_seeded(&s, s.seed).expect("runs");
+        let r = experiment::run_seeded(&s, s.seed()).expect("runs");
         let t = &r.total;
         prop_assert_eq!(crate::support::unaccounted(t), 0.0);
     }

@@ -23,8 +23,8 @@ fn decode_runs_agree_with_single_steps() {
         ),
     ] {
         let s = load(name, &overrides);
-        let fast = experiment::run_seeded(&s, s.seed).unwrap();
-        let plain = sim::run_single_steps(&s, s.seed).unwrap();
+        let fast = experiment::run_seeded(&s, s.seed()).unwrap();
+        let plain = sim::run_single_steps(&s, s.seed()).unwrap();
         let (f, p) = (&fast.total, &plain.total);
         for m in [
             Metric::Arrived,
@@ -68,8 +68,8 @@ fn kv_utilization_agrees_closely_with_single_steps() {
             "workloads.api.arrival.rate=20",
         ],
     );
-    let fast = experiment::run_seeded(&s, s.seed).unwrap();
-    let plain = sim::run_single_steps(&s, s.seed).unwrap();
+    let fast = experiment::run_seeded(&s, s.seed()).unwrap();
+    let plain = sim::run_single_steps(&s, s.seed()).unwrap();
     let (a, b) = (
         fast.total.get(Metric::KvUtilization),
         plain.total.get(Metric::KvUtilization),
@@ -92,11 +92,11 @@ fn the_pool_gpu_override_retimes_the_replica() {
                 &format!("pools.h100.gpu=\"{gpu}\""),
             ],
         );
-        let fleet::Serving::Llm(l) = &s.pools[0].serving else {
+        let fleet::Serving::Llm(l) = &s.pools()[0].serving else {
             panic!("an LLM pool")
         };
         assert_eq!(l.roofline.gpu.gpu_model, gpu);
-        experiment::run_seeded(&s, s.seed)
+        experiment::run_seeded(&s, s.seed())
             .unwrap()
             .total
             .get(Metric::TpotP50)
@@ -166,12 +166,12 @@ replicas = 1
 #[test]
 fn a_measured_table_times_the_replica() {
     let s = chat_with_table(1.0);
-    let fleet::Serving::Llm(l) = &s.pools[0].serving else {
+    let fleet::Serving::Llm(l) = &s.pools()[0].serving else {
         panic!("an LLM pool")
     };
     assert!(l.table.is_some(), "the table applies to H100 at TP 1");
-    let fast = experiment::run_seeded(&s, s.seed).unwrap();
-    let plain = sim::run_single_steps(&s, s.seed).unwrap();
+    let fast = experiment::run_seeded(&s, s.seed()).unwrap();
+    let plain = sim::run_single_steps(&s, s.seed()).unwrap();
     for m in [Metric::OutputTokens, Metric::Completed] {
         assert_eq!(fast.total.get(m), plain.total.get(m), "{m:?}");
     }
@@ -185,11 +185,18 @@ fn a_measured_table_times_the_replica() {
         assert!((a - b).abs() <= 1e-3 * b.abs() + 1e-3, "{m:?} {a} vs {b}");
     }
     let roofline = {
-        let mut s = s.clone();
-        if let fleet::Serving::Llm(l) = &mut s.pools[0].serving {
-            l.table = None;
-        }
-        experiment::run_seeded(&s, s.seed).unwrap()
+        let none: Vec<toml::Value> = Vec::new();
+        let s = s
+            .apply(&[headroom::scenario::Edit::set(
+                "models.m.iteration_tables",
+                none,
+            )])
+            .unwrap();
+        let fleet::Serving::Llm(l) = &s.pools()[0].serving else {
+            panic!("an LLM pool")
+        };
+        assert!(l.table.is_none());
+        experiment::run_seeded(&s, s.seed()).unwrap()
     };
     assert_ne!(
         roofline.total.get(Metric::TpotMean),
@@ -197,7 +204,7 @@ fn a_measured_table_times_the_replica() {
         "the table, not the roofline, timed the run"
     );
     let slow = chat_with_table(2.0);
-    let slow = experiment::run_seeded(&slow, slow.seed).unwrap();
+    let slow = experiment::run_seeded(&slow, slow.seed()).unwrap();
     let ratio = slow.total.get(Metric::TpotP50) / fast.total.get(Metric::TpotP50);
     assert!(
         (1.9..2.4).contains(&ratio),
@@ -231,7 +238,7 @@ instance = { gpu_model = "MI300X", gpu_count = 1, on_demand_usd_per_hour = 4.0 }
 replicas = 1
 "#,
     );
-    let fleet::Serving::Llm(l) = &s.pools[0].serving else {
+    let fleet::Serving::Llm(l) = &s.pools()[0].serving else {
         panic!("an LLM pool")
     };
     assert_eq!(
@@ -244,7 +251,7 @@ replicas = 1
         "{:?}",
         l.memory
     );
-    let r = experiment::run_seeded(&s, s.seed).unwrap();
+    let r = experiment::run_seeded(&s, s.seed()).unwrap();
     // Decode of 70B bf16 reads 141 GB of weights per step: at 5.3 TB/s x 0.6, about 44 ms.
     let tpot = r.total.get(Metric::TpotP50);
     assert!((40.0..60.0).contains(&tpot), "TPOT p50 {tpot} ms");
@@ -262,7 +269,7 @@ fn a_scenario_gpu_overrides_a_bundled_one() {
         ];
         o.extend_from_slice(extra);
         let s = load("llm-chat.toml", &o);
-        experiment::run_seeded(&s, s.seed)
+        experiment::run_seeded(&s, s.seed())
             .unwrap()
             .total
             .get(Metric::TpotP50)
@@ -283,7 +290,7 @@ fn an_engine_times_its_pools_from_measured_kernels() {
         let mut all = vec!["models.llama-8b.engine=\"vllm\""];
         all.extend_from_slice(overrides);
         let s = load("llm-chat.toml", &all);
-        s.pools
+        s.pools()
             .iter()
             .map(|p| match &p.serving {
                 fleet::Serving::Llm(l) => l.timing.clone(),
@@ -307,7 +314,7 @@ fn an_engine_times_its_pools_from_measured_kernels() {
     assert!(t[0].starts_with("roofline (vllm 0.24"), "{t:?}");
     // Without an engine: the engine-agnostic roofline, as before engines were named.
     let s = load("llm-chat.toml", &[]);
-    let fleet::Serving::Llm(l) = &s.pools[0].serving else {
+    let fleet::Serving::Llm(l) = &s.pools()[0].serving else {
         panic!("an LLM pool")
     };
     assert_eq!(l.timing, "roofline (engine-agnostic)");
@@ -328,7 +335,7 @@ fn prefill_first_scheduling_stretches_the_time_between_tokens() {
                 &format!("models.llama-8b.serving.scheduler=\"{scheduler}\""),
             ],
         );
-        let t = experiment::run_seeded(&s, s.seed).unwrap().total;
+        let t = experiment::run_seeded(&s, s.seed()).unwrap().total;
         (t.get(Metric::TpotP99), t.get(Metric::TtftP50))
     };
     let (mixed, first) = (tpot("mixed"), tpot("prefill-first"));
@@ -546,7 +553,7 @@ fn multi_step_scheduling_holds_new_prompts() {
                 &format!("models.llama-8b.serving.scheduler_steps={steps}"),
             ],
         );
-        experiment::run_seeded(&s, s.seed)
+        experiment::run_seeded(&s, s.seed())
             .unwrap()
             .total
             .get(Metric::TtftMean)

@@ -79,7 +79,7 @@ replicas = 1
             tp = t.tp,
             path = path.display().to_string(),
         ));
-        let headroom::fleet::Serving::Llm(l) = &s.pools[0].serving else {
+        let headroom::fleet::Serving::Llm(l) = &s.pools()[0].serving else {
             panic!("an LLM pool")
         };
         assert!(l.table.is_some(), "{}", path.display());

@@ -31,7 +31,7 @@ impl CurveStore for Counting {
 fn the_verified_plan_meets_its_slo_on_fresh_seeds() {
     let cache = tempfile::tempdir().unwrap();
     let scenario = load("optimize-chat.toml", &[]);
-    let text = std::fs::read_to_string(scenario.path.as_ref().unwrap()).unwrap();
+    let text = std::fs::read_to_string(scenario.path().as_ref().unwrap()).unwrap();
     let planner = Planner::new(&scenario, &text, &[]).unwrap();
     let mut store = Counting {
         cache: CapacityCache::at(Some(cache.path().to_path_buf())),
@@ -69,7 +69,7 @@ fn the_verified_plan_meets_its_slo_on_fresh_seeds() {
     assert_eq!(steps.last(), Some(&"verified"));
     let plan = &outcome.verified_scenario;
     let fresh = 0x5EED_F00D_u64;
-    assert_ne!(fresh, scenario.seed);
+    assert_ne!(fresh, scenario.seed());
     let runs = replicate(plan, fresh, 10, None).unwrap();
     for (i, r) in runs.iter().enumerate() {
         assert_eq!(r.workloads[0].slo_met, Some(true), "replication {i}");

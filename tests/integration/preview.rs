@@ -50,7 +50,7 @@ fn previews_cost_within_a_fifth_of_the_full_run() {
 fn a_diurnal_day_is_previewed_from_its_busiest_window() {
     let s = load("autoscale-diurnal.toml", &[]);
     let p = preview::plan(&s, 0.05).unwrap();
-    let runs = run_slices(&p.slices, s.seed, None, &AtomicBool::new(false)).unwrap();
+    let runs = run_slices(&p.slices, s.seed(), None, &AtomicBool::new(false)).unwrap();
     let arrived: Vec<f64> = runs.iter().map(|r| r.total.get(Metric::Arrived)).collect();
     assert_eq!(arrived.len(), preview::SLICES);
     assert!(arrived[1..].iter().all(|&a| a < arrived[0]), "{arrived:?}");

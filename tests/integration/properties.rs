@@ -87,7 +87,7 @@ proptest! {
             replicas = {replicas}
         "#);
         let s = scenario::parse(&text, "prop.toml", root(), &[]).expect("valid");
-        let r = experiment::run_seeded(&s, s.seed).expect("runs");
+        let r = experiment::run_seeded(&s, s.seed()).expect("runs");
         let t = &r.total;
         prop_assert_eq!(crate::support::unaccounted(t), 0.0);
         if capacity.is_none() { prop_assert_eq!(t.get(Metric::Dropped), 0.0); }

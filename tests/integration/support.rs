@@ -55,8 +55,8 @@ pub fn parse(text: &str) -> Scenario {
 
 /// Runs `replications` replications under the scenario's seed.
 pub fn summarise(s: &Scenario, replications: u32) -> Summary {
-    let runs = replicate(s, s.seed, replications, None).expect("runs");
-    Summary::of(s, s.seed, &runs)
+    let runs = replicate(s, s.seed(), replications, None).expect("runs");
+    Summary::of(s, s.seed(), &runs)
 }
 
 /// The `headroom` binary.

@@ -95,21 +95,21 @@ fn edits_undo_redo_save_and_quit() {
     assert_eq!(effects.len(), 1, "an edit re-simulates");
     assert!(app.doc.dirty());
     assert!(app.stale(), "results of the old text are stale");
-    assert_eq!(app.scenario.pools[0].replicas, 4);
+    assert_eq!(app.scenario.pools()[0].replicas, 4);
     assert!(app.doc.text().contains("replicas = 4"));
     settle(&mut app, effects);
     assert!(!app.stale());
 
     // A market change, then undo twice and redo once.
     app.update(Action::CycleMarket);
-    assert_eq!(app.scenario.pools[0].market.as_str(), "on-demand");
+    assert_eq!(app.scenario.pools()[0].market.as_str(), "on-demand");
     app.update(Action::Undo);
-    assert_eq!(app.scenario.pools[0].market.as_str(), "reserved");
+    assert_eq!(app.scenario.pools()[0].market.as_str(), "reserved");
     app.update(Action::Undo);
-    assert_eq!(app.scenario.pools[0].replicas, 3);
+    assert_eq!(app.scenario.pools()[0].replicas, 3);
     assert!(!app.doc.dirty(), "undone back to the file");
     app.update(Action::Redo);
-    assert_eq!(app.scenario.pools[0].replicas, 4);
+    assert_eq!(app.scenario.pools()[0].replicas, 4);
 
     // A bad value is refused with a message, and changes nothing.
     let before = app.doc.text().to_string();
@@ -188,15 +188,15 @@ fn the_instance_picker_filters_and_sets_type_and_region() {
     }
     let effects = app.update(Action::Enter); // ends the filter and picks
     assert_eq!(effects.len(), 1, "{:?}", app.status);
-    assert_eq!(app.scenario.pools[0].instance.name, "g6e.2xlarge");
-    assert_eq!(app.scenario.pools[0].instance.region, "us-west-2");
+    assert_eq!(app.scenario.pools()[0].instance.name, "g6e.2xlarge");
+    assert_eq!(app.scenario.pools()[0].instance.region, "us-west-2");
     // Picking the type it already has changes nothing and runs nothing.
     app.update(Action::Enter);
     assert!(app.update(Action::Enter).is_empty());
     // One edit, undone as one.
     app.update(Action::Undo);
-    assert_eq!(app.scenario.pools[0].instance.name, "g6e.xlarge");
-    assert_eq!(app.scenario.pools[0].instance.region, "us-east-1");
+    assert_eq!(app.scenario.pools()[0].instance.name, "g6e.xlarge");
+    assert_eq!(app.scenario.pools()[0].instance.region, "us-east-1");
 }
 
 #[test]
@@ -350,14 +350,14 @@ fn clicks_land_on_what_the_frame_shows() {
             assert!(matches!(layout::hit(&app, area, at), Some(Action::ClickTab(t)) if t == tab));
         }
         // Each pool's row, with the last one selected (scrolled into view on a small screen).
-        app.fleet.row = app.scenario.pools.len() - 1;
+        app.fleet.row = app.scenario.pools().len() - 1;
         let rows = layout::table_rows(layout::fleet(frame.body)[0]);
-        for y in rows.y..rows.y + rows.height.min(app.scenario.pools.len() as u16) {
+        for y in rows.y..rows.y + rows.height.min(app.scenario.pools().len() as u16) {
             let Some(Action::ClickRow(i)) = layout::hit(&app, area, Position::new(rows.x + 2, y))
             else {
                 panic!("no row at line {y}");
             };
-            let Some(pool) = app.scenario.pools.get(i) else {
+            let Some(pool) = app.scenario.pools().get(i) else {
                 continue;
             };
             let drawn = line_at(&app, w, h, y);

@@ -16,7 +16,10 @@ fn spread(s: &Spread) -> Value {
 }
 
 pub fn to_value(sc: &Scenario, t: &TrainingSummary) -> Value {
-    let spec = sc.training.as_ref().expect("a training summary has a spec");
+    let spec = sc
+        .training()
+        .as_ref()
+        .expect("a training summary has a spec");
     let jobs: Vec<Value> = spec
         .jobs
         .iter()

@@ -73,7 +73,7 @@ pub(super) enum ReplicaState {
 
 impl Engine<'_> {
     pub(super) fn on_pool_tick(&mut self, p: usize) {
-        let scaling = self.scenario.pools[p]
+        let scaling = self.scenario.pools()[p]
             .scaling
             .as_ref()
             .expect("only elastic pools tick");
@@ -84,7 +84,7 @@ impl Engine<'_> {
             ScalingPolicy::TargetTracking(t) => self.tracked_target(p, t, scaling.min, scaling.max),
             ScalingPolicy::Step(s) => self.stepped_target(p, s, scaling.min, scaling.max),
             ScalingPolicy::Predictive { hours, tracking } => {
-                let lead = self.scenario.pools[p].provisioning.typical();
+                let lead = self.scenario.pools()[p].provisioning.typical();
                 let planned = scheduled(hours, SimTime(self.now + lead.0));
                 let tracked = self.tracked_target(p, tracking, scaling.min, scaling.max);
                 planned.max(tracked).clamp(scaling.min, scaling.max)
@@ -92,7 +92,7 @@ impl Engine<'_> {
         };
         self.rescale(p, target);
         let next = scaling.policy.next_evaluation(SimTime(self.now));
-        if next < self.scenario.horizon {
+        if next < self.scenario.horizon() {
             self.events.push(next, Event::PoolTick { pool: p as u32 });
         }
     }
@@ -231,7 +231,7 @@ impl Engine<'_> {
         }
         // A shared queue belongs to the workload: the pool's share is its share of the
         // workload's serving replicas.
-        let w = &self.workloads[self.scenario.pools[p].workload];
+        let w = &self.workloads[self.scenario.pools()[p].workload];
         if w.policy == Policy::SharedQueue && !w.queue.items.is_empty() {
             // With nothing serving, every pool sees the whole queue (so one can scale from zero).
             let share = if w.replicas.is_empty() {
@@ -310,7 +310,7 @@ impl Engine<'_> {
     /// How long the next new replica of pool `p` takes: a warm instance if the warm pool has
     /// one (the pool then prepares another), else a drawn cold start.
     fn provision_delay(&mut self, p: usize) -> SimTime {
-        let pr = &self.scenario.pools[p].provisioning;
+        let pr = &self.scenario.pools()[p].provisioning;
         if let Some(w) = pr.warm_pool
             && self.pools[p].warm_ready > 0
         {
@@ -339,7 +339,7 @@ impl Engine<'_> {
         }
         self.join(r);
         let p = self.replicas[r].pool as usize;
-        if self.scenario.pools[p].interruptions.is_some() {
+        if self.scenario.pools()[p].interruptions.is_some() {
             self.arm_interruption(r);
         }
         self.report_fleet(p);
@@ -356,7 +356,7 @@ impl Engine<'_> {
             Some(&r) => r as usize,
             None => {
                 let r = self.replicas.len();
-                let pool = &self.scenario.pools[p];
+                let pool = &self.scenario.pools()[p];
                 let replica =
                     super::ReplicaRt::new(pool, p, self.pools[p].llm_config, ReplicaState::Off);
                 self.replicas.push(replica);
@@ -447,7 +447,7 @@ impl Engine<'_> {
                 ReplicaState::Off => {}
             }
         }
-        let pool = &self.scenario.pools[p];
+        let pool = &self.scenario.pools()[p];
         // Warm instances: those being prepared are paid in full, as are running ones; stopped
         // ones pay for their disks only.
         let (ready, refilling) = (self.pools[p].warm_ready, self.pools[p].warm_refilling);

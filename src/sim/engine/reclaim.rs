@@ -19,7 +19,7 @@ impl Engine<'_> {
         let Some(crate::fleet::Interruptions {
             replacement: Replacement::Fallback { pool: f, .. },
             ..
-        }) = self.scenario.pools[p].interruptions
+        }) = self.scenario.pools()[p].interruptions
         else {
             return;
         };
@@ -37,7 +37,7 @@ impl Engine<'_> {
     /// Arms pool `p`'s `Replace` event for when its spot capacity is back.
     pub(super) fn arm_replace(&mut self, p: usize) {
         let at = self.pools[p].capacity_back_at;
-        if self.pools[p].replace_at != at && at < self.scenario.horizon.0 {
+        if self.pools[p].replace_at != at && at < self.scenario.horizon().0 {
             self.pools[p].replace_at = at;
             self.events
                 .push(SimTime(at), Event::Replace { pool: p as u32 });
@@ -55,7 +55,7 @@ impl Engine<'_> {
 
     /// Draws the next correlated reclaim of pool `p`.
     pub(super) fn arm_pool_reclaim(&mut self, p: usize) {
-        let Some(c) = self.scenario.pools[p]
+        let Some(c) = self.scenario.pools()[p]
             .interruptions
             .as_ref()
             .and_then(|i| i.correlated)
@@ -79,7 +79,7 @@ impl Engine<'_> {
         let at = self
             .now
             .saturating_add(SimTime::from_secs_f64(hours / rate_per_hour * 3600.0).0);
-        (at < self.scenario.horizon.0).then_some(at)
+        (at < self.scenario.horizon().0).then_some(at)
     }
 
     /// A correlated reclaim: `fraction` of the serving replicas (rounded up), drawn at random,
@@ -89,7 +89,7 @@ impl Engine<'_> {
             return;
         }
         self.pools[p].pool_reclaim_at = u64::MAX;
-        let fraction = self.scenario.pools[p]
+        let fraction = self.scenario.pools()[p]
             .interruptions
             .as_ref()
             .and_then(|i| i.correlated)
@@ -115,7 +115,7 @@ impl Engine<'_> {
     /// Draws when serving replica `r` of a spot pool gets its reclaim notice.
     pub(super) fn arm_interruption(&mut self, r: usize) {
         let p = self.replicas[r].pool as usize;
-        let rate = self.scenario.pools[p]
+        let rate = self.scenario.pools()[p]
             .interruptions
             .as_ref()
             .expect("a pool with interruptions")
@@ -136,7 +136,7 @@ impl Engine<'_> {
         }
         self.replicas[r].interrupt_at = u64::MAX;
         let p = self.replicas[r].pool as usize;
-        let int = self.scenario.pools[p]
+        let int = self.scenario.pools()[p]
             .interruptions
             .as_ref()
             .expect("a pool with interruptions");

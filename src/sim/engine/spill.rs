@@ -13,7 +13,7 @@ use super::Engine;
 impl Engine<'_> {
     /// The spill order of replica `r`'s pool.
     fn order_of(&self, r: u32) -> u32 {
-        self.scenario.pools[self.replicas[r as usize].pool as usize].spill_order
+        self.scenario.pools()[self.replicas[r as usize].pool as usize].spill_order
     }
 
     /// Where replica `r` goes in a list kept in spill order: after the replicas of its own and

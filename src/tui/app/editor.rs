@@ -100,7 +100,7 @@ pub fn on_picker(
             let mut sets = item.sets.clone();
             if let Target::Instance { pool } = picker.target {
                 // A pool that names its cloud follows the instance's.
-                let name = &s.pools[pool].name;
+                let name = &s.pools()[pool].name;
                 let has_cloud = text
                     .parse::<DocumentMut>()
                     .ok()

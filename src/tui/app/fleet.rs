@@ -40,7 +40,7 @@ impl Fleet {
     /// Re-reads the fields after the text changed; keeps the selection where it still is.
     pub fn refresh(&mut self, text: &str, scenario: &Scenario) {
         self.fields = fields::table(text, scenario);
-        self.row = self.row.min(scenario.pools.len().saturating_sub(1));
+        self.row = self.row.min(scenario.pools().len().saturating_sub(1));
         let cols = self.columns();
         if !cols.contains(&self.col) {
             self.col = cols
@@ -99,11 +99,11 @@ impl Fleet {
 
     /// The selected field one step up or down.
     fn step(&mut self, up: bool, s: &Scenario, text: &str, catalog: &Catalog) -> Reply {
-        if s.pools.is_empty() {
+        if s.pools().is_empty() {
             return Reply::None;
         }
         let field = self.field();
-        let pool = &s.pools[self.row].name;
+        let pool = &s.pools()[self.row].name;
         let Some(at) = self.located(self.row) else {
             return Reply::Error(format!("pool {pool} has no {} to change", field.title()));
         };
@@ -132,7 +132,7 @@ impl Fleet {
 
     /// Enter on a field: its picker, or a line to type its value in.
     fn open(&self, s: &Scenario, text: &str, catalog: &Catalog) -> Reply {
-        if s.pools.is_empty() {
+        if s.pools().is_empty() {
             return Reply::None;
         }
         let p = self.row;
@@ -140,18 +140,18 @@ impl Fleet {
         let Some(at) = self.located(p) else {
             return Reply::Error(format!(
                 "pool {} has no {}; set it with :",
-                s.pools[p].name,
+                s.pools()[p].name,
                 field.title()
             ));
         };
         Reply::Overlay(match field {
             Field::Instance => {
-                let key = format!("pools.{}", quote_key(&s.pools[p].name));
+                let key = format!("pools.{}", quote_key(&s.pools()[p].name));
                 Overlay::Picker(Picker::instances(
                     p,
                     &key,
                     catalog.rows(),
-                    &s.pools[p].instance,
+                    &s.pools()[p].instance,
                 ))
             }
             Field::Model => {

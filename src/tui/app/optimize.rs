@@ -41,7 +41,7 @@ impl Optimizing {
                 if self.running {
                     return Reply::Info("the optimizer is running".into());
                 }
-                if of.scenario.optimize.is_none() {
+                if of.scenario.optimize().is_none() {
                     return Reply::Error(
                         "this scenario has no [optimize] table (see scenarios/optimize-chat.toml)"
                             .into(),

@@ -21,10 +21,10 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         return;
     };
     let t = &app.theme;
-    let pools: Vec<usize> = (0..r.scenario.pools.len())
+    let pools: Vec<usize> = (0..r.scenario.pools().len())
         .filter(|&p| {
             app.workload
-                .is_none_or(|w| r.scenario.pools[p].workload == w)
+                .is_none_or(|w| r.scenario.pools()[p].workload == w)
         })
         .collect();
     let [chart_area, table_area] =
@@ -42,7 +42,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         .iter()
         .enumerate()
         .flat_map(|(k, &p)| {
-            let pool = &r.scenario.pools[p];
+            let pool = &r.scenario.pools()[p];
             [
                 Span::styled(FULL[k % FULL.len()], t.series[k % t.series.len()]),
                 Span::raw(format!(" {} ({})  ", pool.name, pool.market)),
@@ -58,7 +58,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         .map(|&p| {
             let ps = &s.pools[p];
             Row::new(vec![
-                Cell::from(r.scenario.pools[p].name.clone()),
+                Cell::from(r.scenario.pools()[p].name.clone()),
                 Cell::from(usd(s.rates.pools[p].per_hour)),
                 Cell::from(usd(s.rates.pools[p].idle_per_hour)),
                 Cell::from(usd(ps.cost_usd)),
@@ -146,7 +146,7 @@ fn stacked(
     }
     let cols = (area.width - label_w) as usize;
     let rows_h = area.height as usize;
-    let interval_h = r.scenario.interval.as_secs_f64() / 3600.0;
+    let interval_h = r.scenario.interval().as_secs_f64() / 3600.0;
     // For each column: per pool (busy $/h, idle $/h), averaged over the rows it covers.
     let layers: Vec<Vec<(f64, f64)>> = (0..cols)
         .map(|c| {

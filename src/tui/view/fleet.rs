@@ -17,7 +17,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     let s = &app.scenario;
     let [table_area, detail_area] = crate::tui::layout::fleet(area);
     let cols = app.fleet.columns();
-    let many = s.workloads.len() > 1;
+    let many = s.workloads().len() > 1;
     let mut header: Vec<Cell> = vec![Cell::from("pool")];
     if many {
         header.push(Cell::from("workload"));
@@ -35,7 +35,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     let result = app
         .result
         .as_ref()
-        .filter(|r| r.scenario.pools.len() == s.pools.len());
+        .filter(|r| r.scenario.pools().len() == s.pools().len());
     let mut widths = vec![Constraint::Min(13)];
     if many {
         widths.push(Constraint::Length(10));
@@ -57,13 +57,13 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     widths.truncate(keep);
     header.truncate(keep);
     let rows: Vec<Row> = s
-        .pools
+        .pools()
         .iter()
         .enumerate()
         .map(|(p, pool)| {
             let mut cells = vec![Cell::from(pool.name.clone())];
             if many {
-                cells.push(Cell::from(s.workloads[pool.workload].name.clone()));
+                cells.push(Cell::from(s.workloads()[pool.workload].name.clone()));
             }
             for &i in &cols {
                 let located = app
@@ -119,7 +119,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
 
     // What the selected pool is, in words.
     let mut lines = Vec::new();
-    if let Some(pool) = s.pools.get(app.fleet.row) {
+    if let Some(pool) = s.pools().get(app.fleet.row) {
         let i = &pool.instance;
         let serving = match &pool.serving {
             Serving::Llm(l) => format!(

@@ -18,7 +18,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     if f.rows.is_empty() {
         let pool = app
             .scenario
-            .pools
+            .pools()
             .get(app.fleet.row)
             .map_or("", |p| p.name.as_str());
         let text = if f.running {
@@ -39,7 +39,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     let [chart_area, list_area] = crate::tui::layout::frontier(area);
     let current = app
         .scenario
-        .pools
+        .pools()
         .iter()
         .find(|p| p.name == f.pool)
         .map(|p| p.replicas.to_string());
@@ -84,7 +84,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     let (y0, y1) = bounds(ys);
     let target = app
         .scenario
-        .workloads
+        .workloads()
         .first()
         .and_then(|w| w.slo.as_ref())
         .and_then(|s| if llm { s.ttft_p99 } else { s.p99 })

@@ -15,7 +15,7 @@ use crate::tui::app::App;
 pub fn scope_name(app: &App) -> String {
     match app.workload {
         None => "all workloads".into(),
-        Some(w) => format!("workload {}", app.scenario.workloads[w].name),
+        Some(w) => format!("workload {}", app.scenario.workloads()[w].name),
     }
 }
 

@@ -39,7 +39,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
             (" Optimizer ".to_string(), lines)
         }
         None => {
-            let text = if app.scenario.optimize.is_some() {
+            let text = if app.scenario.optimize().is_some() {
                 "r runs the optimizer on the scenario as edited: capacity at the SLO per candidate, the cheapest purchase by hour (on-demand, spot, reserved), then a simulation that verifies it. a adopts the plan: its pools replace the workload's, as an edit you can undo, compare and save."
             } else {
                 "This scenario has no [optimize] table, so there is nothing to choose from. scenarios/optimize-chat.toml shows one: candidates (instance types), markets, spot share, spare replicas, budget."

@@ -99,12 +99,12 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     };
     let mut cells: Vec<Vec<Cell>> = r
         .scenario
-        .workloads
+        .workloads()
         .iter()
         .zip(&s.workloads)
         .map(|(w, sc)| scope_row(w.name.clone(), sc))
         .collect();
-    if r.scenario.workloads.len() > 1 {
+    if r.scenario.workloads().len() > 1 {
         cells.push(scope_row("total".into(), &s.total));
     }
     let mut widths: Vec<Constraint> = header
@@ -122,7 +122,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     widths.truncate(keep);
     header.truncate(keep);
     let last = cells.len().saturating_sub(1);
-    let many = r.scenario.workloads.len() > 1;
+    let many = r.scenario.workloads().len() > 1;
     let rows: Vec<Row> = cells
         .into_iter()
         .enumerate()
@@ -209,7 +209,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
 
     let rows: Vec<Vec<String>> = r
         .scenario
-        .pools
+        .pools()
         .iter()
         .zip(&s.pools)
         .enumerate()
