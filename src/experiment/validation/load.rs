@@ -12,7 +12,7 @@ use std::path::Path;
 
 use serde::Deserialize;
 
-use crate::scenario;
+use crate::scenario::{self, Edit, Scenario};
 use crate::sim::{Metric, Stats};
 
 /// One published measurement under load.
@@ -204,20 +204,24 @@ fn capacity_slo(metric: &str) -> Option<Slo> {
         .collect()
 }
 
-/// Whether a closed loop of `users` meets the SLO, as the source measured it: five requests per
-/// user (at least 50).
-fn meets(
-    r: &LoadRow,
-    users: u64,
-    slo: &Slo,
-    timing: Timing,
-    o: Option<Overheads>,
-) -> Result<bool, String> {
+/// Requests a closed loop of `users` sends, as the source measured it: five per user (at least
+/// 50).
+fn closed_count(users: u64) -> u64 {
+    (5 * users).max(50)
+}
+
+/// Whether a closed loop of `users` meets the SLO: `base` (row `r`'s closed loop) with its
+/// arrival edited.
+fn meets(r: &LoadRow, base: &Scenario, users: u64, slo: &Slo) -> Result<bool, String> {
+    let mut arrival = toml::Table::new();
+    arrival.insert("kind".into(), "closed".into());
+    arrival.insert("concurrency".into(), (users as i64).into());
+    arrival.insert("count".into(), (closed_count(users) as i64).into());
+    let s = base
+        .apply(&[Edit::set("workloads.w.arrival", arrival)])
+        .map_err(|e| format!("{}: {e}", r.id))?;
+    let t = run_scenario(r, &s)?;
     let mut at = r.clone();
-    at.arrival = "closed".into();
-    at.load = users as f64;
-    at.requests = (5 * users).max(50);
-    let t = run(r, &scenario_text(&at, timing, o))?;
     for (metric, limit) in slo {
         at.metric.clone_from(metric);
         if quantity(&at, &t)? > *limit {
@@ -227,11 +231,19 @@ fn meets(
     Ok(true)
 }
 
+/// Row `r`'s scenario, from `text`.
+fn parse(r: &LoadRow, text: &str) -> Result<Scenario, String> {
+    scenario::parse(text, &format!("{}.toml", r.id), Path::new("."), &[])
+        .map_err(|e| format!("{}: {e}", r.id))
+}
+
 /// The totals of one run of scenario `text`, rerunning row `r`.
 fn run(r: &LoadRow, text: &str) -> Result<Stats, String> {
-    let s = scenario::parse(text, &format!("{}.toml", r.id), Path::new("."), &[])
-        .map_err(|e| format!("{}: {e}", r.id))?;
-    Ok(crate::experiment::run_seeded(&s, 1)
+    run_scenario(r, &parse(r, text)?)
+}
+
+fn run_scenario(r: &LoadRow, s: &Scenario) -> Result<Stats, String> {
+    Ok(crate::experiment::run_seeded(s, 1)
         .map_err(|e| format!("{}: {e}", r.id))?
         .total)
 }
@@ -247,10 +259,16 @@ const USERS: [u64; 8] = [1, 4, 16, 32, 64, 128, 256, 512];
 /// resolution, and the same search keeps a simulated curve's steps (prompts pack into whole
 /// iterations) from being read differently than the measured one.
 fn capacity(r: &LoadRow, slo: &Slo, timing: Timing, o: Option<Overheads>) -> Result<f64, String> {
+    let mut first = r.clone();
+    first.arrival = "closed".into();
+    first.load = USERS[0] as f64;
+    first.requests = closed_count(USERS[0]);
+    let base = parse(r, &scenario_text(&first, timing, o))?;
+    let meets = |users| meets(r, &base, users, slo);
     let mut lo = 0;
     let mut hi = None;
     for users in USERS {
-        if meets(r, users, slo, timing, o)? {
+        if meets(users)? {
             lo = users;
         } else {
             hi = Some(users);
@@ -265,7 +283,7 @@ fn capacity(r: &LoadRow, slo: &Slo, timing: Timing, o: Option<Overheads>) -> Res
     }
     while hi - lo > 4 {
         let mid = (lo + hi) / 2;
-        if meets(r, mid, slo, timing, o)? {
+        if meets(mid)? {
             lo = mid;
         } else {
             hi = mid;
