@@ -138,6 +138,9 @@ pub struct Summary {
     pub workload_series: Vec<Vec<SeriesRow>>,
     /// Per pool, row-by-row means.
     pub pool_series: Vec<Vec<PoolSeriesRow>>,
+    /// Per workload, row by row, the worst replication's interval: where a mean would hide
+    /// the hour that one replication missed.
+    pub worst_intervals: Vec<Vec<WorstInterval>>,
     /// Events processed, over all replications.
     pub events: u64,
     /// Requests simulated (warm-up included), over all replications.
@@ -172,18 +175,19 @@ impl Summary {
         let window_hours = runs.iter().map(|r| r.window_hours).sum::<f64>() / runs.len() as f64;
         let rates = costing::Rates::of(&total, &workloads, &pools, window_hours);
         let series = mean_series(&runs.iter().map(|r| r.series.as_slice()).collect::<Vec<_>>());
-        let workload_series = (0..scenario.workloads().len())
+        // Each workload's series in every run.
+        let by_workload: Vec<Vec<&[SeriesRow]>> = (0..scenario.workloads().len())
             .map(|w| {
-                mean_series(
-                    &runs
-                        .iter()
-                        .map(|r| r.workload_series[w].as_slice())
-                        .collect::<Vec<_>>(),
-                )
+                runs.iter()
+                    .map(|r| r.workload_series[w].as_slice())
+                    .collect()
             })
             .collect();
+        let workload_series = by_workload.iter().map(|rs| mean_series(rs)).collect();
+        let worst_intervals = by_workload.iter().map(|rs| worst_intervals(rs)).collect();
         Summary {
             scenario: scenario.name().clone(),
+            worst_intervals,
             seed,
             replications: runs.len() as u32,
             total,
@@ -216,6 +220,35 @@ impl Summary {
             rates,
         }
     }
+}
+
+/// One interval of a workload at its worst over replications, among those in which requests
+/// arrived in it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct WorstInterval {
+    pub t_s: f64,
+    /// The highest p99 latency (`NaN` when none completed in any).
+    pub p99_ms: f64,
+    /// The highest share of the interval's arrivals that failed (dropped or timed out); `NaN`
+    /// when nothing arrived in any replication.
+    pub failed_share: f64,
+}
+
+/// Row by row, the worst of the runs' rows (as long as the shortest run's).
+fn worst_intervals(runs: &[&[SeriesRow]]) -> Vec<WorstInterval> {
+    let rows = runs.iter().map(|r| r.len()).min().unwrap_or(0);
+    (0..rows)
+        .map(|i| {
+            let arrived = runs.iter().map(|r| &r[i]).filter(|row| row.arrivals > 0.0);
+            WorstInterval {
+                t_s: runs[0][i].t_s,
+                p99_ms: arrived.clone().map(|r| r.p99_ms).fold(f64::NAN, f64::max),
+                failed_share: arrived
+                    .map(|r| r.failed / r.arrivals)
+                    .fold(f64::NAN, f64::max),
+            }
+        })
+        .collect()
 }
 
 /// Bin-by-bin means; every run has the same bins.

@@ -45,11 +45,16 @@ impl Measurement {
 
 /// Reads the measurements file.
 pub fn load(path: &Path) -> Result<Vec<Measurement>, String> {
+    read_rows(path)
+}
+
+/// The rows of a published-measurements CSV file.
+fn read_rows<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Vec<T>, String> {
     let mut reader =
         csv::Reader::from_path(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
     reader
         .deserialize()
-        .collect::<Result<Vec<Measurement>, _>>()
+        .collect::<Result<Vec<T>, _>>()
         .map_err(|e| format!("{}: {e}", path.display()))
 }
 

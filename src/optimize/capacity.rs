@@ -15,7 +15,7 @@ use std::path::PathBuf;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::experiment::replicate;
+use crate::experiment::run::{self, RunOptions};
 use crate::fleet::{Pool, ServiceTime, Serving};
 use crate::scenario::{CapacitySpec, Scenario};
 use crate::sim::SimError;
@@ -300,8 +300,11 @@ impl Trials<'_> {
     /// Whether `n` replicas meet the SLO at `rate` in every replication.
     fn passes(&self, n: u32, rate: f64) -> Result<bool, SimError> {
         let s = self.scenario_at(n, rate)?;
-        let runs = replicate(&s, s.seed(), self.spec.replications, None)?;
-        Ok(runs.iter().all(|r| r.workloads[0].slo_met != Some(false)))
+        let outcome = run::run(&s, &RunOptions::new(&s, self.spec.replications))?;
+        let summary = outcome.serving.ok_or(SimError::NothingToServe)?;
+        Ok(summary.workloads[0]
+            .slo_met_share
+            .is_none_or(|share| share == 1.0))
     }
 
     /// The scenario of one trial: the workload alone, at `rate`, on `n` fixed replicas, under

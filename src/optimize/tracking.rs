@@ -7,7 +7,8 @@
 
 use rayon::prelude::*;
 
-use crate::experiment::{Summary, replicate};
+use crate::experiment::Summary;
+use crate::experiment::run::{self, RunOptions};
 use crate::fleet::{Scaling, ScalingPolicy, TrackedMetric};
 use crate::pricing::Market;
 use crate::scenario::{Edit, LoadError, Scenario, key_path};
@@ -115,18 +116,18 @@ pub fn sweep(
         .par_iter()
         .map(|&target| {
             let s = tracked(plan, workload, metric, target)?;
-            let runs = replicate(&s, s.seed(), replications, None)?;
-            let summary = Summary::of(&s, s.seed(), &runs);
+            let outcome = run::run(&s, &RunOptions::new(&s, replications))?;
+            let summary = outcome
+                .serving
+                .ok_or(crate::sim::SimError::NothingToServe)?;
             let ws = &summary.workloads[workload];
             Ok(TrackingPoint {
                 metric,
                 target,
                 cost_per_day: summary.rates.workloads[workload].per_day,
                 p99_ms: ws.get(Metric::LatencyP99).mean,
-                attainment: crate::optimize::verify::attainment(ws),
-                slo_met: runs
-                    .iter()
-                    .all(|r| r.workloads[workload].slo_met != Some(false)),
+                attainment: ws.attainment(),
+                slo_met: ws.slo_met_share.is_none_or(|share| share == 1.0),
             })
         })
         .collect()

@@ -1,9 +1,6 @@
-//! Verification: the plan, written as a scenario, simulated with the scenario's own seeds in
-//! hour-long intervals; the hours of the day that missed the SLO in any replication are the
-//! ones the next round tightens.
-//!
-//! It simulates with [`replicate`] rather than `experiment::run::run`, because the missed hours
-//! are read from each replication's own series, and a run's `Outcome` keeps only their means.
+//! Verification: the plan, written as a scenario, run (`experiment::run::run`) with the
+//! scenario's own seeds in hour-long intervals; the hours of the day that missed the SLO in any
+//! replication (the summary's worst intervals) are the ones the next round tightens.
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -11,7 +8,8 @@ use std::path::Path;
 use super::demand::PERIODS;
 use super::plan::Round;
 use super::planner::OptimizeError;
-use crate::experiment::{ScopeSummary, Summary, replicate};
+use crate::experiment::Summary;
+use crate::experiment::run::{self, RunOptions};
 use crate::optimize::purchase::Plan;
 use crate::scenario::{self, Edit, OptimizeSpec, Scenario};
 use crate::sim::Metric;
@@ -44,8 +42,10 @@ pub fn verify(
         edits.push(Edit::set("horizon", format!("{}s", h.as_secs_f64())));
     }
     let s = scenario::parse_edited(&text, &name, base, &edits)?;
-    let runs = replicate(&s, s.seed(), spec.verify.replications, None)?;
-    let summary = Summary::of(&s, s.seed(), &runs);
+    let outcome = run::run(&s, &RunOptions::new(&s, spec.verify.replications))?;
+    let summary = outcome
+        .serving
+        .ok_or(crate::sim::SimError::NothingToServe)?;
     let w = spec.workload;
     let target_ms = scenario.workloads()[w]
         .slo
@@ -53,23 +53,21 @@ pub fn verify(
         .map(|t| t.as_secs_f64() * 1e3);
     let warmup_s = s.warmup().as_secs_f64();
     let mut missed = BTreeSet::new();
-    for r in &runs {
-        for row in &r.workload_series[w] {
-            if row.t_s < warmup_s || row.arrivals <= 0.0 {
-                continue;
-            }
-            let late = target_ms.is_some_and(|t| row.p99_ms > t);
-            let failed = row.failed > 0.01 * row.arrivals;
-            if late || failed {
-                missed.insert(((row.t_s / 3600.0).round() as usize) % PERIODS);
-            }
+    for row in &summary.worst_intervals[w] {
+        if row.t_s < warmup_s {
+            continue;
+        }
+        let late = target_ms.is_some_and(|t| row.p99_ms > t);
+        let failed = row.failed_share > 0.01;
+        if late || failed {
+            missed.insert(((row.t_s / 3600.0).round() as usize) % PERIODS);
         }
     }
     let ws = &summary.workloads[w];
     if ws.get(Metric::Arrived).mean.is_nan() || ws.get(Metric::Arrived).mean <= 0.0 {
         return Err(OptimizeError::NoArrivals(round));
     }
-    let slo_met = runs.iter().all(|r| r.workloads[w].slo_met != Some(false));
+    let slo_met = ws.slo_met_share.is_none_or(|share| share == 1.0);
     if !slo_met && missed.is_empty() {
         // The day missed without one hour standing out: tighten them all.
         missed.extend(0..PERIODS);
@@ -79,7 +77,7 @@ pub fn verify(
         simulated_cost_per_day: summary.rates.workloads[w].per_day,
         missed: missed.into_iter().collect(),
         p99_ms: ws.get(Metric::LatencyP99).mean,
-        attainment: attainment(ws),
+        attainment: ws.attainment(),
         slo_met,
     };
     Ok(Verification {
@@ -88,17 +86,4 @@ pub fn verify(
         summary,
         round,
     })
-}
-
-/// The SLO attainment of a scope: the lowest of its targets' (end to end, TTFT, TPOT).
-pub fn attainment(s: &ScopeSummary) -> f64 {
-    [
-        Metric::SloAttainment,
-        Metric::SloTtftAttainment,
-        Metric::SloTpotAttainment,
-    ]
-    .iter()
-    .map(|&m| s.get(m).mean)
-    .filter(|x| !x.is_nan())
-    .fold(f64::NAN, f64::min)
 }

@@ -76,12 +76,7 @@ pub enum Timing {
 
 /// Reads the rows.
 pub fn load(path: &Path) -> Result<Vec<LoadRow>, String> {
-    let mut reader =
-        csv::Reader::from_path(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    reader
-        .deserialize()
-        .collect::<Result<Vec<LoadRow>, _>>()
-        .map_err(|e| format!("{}: {e}", path.display()))
+    super::read_rows(path)
 }
 
 fn tokens(mean: f64, cv: f64, max: u32) -> String {
