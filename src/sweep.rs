@@ -232,9 +232,7 @@ pub fn run_text(
             let seed = seed.unwrap_or(s.seed());
             let options = RunOptions {
                 seed,
-                replications,
-                progress: None,
-                cancel: None,
+                ..RunOptions::new(&s, replications)
             };
             let failed = |source| SweepError::Run { index, source };
             let outcome = run::run(&s, &options).map_err(failed)?;

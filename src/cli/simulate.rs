@@ -27,9 +27,8 @@ pub(super) fn run(args: SimulateArgs) -> anyhow::Result<Outcome> {
         }
         let options = RunOptions {
             seed,
-            replications: args.replications,
             progress: Some(&progress),
-            cancel: None,
+            ..RunOptions::new(&scenario, args.replications)
         };
         let outcome = pool.install(|| run::run(&scenario, &options));
         done.store(true, Ordering::Relaxed);

@@ -16,6 +16,9 @@ use crate::sim::SimError;
 pub struct RunOptions<'a> {
     pub seed: u64,
     pub replications: u32,
+    /// One run with `seed` itself rather than replication 0's seed derived from it: what the
+    /// validation harnesses pin their published reruns to.
+    pub pinned: bool,
     /// Counts the simulated time of serving, for a progress bar.
     pub progress: Option<&'a Progress>,
     /// Set to stop early: serving checks it every few thousand events, and the steps after it
@@ -29,6 +32,18 @@ impl RunOptions<'_> {
         RunOptions {
             seed: scenario.seed(),
             replications,
+            pinned: false,
+            progress: None,
+            cancel: None,
+        }
+    }
+
+    /// One run of a scenario with exactly `seed`, no hooks.
+    pub fn pinned(seed: u64) -> RunOptions<'static> {
+        RunOptions {
+            seed,
+            replications: 1,
+            pinned: true,
             progress: None,
             cancel: None,
         }
@@ -73,7 +88,11 @@ pub fn run(scenario: &Scenario, o: &RunOptions) -> Result<Outcome, SimError> {
     let serving = if scenario.workloads().is_empty() {
         None
     } else {
-        let runs = replicate_cancellable(scenario, o.seed, o.replications, o.progress, cancel)?;
+        let runs = if o.pinned {
+            vec![super::run_seeded(scenario, o.seed)?]
+        } else {
+            replicate_cancellable(scenario, o.seed, o.replications, o.progress, cancel)?
+        };
         Some(Summary::of(scenario, o.seed, &runs))
     };
     finish(scenario, serving, o.seed, cancel)

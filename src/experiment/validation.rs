@@ -12,9 +12,10 @@ use std::path::Path;
 
 use serde::Deserialize;
 
+use super::run::{self, RunOptions};
+use super::{Metric, ScopeSummary};
 use crate::llm::Efficiency;
-use crate::scenario;
-use crate::sim::Metric;
+use crate::scenario::{self, Edit};
 
 /// One published measurement.
 #[derive(Clone, Debug, Deserialize)]
@@ -120,8 +121,7 @@ pub fn predict_with(m: &Measurement, e: &Efficiency, table: Option<&Path>) -> Re
     let text = scenario_text_with(m, e, table);
     let s = scenario::parse(&text, &format!("{}.toml", m.id), Path::new("."), &[])
         .map_err(|err| format!("{}: {err}", m.id))?;
-    let r = super::run_seeded(&s, 0).map_err(|err| format!("{}: {err}", m.id))?;
-    quantity(m, &r.total)
+    quantity(m, &rerun(m, &s)?)
 }
 
 /// The engine family a measurement's engine belongs to, if headroom models it.
@@ -143,34 +143,37 @@ pub fn engine_of(m: &Measurement) -> Option<&'static str> {
 pub fn predict_engine(m: &Measurement, engine: &str, roofline: bool) -> Result<f64, String> {
     let text = scenario_text(m, &crate::llm::DEFAULT_EFFICIENCY);
     let timing = if roofline { "roofline" } else { "kernels" };
-    let text = text
-        .replacen(
-            "[models.m]\n",
-            &format!("[models.m]\nengine = \"{engine}\"\n"),
-            1,
-        )
-        .replacen(
-            "max_model_len = ",
-            &format!(
-                "request_overhead = \"0s\", request_cpu = \"0s\", timing = \"{timing}\", max_model_len = "
-            ),
-            1,
-        );
     let s = scenario::parse(&text, &format!("{}.toml", m.id), Path::new("."), &[])
+        .and_then(|s| {
+            s.apply(&[
+                Edit::set("models.m.engine", engine),
+                Edit::set("models.m.serving.request_overhead", "0s"),
+                Edit::set("models.m.serving.request_cpu", "0s"),
+                Edit::set("models.m.serving.timing", timing),
+            ])
+        })
         .map_err(|err| format!("{}: {err}", m.id))?;
-    let r = super::run_seeded(&s, 0).map_err(|err| format!("{}: {err}", m.id))?;
-    quantity(m, &r.total)
+    quantity(m, &rerun(m, &s)?)
+}
+
+/// One run of measurement `m`'s scenario, pinned to seed 0: its totals.
+fn rerun(m: &Measurement, s: &scenario::Scenario) -> Result<ScopeSummary, String> {
+    let outcome = run::run(s, &RunOptions::pinned(0)).map_err(|err| format!("{}: {err}", m.id))?;
+    let serving = outcome
+        .serving
+        .ok_or_else(|| format!("{}: nothing served", m.id))?;
+    Ok(serving.total)
 }
 
 /// The measured quantity from a run's totals. All requests arrive at zero, so the slowest one's
 /// latency is the batch's duration.
-fn quantity(m: &Measurement, t: &crate::sim::Stats) -> Result<f64, String> {
-    let makespan_s = t.get(Metric::LatencyMax) / 1e3;
+fn quantity(m: &Measurement, t: &ScopeSummary) -> Result<f64, String> {
+    let makespan_s = t.get(Metric::LatencyMax).mean / 1e3;
     let tokens = f64::from(m.batch) * f64::from(m.output);
     Ok(match m.metric.as_str() {
         "output_tok_s_per_gpu" => tokens / makespan_s / f64::from(m.tp),
         "output_tok_s" => tokens / makespan_s,
-        "ttft_ms" => t.get(Metric::TtftMean),
+        "ttft_ms" => t.get(Metric::TtftMean).mean,
         "e2e_ms" => makespan_s * 1e3,
         other => return Err(format!("{}: unknown metric {other:?}", m.id)),
     })

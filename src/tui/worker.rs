@@ -291,10 +291,9 @@ fn run_live(
         })?;
         let started = Instant::now();
         let options = RunOptions {
-            seed: job.scenario.seed(),
-            replications,
             progress: Some(&progress),
             cancel: Some(cancel),
+            ..RunOptions::new(&job.scenario, replications)
         };
         let outcome = match &preview {
             Some(p) => run::preview(p, &options),

@@ -12,8 +12,9 @@ use std::path::Path;
 
 use serde::Deserialize;
 
+use crate::experiment::run::{self, RunOptions};
+use crate::experiment::{Metric, ScopeSummary};
 use crate::scenario::{self, Edit, Scenario};
-use crate::sim::{Metric, Stats};
 
 /// One published measurement under load.
 #[derive(Clone, Debug, Deserialize)]
@@ -166,20 +167,20 @@ replicas = 1
 }
 
 /// The published quantity from a run's totals.
-pub fn quantity(r: &LoadRow, t: &Stats) -> Result<f64, String> {
+pub fn quantity(r: &LoadRow, t: &ScopeSummary) -> Result<f64, String> {
     Ok(match r.metric.as_str() {
-        "ttft_mean_ms" => t.get(Metric::TtftMean),
-        "ttft_p50_ms" => t.get(Metric::TtftP50),
-        "ttft_p99_ms" => t.get(Metric::TtftP99),
-        "tpot_mean_ms" => t.get(Metric::TpotMean),
-        "tpot_p50_ms" => t.get(Metric::TpotP50),
-        "tpot_p99_ms" => t.get(Metric::TpotP99),
-        "itl_mean_ms" => t.get(Metric::ItlMean),
-        "itl_p50_ms" => t.get(Metric::ItlP50),
-        "itl_p99_ms" => t.get(Metric::ItlP99),
-        "req_s" => t.get(Metric::Throughput),
-        "output_tok_s" => t.get(Metric::OutputTokensPerSecond),
-        "e2e_p50_ms" => t.get(Metric::LatencyP50),
+        "ttft_mean_ms" => t.get(Metric::TtftMean).mean,
+        "ttft_p50_ms" => t.get(Metric::TtftP50).mean,
+        "ttft_p99_ms" => t.get(Metric::TtftP99).mean,
+        "tpot_mean_ms" => t.get(Metric::TpotMean).mean,
+        "tpot_p50_ms" => t.get(Metric::TpotP50).mean,
+        "tpot_p99_ms" => t.get(Metric::TpotP99).mean,
+        "itl_mean_ms" => t.get(Metric::ItlMean).mean,
+        "itl_p50_ms" => t.get(Metric::ItlP50).mean,
+        "itl_p99_ms" => t.get(Metric::ItlP99).mean,
+        "req_s" => t.get(Metric::Throughput).mean,
+        "output_tok_s" => t.get(Metric::OutputTokensPerSecond).mean,
+        "e2e_p50_ms" => t.get(Metric::LatencyP50).mean,
         other => return Err(format!("{}: unknown metric {other:?}", r.id)),
     })
 }
@@ -233,14 +234,16 @@ fn parse(r: &LoadRow, text: &str) -> Result<Scenario, String> {
 }
 
 /// The totals of one run of scenario `text`, rerunning row `r`.
-fn run(r: &LoadRow, text: &str) -> Result<Stats, String> {
+fn run(r: &LoadRow, text: &str) -> Result<ScopeSummary, String> {
     run_scenario(r, &parse(r, text)?)
 }
 
-fn run_scenario(r: &LoadRow, s: &Scenario) -> Result<Stats, String> {
-    Ok(crate::experiment::run_seeded(s, 1)
-        .map_err(|e| format!("{}: {e}", r.id))?
-        .total)
+fn run_scenario(r: &LoadRow, s: &Scenario) -> Result<ScopeSummary, String> {
+    let outcome = run::run(s, &RunOptions::pinned(1)).map_err(|e| format!("{}: {e}", r.id))?;
+    let serving = outcome
+        .serving
+        .ok_or_else(|| format!("{}: nothing served", r.id))?;
+    Ok(serving.total)
 }
 
 /// Users of a closed loop tried first, as silybench (the source of the capacity rows) sweeps
@@ -294,7 +297,7 @@ pub fn predict(
     timing: Timing,
     overheads: &BTreeMap<String, Overheads>,
 ) -> Result<Vec<f64>, String> {
-    let mut runs: BTreeMap<String, Stats> = BTreeMap::new();
+    let mut runs: BTreeMap<String, ScopeSummary> = BTreeMap::new();
     rows.iter()
         .map(|r| {
             let o = overheads
