@@ -78,7 +78,7 @@ struct CapacityArgs {
     #[arg(long, default_value_t = 0.02)]
     tolerance: f64,
     /// Override a scenario value by its dotted path, as for `simulate`.
-    #[arg(long = "set", value_name = "KEY=VALUE")]
+    #[arg(long = "set", value_name = "KEY=VALUE", allow_hyphen_values = true)]
     set: Vec<String>,
     /// Output format.
     #[arg(long, short = 'f', value_enum, default_value_t = ReportFormat::Table)]
@@ -155,7 +155,7 @@ struct OptimizeArgs {
     /// Scenario file (TOML) with an [optimize] table.
     file: PathBuf,
     /// Override a scenario value by its dotted path, as for `simulate`.
-    #[arg(long = "set", value_name = "KEY=VALUE")]
+    #[arg(long = "set", value_name = "KEY=VALUE", allow_hyphen_values = true)]
     set: Vec<String>,
     /// Output format.
     #[arg(long, short = 'f', value_enum, default_value_t = ReportFormat::Table)]
@@ -198,7 +198,7 @@ struct SweepArgs {
     #[arg(long, value_name = "PATH=V1,V2,...", required = true)]
     axis: Vec<String>,
     /// Overrides applied at every point, as for `simulate`.
-    #[arg(long = "set", value_name = "KEY=VALUE")]
+    #[arg(long = "set", value_name = "KEY=VALUE", allow_hyphen_values = true)]
     set: Vec<String>,
     /// Replications per point.
     #[arg(long, short = 'n', default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=100_000))]
@@ -250,7 +250,7 @@ struct SimulateArgs {
     #[arg(long, short = 'f', value_enum, default_value_t = Format::Table)]
     format: Format,
     /// Override a scenario value by its dotted path, e.g. `pools.gpu.replicas=12`.
-    #[arg(long = "set", value_name = "KEY=VALUE")]
+    #[arg(long = "set", value_name = "KEY=VALUE", allow_hyphen_values = true)]
     set: Vec<String>,
     /// Worker threads for replications (default: one per core).
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1024))]
@@ -269,7 +269,7 @@ struct ValidateArgs {
     #[arg(required = true)]
     files: Vec<PathBuf>,
     /// Override a scenario value by its dotted path, as for `simulate`.
-    #[arg(long = "set", value_name = "KEY=VALUE")]
+    #[arg(long = "set", value_name = "KEY=VALUE", allow_hyphen_values = true)]
     set: Vec<String>,
 }
 

@@ -10,8 +10,9 @@ use std::sync::Arc;
 
 use super::{LoadError, Scenario};
 
-/// One change: the value at a dotted path (`pools.gpu.replicas`), as `--set` makes it; or a new
-/// entry of a named section (`pools.gpu-tracking`), which `--set +KEY=VALUE` adds.
+/// One change: the value at a dotted path (`pools.gpu.replicas`), as `--set` makes it; a new
+/// entry of a named section (`pools.gpu-tracking`), which `--set +KEY=VALUE` adds; or the removal
+/// of a value or an entry, `--set -KEY`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Edit {
     pub path: String,
@@ -20,6 +21,8 @@ pub struct Edit {
     typed: Option<String>,
     /// Adds an entry that must not exist yet (a typo in a `set` must not add one).
     adds: bool,
+    /// Removes what is at `path` (`value` unused).
+    removes: bool,
 }
 
 impl Edit {
@@ -29,6 +32,15 @@ impl Edit {
             value: value.into(),
             typed: None,
             adds: false,
+            removes: false,
+        }
+    }
+
+    /// Removes the value or the entry (a pool, a workload) at `path`.
+    pub fn remove(path: impl Into<String>) -> Edit {
+        Edit {
+            removes: true,
+            ..Edit::set(path, false)
         }
     }
 
@@ -56,8 +68,13 @@ impl Edit {
     }
 
     /// `KEY=VALUE`, as `--set` takes it.
-    /// `+KEY=VALUE` adds an entry (see [`Edit::add`]).
+    /// `+KEY=VALUE` adds an entry (see [`Edit::add`]); `-KEY` removes one.
     pub fn parse(arg: &str) -> Result<Edit, String> {
+        if let Some(key) = arg.trim_start().strip_prefix(super::source::REMOVE)
+            && !key.contains('=')
+        {
+            return Ok(Edit::remove(key.trim()));
+        }
         let (adds, arg) = match arg.trim_start().strip_prefix(super::source::ADD) {
             Some(rest) => (true, rest),
             None => (false, arg),
@@ -74,6 +91,9 @@ impl Edit {
     /// As `--set` would write it, the value as typed where it was (for messages, and for the
     /// validator's spans; a value that is not TOML reads back as the same string).
     pub fn to_arg(&self) -> String {
+        if self.removes {
+            return format!("{}{}", super::source::REMOVE, self.path);
+        }
         let add = if self.adds { super::source::ADD } else { "" };
         match &self.typed {
             Some(t) => format!("{add}{}={t}", self.path),

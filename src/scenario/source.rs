@@ -54,8 +54,19 @@ struct Override {
     /// `range`.
     padded: String,
     range: Range<usize>,
-    /// Written `+KEY=VALUE`: may add an entry to a named section (a new pool).
-    adds: bool,
+    /// `KEY=VALUE`, `+KEY=VALUE` or `-KEY`.
+    kind: Kind,
+}
+
+/// What an override does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    /// Sets a value; an entry of a named section must exist.
+    Set,
+    /// Adds an entry to a named section (a new pool); it must not exist.
+    Add,
+    /// Removes the value or entry at the key; it must exist.
+    Remove,
 }
 
 /// A scenario's text and its overrides, for locating spans.
@@ -72,11 +83,15 @@ impl Source {
         let mut problems = Vec::new();
         let mut next = text.len() + 1;
         for arg in overrides {
-            let (adds, body) = match arg.strip_prefix(ADD) {
-                Some(rest) => (true, rest),
-                None => (false, arg.as_str()),
+            let (kind, doc) = match (arg.strip_prefix(ADD), arg.strip_prefix(REMOVE)) {
+                (Some(rest), _) => (Kind::Add, override_doc(rest)),
+                (_, Some(key)) if !key.contains('=') => {
+                    // The key's path, parsed with a placeholder value.
+                    (Kind::Remove, override_doc(&format!("{key}=0")))
+                }
+                _ => (Kind::Set, override_doc(arg)),
             };
-            match override_doc(body) {
+            match doc {
                 Ok(doc) => {
                     let range = next..next + doc.len();
                     next = range.end + 1;
@@ -84,7 +99,7 @@ impl Source {
                         arg: arg.clone(),
                         padded: format!("{}{doc}", " ".repeat(range.start)),
                         range,
-                        adds,
+                        kind,
                     });
                 }
                 Err(message) => problems.push(Diagnostic {
@@ -163,7 +178,7 @@ impl Source {
                 }
             };
             let table = parsed.into_inner();
-            if let Err(message) = merge(root, table, 0, None, o.adds) {
+            if let Err(message) = merge(root, table, 0, None, o.kind) {
                 problems.push(self.diagnostic(Some(o.range.clone()), message));
             }
         }
@@ -200,22 +215,24 @@ const NAMED_SECTIONS: [&str; 3] = ["models", "workloads", "pools"];
 
 /// What marks an override that adds an entry to a named section: `+pools.new={ ... }`.
 pub(crate) const ADD: &str = "+";
+/// What marks an override that removes a value or an entry: `-pools.old`.
+pub(crate) const REMOVE: &str = "-";
 
 fn merge<'a>(
     dst: &mut DeTable<'a>,
     src: DeTable<'a>,
     depth: usize,
     section: Option<&str>,
-    adds: bool,
+    kind: Kind,
 ) -> Result<(), String> {
     for (key, value) in src {
         let name: &str = key.get_ref();
         if depth == 1
             && let Some(section) = section
-            && dst.contains_key(name) == adds
+            && dst.contains_key(name) == (kind == Kind::Add)
         {
             let what = section.trim_end_matches('s');
-            if adds {
+            if kind == Kind::Add {
                 return Err(format!("there is already a {what} named {name:?}"));
             }
             let mut names: Vec<&str> = dst.keys().map(|k| k.get_ref().as_ref()).collect();
@@ -247,8 +264,13 @@ fn merge<'a>(
                     src_table,
                     depth + 1,
                     child_section.as_deref(),
-                    adds,
+                    kind,
                 )?;
+            }
+            _ if kind == Kind::Remove => {
+                if dst.remove(name).is_none() {
+                    return Err(format!("there is no {name:?} to remove"));
+                }
             }
             _ => {
                 dst.insert(key, value);
@@ -308,7 +330,7 @@ mod tests {
     }
 
     #[test]
-    fn an_added_entry_must_be_new_and_a_set_one_must_exist() {
+    fn an_added_entry_must_be_new_and_a_set_or_removed_one_must_exist() {
         let text = "[pools.a]\nreplicas = 2\n";
         let apply = |arg: &str| {
             let s = Source::new("a.toml", text.into(), &[arg.into()]).unwrap();
@@ -330,6 +352,12 @@ mod tests {
         assert_eq!(problems, ["there is already a pool named \"a\""]);
         let (_, problems) = apply("pools.b={ replicas = 1 }");
         assert!(problems[0].contains("no pool named \"b\""), "{problems:?}");
+        let (names, problems) = apply("-pools.a");
+        assert_eq!((names.len(), problems.len()), (0, 0));
+        let (_, problems) = apply("-pools.b");
+        assert!(problems[0].contains("no pool named \"b\""), "{problems:?}");
+        let (_, problems) = apply("-pools.a.market");
+        assert_eq!(problems, ["there is no \"market\" to remove"]);
     }
 
     #[test]

@@ -166,23 +166,29 @@ replicas = 1
     )
 }
 
+/// The published metrics, by their name in the rows, and what headroom reports for each.
+const METRICS: [(&str, Metric); 12] = [
+    ("ttft_mean_ms", Metric::TtftMean),
+    ("ttft_p50_ms", Metric::TtftP50),
+    ("ttft_p99_ms", Metric::TtftP99),
+    ("tpot_mean_ms", Metric::TpotMean),
+    ("tpot_p50_ms", Metric::TpotP50),
+    ("tpot_p99_ms", Metric::TpotP99),
+    ("itl_mean_ms", Metric::ItlMean),
+    ("itl_p50_ms", Metric::ItlP50),
+    ("itl_p99_ms", Metric::ItlP99),
+    ("req_s", Metric::Throughput),
+    ("output_tok_s", Metric::OutputTokensPerSecond),
+    ("e2e_p50_ms", Metric::LatencyP50),
+];
+
 /// The published quantity from a run's totals.
 pub fn quantity(r: &LoadRow, t: &ScopeSummary) -> Result<f64, String> {
-    Ok(match r.metric.as_str() {
-        "ttft_mean_ms" => t.get(Metric::TtftMean).mean,
-        "ttft_p50_ms" => t.get(Metric::TtftP50).mean,
-        "ttft_p99_ms" => t.get(Metric::TtftP99).mean,
-        "tpot_mean_ms" => t.get(Metric::TpotMean).mean,
-        "tpot_p50_ms" => t.get(Metric::TpotP50).mean,
-        "tpot_p99_ms" => t.get(Metric::TpotP99).mean,
-        "itl_mean_ms" => t.get(Metric::ItlMean).mean,
-        "itl_p50_ms" => t.get(Metric::ItlP50).mean,
-        "itl_p99_ms" => t.get(Metric::ItlP99).mean,
-        "req_s" => t.get(Metric::Throughput).mean,
-        "output_tok_s" => t.get(Metric::OutputTokensPerSecond).mean,
-        "e2e_p50_ms" => t.get(Metric::LatencyP50).mean,
-        other => return Err(format!("{}: unknown metric {other:?}", r.id)),
-    })
+    METRICS
+        .iter()
+        .find(|(name, _)| *name == r.metric)
+        .map(|&(_, m)| t.get(m).mean)
+        .ok_or_else(|| format!("{}: unknown metric {:?}", r.id, r.metric))
 }
 
 /// The SLO of a capacity row, `max_users@ttft_p99=2000,itl_p50=50`: limits (milliseconds) on
