@@ -9,9 +9,40 @@ use crate::support::root;
 
 const VALID: &str = include_str!("../fixtures/valid/tiny.toml");
 
-fn load_text(text: &str) {
-    // Must return, never panic, whatever the text.
-    let _ = scenario::parse(text, "fuzz.toml", &root().join("tests/fixtures/valid"), &[]);
+/// What any input must give: a scenario whose indices hold, or errors that each name where
+/// (the file, or the `--set` argument) and what.
+fn check(result: Result<scenario::Scenario, scenario::LoadError>) -> Result<(), TestCaseError> {
+    match result {
+        Ok(s) => {
+            let (w, p) = (s.workloads().len(), s.pools().len());
+            prop_assert!(
+                s.pools().iter().all(|pool| pool.workload < w.max(1)),
+                "{p} pools"
+            );
+            prop_assert!(s.workloads().iter().all(|wl| !wl.name.is_empty()));
+        }
+        Err(scenario::LoadError::Invalid { diagnostics }) => {
+            prop_assert!(!diagnostics.is_empty(), "an error with no diagnostic");
+            for d in &diagnostics {
+                prop_assert!(
+                    d.location.starts_with("fuzz.toml") || d.location.starts_with("--set "),
+                    "no location: {d}"
+                );
+                prop_assert!(!d.message.trim().is_empty(), "no message: {d}");
+            }
+        }
+        Err(e) => prop_assert!(false, "not a validation error: {e}"),
+    }
+    Ok(())
+}
+
+fn load_text(text: &str) -> Result<(), TestCaseError> {
+    check(scenario::parse(
+        text,
+        "fuzz.toml",
+        &root().join("tests/fixtures/valid"),
+        &[],
+    ))
 }
 
 proptest! {
@@ -19,7 +50,7 @@ proptest! {
 
     #[test]
     fn loader_survives_random_text(text in "\\PC{0,400}") {
-        load_text(&text);
+        load_text(&text)?;
     }
 
     #[test]
@@ -34,18 +65,32 @@ proptest! {
             let end = (end..=text.len()).find(|i| text.is_char_boundary(*i)).unwrap_or(text.len());
             text.replace_range(at..end, &insert);
         }
-        load_text(&text);
+        load_text(&text)?;
     }
 
     #[test]
     fn loader_survives_random_overrides(key in "[a-z_.]{1,30}", value in "\\PC{0,20}") {
-        let _ = scenario::parse(
+        check(scenario::parse(
             VALID,
             "fuzz.toml",
             &root().join("tests/fixtures/valid"),
             &[format!("{key}={value}")],
-        );
+        ))?;
     }
+}
+
+/// The checks above fail on what they must refuse: a diagnostic with no location.
+#[test]
+fn the_loader_check_can_fail() {
+    let nowhere = scenario::LoadError::Invalid {
+        diagnostics: vec![scenario::Diagnostic {
+            location: String::new(),
+            message: "bad".into(),
+            snippet: None,
+        }],
+    };
+    assert!(check(Err(nowhere)).is_err());
+    assert!(load_text("version = 1\nhorizon = 3\n").is_ok());
 }
 
 proptest! {
