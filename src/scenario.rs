@@ -214,11 +214,9 @@ impl Scenario {
 /// Why a scenario could not be loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
-    #[error("cannot read scenario {path}: {source}")]
-    Io {
-        path: String,
-        source: std::io::Error,
-    },
+    /// The OS's reason is in the message, not a source, so that a chain of errors says it once.
+    #[error("cannot read scenario {path}: {error}")]
+    Io { path: String, error: std::io::Error },
     #[error("{}", Problems(diagnostics))]
     Invalid { diagnostics: Vec<Diagnostic> },
 }
@@ -237,12 +235,42 @@ impl fmt::Display for Problems<'_> {
     }
 }
 
+/// The text of the scenario file at `path`: text that is not UTF-8 is an error at the line and
+/// column of its first bad byte.
+pub fn read_text(path: &Path) -> Result<String, LoadError> {
+    let name = path.display().to_string();
+    let bytes = std::fs::read(path).map_err(|error| LoadError::Io {
+        path: name.clone(),
+        error,
+    })?;
+    String::from_utf8(bytes).map_err(|e| {
+        let bytes = e.as_bytes();
+        let at = e.utf8_error().valid_up_to();
+        let line_start = bytes[..at]
+            .iter()
+            .rposition(|&b| b == b'\n')
+            .map_or(0, |i| i + 1);
+        let line = bytes[..at].iter().filter(|&&b| b == b'\n').count() + 1;
+        let column = String::from_utf8_lossy(&bytes[line_start..at])
+            .chars()
+            .count()
+            + 1;
+        LoadError::Invalid {
+            diagnostics: vec![Diagnostic {
+                location: format!("{name}:{line}:{column}"),
+                message: format!(
+                    "the file is not UTF-8 text (byte 0x{:02x}); save it as UTF-8",
+                    bytes[at]
+                ),
+                snippet: None,
+            }],
+        }
+    })
+}
+
 /// Loads and validates the scenario at `path`, applying `--set KEY=VALUE` overrides.
 pub fn load(path: &Path, overrides: &[String]) -> Result<Scenario, LoadError> {
-    let text = std::fs::read_to_string(path).map_err(|source| LoadError::Io {
-        path: path.display().to_string(),
-        source,
-    })?;
+    let text = read_text(path)?;
     let base = path.parent().unwrap_or(Path::new("."));
     let mut scenario = parse(&text, &path.display().to_string(), base, overrides)?;
     scenario.path = Some(path.to_path_buf());

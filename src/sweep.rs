@@ -183,12 +183,7 @@ pub fn run(
     seed: Option<u64>,
     done: &(dyn Fn() + Sync),
 ) -> Result<Vec<Row>, SweepError> {
-    let text = std::fs::read_to_string(file).map_err(|source| {
-        SweepError::Read(LoadError::Io {
-            path: file.display().to_string(),
-            source,
-        })
-    })?;
+    let text = scenario::read_text(file).map_err(SweepError::Read)?;
     run_text(&text, file, base, axes, shard, replications, seed, done)
 }
 

@@ -29,19 +29,49 @@ pub struct Snippet {
     pub width: usize,
 }
 
+/// The most characters of a source line a snippet shows: a longer line is cut to a window
+/// around the marked part.
+const SNIPPET_CHARS: usize = 160;
+
+impl Snippet {
+    /// The shown part of the line (`…` where it is cut), and the marker's column and width in it.
+    fn window(&self) -> (String, usize, usize) {
+        let chars: Vec<char> = self.text.chars().collect();
+        if chars.len() <= SNIPPET_CHARS {
+            return (self.text.clone(), self.column, self.width);
+        }
+        let column = self.column.min(chars.len());
+        let from = column.saturating_sub(SNIPPET_CHARS / 3);
+        let to = (from + SNIPPET_CHARS).min(chars.len());
+        let from = to.saturating_sub(SNIPPET_CHARS).min(from);
+        let mut shown: String = if from > 0 {
+            "…".into()
+        } else {
+            String::new()
+        };
+        let marker = column - from + usize::from(from > 0);
+        shown.extend(&chars[from..to]);
+        if to < chars.len() {
+            shown.push('…');
+        }
+        (shown, marker, self.width.min(to.saturating_sub(column)))
+    }
+}
+
 impl fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}: {}", self.location, self.message)?;
         if let Some(s) = &self.snippet {
             let gutter = s.line.to_string().len();
+            let (text, column, width) = s.window();
             write!(
                 f,
                 "\n {:>gutter$} | {}\n {:>gutter$} | {}{}",
                 s.line,
-                s.text,
+                text,
                 "",
-                " ".repeat(s.column),
-                "^".repeat(s.width.max(1)),
+                " ".repeat(column),
+                "^".repeat(width.max(1)),
             )?;
         }
         Ok(())
@@ -327,6 +357,33 @@ mod tests {
             panic!()
         };
         assert_eq!(m, "spot");
+    }
+
+    #[test]
+    fn a_long_line_is_shown_around_the_mark() {
+        let text = format!("x = 1\nrate = -3 # {}\n", "y".repeat(5000));
+        let s = Source::new("a.toml", text, &[]).unwrap();
+        let d = s.diagnostic(Some(13..15), "must be > 0").to_string();
+        assert!(d.len() < 400, "{} bytes", d.len());
+        assert!(
+            d.contains(" 2 | rate = -3 # yyy") && d.contains("…\n"),
+            "{d}"
+        );
+        assert!(d.ends_with("|        ^^"), "{d}");
+        let far = format!("x = 1\n{}rate = -3\n", " ".repeat(5000));
+        let s = Source::new("b.toml", far, &[]).unwrap();
+        let d = s.diagnostic(Some(5013..5015), "must be > 0").to_string();
+        assert!(
+            d.len() < 400 && d.contains("…") && d.contains("rate = -3"),
+            "{d}"
+        );
+        let mark = d.lines().last().unwrap();
+        let line = d.lines().nth(1).unwrap();
+        let col = |t: &str, pat: &str| t.chars().position(|c| pat.starts_with(c)).unwrap();
+        assert_eq!(
+            col(mark, "^"),
+            line.find("-3").map(|b| line[..b].chars().count()).unwrap()
+        );
     }
 
     #[test]

@@ -56,10 +56,7 @@ pub struct Document {
 impl Document {
     /// Reads and validates the file.
     pub fn open(path: &Path) -> Result<(Document, Scenario), LoadError> {
-        let text = std::fs::read_to_string(path).map_err(|source| LoadError::Io {
-            path: path.display().to_string(),
-            source,
-        })?;
+        let text = scenario::read_text(path)?;
         let doc = Document::from_text(path, text);
         let scenario = doc.load(doc.text())?;
         Ok((doc, scenario))

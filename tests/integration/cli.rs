@@ -535,7 +535,12 @@ fn missing_file_and_no_arguments() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
-    assert!(stderr_of(&out).contains("cannot read scenario no/such.toml"));
+    let err = stderr_of(&out);
+    assert!(err.contains("cannot read scenario no/such.toml"), "{err}");
+    assert_eq!(err.matches("os error").count(), 1, "the reason once: {err}");
+    let out = headroom().args(["simulate", "tests"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(stderr_of(&out).matches("os error").count(), 1);
     let out = headroom().output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr_of(&out).contains("Usage"));
