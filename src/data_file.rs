@@ -5,12 +5,13 @@ use std::path::Path;
 
 #[derive(Debug, thiserror::Error)]
 pub enum DataFileError {
-    #[error("cannot read {what} {path}: {source}")]
+    /// The OS's reason is in the message, not a source, so that a chain of errors says it once.
+    #[error("cannot read {what} {path}: {error}")]
     Io {
         /// What the file is, in words ("price catalog").
         what: &'static str,
         path: String,
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// The file as a whole: a missing column, no rows.
     #[error("{path}: {message}")]
@@ -43,14 +44,57 @@ impl DataFileError {
 /// The text of the file at `path` (`what` it is, for the message) and its name for messages.
 pub fn read(path: &Path, what: &'static str) -> Result<(String, String), DataFileError> {
     let name = path.display().to_string();
-    match std::fs::read_to_string(path) {
+    let bytes = std::fs::read(path).map_err(|error| DataFileError::Io {
+        what,
+        path: name.clone(),
+        error,
+    })?;
+    match utf8(bytes) {
         Ok(text) => Ok((text, name)),
-        Err(source) => Err(DataFileError::Io {
-            what,
-            path: name,
-            source,
-        }),
+        Err(e) => Err(DataFileError::line(
+            &name,
+            e.line as u64,
+            format!("column {}: {}", e.column, e.message()),
+        )),
     }
+}
+
+/// Where a file stops being UTF-8 text.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NotUtf8 {
+    /// One-based line and character column of the first bad byte.
+    pub line: usize,
+    pub column: usize,
+    pub byte: u8,
+}
+
+impl NotUtf8 {
+    pub fn message(&self) -> String {
+        format!(
+            "the file is not UTF-8 text (byte 0x{:02x}); save it as UTF-8",
+            self.byte
+        )
+    }
+}
+
+/// `bytes` as text, or where they stop being UTF-8.
+pub fn utf8(bytes: Vec<u8>) -> Result<String, NotUtf8> {
+    String::from_utf8(bytes).map_err(|e| {
+        let bytes = e.as_bytes();
+        let at = e.utf8_error().valid_up_to();
+        let line_start = bytes[..at]
+            .iter()
+            .rposition(|&b| b == b'\n')
+            .map_or(0, |i| i + 1);
+        NotUtf8 {
+            line: bytes[..at].iter().filter(|&&b| b == b'\n').count() + 1,
+            column: String::from_utf8_lossy(&bytes[line_start..at])
+                .chars()
+                .count()
+                + 1,
+            byte: bytes[at],
+        }
+    })
 }
 
 /// A csv error without the position prefix (the caller adds file and line).
@@ -64,5 +108,28 @@ pub fn csv_message(e: &csv::Error) -> String {
             expected_len, len, ..
         } => format!("expected {expected_len} columns, found {len}"),
         _ => e.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn not_utf8_text_is_found_at_its_line_and_column() {
+        assert_eq!(utf8(b"a,b\n".to_vec()).unwrap(), "a,b\n");
+        let e = utf8(b"time,n\n\xc3\xa9t\xe9,1\n".to_vec()).unwrap_err();
+        assert_eq!((e.line, e.column, e.byte), (2, 3, 0xe9));
+        assert!(e.message().contains("0xe9"));
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("jobs.csv");
+        std::fs::write(&path, b"a\n\xff\n").unwrap();
+        let err = read(&path, "job trace").unwrap_err().to_string();
+        assert!(
+            err.ends_with(
+                "jobs.csv:2: column 1: the file is not UTF-8 text (byte 0xff); save it as UTF-8"
+            ),
+            "{err}"
+        );
     }
 }

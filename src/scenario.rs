@@ -243,28 +243,12 @@ pub fn read_text(path: &Path) -> Result<String, LoadError> {
         path: name.clone(),
         error,
     })?;
-    String::from_utf8(bytes).map_err(|e| {
-        let bytes = e.as_bytes();
-        let at = e.utf8_error().valid_up_to();
-        let line_start = bytes[..at]
-            .iter()
-            .rposition(|&b| b == b'\n')
-            .map_or(0, |i| i + 1);
-        let line = bytes[..at].iter().filter(|&&b| b == b'\n').count() + 1;
-        let column = String::from_utf8_lossy(&bytes[line_start..at])
-            .chars()
-            .count()
-            + 1;
-        LoadError::Invalid {
-            diagnostics: vec![Diagnostic {
-                location: format!("{name}:{line}:{column}"),
-                message: format!(
-                    "the file is not UTF-8 text (byte 0x{:02x}); save it as UTF-8",
-                    bytes[at]
-                ),
-                snippet: None,
-            }],
-        }
+    crate::data_file::utf8(bytes).map_err(|e| LoadError::Invalid {
+        diagnostics: vec![Diagnostic {
+            location: format!("{name}:{}:{}", e.line, e.column),
+            message: e.message(),
+            snippet: None,
+        }],
     })
 }
 

@@ -16,8 +16,7 @@ pub(super) fn run(args: OptimizeArgs) -> anyhow::Result<Outcome> {
     let pool = super::worker_pool(args.threads)?;
     let scenario = crate::scenario::load(&args.file, &args.set)?;
     // The plan is written over the file's text, so it keeps the file's comments.
-    let text = std::fs::read_to_string(&args.file)
-        .with_context(|| format!("cannot read {}", args.file.display()))?;
+    let text = crate::scenario::read_text(&args.file)?;
     let quiet = args.quiet || !std::io::stderr().is_terminal();
     let log = |line: &str| {
         if !quiet {
