@@ -24,10 +24,24 @@ pub fn thousands(x: f64) -> String {
     out
 }
 
-/// Milliseconds with three significant digits (at most one decimal above 100).
+/// Milliseconds with three significant digits (at most one decimal above 100). From 10^6 ms
+/// (about 17 minutes, an overloaded queue) in minutes, hours or days with their unit, so that
+/// a latency never takes more than seven characters and columns never run together.
 pub fn ms(x: f64) -> String {
     if !x.is_finite() {
         return "-".into();
+    }
+    if x >= 1e6 {
+        let min = x / 60e3;
+        return if min < 99.95 {
+            format!("{min:.1}min")
+        } else if min < 99.95 * 60.0 {
+            format!("{:.1}h", min / 60.0)
+        } else if min < 9999.95 * 1440.0 {
+            format!("{:.1}d", min / 1440.0)
+        } else {
+            format!("{:.0e}d", min / 1440.0)
+        };
     }
     if x >= 100.0 {
         format!("{x:.0}")
@@ -161,6 +175,15 @@ mod tests {
         assert_eq!(thousands(999.0), "999");
         assert_eq!(thousands(-1_000.0), "-1,000");
         assert_eq!(ms(5152.2), "5152");
+        assert_eq!(ms(999_999.0), "999999");
+        assert_eq!(ms(1e6), "16.7min");
+        assert_eq!(ms(5_990_000.0), "99.8min");
+        assert_eq!(ms(8_012_261_491.0), "92.7d");
+        assert_eq!(ms(170_792_059.0), "47.4h");
+        assert_eq!(ms(1e300), "1e292d");
+        for x in [1e6, 5.997e6, 3.6e8, 3.599e8, 8.64e11, 8.639e11, 1e12, 1e300] {
+            assert!(ms(x).chars().count() <= 7, "{x}: {}", ms(x));
+        }
         assert_eq!(ms(63.94), "63.9");
         assert_eq!(ms(2.5), "2.50");
         assert_eq!(usd(1234.567), "$1,234.57");
