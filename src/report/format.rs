@@ -4,10 +4,17 @@ use std::fmt::Write;
 
 use crate::units::SimTime;
 
-/// `1234567` as `1,234,567`.
+/// Above this, counts and dollars are shown in scientific notation: past 10^15 an `f64` no
+/// longer holds every digit, and a row of them would only push columns apart.
+const HUGE: f64 = 1e15;
+
+/// `1234567` as `1,234,567`; from 10^15, `1.235e15`.
 pub fn thousands(x: f64) -> String {
     if !x.is_finite() {
         return "-".into();
+    }
+    if x.abs() >= HUGE {
+        return format!("{x:.3e}");
     }
     let rounded = x.round();
     let digits = format!("{}", rounded.abs() as u128);
@@ -61,6 +68,9 @@ pub fn usd(x: f64) -> String {
     }
     if x != 0.0 && x.abs() < 0.01 {
         return format!("${x:.4}");
+    }
+    if x.abs() >= HUGE {
+        return format!("${x:.3e}");
     }
     let cents = (x * 100.0).round();
     let whole = (cents / 100.0).trunc();
@@ -174,6 +184,11 @@ mod tests {
         assert_eq!(thousands(1_234_567.4), "1,234,567");
         assert_eq!(thousands(999.0), "999");
         assert_eq!(thousands(-1_000.0), "-1,000");
+        assert_eq!(thousands(1234567.4), "1,234,567");
+        assert_eq!(thousands(6.16e305), "6.160e305");
+        assert_eq!(usd(999_999_999_999_999.0), "$999,999,999,999,999.00");
+        assert_eq!(usd(6.16e305), "$6.160e305");
+        assert_eq!(usd(-2e20), "$-2.000e20");
         assert_eq!(ms(5152.2), "5152");
         assert_eq!(ms(999_999.0), "999999");
         assert_eq!(ms(1e6), "16.7min");
