@@ -142,8 +142,6 @@ pub struct PoolRates {
 /// and per-token costs are metrics with intervals (`Metric::CostPer1k`, `CostPer1MTokens`).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Rates {
-    /// The hours they are taken over (the mean over replications).
-    pub window_hours: f64,
     pub total: ScopeRates,
     pub workloads: Vec<ScopeRates>,
     pub pools: Vec<PoolRates>,
@@ -173,7 +171,6 @@ impl Rates {
             }
         };
         Rates {
-            window_hours: h,
             total: scope(total),
             workloads: workloads.iter().map(scope).collect(),
             pools: pools

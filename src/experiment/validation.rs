@@ -118,10 +118,8 @@ pub fn predict(m: &Measurement, e: &Efficiency) -> Result<f64, String> {
 /// [`predict`], timed by a measured iteration table when given (it must match the row's model,
 /// precisions, GPU and tensor parallelism, or the scenario does not validate).
 pub fn predict_with(m: &Measurement, e: &Efficiency, table: Option<&Path>) -> Result<f64, String> {
-    let text = scenario_text_with(m, e, table);
-    let s = scenario::parse(&text, &format!("{}.toml", m.id), Path::new("."), &[])
-        .map_err(|err| format!("{}: {err}", m.id))?;
-    quantity(m, &rerun(m, &s)?)
+    let s = parse_row(&m.id, &scenario_text_with(m, e, table))?;
+    quantity(m, &rerun(&m.id, &s, 0)?)
 }
 
 /// The engine family a measurement's engine belongs to, if headroom models it.
@@ -143,25 +141,29 @@ pub fn engine_of(m: &Measurement) -> Option<&'static str> {
 pub fn predict_engine(m: &Measurement, engine: &str, roofline: bool) -> Result<f64, String> {
     let text = scenario_text(m, &crate::llm::DEFAULT_EFFICIENCY);
     let timing = if roofline { "roofline" } else { "kernels" };
-    let s = scenario::parse(&text, &format!("{}.toml", m.id), Path::new("."), &[])
-        .and_then(|s| {
-            s.apply(&[
-                Edit::set("models.m.engine", engine),
-                Edit::set("models.m.serving.request_overhead", "0s"),
-                Edit::set("models.m.serving.request_cpu", "0s"),
-                Edit::set("models.m.serving.timing", timing),
-            ])
-        })
+    let s = parse_row(&m.id, &text)?
+        .apply(&[
+            Edit::set("models.m.engine", engine),
+            Edit::set("models.m.serving.request_overhead", "0s"),
+            Edit::set("models.m.serving.request_cpu", "0s"),
+            Edit::set("models.m.serving.timing", timing),
+        ])
         .map_err(|err| format!("{}: {err}", m.id))?;
-    quantity(m, &rerun(m, &s)?)
+    quantity(m, &rerun(&m.id, &s, 0)?)
 }
 
-/// One run of measurement `m`'s scenario, pinned to seed 0: its totals.
-fn rerun(m: &Measurement, s: &scenario::Scenario) -> Result<ScopeSummary, String> {
-    let outcome = run::run(s, &RunOptions::pinned(0)).map_err(|err| format!("{}: {err}", m.id))?;
+/// Published row `id`'s scenario, from `text` (named `{id}.toml` in messages).
+fn parse_row(id: &str, text: &str) -> Result<scenario::Scenario, String> {
+    scenario::parse(text, &format!("{id}.toml"), Path::new("."), &[])
+        .map_err(|err| format!("{id}: {err}"))
+}
+
+/// One run of row `id`'s scenario, pinned to `seed` as the published reruns are: its totals.
+fn rerun(id: &str, s: &scenario::Scenario, seed: u64) -> Result<ScopeSummary, String> {
+    let outcome = run::run(s, &RunOptions::pinned(seed)).map_err(|err| format!("{id}: {err}"))?;
     let serving = outcome
         .serving
-        .ok_or_else(|| format!("{}: nothing served", m.id))?;
+        .ok_or_else(|| format!("{id}: nothing served"))?;
     Ok(serving.total)
 }
 

@@ -8,6 +8,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use super::source::Kind;
 use super::{LoadError, Scenario};
 
 /// One change: the value at a dotted path (`pools.gpu.replicas`), as `--set` makes it; a new
@@ -19,10 +20,9 @@ pub struct Edit {
     pub value: toml::Value,
     /// The value as the user typed it, to name it as typed in messages.
     typed: Option<String>,
-    /// Adds an entry that must not exist yet (a typo in a `set` must not add one).
-    adds: bool,
-    /// Removes what is at `path` (`value` unused).
-    removes: bool,
+    /// Set, add (an entry that must not exist yet: a typo in a set must not add one) or remove
+    /// (`value` unused).
+    kind: Kind,
 }
 
 impl Edit {
@@ -31,15 +31,14 @@ impl Edit {
             path: path.into(),
             value: value.into(),
             typed: None,
-            adds: false,
-            removes: false,
+            kind: Kind::Set,
         }
     }
 
     /// Removes the value or the entry (a pool, a workload) at `path`.
     pub fn remove(path: impl Into<String>) -> Edit {
         Edit {
-            removes: true,
+            kind: Kind::Remove,
             ..Edit::set(path, false)
         }
     }
@@ -48,7 +47,7 @@ impl Edit {
     /// `value`.
     pub fn add(path: impl Into<String>, value: impl Into<toml::Value>) -> Edit {
         Edit {
-            adds: true,
+            kind: Kind::Add,
             ..Edit::set(path, value)
         }
     }
@@ -70,20 +69,15 @@ impl Edit {
     /// `KEY=VALUE`, as `--set` takes it.
     /// `+KEY=VALUE` adds an entry (see [`Edit::add`]); `-KEY` removes one.
     pub fn parse(arg: &str) -> Result<Edit, String> {
-        if let Some(key) = arg.trim_start().strip_prefix(super::source::REMOVE)
-            && !key.contains('=')
-        {
-            return Ok(Edit::remove(key.trim()));
+        let (kind, arg) = Kind::of(arg.trim_start());
+        if kind == Kind::Remove {
+            return Ok(Edit::remove(arg.trim()));
         }
-        let (adds, arg) = match arg.trim_start().strip_prefix(super::source::ADD) {
-            Some(rest) => (true, rest),
-            None => (false, arg),
-        };
         let Some((key, value)) = arg.split_once('=') else {
             return Err("expected KEY=VALUE, e.g. --set pools.gpu.replicas=12".into());
         };
         Ok(Edit {
-            adds,
+            kind,
             ..Edit::of_text(key, value)
         })
     }
@@ -91,13 +85,11 @@ impl Edit {
     /// As `--set` would write it, the value as typed where it was (for messages, and for the
     /// validator's spans; a value that is not TOML reads back as the same string).
     pub fn to_arg(&self) -> String {
-        if self.removes {
-            return format!("{}{}", super::source::REMOVE, self.path);
-        }
-        let add = if self.adds { super::source::ADD } else { "" };
-        match &self.typed {
-            Some(t) => format!("{add}{}={t}", self.path),
-            None => format!("{add}{}={}", self.path, self.value),
+        let mark = self.kind.mark();
+        match (self.kind, &self.typed) {
+            (Kind::Remove, _) => format!("{mark}{}", self.path),
+            (_, Some(t)) => format!("{mark}{}={t}", self.path),
+            (_, None) => format!("{mark}{}={}", self.path, self.value),
         }
     }
 }

@@ -88,15 +88,35 @@ struct Override {
     kind: Kind,
 }
 
-/// What an override does.
+/// What an override does, as its first character says.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Kind {
-    /// Sets a value; an entry of a named section must exist.
+pub(crate) enum Kind {
+    /// `KEY=VALUE` sets a value; an entry of a named section must exist.
     Set,
-    /// Adds an entry to a named section (a new pool); it must not exist.
+    /// `+KEY=VALUE` adds an entry to a named section (a new pool); it must not exist.
     Add,
-    /// Removes the value or entry at the key; it must exist.
+    /// `-KEY` removes the value or entry at the key; it must exist.
     Remove,
+}
+
+impl Kind {
+    /// What `arg` does, and the argument without its mark.
+    pub(crate) fn of(arg: &str) -> (Kind, &str) {
+        match (arg.strip_prefix('+'), arg.strip_prefix('-')) {
+            (Some(rest), _) => (Kind::Add, rest),
+            (_, Some(key)) if !key.contains('=') => (Kind::Remove, key),
+            _ => (Kind::Set, arg),
+        }
+    }
+
+    /// The mark that [`Kind::of`] reads.
+    pub(crate) fn mark(self) -> &'static str {
+        match self {
+            Kind::Set => "",
+            Kind::Add => "+",
+            Kind::Remove => "-",
+        }
+    }
 }
 
 /// A scenario's text and its overrides, for locating spans.
@@ -113,13 +133,11 @@ impl Source {
         let mut problems = Vec::new();
         let mut next = text.len() + 1;
         for arg in overrides {
-            let (kind, doc) = match (arg.strip_prefix(ADD), arg.strip_prefix(REMOVE)) {
-                (Some(rest), _) => (Kind::Add, override_doc(rest)),
-                (_, Some(key)) if !key.contains('=') => {
-                    // The key's path, parsed with a placeholder value.
-                    (Kind::Remove, override_doc(&format!("{key}=0")))
-                }
-                _ => (Kind::Set, override_doc(arg)),
+            let (kind, rest) = Kind::of(arg);
+            let doc = match kind {
+                // The key's path, parsed with a placeholder value.
+                Kind::Remove => override_doc(&format!("{rest}=0")),
+                Kind::Set | Kind::Add => override_doc(rest),
             };
             match doc {
                 Ok(doc) => {
@@ -242,11 +260,6 @@ pub(crate) fn override_doc(arg: &str) -> Result<String, String> {
 }
 
 const NAMED_SECTIONS: [&str; 3] = ["models", "workloads", "pools"];
-
-/// What marks an override that adds an entry to a named section: `+pools.new={ ... }`.
-pub(crate) const ADD: &str = "+";
-/// What marks an override that removes a value or an entry: `-pools.old`.
-pub(crate) const REMOVE: &str = "-";
 
 fn merge<'a>(
     dst: &mut DeTable<'a>,

@@ -12,9 +12,8 @@ use std::path::Path;
 
 use serde::Deserialize;
 
-use crate::experiment::run::{self, RunOptions};
 use crate::experiment::{Metric, ScopeSummary};
-use crate::scenario::{self, Edit, Scenario};
+use crate::scenario::{Edit, Scenario};
 
 /// One published measurement under load.
 #[derive(Clone, Debug, Deserialize)]
@@ -222,7 +221,7 @@ fn meets(r: &LoadRow, base: &Scenario, users: u64, slo: &Slo) -> Result<bool, St
     let s = base
         .apply(&[Edit::set("workloads.w.arrival", arrival)])
         .map_err(|e| format!("{}: {e}", r.id))?;
-    let t = run_scenario(r, &s)?;
+    let t = super::rerun(&r.id, &s, 1)?;
     let mut at = r.clone();
     for (metric, limit) in slo {
         at.metric.clone_from(metric);
@@ -233,23 +232,9 @@ fn meets(r: &LoadRow, base: &Scenario, users: u64, slo: &Slo) -> Result<bool, St
     Ok(true)
 }
 
-/// Row `r`'s scenario, from `text`.
-fn parse(r: &LoadRow, text: &str) -> Result<Scenario, String> {
-    scenario::parse(text, &format!("{}.toml", r.id), Path::new("."), &[])
-        .map_err(|e| format!("{}: {e}", r.id))
-}
-
-/// The totals of one run of scenario `text`, rerunning row `r`.
+/// The totals of one run of scenario `text`, rerunning row `r` (seed 1).
 fn run(r: &LoadRow, text: &str) -> Result<ScopeSummary, String> {
-    run_scenario(r, &parse(r, text)?)
-}
-
-fn run_scenario(r: &LoadRow, s: &Scenario) -> Result<ScopeSummary, String> {
-    let outcome = run::run(s, &RunOptions::pinned(1)).map_err(|e| format!("{}: {e}", r.id))?;
-    let serving = outcome
-        .serving
-        .ok_or_else(|| format!("{}: nothing served", r.id))?;
-    Ok(serving.total)
+    super::rerun(&r.id, &super::parse_row(&r.id, text)?, 1)
 }
 
 /// Users of a closed loop tried first, as silybench (the source of the capacity rows) sweeps
@@ -267,7 +252,7 @@ fn capacity(r: &LoadRow, slo: &Slo, timing: Timing, o: Option<Overheads>) -> Res
     first.arrival = "closed".into();
     first.load = USERS[0] as f64;
     first.requests = closed_count(USERS[0]);
-    let base = parse(r, &scenario_text(&first, timing, o))?;
+    let base = super::parse_row(&r.id, &scenario_text(&first, timing, o))?;
     let meets = |users| meets(r, &base, users, slo);
     let mut lo = 0;
     let mut hi = None;
