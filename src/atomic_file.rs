@@ -1,9 +1,15 @@
 //! Files the user owns are replaced whole: written to a temporary file beside the target, synced,
 //! then renamed over it, so a reader (or a crash) never sees half a file. The rename replaces the
 //! file the path leads to, not a symlink on the way (the link stays), and keeps the file's
-//! permissions; something that is not a regular file (`/dev/null`, a pipe) cannot be replaced
-//! and is written in place.
+//! permissions and, where the user may set it, its owner and group; something that is not a
+//! regular file (`/dev/null`, a pipe) cannot be replaced and is written in place.
+//!
+//! On Linux the temporary file has no name while it is written (`O_TMPFILE`): a process killed
+//! mid-write (`kill -9`, a crash, power) leaves nothing behind. It gets a name only for the two
+//! system calls that link it and rename it over the target. Elsewhere, or on a file system
+//! without `O_TMPFILE`, a named temporary file is used and removed on every error.
 
+use std::fs::{File, Metadata};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -47,14 +53,70 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
     };
+    #[cfg(target_os = "linux")]
+    if let Some(file) = unnamed::create(dir) {
+        fill(&file, bytes, existing.as_ref())?;
+        match unnamed::link_over(&file, dir, &target) {
+            // No `/proc` to name the file by: write a named one instead.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            done => return done,
+        }
+    }
     let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
     tmp.write_all(bytes)?;
-    if let Some(m) = existing {
-        tmp.as_file().set_permissions(m.permissions())?;
-    }
-    tmp.as_file().sync_all()?;
+    fill(tmp.as_file(), &[], existing.as_ref())?;
+    // On an error `tmp` is dropped, which removes it.
     tmp.persist(&target).map_err(|e| e.error)?;
     Ok(())
+}
+
+/// Writes `bytes` to `file`, gives it the permissions and owner of the file it replaces, and
+/// syncs it.
+fn fill(mut file: &File, bytes: &[u8], existing: Option<&Metadata>) -> std::io::Result<()> {
+    file.write_all(bytes)?;
+    if let Some(m) = existing {
+        use std::os::unix::fs::MetadataExt;
+        // Only root (or the owner, for a group it belongs to) may; others keep their own.
+        let _ = std::os::unix::fs::fchown(file, Some(m.uid()), Some(m.gid()));
+        file.set_permissions(m.permissions())?;
+    }
+    file.sync_all()
+}
+
+#[cfg(target_os = "linux")]
+mod unnamed {
+    use std::fs::File;
+    use std::os::unix::io::AsRawFd;
+    use std::path::Path;
+
+    use rustix::fs::{AtFlags, CWD, Mode, OFlags};
+
+    /// An unnamed file in `dir`; `None` where the file system or kernel has no `O_TMPFILE`.
+    pub fn create(dir: &Path) -> Option<File> {
+        let flags = OFlags::TMPFILE | OFlags::WRONLY | OFlags::CLOEXEC;
+        let fd = rustix::fs::openat(CWD, dir, flags, Mode::from_raw_mode(0o600)).ok()?;
+        Some(File::from(fd))
+    }
+
+    /// Gives `file` a fresh name in `dir`, then renames it over `target`.
+    pub fn link_over(file: &File, dir: &Path, target: &Path) -> std::io::Result<()> {
+        let from = format!("/proc/self/fd/{}", file.as_raw_fd());
+        let stem = target
+            .file_name()
+            .map_or("file".into(), |n| n.to_string_lossy().into_owned());
+        for attempt in 0..100u32 {
+            let name = dir.join(format!(".{stem}.{}.{attempt}.tmp", std::process::id()));
+            match rustix::fs::linkat(CWD, from.as_str(), CWD, &name, AtFlags::SYMLINK_FOLLOW) {
+                Ok(()) => {}
+                Err(rustix::io::Errno::EXIST) => continue,
+                Err(e) => return Err(e.into()),
+            }
+            return std::fs::rename(&name, target).inspect_err(|_| {
+                let _ = std::fs::remove_file(&name);
+            });
+        }
+        Err(std::io::Error::other("no free temporary name"))
+    }
 }
 
 #[cfg(test)]
@@ -77,6 +139,21 @@ mod tests {
             1,
             "no temporary left"
         );
+    }
+
+    #[test]
+    fn nothing_is_left_beside_the_file_when_a_write_fails() {
+        let dir = tempfile::tempdir().unwrap();
+        // The target is a directory: the rename fails after the data is written.
+        let path = dir.path().join("taken");
+        std::fs::create_dir(&path).unwrap();
+        std::fs::write(path.join("inside"), b"x").unwrap();
+        assert!(write_atomic(&path, b"data").is_err());
+        let names: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, vec![std::ffi::OsString::from("taken")]);
     }
 
     #[test]

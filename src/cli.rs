@@ -148,6 +148,9 @@ struct TuiArgs {
     /// Replications of each full run (95 % intervals from 2).
     #[arg(long, short = 'n', default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1000))]
     replications: u32,
+    /// Open a scenario whose estimated work is over the budget (see `simulate --allow-large`).
+    #[arg(long)]
+    allow_large: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -218,6 +221,9 @@ struct SweepArgs {
     /// Write to this file (atomically) instead of standard output.
     #[arg(long, short = 'o', value_name = "FILE")]
     output: Option<PathBuf>,
+    /// Run points whose estimated work is over the budget (see `simulate --allow-large`).
+    #[arg(long)]
+    allow_large: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -261,6 +267,10 @@ struct SimulateArgs {
     /// Also write the time series (per interval, total and per workload) to this CSV file.
     #[arg(long, value_name = "FILE")]
     timeseries: Option<PathBuf>,
+    /// Run a scenario whose estimated work (events or memory) is over the budget, which is
+    /// otherwise refused at the field to blame; progress goes to standard error.
+    #[arg(long)]
+    allow_large: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -271,6 +281,9 @@ struct ValidateArgs {
     /// Override a scenario value by its dotted path, as for `simulate`.
     #[arg(long = "set", value_name = "KEY=VALUE", allow_hyphen_values = true)]
     set: Vec<String>,
+    /// Accept scenarios whose estimated work is over the budget (see `simulate --allow-large`).
+    #[arg(long)]
+    allow_large: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -286,6 +299,8 @@ pub enum Outcome {
     Ok,
     /// It ran, and a check (an SLO) failed.
     CheckFailed,
+    /// Ctrl-c ended it early; what it had was reported (exit 130, as the shell's for SIGINT).
+    Interrupted,
 }
 
 /// Runs the command line and returns the process exit code.
@@ -298,6 +313,7 @@ pub fn run() -> ExitCode {
         return finish(tui(TuiArgs {
             file: None,
             replications: 1,
+            allow_large: false,
         }));
     }
     let cli = match Cli::try_parse() {
@@ -333,7 +349,7 @@ fn tui(args: TuiArgs) -> anyhow::Result<Outcome> {
             file.display()
         );
     }
-    crate::tui::run(&file, args.replications)?;
+    crate::tui::run(&file, args.replications, args.allow_large)?;
     Ok(Outcome::Ok)
 }
 
@@ -341,6 +357,7 @@ fn finish(result: anyhow::Result<Outcome>) -> ExitCode {
     match result {
         Ok(Outcome::Ok) => ExitCode::SUCCESS,
         Ok(Outcome::CheckFailed) => ExitCode::from(1),
+        Ok(Outcome::Interrupted) => ExitCode::from(130),
         Err(e) if output::is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
             report_error(&e);

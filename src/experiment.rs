@@ -6,6 +6,7 @@
 //! replication order, so the summary does not depend on the number of threads.
 
 pub mod bill;
+pub mod budget;
 pub mod cluster;
 pub mod costing;
 pub mod energy;
@@ -24,7 +25,9 @@ use crate::scenario::Scenario;
 use crate::sim::{self, PoolSeriesRow, RunResult, Stats};
 
 /// What front ends read of a run, re-exported so that they never name the simulator.
-pub use crate::sim::{LatencyBins, Metric, PoolStats, SeriesRow, SimError};
+pub use crate::sim::{
+    LatencyBins, MAX_IN_SYSTEM, Metric, PoolStats, SeriesRow, SimError, StopReason, Stopped,
+};
 use crate::units::SimTime;
 
 /// A mean over replications and, with two or more, its 95 % confidence interval.
@@ -73,6 +76,34 @@ pub struct ScopeSummary {
     pub slo_met: Option<bool>,
     /// Share of replications in which the SLO was met.
     pub slo_met_share: Option<f64>,
+    pub stability: Stability,
+}
+
+/// Whether a scope kept up with what it was offered, over replications.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Stability {
+    /// In every replication, what was left at the horizon drained within a tenth of the
+    /// window ([`sim::Backlog::OVERLOAD_SHARE`]); otherwise more was offered than the fleet
+    /// serves, and its percentiles grow with the length of the run.
+    pub stable: bool,
+    /// Requests offered per second of the window, mean.
+    pub offered_per_s: f64,
+    /// Requests in the fleet when arrivals stopped (or where the run stopped), mean.
+    pub backlog_at_end: f64,
+    /// Seconds to serve them, mean (see [`sim::Backlog::drain_s`]).
+    pub drain_s: f64,
+}
+
+impl Stability {
+    fn of(runs: &[&Stats]) -> Stability {
+        let n = runs.len() as f64;
+        Stability {
+            stable: runs.iter().all(|s| !s.backlog.overloaded),
+            offered_per_s: runs.iter().map(|s| s.backlog.offered_per_s).sum::<f64>() / n,
+            backlog_at_end: runs.iter().map(|s| s.backlog.requests).sum::<f64>() / n,
+            drain_s: runs.iter().map(|s| s.backlog.drain_s).sum::<f64>() / n,
+        }
+    }
 }
 
 impl ScopeSummary {
@@ -90,6 +121,7 @@ impl ScopeSummary {
         let attainment = worst_attainment(&values);
         ScopeSummary {
             values,
+            stability: Stability::of(runs),
             latency_bins: mean_bins(runs),
             slo_targets: runs[0].slo_targets,
             slo_met: runs[0].slo_met.map(|_| {
@@ -151,6 +183,9 @@ pub struct Summary {
     pub makespan: Option<SimTime>,
     /// What serving cost an hour and a day, by scope, pool and market.
     pub rates: costing::Rates,
+    /// The earliest of the runs that ended before the horizon, if any did: the report covers
+    /// only the time simulated.
+    pub stopped: Option<sim::Stopped>,
 }
 
 impl Summary {
@@ -218,6 +253,7 @@ impl Summary {
                 SimTime((total / runs.len() as u128) as u64)
             }),
             rates,
+            stopped: runs.iter().filter_map(|r| r.stopped).min_by_key(|s| s.at),
         }
     }
 }
@@ -382,7 +418,7 @@ pub fn replicate(
         seed,
         replications,
         progress,
-        &AtomicBool::new(false),
+        sim::Control::default(),
     )
 }
 
@@ -394,12 +430,12 @@ pub fn replicate_cancellable(
     seed: u64,
     replications: u32,
     progress: Option<&Progress>,
-    cancel: &AtomicBool,
+    control: sim::Control,
 ) -> Result<Vec<RunResult>, SimError> {
     if scenario.workloads().is_empty() {
         return Err(SimError::NothingToServe);
     }
-    run_each(replications as usize, |_| scenario, seed, progress, cancel)
+    run_each(replications as usize, |_| scenario, seed, progress, control)
 }
 
 /// One run of `scenario` with exactly `seed` (not a replication's seed), priced: what the
@@ -418,7 +454,11 @@ pub fn run_slices(
     progress: Option<&Progress>,
     cancel: &AtomicBool,
 ) -> Result<Vec<RunResult>, SimError> {
-    run_each(slices.len(), |i| &slices[i], seed, progress, cancel)
+    let control = sim::Control {
+        cancel: Some(cancel),
+        stop: None,
+    };
+    run_each(slices.len(), |i| &slices[i], seed, progress, control)
 }
 
 /// Runs `n` runs in parallel, the `i`th of `scenario(i)` as replication `i` of master seed
@@ -428,17 +468,17 @@ fn run_each<'a>(
     scenario: impl Fn(usize) -> &'a Scenario + Sync,
     seed: u64,
     progress: Option<&Progress>,
-    cancel: &AtomicBool,
+    control: sim::Control,
 ) -> Result<Vec<RunResult>, SimError> {
     (0..n)
         .into_par_iter()
         .map(|i| {
             let s = scenario(i);
-            let mut run = sim::run_cancellable(
+            let mut run = sim::run_controlled(
                 s,
                 replication_seed(seed, i as u64),
                 progress.map(|p| &p.runs[i]),
-                cancel,
+                control,
             )?;
             costing::price(s, &mut run);
             Ok(run)
@@ -495,10 +535,14 @@ mod tests {
     fn cancelled_replications_stop_and_uncancelled_ones_match_single_runs() {
         let s = small();
         let set = AtomicBool::new(true);
-        let r = replicate_cancellable(&s, s.seed(), 3, None, &set);
+        let cancel = |flag| sim::Control {
+            cancel: Some(flag),
+            stop: None,
+        };
+        let r = replicate_cancellable(&s, s.seed(), 3, None, cancel(&set));
         assert!(matches!(r, Err(SimError::Cancelled)), "{r:?}");
         let unset = AtomicBool::new(false);
-        let runs = replicate_cancellable(&s, s.seed(), 3, None, &unset).expect("runs");
+        let runs = replicate_cancellable(&s, s.seed(), 3, None, cancel(&unset)).expect("runs");
         assert_eq!(runs.len(), 3);
         for (i, r) in runs.iter().enumerate() {
             let alone = run_seeded(&s, replication_seed(s.seed(), i as u64)).expect("runs");

@@ -177,7 +177,7 @@ impl Profile {
     }
 
     pub fn read(path: &std::path::Path) -> Result<Profile, ProfileError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ProfileError::Io {
+        let text = crate::data_file::read_string(path).map_err(|source| ProfileError::Io {
             path: path.display().to_string(),
             source,
         })?;

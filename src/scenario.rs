@@ -239,7 +239,7 @@ impl fmt::Display for Problems<'_> {
 /// column of its first bad byte.
 pub fn read_text(path: &Path) -> Result<String, LoadError> {
     let name = path.display().to_string();
-    let bytes = std::fs::read(path).map_err(|error| LoadError::Io {
+    let bytes = crate::data_file::read_bytes(path).map_err(|error| LoadError::Io {
         path: name.clone(),
         error,
     })?;

@@ -16,7 +16,11 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use crate::scenario::Scenario;
 use crate::workload::TraceError;
 
-pub use result::{LatencyBins, Metric, PoolSeriesRow, PoolStats, RunResult, SeriesRow, Stats};
+pub use engine::MAX_IN_SYSTEM;
+pub use result::{
+    Backlog, LatencyBins, Metric, PoolSeriesRow, PoolStats, RunResult, SeriesRow, Stats,
+    StopReason, Stopped,
+};
 
 /// A run that could not finish.
 #[derive(Debug, thiserror::Error)]
@@ -38,7 +42,30 @@ pub fn run(
     seed: u64,
     progress: Option<&AtomicU64>,
 ) -> Result<RunResult, SimError> {
-    engine::Engine::new(scenario, seed)?.run(progress, None)
+    engine::Engine::new(scenario, seed)?.run(progress, None, None)
+}
+
+/// What a caller can do to a run in flight.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Control<'a> {
+    /// Set to give up: the run ends with [`SimError::Cancelled`].
+    pub cancel: Option<&'a AtomicBool>,
+    /// Set to end the run early with what it measured so far ([`RunResult::stopped`]).
+    pub stop: Option<&'a AtomicBool>,
+}
+
+/// As [`run`], under the caller's [`Control`]: flags never set give exactly the result of
+/// [`run`].
+pub fn run_controlled(
+    scenario: &Scenario,
+    seed: u64,
+    progress: Option<&AtomicU64>,
+    control: Control,
+) -> Result<RunResult, SimError> {
+    if control.cancel.is_some_and(|c| c.load(Ordering::Relaxed)) {
+        return Err(SimError::Cancelled);
+    }
+    engine::Engine::new(scenario, seed)?.run(progress, control.cancel, control.stop)
 }
 
 /// As [`run`], but gives up with [`SimError::Cancelled`] soon after `cancel` is set: before it
@@ -51,10 +78,15 @@ pub fn run_cancellable(
     progress: Option<&AtomicU64>,
     cancel: &AtomicBool,
 ) -> Result<RunResult, SimError> {
-    if cancel.load(Ordering::Relaxed) {
-        return Err(SimError::Cancelled);
-    }
-    engine::Engine::new(scenario, seed)?.run(progress, Some(cancel))
+    run_controlled(
+        scenario,
+        seed,
+        progress,
+        Control {
+            cancel: Some(cancel),
+            stop: None,
+        },
+    )
 }
 
 /// Runs `scenario` timing every LLM iteration on its own, without decode runs: slower, and the
@@ -62,7 +94,7 @@ pub fn run_cancellable(
 pub fn run_single_steps(scenario: &Scenario, seed: u64) -> Result<RunResult, SimError> {
     let mut engine = engine::Engine::new(scenario, seed)?;
     engine.max_run = 1;
-    engine.run(None, None)
+    engine.run(None, None, None)
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@ use std::path::Path;
 
 use rayon::prelude::*;
 
+use crate::experiment::budget;
 use crate::experiment::run::{self, RunOptions};
 use crate::scenario::{self, Edit, LoadError};
 use crate::sim::{Metric, SimError};
@@ -167,9 +168,20 @@ fn edits(axes: &[Axis], index: usize) -> Vec<Edit> {
         .collect()
 }
 
-/// Runs the points of `shard`, in parallel, with `replications` each; `done` is called as each
-/// finishes (for a progress bar). Every point is loaded first, so a bad value stops the sweep
-/// before anything runs. The rows are in point order, their frontier marked among themselves.
+/// How every point of a sweep runs.
+#[derive(Clone, Copy, Debug)]
+pub struct Settings {
+    pub replications: u32,
+    /// Replaces each point's `seed`.
+    pub seed: Option<u64>,
+    /// Run points over the work budget ([`budget`]) rather than refuse the sweep.
+    pub allow_large: bool,
+}
+
+/// Runs the points of `shard`, in parallel, with `how.replications` each; `done` is called as each
+/// finishes (for a progress bar). Every point is loaded first, so a bad value (or a point over
+/// the work budget, unless `how.allow_large`) stops the sweep before anything runs. The rows
+/// are in point order, their frontier marked among themselves.
 ///
 /// The file is read once and each point parses that text under its own overrides (as
 /// [`scenario::load`] would). Both parallel loops hand out one point at a time: points differ in
@@ -179,12 +191,11 @@ pub fn run(
     base: &[String],
     axes: &[Axis],
     shard: Shard,
-    replications: u32,
-    seed: Option<u64>,
+    how: Settings,
     done: &(dyn Fn() + Sync),
 ) -> Result<Vec<Row>, SweepError> {
     let text = scenario::read_text(file).map_err(SweepError::Read)?;
-    run_text(&text, file, base, axes, shard, replications, seed, done)
+    run_text(&text, file, base, axes, shard, how, done)
 }
 
 /// [`run`] on `text`, the contents (perhaps edited, not yet saved) of the scenario at `file`.
@@ -195,8 +206,7 @@ pub fn run_text(
     base: &[String],
     axes: &[Axis],
     shard: Shard,
-    replications: u32,
-    seed: Option<u64>,
+    how: Settings,
     done: &(dyn Fn() + Sync),
 ) -> Result<Vec<Row>, SweepError> {
     let indices: Vec<usize> = (0..count(axes)).filter(|&i| shard.holds(i)).collect();
@@ -211,11 +221,14 @@ pub fn run_text(
         .with_max_len(1)
         .map(|&i| {
             let point = edits(axes, i);
-            start.apply(&point).map_err(|source| SweepError::Load {
-                index: i,
-                overrides: point.iter().map(Edit::to_arg).collect::<Vec<_>>().join(" "),
-                source,
-            })
+            start
+                .apply(&point)
+                .and_then(|s| budget::check(&s, how.replications, how.allow_large).map(|()| s))
+                .map_err(|source| SweepError::Load {
+                    index: i,
+                    overrides: point.iter().map(Edit::to_arg).collect::<Vec<_>>().join(" "),
+                    source,
+                })
         })
         .collect();
     let scenarios = loaded.into_iter().collect::<Result<Vec<_>, _>>()?;
@@ -224,10 +237,10 @@ pub fn run_text(
         .zip(scenarios)
         .with_max_len(1)
         .map(|(index, s)| {
-            let seed = seed.unwrap_or(s.seed());
+            let seed = how.seed.unwrap_or(s.seed());
             let options = RunOptions {
                 seed,
-                ..RunOptions::new(&s, replications)
+                ..RunOptions::new(&s, how.replications)
             };
             let failed = |source| SweepError::Run { index, source };
             let outcome = run::run(&s, &options).map_err(failed)?;

@@ -19,6 +19,8 @@ pub mod worker;
 
 use std::io::stdout;
 use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, channel};
 use std::time::Duration;
 
@@ -29,6 +31,7 @@ use crossterm::event::{
 use crossterm::execute;
 use ratatui::DefaultTerminal;
 use ratatui::layout::{Position, Rect};
+use signal_hook::consts::{SIGHUP, SIGTERM};
 
 use action::Action;
 use app::{App, Effect, Overlay};
@@ -49,8 +52,10 @@ pub fn default_scenario() -> std::path::PathBuf {
 
 /// Opens the TUI on `path`; returns when the user quits. A file that does not load is an error
 /// before the terminal is touched.
-pub fn run(path: &Path, replications: u32) -> anyhow::Result<()> {
+pub fn run(path: &Path, replications: u32, allow_large: bool) -> anyhow::Result<()> {
     let (doc, scenario) = Document::open(path)?;
+    crate::experiment::budget::check(&scenario, replications, allow_large)?;
+    crate::scenario::check_traces(&scenario)?;
     let (tx, rx) = channel();
     let worker = Worker::start(tx);
     let catalog = app::catalog_of(&doc, &scenario);
@@ -64,9 +69,33 @@ pub fn run(path: &Path, replications: u32) -> anyhow::Result<()> {
         hook(info);
     }));
     let _ = execute!(stdout(), EnableMouseCapture);
-    let result = event_loop(&mut terminal, &mut app, &worker, &rx);
+    // SIGTERM and SIGHUP (a closed terminal) end the loop like `q` would, so the terminal is
+    // restored; the process then ends with the signal's conventional status.
+    let signal = Arc::new(AtomicUsize::new(0));
+    for sig in [SIGTERM, SIGHUP] {
+        let _ = signal_hook::flag::register_usize(sig, signal.clone(), sig as usize);
+    }
+    let result = event_loop(&mut terminal, &mut app, &worker, &rx, &signal);
     let _ = execute!(stdout(), DisableMouseCapture);
     ratatui::restore();
+    let sig = signal.load(Ordering::Relaxed);
+    if sig != 0 {
+        if app.doc.dirty() {
+            // The edits are kept beside the file, never over it.
+            let keep = app.doc.path.with_extension("unsaved.toml");
+            match crate::atomic_file::write_atomic(&keep, app.doc.text().as_bytes()) {
+                Ok(()) => eprintln!(
+                    "headroom: ended by a signal; unsaved edits are in {}",
+                    keep.display()
+                ),
+                Err(e) => eprintln!(
+                    "headroom: ended by a signal; unsaved edits could not be kept in {}: {e}",
+                    keep.display()
+                ),
+            }
+        }
+        std::process::exit(128 + sig as i32);
+    }
     result
 }
 
@@ -75,8 +104,12 @@ fn event_loop(
     app: &mut App,
     worker: &Worker,
     rx: &Receiver<Report>,
+    signal: &AtomicUsize,
 ) -> anyhow::Result<()> {
     loop {
+        if signal.load(Ordering::Relaxed) != 0 {
+            return Ok(());
+        }
         terminal.draw(|f| f.render_widget(&*app, f.area()))?;
         if app.quit {
             return Ok(());
@@ -120,19 +153,42 @@ fn perform(app: &mut App, worker: &Worker, effects: Vec<Effect>) {
                 path,
                 text,
                 revision,
+                expect,
             } => {
-                let more = app.update(save(&path, text, revision));
+                let more = app.update(save(&path, text, revision, expect.as_deref()));
                 perform(app, worker, more);
             }
         }
     }
 }
 
-/// Writes `text` (revision `revision` of the document) to `path`, whole or not at all; the
-/// action says how it went.
-pub fn save(path: &Path, text: String, revision: u64) -> Action {
+/// Writes `text` (revision `revision` of the document) to `path`, whole or not at all, if the
+/// file still holds `expect` (else nothing is written: someone else changed it); the action
+/// says how it went.
+pub fn save(path: &Path, text: String, revision: u64, expect: Option<&str>) -> Action {
+    if let Some(expect) = expect {
+        match std::fs::read(path) {
+            Ok(bytes) if bytes != expect.as_bytes() => {
+                return Action::SaveConflict {
+                    on_disk: String::from_utf8_lossy(&bytes).into_owned(),
+                };
+            }
+            // A file deleted since is written again.
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => {
+                return Action::Saved {
+                    path: path.to_path_buf(),
+                    revision,
+                    text,
+                    result: Err(e.to_string()),
+                };
+            }
+        }
+    }
     let result = crate::atomic_file::write_atomic(path, text.as_bytes()).map_err(|e| e.to_string());
     Action::Saved {
+        path: path.to_path_buf(),
         revision,
         text,
         result,
@@ -166,7 +222,17 @@ fn key(app: &App, k: &KeyEvent) -> Option<Action> {
         return Some(Action::ForceQuit);
     }
     let typing = match &app.overlay {
-        Overlay::Input(_) => true,
+        Overlay::Input(_)
+        | Overlay::Conflict {
+            save_as: Some(_), ..
+        } => true,
+        Overlay::Conflict { save_as: None, .. } => {
+            return match k.code {
+                KeyCode::Esc => Some(Action::Back),
+                KeyCode::Char(c @ ('r' | 'o' | 'a' | 'n' | 'q')) if !ctrl => Some(Action::Char(c)),
+                _ => None,
+            };
+        }
         Overlay::Picker(p) => p.filtering,
         _ => false,
     };

@@ -88,17 +88,23 @@ impl GpuSource for NvmlSource {
             .nvml
             .sys_driver_version()
             .map_err(|e| nvml_error("the driver version", e))?;
-        let cuda = self
-            .nvml
-            .sys_cuda_driver_version()
-            .map_err(|e| nvml_error("the CUDA version", e))?;
-        Ok(SystemInfo {
-            driver_version,
-            cuda_version: format!(
+        // Optional: older or trimmed libraries lack the symbol, and the GPUs are still listed.
+        let cuda_version = match self.nvml.sys_cuda_driver_version() {
+            Ok(cuda) => format!(
                 "{}.{}",
                 cuda_driver_version_major(cuda),
                 cuda_driver_version_minor(cuda)
             ),
+            Err(
+                NvmlError::NotSupported
+                | NvmlError::FunctionNotFound
+                | NvmlError::FailedToLoadSymbol(_),
+            ) => String::new(),
+            Err(e) => return Err(nvml_error("the CUDA version", e)),
+        };
+        Ok(SystemInfo {
+            driver_version,
+            cuda_version,
         })
     }
 

@@ -120,7 +120,7 @@ pub fn header(ctx: &Context) -> Vec<(&'static str, String)> {
 /// context has no log or LLM pool; the caller adds those.
 pub fn replay(path: &Path) -> Result<(Context, Vec<Sample>), ReplayError> {
     let display = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|source| ReplayError::Read {
+    let text = crate::data_file::read_string(path).map_err(|source| ReplayError::Read {
         path: display.clone(),
         source,
     })?;

@@ -46,8 +46,11 @@ pub(super) fn run(args: SweepArgs) -> anyhow::Result<Outcome> {
             &args.set,
             &axes,
             shard,
-            args.replications,
-            args.seed,
+            sweep::Settings {
+                replications: args.replications,
+                seed: args.seed,
+                allow_large: args.allow_large,
+            },
             &done,
         )
     })?;
@@ -68,8 +71,8 @@ pub(super) fn merge(args: MergeArgs) -> anyhow::Result<Outcome> {
     let mut points: Option<usize> = None;
     let mut rows = Vec::new();
     for f in &args.files {
-        let text =
-            std::fs::read_to_string(f).with_context(|| format!("cannot read {}", f.display()))?;
+        let text = crate::data_file::read_string(f)
+            .with_context(|| format!("cannot read {}", f.display()))?;
         let parsed = parse_csv(&text).map_err(|e| anyhow::anyhow!("{}: {e}", f.display()))?;
         match &paths {
             None => paths = Some(parsed.paths),

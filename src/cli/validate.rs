@@ -1,6 +1,7 @@
 //! `headroom validate`: check scenario files without simulating.
 
 use super::{Outcome, ValidateArgs};
+use crate::experiment::budget;
 use crate::report::format::{span, thousands};
 use crate::scenario::{self, LoadError};
 use crate::units::SimTime;
@@ -8,7 +9,9 @@ use crate::units::SimTime;
 pub(super) fn run(args: ValidateArgs) -> anyhow::Result<Outcome> {
     let mut bad = 0;
     for file in &args.files {
-        match scenario::load(file, &args.set) {
+        let loaded = scenario::load(file, &args.set)
+            .and_then(|s| budget::check(&s, 1, args.allow_large).map(|()| s));
+        match loaded {
             Ok(s) => match scenario::check_traces(&s) {
                 Ok(traces) => {
                     let replicas: u32 = s.pools().iter().map(|p| p.replicas).sum();

@@ -24,6 +24,10 @@ pub struct RunOptions<'a> {
     /// Set to stop early: serving checks it every few thousand events, and the steps after it
     /// are skipped ([`SimError::Cancelled`]).
     pub cancel: Option<&'a AtomicBool>,
+    /// Set to end serving early with what it measured so far (Ctrl-c in `simulate`): the
+    /// summary says where each run stopped ([`Summary::stopped`]); training and the bill still
+    /// run.
+    pub stop: Option<&'a AtomicBool>,
 }
 
 impl RunOptions<'_> {
@@ -35,6 +39,7 @@ impl RunOptions<'_> {
             pinned: false,
             progress: None,
             cancel: None,
+            stop: None,
         }
     }
 
@@ -46,6 +51,7 @@ impl RunOptions<'_> {
             pinned: true,
             progress: None,
             cancel: None,
+            stop: None,
         }
     }
 }
@@ -59,12 +65,17 @@ pub struct Verdict {
     /// Every training job's deadline (missed in at most `1 - DEADLINE_QUANTILE` of its runs);
     /// `None` without deadlines.
     pub deadlines_met: Option<bool>,
+    /// Some workload was offered more than its fleet serves ([`super::Stability`]).
+    pub overloaded: bool,
 }
 
 impl Verdict {
-    /// Nothing missed (what `simulate`'s exit code gates on).
+    /// Nothing missed (what `simulate`'s exit code gates on): an overloaded fleet misses its
+    /// SLO whatever its percentiles over this run say, as they grow with the run's length.
     pub fn passed(&self) -> bool {
-        self.slo_met != Some(false) && self.deadlines_met != Some(false)
+        self.slo_met != Some(false)
+            && self.deadlines_met != Some(false)
+            && !(self.overloaded && self.slo_met.is_some())
     }
 }
 
@@ -91,7 +102,11 @@ pub fn run(scenario: &Scenario, o: &RunOptions) -> Result<Outcome, SimError> {
         let runs = if o.pinned {
             vec![super::run_seeded(scenario, o.seed)?]
         } else {
-            replicate_cancellable(scenario, o.seed, o.replications, o.progress, cancel)?
+            let control = crate::sim::Control {
+                cancel: Some(cancel),
+                stop: o.stop,
+            };
+            replicate_cancellable(scenario, o.seed, o.replications, o.progress, control)?
         };
         Some(Summary::of(scenario, o.seed, &runs))
     };
@@ -128,6 +143,9 @@ fn finish(
     let bill = bill::bill(scenario, serving.as_ref(), training.as_ref());
     let verdict = Verdict {
         slo_met: serving.as_ref().and_then(|s| s.total.slo_met),
+        overloaded: serving
+            .as_ref()
+            .is_some_and(|s| s.workloads.iter().any(|w| !w.stability.stable)),
         deadlines_met: training.as_ref().and_then(|t| {
             let shares: Vec<f64> = t
                 .jobs
@@ -175,10 +193,21 @@ mod tests {
             Verdict {
                 slo_met,
                 deadlines_met,
+                overloaded: false,
             }
             .passed()
         };
         assert!(v(None, None) && v(Some(true), None) && v(Some(true), Some(true)));
         assert!(!v(Some(false), None) && !v(None, Some(false)) && !v(Some(true), Some(false)));
+        // Overloaded: a miss where there is an SLO, whatever its percentiles said.
+        let overloaded = |slo_met| {
+            Verdict {
+                slo_met,
+                deadlines_met: None,
+                overloaded: true,
+            }
+            .passed()
+        };
+        assert!(!overloaded(Some(true)) && overloaded(None));
     }
 }

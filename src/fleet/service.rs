@@ -62,7 +62,9 @@ impl ServiceSampler {
             }
             Kind::Fixed { ns } => *ns,
             Kind::Lognormal(d) => SimTime::from_nanos_f64(d.sample(rng)).0,
-            Kind::BatchLinear { base, per_item } => base + per_item * u64::from(size),
+            Kind::BatchLinear { base, per_item } => {
+                base.saturating_add(per_item.saturating_mul(u64::from(size)))
+            }
             Kind::Trace { scale } => SimTime::from_nanos_f64(traced.0 as f64 * scale).0,
         };
         SimTime(ns.max(1))

@@ -156,7 +156,7 @@ pub struct IterationTable {
 
 impl IterationTable {
     pub fn from_path(path: &Path, display: &str) -> Result<IterationTable, String> {
-        let text = std::fs::read_to_string(path)
+        let text = crate::data_file::read_string(path)
             .map_err(|e| format!("{display}: cannot read iteration table: {e}"))?;
         IterationTable::parse(&text, display)
     }

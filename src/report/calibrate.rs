@@ -20,10 +20,15 @@ pub fn gpus_json(system: &SystemInfo, devices: &[DeviceInfo], now: &[Sample]) ->
 
 /// The GPUs with a reading of each taken now, as a table: now / at most.
 pub fn gpus_table(system: &SystemInfo, devices: &[DeviceInfo], now: &[Sample]) -> String {
+    let cuda = if system.cuda_version.is_empty() {
+        // The library did not say (it lacks the optional call).
+        String::new()
+    } else {
+        format!(" · CUDA {}", system.cuda_version)
+    };
     let mut t = format!(
-        "driver {} · CUDA {} · {} GPU{}\n\n",
+        "driver {}{cuda} · {} GPU{}\n\n",
         system.driver_version,
-        system.cuda_version,
         devices.len(),
         if devices.len() == 1 { "" } else { "s" }
     );

@@ -101,12 +101,13 @@ pub fn pct(x: f64) -> String {
     }
 }
 
-/// A span of time in the largest sensible units: `23h50m`, `1m30s`, `250ms`.
+/// A span of time in the largest sensible units, cut (not rounded) to the two largest:
+/// `23h50m`, `1m30s`, `50s`, `250ms`.
 pub fn span(t: SimTime) -> String {
     let s = t.0 / SimTime::NS_PER_SEC;
     let (d, h, m, sec) = (s / 86_400, s / 3_600 % 24, s / 60 % 60, s % 60);
     match (d, h, m, sec) {
-        (0, 0, 0, _) if !t.0.is_multiple_of(SimTime::NS_PER_SEC) => {
+        (0, 0, 0, 0) if !t.0.is_multiple_of(SimTime::NS_PER_SEC) => {
             crate::units::format_duration(t)
         }
         (0, 0, 0, s) => format!("{s}s"),

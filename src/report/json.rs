@@ -3,7 +3,8 @@
 //! Shape (all latencies in milliseconds, money in USD, `null` where nothing was measured):
 //! `scenario`, `seed`, `replications`, `window`, `requests`, `latency_ms`, `wait_ms`,
 //! `utilization`, `gpu_hours`, `cost_usd`, `slo`, `throughput_rps`, `mean_in_system`,
-//! `batch_size_mean`, `workloads` (the same fields per workload, with its time series), `pools`,
+//! `batch_size_mean`, `stability` (whether the fleet kept up: `stable`, `offered_over_capacity`,
+//! `backlog_at_end`, `drain_s`), `stopped` (where a run ended early), `workloads` (the same fields per workload, with its time series), `pools`,
 //! `timeseries`, `energy` (with an `[energy]` table), `training` (with a `[training]` table),
 //! `bill` (with a `[costs]` table), and last the `run` block, the only part that changes between runs with one seed.
 //! With replications, each headline number `x` has a sibling `x_ci95: [low, high]`.
@@ -14,7 +15,7 @@ mod bill;
 mod training;
 
 use super::Report;
-use crate::experiment::{Estimate, ScopeSummary, Summary};
+use crate::experiment::{Estimate, ScopeSummary, StopReason, Summary};
 use crate::fleet::Serving;
 use crate::scenario::Scenario;
 use crate::sim::{Metric, SeriesRow};
@@ -62,6 +63,23 @@ fn serving(root: &mut Map<String, Value>, sc: &Scenario, s: &Summary) {
             "horizon_s": sc.horizon().as_secs_f64(),
             "interval_s": sc.interval().as_secs_f64(),
             "offline_makespan_s": s.makespan.map(|m| m.as_secs_f64()),
+        }),
+    );
+    root.insert(
+        "stopped".into(),
+        s.stopped.map_or(Value::Null, |st| {
+            json!({
+                "at_s": st.at.as_secs_f64(),
+                "reason": match st.reason {
+                    StopReason::Interrupted => "interrupted",
+                    StopReason::Backlog { .. } => "backlog",
+                    StopReason::Overloaded => "overloaded",
+                },
+                "backlog_limit": match st.reason {
+                    StopReason::Backlog { limit } => Some(limit),
+                    StopReason::Interrupted | StopReason::Overloaded => None,
+                },
+            })
         }),
     );
     scope(root, &s.total, sc);
@@ -325,6 +343,16 @@ fn scope(obj: &mut Map<String, Value>, s: &ScopeSummary, sc: &Scenario) {
         }
         put(obj, def.path, def.metric, s.get(def.metric));
     }
+    let st = &s.stability;
+    obj.insert(
+        "stability".into(),
+        json!({
+            "stable": st.stable,
+            "offered_over_capacity": !st.stable,
+            "backlog_at_end": st.backlog_at_end,
+            "drain_s": st.drain_s,
+        }),
+    );
 }
 
 fn child<'a>(obj: &'a mut Map<String, Value>, key: &str) -> &'a mut Map<String, Value> {

@@ -4,7 +4,7 @@ use std::fmt::Write;
 
 use super::Report;
 use super::format::{clip, ms, pct, slo_label, span, thousands, usd, usd_unit, wrapped};
-use crate::experiment::{Estimate, ScopeSummary};
+use crate::experiment::{Estimate, ScopeSummary, StopReason};
 use crate::fleet::Serving;
 use crate::sim::Metric;
 
@@ -76,6 +76,39 @@ fn serving(out: &mut String, sc: &crate::scenario::Scenario, s: &crate::experime
             );
         }
     }
+    if let Some(st) = s.stopped {
+        let why = match st.reason {
+            StopReason::Interrupted => "interrupted (Ctrl-c)".to_string(),
+            StopReason::Backlog { limit } => format!(
+                "more than {} requests were in the fleet at once",
+                thousands(limit as f64)
+            ),
+            StopReason::Overloaded => {
+                "the fleet held more requests than it serves in the whole span".to_string()
+            }
+        };
+        let _ = if st.at > sc.horizon() {
+            writeln!(
+                out,
+                "PARTIAL: the drain after the horizon was cut at {}: it had lasted as long as the span; the requests still in the fleet are not in the figures",
+                span(st.at.saturating_sub(sc.horizon())),
+            )
+        } else if st.at <= sc.measured_from() {
+            writeln!(
+                out,
+                "PARTIAL: the run stopped at {} of {}, in its warm-up: {why}; nothing was measured",
+                span(st.at),
+                span(sc.horizon()),
+            )
+        } else {
+            writeln!(
+                out,
+                "PARTIAL: the run stopped at {} of {}: {why}; figures cover the time simulated, without the drain",
+                span(st.at),
+                span(sc.horizon()),
+            )
+        };
+    }
     out.push('\n');
 
     let _ = writeln!(
@@ -90,6 +123,7 @@ fn serving(out: &mut String, sc: &crate::scenario::Scenario, s: &crate::experime
         workload_row(out, "total", &s.total);
     }
     out.push('\n');
+    overload_lines(out, sc, s);
     if super::json::serves_llm(sc) {
         llm_rows(out, sc, s);
     }
@@ -456,10 +490,54 @@ fn llm_rows(out: &mut String, sc: &crate::scenario::Scenario, s: &crate::experim
     out.push('\n');
 }
 
+/// One paragraph per workload that was offered more than its fleet serves.
+fn overload_lines(
+    out: &mut String,
+    sc: &crate::scenario::Scenario,
+    s: &crate::experiment::Summary,
+) {
+    let mut any = false;
+    for (w, ws) in sc.workloads().iter().zip(&s.workloads) {
+        if ws.stability.stable {
+            continue;
+        }
+        any = true;
+        let drain = ws.stability.drain_s;
+        let _ = writeln!(
+            out,
+            "OVERLOADED {:?}: offered {} req/s, served {} req/s; {} requests were left when {}{}.",
+            w.name,
+            format_rate(ws.stability.offered_per_s),
+            format_rate(ws.get(Metric::Throughput).mean),
+            thousands(ws.stability.backlog_at_end),
+            if s.stopped.is_some() {
+                "the run stopped"
+            } else {
+                "arrivals stopped"
+            },
+            if drain.is_finite() {
+                format!(
+                    ", {} of work at that rate",
+                    span(crate::units::SimTime::from_secs_f64(drain))
+                )
+            } else {
+                String::new()
+            },
+        );
+    }
+    if any {
+        let _ = writeln!(
+            out,
+            "  The queue grew through the run: its latencies grow with the run's length, not only with load. Add replicas or lower the rate.\n"
+        );
+    }
+}
+
 fn workload_row(out: &mut String, name: &str, ws: &ScopeSummary) {
     let failed = ws.get(Metric::Dropped).mean + ws.get(Metric::TimedOut).mean;
     let target = slo_label(ws.slo_targets.as_ref());
     let status = match ws.slo_met {
+        _ if !ws.stability.stable => "OVERLOADED".to_string(),
         None => "no SLO".to_string(),
         Some(met) => format!(
             "{} {}",

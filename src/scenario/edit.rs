@@ -170,6 +170,23 @@ impl Scenario {
         Some(t)
     }
 
+    /// A diagnostic at the value of `keys` as the file and its edits give it: the `--set` that
+    /// set it, else its line of the file (or the line of the deepest table of the path that
+    /// the file has); for a scenario built in code, its name.
+    pub fn diagnostic_at(&self, keys: &[&str], message: impl Into<String>) -> super::Diagnostic {
+        let message = message.into();
+        let located = self.origin.as_deref().and_then(|o| {
+            let source = super::source::Source::new(&o.name, o.text.clone(), &o.edits).ok()?;
+            let span = super::source::span_of(&source, keys);
+            Some(source.diagnostic(span, message.clone()))
+        });
+        located.unwrap_or(super::Diagnostic {
+            location: self.name.clone(),
+            message,
+            snippet: None,
+        })
+    }
+
     /// The edits applied since the file's text, as `--set` arguments.
     pub fn edits(&self) -> &[String] {
         self.origin.as_deref().map_or(&[], |o| &o.edits)

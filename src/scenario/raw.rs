@@ -20,6 +20,10 @@ pub mod training;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Duration(pub SimTime);
 
+/// The longest duration a scenario may write: ten years. Sums and products of durations (a
+/// batch's service time, a horizon plus a drain) then stay far inside the clock's 584 years.
+pub const MAX_DURATION: SimTime = SimTime(3650 * 86_400 * 1_000_000_000);
+
 impl<'de> Deserialize<'de> for Duration {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         struct Visitor;
@@ -31,7 +35,13 @@ impl<'de> Deserialize<'de> for Duration {
                 )
             }
             fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<Duration, E> {
-                parse_duration(s).map(Duration).map_err(E::custom)
+                let d = parse_duration(s).map_err(E::custom)?;
+                if d > MAX_DURATION {
+                    return Err(E::custom(format!(
+                        "duration {s:?} is longer than ten years ({MAX_DURATION}), the most any duration of a scenario may be"
+                    )));
+                }
+                Ok(Duration(d))
             }
             fn visit_i64<E: serde::de::Error>(self, n: i64) -> Result<Duration, E> {
                 Err(E::custom(format!(

@@ -234,6 +234,32 @@ impl Source {
     }
 }
 
+/// The span of the value at `keys` in `text` with `overrides` merged in (a `--set` that gave it
+/// spans past the end of the text); where the path ends early, the span of the deepest key
+/// found. `None` when the first key is absent or the text does not parse.
+pub fn span_of(source: &Source, keys: &[&str]) -> Option<Range<usize>> {
+    let mut root = DeTable::parse(source.text()).ok()?.into_inner();
+    if !source.apply_overrides(&mut root).is_empty() {
+        return None;
+    }
+    let mut table = &root;
+    let mut found = None;
+    for k in keys {
+        let (key, value) = table.iter().find(|(key, _)| key.get_ref().as_ref() == *k)?;
+        found = Some(if value.span().start > source.text().len() {
+            // An override's value: its own span names the `--set`.
+            value.span()
+        } else {
+            key.span().start..value.span().end
+        });
+        match value.get_ref() {
+            DeValue::Table(t) => table = t,
+            _ => break,
+        }
+    }
+    found
+}
+
 /// `KEY=VALUE` as a TOML document; VALUE is quoted when it is not a TOML value by itself.
 pub(crate) fn override_doc(arg: &str) -> Result<String, String> {
     let Some((key, value)) = arg.split_once('=') else {

@@ -32,6 +32,14 @@ mod workload;
 const MAX_INTERVALS: u64 = 1_000_000;
 /// Largest batch a replica may take.
 const MAX_BATCH: i64 = 1 << 16;
+/// Most replicas a pool may have: a replica's state is 0.3-1 KB, so 100,000 of them stay under
+/// 100 MB, and a typo of a few zeros is an error rather than an allocation that fails.
+pub(crate) const MAX_REPLICAS: u32 = 100_000;
+/// Highest arrival rate of a workload, requests per second (a million is more than any one
+/// fleet takes; above about 2e9 the gaps between arrivals round to zero nanoseconds).
+const MAX_RATE: f64 = 1e6;
+/// Longest horizon: ten years of simulated time (the longest duration a file may write).
+const MAX_HORIZON: SimTime = raw::MAX_DURATION;
 
 type Entry<T> = (Spanned<String>, T);
 /// Service profiles of a model, by GPU model.
@@ -360,6 +368,12 @@ impl Checker<'_> {
             Some(h) if horizon == SimTime::ZERO => {
                 self.error(h.span(), "horizon must be longer than zero, e.g. \"1h\"");
             }
+            Some(h) if horizon > MAX_HORIZON => {
+                self.error(
+                    h.span(),
+                    format!("horizon is at most {MAX_HORIZON} (ten years), got {horizon}"),
+                );
+            }
             None if serves => {
                 self.error(
                     0..0,
@@ -503,6 +517,33 @@ impl Checker<'_> {
             );
             None
         }
+    }
+
+    /// A number in `[lo, hi]`.
+    fn within(&mut self, v: &Spanned<f64>, field: &str, lo: f64, hi: f64) -> Option<f64> {
+        let x = *v.get_ref();
+        if x >= lo && x <= hi {
+            Some(x)
+        } else {
+            self.error(
+                v.span(),
+                format!("`{field}` must be from {lo:e} to {hi:e}, got {x}"),
+            );
+            None
+        }
+    }
+
+    /// A rate of arrivals, in (0, [`MAX_RATE`]] requests per second.
+    fn rate(&mut self, v: &Spanned<f64>, field: &str) -> Option<f64> {
+        let x = self.positive(v, field)?;
+        if x > MAX_RATE {
+            self.error(
+                v.span(),
+                format!("`{field}` is at most {MAX_RATE:.0e} requests per second, got {x:e}"),
+            );
+            return None;
+        }
+        Some(x)
     }
 
     fn required<'a, T>(

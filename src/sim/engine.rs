@@ -31,7 +31,7 @@ mod spill;
 use super::SimError;
 use super::event::{Event, EventQueue, QueueRef};
 use super::metrics::Recorder;
-use super::result::RunResult;
+use super::result::{RunResult, StopReason, Stopped};
 use super::scheduler::{Evicted, LlmConfig, LlmReplica, Outcome};
 use crate::fleet::{Batching, ServiceSampler, Serving};
 use crate::llm::Timing;
@@ -59,6 +59,11 @@ fn push_in_order(items: &mut VecDeque<Request>, req: Request) {
 /// its cancel flag: rarely enough to cost nothing per event, often enough that an abandoned run
 /// stops promptly (65 536 events are about 4 ms of a request-level run, 15 ms of a token-level one).
 const PROGRESS_EVERY: u64 = 1 << 16;
+
+/// Most requests a run holds in its fleet at once (queued or in service) before it stops: a
+/// queued request costs 50-200 bytes, so the queue of a fleet offered far more than it serves
+/// stays under about 1 GB instead of growing until memory runs out.
+pub const MAX_IN_SYSTEM: u64 = 5_000_000;
 
 /// Requests waiting, with the timers armed for them.
 #[derive(Default)]
@@ -347,12 +352,15 @@ impl<'s> Engine<'s> {
         })
     }
 
-    /// Runs to the end: arrivals stop at the horizon, then the fleet drains. Stops early with
-    /// [`SimError::Cancelled`] when `cancel` is set (looked at every [`PROGRESS_EVERY`] events).
+    /// Runs to the end: arrivals stop at the horizon, then the fleet drains. Gives up with
+    /// [`SimError::Cancelled`] when `cancel` is set; ends early with what it measured so far
+    /// when `stop` is set, or when more than [`MAX_IN_SYSTEM`] requests are in the fleet at
+    /// once (both looked at every [`PROGRESS_EVERY`] events).
     pub fn run(
         mut self,
         progress: Option<&AtomicU64>,
         cancel: Option<&AtomicBool>,
+        stop: Option<&AtomicBool>,
     ) -> Result<RunResult, SimError> {
         for w in 0..self.workloads.len() {
             self.schedule_arrival(w)?;
@@ -418,6 +426,20 @@ impl<'s> Engine<'s> {
                 if cancel.is_some_and(|c| c.load(Ordering::Relaxed)) {
                     return Err(SimError::Cancelled);
                 }
+                let reason = if stop.is_some_and(|s| s.load(Ordering::Relaxed)) {
+                    Some(StopReason::Interrupted)
+                } else if self.rec.in_system() > MAX_IN_SYSTEM {
+                    Some(StopReason::Backlog {
+                        limit: MAX_IN_SYSTEM,
+                    })
+                } else if self.overloaded() {
+                    Some(StopReason::Overloaded)
+                } else {
+                    None
+                };
+                if let Some(reason) = reason {
+                    return Ok(self.stop_at(count, reason));
+                }
             }
         }
         if let Some(p) = progress {
@@ -429,6 +451,43 @@ impl<'s> Engine<'s> {
         let mut result = self.rec.finish(self.scenario, self.seed, count, self.now);
         result.arrivals_ended = self.workloads.iter().map(|w| w.ended).collect();
         Ok(result)
+    }
+
+    /// Whether the fleet is overloaded beyond doubt: a tenth of the span in, it holds more
+    /// requests than would leave it in the whole span at the rate they have left so far
+    /// (served, dropped or timed out); or it has drained for as long as the span.
+    /// (Deterministic: it looks at simulated counts only.)
+    fn overloaded(&self) -> bool {
+        let (start, horizon) = (self.scenario.start().0, self.scenario.horizon().0);
+        let span = horizon - start;
+        if self.rec.offline() {
+            return false;
+        }
+        if self.now >= horizon {
+            return self.now - horizon > span;
+        }
+        let elapsed = self.now - start;
+        if elapsed * 10 < span {
+            return false;
+        }
+        let rate = self.rec.left_total() as f64 / elapsed as f64;
+        self.rec.in_system() as f64 > rate * span as f64
+    }
+
+    /// The run's figures up to now, undrained: it ends here for `reason`.
+    #[cold]
+    fn stop_at(mut self, events: u64, reason: StopReason) -> RunResult {
+        let at = self.now;
+        self.count_waiting();
+        // In the drain, the window already ended at the horizon.
+        self.rec.truncate(at, self.scenario);
+        let mut result = self.rec.finish(self.scenario, self.seed, events, at);
+        result.arrivals_ended = self.workloads.iter().map(|w| w.ended).collect();
+        result.stopped = Some(Stopped {
+            at: SimTime(at),
+            reason,
+        });
+        result
     }
 
     /// Tells the recorder how many requests each workload has waiting (for the time series).
@@ -826,7 +885,7 @@ impl<'s> Engine<'s> {
             .as_ref()
             .expect("request-level pools have a sampler")
             .sample(&mut p.rng, n as u32, traced);
-        let end = self.now + service.0;
+        let end = self.now.saturating_add(service.0);
         self.replicas[r].batch_end = end;
         self.events
             .push(SimTime(end), Event::BatchDone { replica: r as u32 });

@@ -21,7 +21,7 @@ use hdrhistogram::Histogram;
 use self::coarse::CoarseHistogram;
 use self::tokens::TokenRec;
 use super::result::{
-    LatencyBins, Metric, PoolSeriesRow, PoolStats, RunResult, SeriesRow, SloTargets, Stats,
+    Backlog, LatencyBins, Metric, PoolSeriesRow, PoolStats, RunResult, SeriesRow, SloTargets, Stats,
 };
 use crate::fleet::Serving;
 use crate::scenario::Scenario;
@@ -125,6 +125,16 @@ struct WorkloadRec {
     /// Waits of zero, counted apart (most requests of a lightly loaded fleet never wait) and
     /// added to `wait` at the end.
     zero_waits: u64,
+    /// Requests served between the end of warm-up and the horizon (the throughput's numerator:
+    /// what the fleet served in the window, not what it drained after).
+    served_in_window: u64,
+    /// Requests in the fleet now (arrived, not yet left), and at the horizon.
+    in_system: u64,
+    at_horizon: u64,
+    /// When the last request left.
+    last_left: u64,
+    /// Requests that left since the start, served or not.
+    left_total: u64,
 }
 
 struct PoolRec {
@@ -183,6 +193,8 @@ pub(super) struct Recorder {
     total_series: Vec<SeriesRow>,
     pool_series: Vec<Vec<PoolSeriesRow>>,
     simulated_requests: u64,
+    /// The run stopped before its horizon ([`Recorder::truncate`]) and did not drain.
+    truncated: bool,
 }
 
 impl Recorder {
@@ -221,6 +233,11 @@ impl Recorder {
                 iv_ttft: CoarseHistogram::default(),
                 iv_tpot: CoarseHistogram::default(),
                 zero_waits: 0,
+                served_in_window: 0,
+                in_system: 0,
+                at_horizon: 0,
+                last_left: 0,
+                left_total: 0,
             })
             .collect();
         let pools = s
@@ -266,6 +283,7 @@ impl Recorder {
             total_series: Vec::new(),
             pool_series: vec![Vec::new(); s.pools().len()],
             simulated_requests: 0,
+            truncated: false,
         };
         r.next_boundary = r.compute_next_boundary(start);
         r
@@ -307,7 +325,8 @@ impl Recorder {
     /// Brings the integrals up to `now`, closing the intervals and window phases passed on the way.
     #[inline]
     pub fn advance(&mut self, now: u64, s: &Scenario) {
-        while now >= self.next_boundary {
+        // `u64::MAX` is "no boundary left" (a run whose clock saturated reaches it).
+        while now >= self.next_boundary && self.next_boundary != u64::MAX {
             self.cross(self.next_boundary, s);
         }
     }
@@ -323,6 +342,11 @@ impl Recorder {
             p.short.settle(b, in_window);
             p.stopped.settle(b, in_window);
             p.kv.settle(b, in_window);
+        }
+        if b == self.horizon {
+            for w in &mut self.workloads {
+                w.at_horizon = w.in_system;
+            }
         }
         if b == self.next_interval_end {
             self.close_interval(b, s);
@@ -436,6 +460,7 @@ impl Recorder {
         self.simulated_requests += 1;
         let counts = self.counts(t);
         let rec = &mut self.workloads[w];
+        rec.in_system += 1;
         if counts {
             rec.arrived += 1;
         }
@@ -448,9 +473,48 @@ impl Recorder {
     #[inline]
     fn departed(&mut self, w: usize, arrival: u64, now: u64) {
         let (from, to) = (arrival.max(self.warmup), now.min(self.horizon));
+        let rec = &mut self.workloads[w];
         if to > from {
-            self.workloads[w].in_system_ns += u128::from(to - from);
+            rec.in_system_ns += u128::from(to - from);
         }
+        rec.in_system -= 1;
+        rec.left_total += 1;
+        rec.last_left = now;
+    }
+
+    /// Requests in the fleet now, over every workload.
+    pub fn in_system(&self) -> u64 {
+        self.workloads.iter().map(|w| w.in_system).sum()
+    }
+
+    /// Requests that left since the start (served, dropped or timed out), warm-up included,
+    /// over every workload.
+    pub fn left_total(&self) -> u64 {
+        self.workloads.iter().map(|w| w.left_total).sum()
+    }
+
+    /// Whether the run is offline (a batch or closed loop: no horizon).
+    pub fn offline(&self) -> bool {
+        self.offline
+    }
+
+    /// Ends the measured span at `at` (before the horizon): the run stops there, undrained.
+    pub fn truncate(&mut self, at: u64, s: &Scenario) {
+        self.truncated = true;
+        if at >= self.horizon {
+            // The drain, cut: the window ended at the horizon already.
+            return;
+        }
+        self.advance(at, s);
+        self.horizon = at.max(self.warmup + 1);
+        // Close the interval the stop cuts short, unless it has just begun.
+        self.next_interval_end = if self.interval_start < self.horizon {
+            self.next_interval_end.min(self.horizon)
+        } else {
+            u64::MAX
+        };
+        self.next_boundary = self.horizon.min(self.next_boundary);
+        self.advance(self.horizon, s);
     }
 
     /// A request leaves without being served: dropped (queue full) or timed out.
@@ -597,6 +661,9 @@ impl Recorder {
         if before_horizon {
             rec.iv_completed += 1;
             rec.iv_latency.record(us);
+            if now >= self.warmup {
+                rec.served_in_window += 1;
+            }
         }
     }
 
@@ -705,6 +772,7 @@ impl Recorder {
             pool_series: self.pool_series,
             arrivals_ended: vec![None; s.workloads().len()],
             window_hours: window_ns / NS_PER_HOUR,
+            stopped: None,
         }
     }
 
@@ -791,7 +859,8 @@ impl Recorder {
         set(Metric::SloAttainment, slo.attainment[0]);
         set(Metric::SloTtftAttainment, slo.attainment[1]);
         set(Metric::SloTpotAttainment, slo.attainment[2]);
-        set(Metric::Throughput, completed / (window_ns / 1e9));
+        let served = sum(|r| r.served_in_window);
+        set(Metric::Throughput, served / (window_ns / 1e9));
         set(
             Metric::MeanInSystem,
             recs.iter().map(|r| r.in_system_ns as f64).sum::<f64>() / window_ns,
@@ -818,6 +887,30 @@ impl Recorder {
             latency_bins: latency_bins(&latency),
             slo_targets: slo.targets,
             slo_met: slo.met,
+            backlog: self.backlog(&recs, served / (window_ns / 1e9), window_ns / 1e9),
+        }
+    }
+
+    /// What `recs` had left at the horizon, given the rate they were served at.
+    fn backlog(&self, recs: &[&WorkloadRec], served_per_s: f64, window_s: f64) -> Backlog {
+        let requests = recs.iter().map(|r| r.at_horizon).sum::<u64>() as f64;
+        let drain_s = if self.truncated {
+            if requests == 0.0 {
+                0.0
+            } else if served_per_s > 0.0 {
+                requests / served_per_s
+            } else {
+                f64::INFINITY
+            }
+        } else {
+            let last = recs.iter().map(|r| r.last_left).max().unwrap_or(0);
+            last.saturating_sub(self.horizon) as f64 / 1e9
+        };
+        Backlog {
+            offered_per_s: recs.iter().map(|r| r.arrived).sum::<u64>() as f64 / window_s,
+            requests,
+            drain_s,
+            overloaded: !self.offline && drain_s > Backlog::OVERLOAD_SHARE * window_s,
         }
     }
 }

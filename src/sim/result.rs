@@ -237,6 +237,30 @@ pub struct Stats {
     pub slo_targets: Option<SloTargets>,
     /// Whether every SLO target in the scope was met; `None` without SLOs.
     pub slo_met: Option<bool>,
+    /// What was left to serve when arrivals stopped.
+    pub backlog: Backlog,
+}
+
+/// What a scope had left to serve when arrivals stopped at the horizon: the sign of a fleet
+/// offered more than it can serve (see `experiment::Stability`).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Backlog {
+    /// Requests that arrived in the window, per second of it: what the scope was offered.
+    pub offered_per_s: f64,
+    /// Requests in the fleet (queued or in service) at the horizon, or where the run stopped.
+    pub requests: f64,
+    /// Seconds from the horizon until the last of them left; where the run stopped early (and
+    /// did not drain), the backlog over the rate the scope served in its window.
+    pub drain_s: f64,
+    /// The drain took longer than [`Backlog::OVERLOAD_SHARE`] of the measured window: the
+    /// queue grew through the run because more was offered than the fleet serves.
+    pub overloaded: bool,
+}
+
+impl Backlog {
+    /// The share of the window a drain may take in a fleet that keeps up. A stable queue
+    /// empties in a few service times; one that grew through a run of hours takes hours.
+    pub const OVERLOAD_SHARE: f64 = 0.1;
 }
 
 impl Stats {
@@ -352,6 +376,30 @@ pub struct RunResult {
     pub makespan: Option<SimTime>,
     /// Hours measured: the window after warm-up, or up to an offline run's makespan.
     pub window_hours: f64,
+    /// Where the run ended early, and why; `None` for a run that reached its horizon and
+    /// drained.
+    pub stopped: Option<Stopped>,
+}
+
+/// A run that ended before its horizon: the report covers the simulated time up to `at`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Stopped {
+    pub at: SimTime,
+    pub reason: StopReason,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StopReason {
+    /// The caller asked (Ctrl-c).
+    Interrupted,
+    /// More requests were in the fleet at once than a run may hold (the limit, in requests):
+    /// the fleet was offered far more than it serves, and the queue would have grown until
+    /// memory ran out.
+    Backlog { limit: u64 },
+    /// The requests in the fleet were more than it serves in the whole span at the rate it
+    /// had served so far (or, after the horizon, the drain had lasted as long as the span):
+    /// overloaded beyond doubt, so the rest would only make the run longer.
+    Overloaded,
 }
 
 #[cfg(test)]

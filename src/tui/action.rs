@@ -100,10 +100,17 @@ pub enum Action {
     Resize,
     /// A lane reported.
     Worker(Report),
-    /// The run loop wrote revision `revision` of the document (its text `text`), or could not.
+    /// The run loop wrote revision `revision` of the document (its text `text`) to `path`, or
+    /// could not.
     Saved {
+        path: std::path::PathBuf,
         revision: u64,
         text: String,
         result: Result<(), String>,
+    },
+    /// The run loop did not write: the file changed on disk since it was loaded or saved, and
+    /// now holds `on_disk`.
+    SaveConflict {
+        on_disk: String,
     },
 }

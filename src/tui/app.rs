@@ -34,11 +34,13 @@ pub enum Effect {
     },
     Task(Task),
     /// Write `text` to `path` (revision `revision` of the document); the loop answers with
-    /// [`Action::Saved`].
+    /// [`Action::Saved`], or with [`Action::SaveConflict`] when the file no longer holds
+    /// `expect` (someone changed it since it was loaded; `None` writes over whatever it holds).
     Save {
         path: PathBuf,
         text: String,
         revision: u64,
+        expect: Option<String>,
     },
 }
 
@@ -82,6 +84,12 @@ pub enum Overlay {
     },
     /// Quit with unsaved edits? `y` quits, `n` stays.
     ConfirmQuit,
+    /// The file changed on disk since it was loaded: `r` reloads it, `o` overwrites it, `a`
+    /// saves the edits elsewhere (typing the path in `save_as`).
+    Conflict {
+        on_disk: String,
+        save_as: Option<String>,
+    },
 }
 
 /// A line being typed.
@@ -222,11 +230,23 @@ impl App {
         match action {
             Action::Worker(report) => return self.on_report(report),
             Action::Saved {
+                path,
                 revision,
                 text,
                 result,
             } => {
-                self.saved(revision, text, result);
+                self.saved(path, revision, text, result);
+                return Vec::new();
+            }
+            Action::SaveConflict { on_disk } => {
+                self.error(format!(
+                    "{} changed on disk since it was opened: not saved",
+                    self.doc.path.display()
+                ));
+                self.overlay = Overlay::Conflict {
+                    on_disk,
+                    save_as: None,
+                };
                 return Vec::new();
             }
             Action::ForceQuit => {
@@ -252,11 +272,13 @@ impl App {
                 }
                 Vec::new()
             }
+            Overlay::Conflict { on_disk, save_as } => self.on_conflict(on_disk, save_as, action),
             Overlay::Save { scroll } => match action {
                 Action::Yes => vec![Effect::Save {
                     path: self.doc.path.clone(),
                     text: self.doc.text().to_string(),
                     revision: self.doc.revision(),
+                    expect: Some(self.doc.saved_text().to_string()),
                 }],
                 Action::No | Action::Back | Action::Quit => {
                     self.info("not saved");
@@ -534,10 +556,77 @@ impl App {
         }
     }
 
-    /// The run loop wrote (or failed to write) revision `revision`, whose text is `text`.
-    fn saved(&mut self, revision: u64, text: String, result: Result<(), String>) {
+    /// A key while the file on disk differs from what the document was loaded from.
+    fn on_conflict(
+        &mut self,
+        on_disk: String,
+        save_as: Option<String>,
+        action: Action,
+    ) -> Vec<Effect> {
+        let keep = |app: &mut App, on_disk, save_as| {
+            app.overlay = Overlay::Conflict { on_disk, save_as };
+            Vec::new()
+        };
+        let write = |app: &App, path: PathBuf| {
+            vec![Effect::Save {
+                path,
+                text: app.doc.text().to_string(),
+                revision: app.doc.revision(),
+                expect: None,
+            }]
+        };
+        match (save_as, action) {
+            (Some(_), Action::Back) => keep(self, on_disk, None),
+            (Some(mut p), Action::Char(c)) => {
+                p.push(c);
+                keep(self, on_disk, Some(p))
+            }
+            (Some(mut p), Action::Backspace) => {
+                p.pop();
+                keep(self, on_disk, Some(p))
+            }
+            (Some(p), Action::Enter) if !p.trim().is_empty() => {
+                write(self, PathBuf::from(p.trim()))
+            }
+            (Some(p), _) => keep(self, on_disk, Some(p)),
+            (None, Action::Char('r')) => {
+                let label = format!("reloaded {} from disk", self.doc.path.display());
+                match self.doc.replace(label.clone(), on_disk.clone()) {
+                    Ok(s) => {
+                        self.doc.mark_saved(on_disk);
+                        self.scenario = s;
+                        self.refresh();
+                        self.info(format!("{label}; u brings your edits back"));
+                        vec![self.simulate()]
+                    }
+                    Err(e) => {
+                        self.error(format!(
+                            "the file on disk does not load ({}); your edits are kept",
+                            first_line(&e.to_string())
+                        ));
+                        keep(self, on_disk, None)
+                    }
+                }
+            }
+            (None, Action::Char('o')) => write(self, self.doc.path.clone()),
+            (None, Action::Char('a')) => {
+                let p = self.doc.path.with_extension("mine.toml");
+                keep(self, on_disk, Some(p.display().to_string()))
+            }
+            (None, Action::Back | Action::No | Action::Quit | Action::Char('n' | 'q')) => {
+                self.info("not saved; the file on disk is as someone else left it");
+                Vec::new()
+            }
+            (None, _) => keep(self, on_disk, None),
+        }
+    }
+
+    /// The run loop wrote (or failed to write) revision `revision`, whose text is `text`, to
+    /// `path` (the document's file, or a new one it now lives in).
+    fn saved(&mut self, path: PathBuf, revision: u64, text: String, result: Result<(), String>) {
         match result {
             Ok(()) => {
+                self.doc.path = path;
                 self.doc.mark_saved(text);
                 self.info(format!("saved {}", self.doc.path.display()));
                 self.saved_revision = revision;
@@ -546,7 +635,7 @@ impl App {
                     .clone()
                     .filter(|r| r.revision == revision && r.span == Span::Full);
             }
-            Err(e) => self.error(format!("cannot write {}: {e}", self.doc.path.display())),
+            Err(e) => self.error(format!("cannot write {}: {e}", path.display())),
         }
     }
 
@@ -575,8 +664,24 @@ impl App {
                 if sim.span == Span::Full && sim.revision == self.saved_revision {
                     self.saved_result = Some((*sim).clone());
                 }
+                // Overload is said in words, not only as a status in the table.
+                let overloaded: Vec<String> = sim
+                    .outcome
+                    .serving
+                    .iter()
+                    .flat_map(|s| sim.scenario.workloads().iter().zip(&s.workloads))
+                    .filter(|(_, w)| !w.stability.stable)
+                    .map(|(w, _)| w.name.clone())
+                    .collect();
                 self.result = Some(*sim);
-                Reply::None
+                if overloaded.is_empty() {
+                    Reply::None
+                } else {
+                    Reply::Error(format!(
+                        "overloaded: {} offered more than the fleet serves; the queue grows through the run",
+                        overloaded.join(", ")
+                    ))
+                }
             }
             Report::SimFailed { revision, message } => {
                 if self

@@ -350,8 +350,11 @@ fn run_task(task: Task, tx: &Sender<Report>) -> Result<(), std::sync::mpsc::Send
                 &[],
                 std::slice::from_ref(&axis),
                 Shard::ALL,
-                replications,
-                None,
+                sweep::Settings {
+                    replications,
+                    seed: None,
+                    allow_large: false,
+                },
                 &|| {},
             )
             .map_err(|e| error_chain(&e));

@@ -102,7 +102,7 @@ impl<'a> Columns<'a> {
 
 /// Reads rows of a trace in order.
 pub struct TraceReader {
-    reader: csv::Reader<BufReader<File>>,
+    reader: csv::Reader<BufReader<crate::data_file::LineLimit<File>>>,
     record: csv::ByteRecord,
     display: String,
     time_idx: usize,
@@ -138,7 +138,7 @@ impl TraceReader {
             line,
             message,
         };
-        let file = File::open(path).map_err(|e| {
+        let file = crate::data_file::open_regular(path).map_err(|e| {
             err(
                 None,
                 format!("cannot open trace ({e}); paths are relative to the scenario file"),
@@ -147,7 +147,10 @@ impl TraceReader {
         let mut reader = csv::ReaderBuilder::new()
             .has_headers(true)
             .flexible(false)
-            .from_reader(BufReader::with_capacity(1 << 16, file));
+            .from_reader(BufReader::with_capacity(
+                1 << 16,
+                crate::data_file::LineLimit::new(file),
+            ));
         let headers = reader
             .headers()
             .map_err(|e| err(Some(1), format!("cannot read the header row: {e}")))?

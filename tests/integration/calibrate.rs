@@ -4,7 +4,7 @@
 
 use headroom::profile::Profile;
 
-use crate::support::{headroom, nvml_stub};
+use crate::support::{headroom, nvml_stub, nvml_stub_without_cuda};
 
 /// 400 requests at batch sizes 1–8: 400 ms + 60 ms per item, ±1 % deterministic wobble.
 fn request_log() -> String {
@@ -61,6 +61,34 @@ fn gpus_lists_the_stub() {
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["gpus"][1]["device"]["uuid"], "GPU-stub-1");
     assert_eq!(v["gpus"][0]["device"]["power_limit_w"], 350.0);
+}
+
+#[test]
+fn gpus_are_listed_by_a_library_without_the_cuda_version() {
+    let out = headroom()
+        .args([
+            "gpus",
+            "--nvml-lib",
+            nvml_stub_without_cuda().to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.starts_with("driver 550.54.15 · 2 GPUs"), "{text}");
+    assert_eq!(text.matches("NVIDIA L40S").count(), 2, "{text}");
+    let out = headroom()
+        .args(["gpus", "-f", "json", "--nvml-lib"])
+        .arg(nvml_stub_without_cuda())
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["system"]["cuda_version"], "");
+    assert_eq!(v["gpus"].as_array().unwrap().len(), 2);
 }
 
 #[test]

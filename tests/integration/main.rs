@@ -5,6 +5,7 @@ mod calibrate;
 mod cli;
 mod elastic;
 mod golden;
+mod hostile;
 mod interruptions;
 mod layers;
 mod llm;

@@ -24,21 +24,32 @@ pub fn fixture(path: &str) -> PathBuf {
 /// processes running at once never load a half-written file.
 pub fn nvml_stub() -> PathBuf {
     static STUB: OnceLock<PathBuf> = OnceLock::new();
-    STUB.get_or_init(|| {
-        let dir = Path::new(env!("CARGO_TARGET_TMPDIR"));
-        let lib = dir.join("libnvidia-ml-stub.so");
-        let building = dir.join(format!("libnvidia-ml-stub.{}.so", std::process::id()));
-        let status = Command::new("gcc")
-            .args(["-shared", "-fPIC", "-O2", "-Wall", "-Werror", "-o"])
-            .arg(&building)
-            .arg(fixture("nvml_stub.c"))
-            .status()
-            .unwrap_or_else(|e| panic!("the NVML stub needs gcc to build: {e}"));
-        assert!(status.success(), "gcc failed on tests/fixtures/nvml_stub.c");
-        std::fs::rename(&building, &lib).expect("stub library moved into place");
-        lib
-    })
-    .clone()
+    STUB.get_or_init(|| build_stub("libnvidia-ml-stub", &[]))
+        .clone()
+}
+
+/// The stub without the optional CUDA-version symbol.
+pub fn nvml_stub_without_cuda() -> PathBuf {
+    static STUB: OnceLock<PathBuf> = OnceLock::new();
+    STUB.get_or_init(|| build_stub("libnvidia-ml-stub-nocuda", &["-DNO_CUDA_VERSION"]))
+        .clone()
+}
+
+fn build_stub(name: &str, defines: &[&str]) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"));
+    let lib = dir.join(format!("{name}.so"));
+    let building = dir.join(format!("{name}.{}.so", std::process::id()));
+    let status = Command::new("gcc")
+        .args(["-shared", "-fPIC", "-O2", "-Wall", "-Werror"])
+        .args(defines)
+        .arg("-o")
+        .arg(&building)
+        .arg(fixture("nvml_stub.c"))
+        .status()
+        .unwrap_or_else(|e| panic!("the NVML stub needs gcc to build: {e}"));
+    assert!(status.success(), "gcc failed on tests/fixtures/nvml_stub.c");
+    std::fs::rename(&building, &lib).expect("stub library moved into place");
+    lib
 }
 
 /// A bundled scenario with `--set` style overrides.

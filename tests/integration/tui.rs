@@ -41,9 +41,15 @@ fn settle(app: &mut App, effects: Vec<Effect>) {
             path,
             text,
             revision,
+            expect,
         } = e
         {
-            let more = app.update(headroom::tui::save(&path, text, revision));
+            let more = app.update(headroom::tui::save(
+                &path,
+                text,
+                revision,
+                expect.as_deref(),
+            ));
             settle(app, more);
         } else if let Effect::Simulate {
             revision,
@@ -210,8 +216,11 @@ fn every_view_at_80x24_and_120x40() {
         &[],
         &[headroom::sweep::Axis::parse("pools.l40s-spot.replicas=0,1,2,3,4").unwrap()],
         headroom::sweep::Shard::ALL,
-        1,
-        None,
+        headroom::sweep::Settings {
+            replications: 1,
+            seed: None,
+            allow_large: false,
+        },
         &|| {},
     )
     .unwrap();

@@ -10,9 +10,14 @@ BIN=$(realpath "${1:-target/release/headroom}")
 command -v tmux >/dev/null || { echo "tmux is not installed" >&2; exit 2; }
 WORK=$(mktemp -d)
 SOCK="headroom-test-$$"
-cleanup() { tmux -L "$SOCK" kill-server 2>/dev/null || true; rm -rf "$WORK"; }
+SOCKS=("$SOCK")
+cleanup() {
+  for s in "${SOCKS[@]}"; do tmux -L "$s" kill-server 2>/dev/null || true; done
+  rm -rf "$WORK"
+}
 trap cleanup EXIT
 cp scenarios/chat-assistant.toml "$WORK/chat.toml"
+chmod 644 "$WORK/chat.toml"
 
 screen() { tmux -L "$SOCK" capture-pane -p -t ui; }
 keys() { tmux -L "$SOCK" send-keys -t ui "$@"; }
@@ -77,4 +82,70 @@ rc=$?
 set -e
 [ "$rc" -le 1 ] || { echo "FAIL: the saved file does not simulate (exit $rc)" >&2; exit 1; }
 echo "ok: the saved file keeps its comments, changed one line, and simulates"
+[ "$(stat -c %a "$WORK/chat.toml")" = 644 ] || { echo "FAIL: mode is now $(stat -c %a "$WORK/chat.toml")" >&2; exit 1; }
+[ "$(ls -A "$WORK" | grep -v '^chat.toml$' | grep -cv '^\.\(cache\|config\|local\)$')" = 0 ] \
+  || { echo "FAIL: files left beside the scenario: $(ls -A "$WORK")" >&2; exit 1; }
+echo "ok: mode 0644 stays 0644, nothing left beside the file"
+
+# A new session of the TUI on the same file, on a server of its own.
+restart() {
+  tmux -L "$SOCK" kill-server 2>/dev/null || true
+  SOCK="headroom-test-$$-${#SOCKS[@]}"
+  SOCKS+=("$SOCK")
+  tmux -L "$SOCK" new-session -d -s ui -x 120 -y 40 \
+    "cd '$WORK' && env -i HOME='$WORK' TERM=xterm-256color PATH=/usr/bin:/bin '$BIN' tui chat.toml; echo EXITED \$?; stty -a | grep -o -- '-\?icanon '; sleep 60"
+  expect "1 Overview"
+  expect "✓ met"
+}
+
+# Someone else edits the file while it is open: the save is refused and the TUI asks.
+restart
+keys 2
+expect "l40s-reserved"
+keys l l +
+expect "[+] modified"
+echo "# edited elsewhere" >> "$WORK/chat.toml"
+keys s
+expect "+ replicas = 5"
+keys y
+expect "Changed on disk"
+grep -q "^# edited elsewhere" "$WORK/chat.toml" || { echo "FAIL: the outside edit was overwritten" >&2; exit 1; }
+keys o
+expect "saved chat.toml"
+grep -q "^replicas = 5" "$WORK/chat.toml" || { echo "FAIL: o did not write the edit" >&2; exit 1; }
+echo "ok: an outside edit is detected before the save, and o overwrites it"
+
+# SIGTERM: the terminal comes back (normal screen, no mouse reporting, canonical mode).
+keys +
+expect "[+] modified"
+pkill -TERM -f "$BIN tui chat.toml"
+expect "EXITED 143"
+expect "icanon"
+screen | grep -q -- "-icanon" && { echo "FAIL: the terminal is still in raw mode" >&2; screen >&2; exit 1; }
+[ "$(tmux -L "$SOCK" display -p -t ui '#{alternate_on}#{mouse_any_flag}#{mouse_standard_flag}')" = 000 ] \
+  || { echo "FAIL: alternate screen or mouse reporting left on" >&2; exit 1; }
+grep -q "^replicas = 6" "$WORK/chat.unsaved.toml" || { echo "FAIL: unsaved edits not kept" >&2; exit 1; }
+rm "$WORK/chat.unsaved.toml"
+echo "ok: SIGTERM restores the terminal and keeps unsaved edits beside the file"
+
+# kill -9 at once after y, a few times: the file is whole (old or new), nothing is left beside it.
+for i in 1 2 3 4 5 6; do
+  restart
+  keys 2
+  expect "l40s-reserved"
+  keys l l +
+  expect "[+] modified"
+  keys s
+  expect "Save chat.toml?"
+  cp "$WORK/chat.toml" "$WORK/../before.$$"
+  keys y
+  sleep "0.00$i"
+  pkill -KILL -f "$BIN tui chat.toml" || true
+  expect "EXITED"
+  "$BIN" validate "$WORK/chat.toml" >/dev/null || { echo "FAIL: the file is broken after kill -9" >&2; exit 1; }
+  [ "$(ls -A "$WORK" | grep -v '^chat.toml$' | grep -cv '^\.\(cache\|config\|local\)$')" = 0 ] \
+    || { echo "FAIL: kill -9 left files: $(ls -A "$WORK")" >&2; exit 1; }
+  rm -f "$WORK/../before.$$"
+done
+echo "ok: kill -9 during a save leaves the file whole and nothing beside it"
 echo "tmux TUI test passed"

@@ -9,6 +9,11 @@ use crate::pricing::{InstanceType, Market, spot_interruption_bucket};
 use crate::scenario::raw;
 use crate::units::SimTime;
 
+/// Most reclaims an hour a spot replica may see: one a minute, far above any cloud's (the
+/// Spot Instance Advisor's worst bucket is about one in ten hours), and low enough that a
+/// typo cannot fill a run with reclaims.
+const MAX_RATE_PER_HOUR: f64 = 60.0;
+
 impl Checker<'_> {
     /// A spot pool's reclaims, if it has an `interruptions` table.
     pub(super) fn interruptions(
@@ -31,11 +36,14 @@ impl Checker<'_> {
         }
         let v = v.get_ref();
         let rate_per_hour = match &v.rate_per_hour {
-            Some(r) if r.get_ref().is_finite() && *r.get_ref() >= 0.0 => *r.get_ref(),
+            Some(r) if (0.0..=MAX_RATE_PER_HOUR).contains(r.get_ref()) => *r.get_ref(),
             Some(r) => {
                 self.error(
                     r.span(),
-                    format!("`rate_per_hour` must be >= 0, got {}", r.get_ref()),
+                    format!(
+                        "`rate_per_hour` must be from 0 to {MAX_RATE_PER_HOUR}, got {}",
+                        r.get_ref()
+                    ),
                 );
                 return None;
             }
@@ -80,10 +88,12 @@ impl Checker<'_> {
             Some(c) => {
                 let c = c.get_ref();
                 let (rate, fraction) = (*c.rate_per_hour.get_ref(), *c.fraction.get_ref());
-                if !(rate.is_finite() && rate >= 0.0) {
+                if !(0.0..=MAX_RATE_PER_HOUR).contains(&rate) {
                     self.error(
                         c.rate_per_hour.span(),
-                        format!("`correlated.rate_per_hour` must be >= 0, got {rate}"),
+                        format!(
+                            "`correlated.rate_per_hour` must be from 0 to {MAX_RATE_PER_HOUR}, got {rate}"
+                        ),
                     );
                     return None;
                 }

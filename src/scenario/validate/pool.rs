@@ -119,11 +119,15 @@ impl Checker<'_> {
                 0
             }
             Some(r) => match u32::try_from(*r.get_ref()) {
-                Ok(n) => n,
-                Err(_) => {
+                Ok(n) if n <= super::MAX_REPLICAS => n,
+                _ => {
                     self.error(
                         r.span(),
-                        format!("replicas must be a whole number >= 0, got {}", r.get_ref()),
+                        format!(
+                            "replicas must be a whole number from 0 to {}, got {}",
+                            super::MAX_REPLICAS,
+                            r.get_ref()
+                        ),
                     );
                     0
                 }

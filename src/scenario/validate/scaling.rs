@@ -19,12 +19,13 @@ impl Checker<'_> {
         let a = a.get_ref();
         let count = |c: &mut Self, v: &Spanned<i64>, field: &str| match u32::try_from(*v.get_ref())
         {
-            Ok(n) if n <= 100_000 => Some(n),
+            Ok(n) if n <= super::MAX_REPLICAS => Some(n),
             _ => {
                 c.error(
                     v.span(),
                     format!(
-                        "`{field}` must be a whole number of replicas from 0, got {}",
+                        "`{field}` must be a whole number of replicas from 0 to {}, got {}",
+                        super::MAX_REPLICAS,
                         v.get_ref()
                     ),
                 );
@@ -224,12 +225,16 @@ impl Checker<'_> {
         })
     }
 
-    /// How often the policy looks (`default` if unset); never zero.
+    /// How often the policy looks (`default` if unset); at least a second, as real
+    /// autoscalers, so that a typo cannot fill the run with ticks.
     fn interval(&mut self, a: &raw::Autoscale, default: SimTime) -> Option<SimTime> {
         let interval = a.interval.as_ref().map_or(default, |x| x.get_ref().0);
-        if interval == SimTime::ZERO {
+        if interval < SimTime::from_secs(1) {
             let at = a.interval.as_ref().map_or(a.policy.span(), Spanned::span);
-            self.error(at, "`interval` must be longer than zero");
+            self.error(
+                at,
+                format!("`interval` is at least 1s (an autoscaler looks at most once a second), got {interval}"),
+            );
             return None;
         }
         Some(interval)

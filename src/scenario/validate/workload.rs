@@ -256,13 +256,13 @@ impl Checker<'_> {
                     "a poisson arrival needs `rate` (requests per second)".into(),
                 )?;
                 Some(Arrival::Poisson {
-                    rate: self.positive(rate, "rate")?,
+                    rate: self.rate(rate, "rate")?,
                 })
             }
             "diurnal" => {
                 self.not_for(a, kind, &["rate", "peak_to_trough", "peak_hour", "hourly"]);
                 let rate = self.required(&a.rate, &at, "a diurnal arrival needs `rate` (the mean over the day, requests per second)".into())
-                    .and_then(|r| self.positive(r, "rate"));
+                    .and_then(|r| self.rate(r, "rate"));
                 let shape = match (&a.hourly, &a.peak_to_trough, &a.peak_hour) {
                     (Some(h), None, None) => self.hourly(h),
                     (None, Some(r), p) => {
@@ -324,8 +324,10 @@ impl Checker<'_> {
                     )
                     .and_then(|r| {
                         let v = *r.get_ref();
-                        if v.is_finite() && v >= 0.0 {
+                        if v == 0.0 {
                             Some(v)
+                        } else if v > 0.0 {
+                            self.rate(r, "calm_rate")
                         } else {
                             self.error(r.span(), format!("calm_rate must be >= 0, got {v}"));
                             None
@@ -337,7 +339,7 @@ impl Checker<'_> {
                         &at,
                         "a bursty arrival needs `burst_rate`".into(),
                     )
-                    .and_then(|r| self.positive(r, "burst_rate"));
+                    .and_then(|r| self.rate(r, "burst_rate"));
                 let dur = |c: &mut Self, d: &Option<Spanned<raw::Duration>>, field: &str| {
                     let d = c.required(d, &at, format!("a bursty arrival needs `{field}` (mean length of each period, e.g. \"5m\")"))?;
                     if d.get_ref().0 == SimTime::ZERO {
@@ -544,11 +546,11 @@ impl Checker<'_> {
         let time_scale = a
             .time_scale
             .as_ref()
-            .map_or(Some(1.0), |v| self.positive(v, "time_scale"));
+            .map_or(Some(1.0), |v| self.within(v, "time_scale", 1e-6, 1e6));
         let rate_multiplier = a
             .rate_multiplier
             .as_ref()
-            .map_or(Some(1.0), |v| self.positive(v, "rate_multiplier"));
+            .map_or(Some(1.0), |v| self.within(v, "rate_multiplier", 1e-6, 1e4));
         let service = match (&a.service_time_column, &a.service_time_unit) {
             (None, None) => Some(None),
             (Some(c), Some(u)) => self.time_unit(u).and_then(|unit| {

@@ -85,7 +85,7 @@ impl Engine<'_> {
             ScalingPolicy::Step(s) => self.stepped_target(p, s, scaling.min, scaling.max),
             ScalingPolicy::Predictive { hours, tracking } => {
                 let lead = self.scenario.pools()[p].provisioning.typical();
-                let planned = scheduled(hours, SimTime(self.now + lead.0));
+                let planned = scheduled(hours, SimTime(self.now.saturating_add(lead.0)));
                 let tracked = self.tracked_target(p, tracking, scaling.min, scaling.max);
                 planned.max(tracked).clamp(scaling.min, scaling.max)
             }
@@ -317,7 +317,7 @@ impl Engine<'_> {
             self.pools[p].warm_ready -= 1;
             self.pools[p].warm_refilling += 1;
             self.rec.warm_start(p, self.now);
-            let at = self.now + pr.typical().0;
+            let at = self.now.saturating_add(pr.typical().0);
             self.events
                 .push(SimTime(at), Event::WarmRefilled { pool: p as u32 });
             return w.start;
@@ -366,7 +366,7 @@ impl Engine<'_> {
         };
         let replica = &mut self.replicas[r];
         replica.state = ReplicaState::Starting;
-        replica.ready_at = self.now + delay.0;
+        replica.ready_at = self.now.saturating_add(delay.0);
         self.rec.replica_event(p, true, self.now);
         self.events.push(
             SimTime(replica.ready_at),

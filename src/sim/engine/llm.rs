@@ -63,7 +63,7 @@ impl Engine<'_> {
         if self.workloads[w].replicas.is_empty() {
             // An elastic pool scaled to zero: nothing to take the request.
             self.rec.failed(w, req.arrival.0, self.now, false);
-            self.closed_loop_next(w, self.now + self.front_end(w));
+            self.closed_loop_next(w, self.now.saturating_add(self.front_end(w)));
             return;
         }
         let r = match self.workloads[w].spill {
@@ -82,7 +82,7 @@ impl Engine<'_> {
             let queued = replica.front.len() + replica.llm.as_ref().map_or(0, |l| l.waiting_len());
             if queued >= self.workloads[w].capacity {
                 self.rec.failed(w, e.req.arrival.0, self.now, false);
-                self.closed_loop_next(w, self.now + self.front_end(w));
+                self.closed_loop_next(w, self.now.saturating_add(self.front_end(w)));
                 return;
             }
             let replica = &mut self.replicas[r];
@@ -118,7 +118,7 @@ impl Engine<'_> {
         if llm.waiting_len() >= capacity || !llm.enqueue_retry(e) {
             // A full queue, or a prompt longer than the model accepts.
             self.rec.failed(w, req.arrival.0, self.now, false);
-            self.closed_loop_next(w, self.now + self.front_end(w));
+            self.closed_loop_next(w, self.now.saturating_add(self.front_end(w)));
             return;
         }
         if !llm.is_busy() {
@@ -156,7 +156,7 @@ impl Engine<'_> {
             }
         }
         if lo < run.steps {
-            let end = boundary(lo).max(self.now + 1);
+            let end = boundary(lo).max(self.now.saturating_add(1));
             let run = &mut self.replicas[r].run;
             run.steps = lo;
             run.end = end;
@@ -191,7 +191,9 @@ impl Engine<'_> {
             } else {
                 steps.run_seconds(&p.step, p.steps)
             };
-            let end = self.now + SimTime::from_secs_f64(seconds).0.max(1);
+            let end = self
+                .now
+                .saturating_add(SimTime::from_secs_f64(seconds).0.max(1));
             self.replicas[r].run = Run {
                 start: self.now,
                 end,
@@ -309,7 +311,7 @@ impl Engine<'_> {
         }
         if self.workloads[w].closed_loop {
             for _ in 0..left {
-                self.closed_loop_next(w, self.now + front);
+                self.closed_loop_next(w, self.now.saturating_add(front));
             }
         }
     }

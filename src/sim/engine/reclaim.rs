@@ -146,7 +146,7 @@ impl Engine<'_> {
             self.drain(r);
         }
         if self.replicas[r].state != ReplicaState::Off {
-            let at = self.now + int.notice.0;
+            let at = self.now.saturating_add(int.notice.0);
             self.replicas[r].reclaim_at = at;
             self.events
                 .push(SimTime(at), Event::Reclaim { replica: r as u32 });
@@ -154,7 +154,7 @@ impl Engine<'_> {
         // Spot capacity is gone for a while; then the pool asks again for what it lacks.
         if let Some(delay) = int.replacement.delay() {
             let back = &mut self.pools[p].capacity_back_at;
-            *back = (*back).max(self.now + delay.0);
+            *back = (*back).max(self.now.saturating_add(delay.0));
             self.arm_replace(p);
         }
         self.report_fleet(p);

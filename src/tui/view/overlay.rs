@@ -142,6 +142,38 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
                 )))
                 .render(r, buf);
         }
+        Overlay::Conflict { on_disk, save_as } => {
+            let r = centered(area, 72, 9);
+            Clear.render(r, buf);
+            let changed = on_disk.lines().count();
+            let mut lines = vec![
+                Line::from(format!(
+                    "{} changed on disk since it was opened ({changed} lines there now); your edits were not written.",
+                    app.doc.path.display()
+                )),
+                Line::from(""),
+            ];
+            match save_as {
+                None => lines.push(Line::styled(
+                    "r reload it (u brings your edits back) · o overwrite it with yours · a save yours as… · Esc cancel",
+                    t.accent,
+                )),
+                Some(p) => lines.push(Line::from(vec![
+                    Span::raw("save as: "),
+                    Span::raw(p.clone()),
+                    Span::styled("▏", t.accent),
+                    Span::styled("  Enter writes · Esc back", t.unfocused),
+                ])),
+            }
+            Paragraph::new(lines)
+                .wrap(Wrap { trim: true })
+                .block(
+                    Block::bordered()
+                        .title(" Changed on disk ")
+                        .border_style(t.warn),
+                )
+                .render(r, buf);
+        }
         Overlay::ConfirmQuit => {
             let r = centered(area, 52, 5);
             Clear.render(r, buf);

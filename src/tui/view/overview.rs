@@ -13,11 +13,15 @@ use crate::tui::app::App;
 use crate::tui::theme::Theme;
 use crate::tui::worker::Span as RunSpan;
 
-/// Met, at risk (met, but p99 within 10 % of its target or attainment under 99.5 %), missed.
+/// Overloaded (offered more than it serves: the queue grew through the run), met, at risk (met,
+/// but p99 within 10 % of its target or attainment under 99.5 %), missed.
 pub fn verdict(s: &ScopeSummary, theme: &Theme) -> Span<'static> {
     let p99 = s.get(Metric::LatencyP99).mean;
     let att = s.get(Metric::SloAttainment).mean;
     let target = s.slo_targets.and_then(|t| t.p99_ms);
+    if !s.stability.stable {
+        return Span::styled("✗ overloaded", theme.breach);
+    }
     match s.slo_met {
         None => Span::raw("– no SLO"),
         Some(false) => Span::styled("✗ missed", theme.breach),
