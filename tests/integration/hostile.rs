@@ -124,3 +124,43 @@ fn an_overloaded_fleet_is_called_overloaded_and_fails_its_slo() {
         "{text}"
     );
 }
+
+#[test]
+fn ctrl_c_ends_a_run_with_a_partial_report_and_exit_130() {
+    let bin = assert_cmd::cargo::cargo_bin("headroom");
+    let child = std::process::Command::new(bin)
+        .current_dir(crate::support::root())
+        .args([
+            "simulate",
+            "tests/fixtures/hostile/horizon-1000d.toml",
+            "--allow-large",
+            "-f",
+            "json",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_secs(2));
+    let sent = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let began = Instant::now();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        began.elapsed() < Duration::from_secs(10),
+        "it stopped promptly"
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(130),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["stopped"]["reason"], "interrupted");
+    let at = v["stopped"]["at_s"].as_f64().unwrap();
+    assert!(at > 0.0 && at < 1000.0 * 86_400.0, "{at}");
+}
