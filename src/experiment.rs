@@ -186,6 +186,9 @@ pub struct Summary {
     /// The earliest of the runs that ended before the horizon, if any did: the report covers
     /// only the time simulated.
     pub stopped: Option<sim::Stopped>,
+    /// Hours measured, the mean over replications: the window, or less where a run stopped
+    /// early (an offline run's makespan).
+    pub measured_hours: f64,
 }
 
 impl Summary {
@@ -254,6 +257,7 @@ impl Summary {
             }),
             rates,
             stopped: runs.iter().filter_map(|r| r.stopped).min_by_key(|s| s.at),
+            measured_hours: window_hours,
         }
     }
 }

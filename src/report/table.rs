@@ -254,7 +254,12 @@ fn serving(out: &mut String, sc: &crate::scenario::Scenario, s: &crate::experime
         "cost      {} over {} ({}/h) · {} per 1k requests",
         usd(cost),
         s.makespan.map_or_else(
-            || span(sc.window()),
+            || match s.stopped {
+                Some(_) => span(crate::units::SimTime::from_secs_f64(
+                    s.measured_hours * 3600.0
+                )),
+                None => span(sc.window()),
+            },
             |m| format!("{:.1} s", m.as_secs_f64())
         ),
         usd(t.get(Metric::CostPerHour).mean),

@@ -116,7 +116,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         .enumerate()
         .map(|(i, _)| match i {
             0 => Constraint::Min(10),
-            1 => Constraint::Length(10),
+            1 => Constraint::Length(12),
             2 | 3 => Constraint::Length(if s.replications > 1 { 12 } else { 8 }),
             i if i == header.len() - 2 => Constraint::Length(15),
             _ => Constraint::Length(9),
@@ -164,8 +164,13 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         Line::from(format!(
             "cost      {} over {}{} ({}/hour, {}/day)",
             usd(cost),
-            crate::report::format::span(r.window()),
-            if r.span == RunSpan::Full {
+            crate::report::format::span(match s.stopped {
+                Some(_) => crate::units::SimTime::from_secs_f64(s.measured_hours * 3600.0),
+                None => r.window(),
+            }),
+            if s.stopped.is_some() {
+                " (partial: the run stopped early)"
+            } else if r.span == RunSpan::Full {
                 ""
             } else {
                 " (preview: provisional)"
