@@ -128,6 +128,22 @@ grep -q "^replicas = 6" "$WORK/chat.unsaved.toml" || { echo "FAIL: unsaved edits
 rm "$WORK/chat.unsaved.toml"
 echo "ok: SIGTERM restores the terminal and keeps unsaved edits beside the file"
 
+# SIGHUP (the terminal went away) the same way.
+restart
+keys 2
+expect "l40s-reserved"
+keys l l +
+expect "[+] modified"
+pkill -HUP -f "$BIN tui chat.toml"
+expect "EXITED 129"
+expect "icanon"
+screen | grep -q -- "-icanon" && { echo "FAIL: the terminal is still in raw mode" >&2; screen >&2; exit 1; }
+[ "$(tmux -L "$SOCK" display -p -t ui '#{alternate_on}#{mouse_any_flag}#{mouse_standard_flag}')" = 000 ] \
+  || { echo "FAIL: alternate screen or mouse reporting left on after SIGHUP" >&2; exit 1; }
+grep -q "^replicas = 6" "$WORK/chat.unsaved.toml" || { echo "FAIL: unsaved edits not kept after SIGHUP" >&2; exit 1; }
+rm "$WORK/chat.unsaved.toml"
+echo "ok: SIGHUP restores the terminal and keeps unsaved edits beside the file"
+
 # kill -9 at once after y, a few times: the file is whole (old or new), nothing is left beside it.
 for i in 1 2 3 4 5 6; do
   restart
