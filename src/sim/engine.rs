@@ -354,8 +354,9 @@ impl<'s> Engine<'s> {
 
     /// Runs to the end: arrivals stop at the horizon, then the fleet drains. Gives up with
     /// [`SimError::Cancelled`] when `cancel` is set; ends early with what it measured so far
-    /// when `stop` is set, or when more than [`MAX_IN_SYSTEM`] requests are in the fleet at
-    /// once (both looked at every [`PROGRESS_EVERY`] events).
+    /// ([`RunResult::stopped`]) when `stop` is set, when more than [`MAX_IN_SYSTEM`] requests
+    /// are in the fleet at once, or when the fleet is overloaded beyond doubt (see
+    /// `overloaded`); all looked at every [`PROGRESS_EVERY`] events.
     pub fn run(
         mut self,
         progress: Option<&AtomicU64>,
