@@ -91,10 +91,11 @@ mod unnamed {
 
     use rustix::fs::{AtFlags, CWD, Mode, OFlags};
 
-    /// An unnamed file in `dir`; `None` where the file system or kernel has no `O_TMPFILE`.
+    /// An unnamed file in `dir`; `None` where the file system or kernel has no `O_TMPFILE`. A
+    /// new file gets the usual mode (0666 less the umask); a replaced one, the old file's.
     pub fn create(dir: &Path) -> Option<File> {
         let flags = OFlags::TMPFILE | OFlags::WRONLY | OFlags::CLOEXEC;
-        let fd = rustix::fs::openat(CWD, dir, flags, Mode::from_raw_mode(0o600)).ok()?;
+        let fd = rustix::fs::openat(CWD, dir, flags, Mode::from_raw_mode(0o666)).ok()?;
         Some(File::from(fd))
     }
 

@@ -19,9 +19,10 @@ pub mod worker;
 
 use std::io::stdout;
 use std::path::Path;
-use std::sync::Arc;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, channel};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crossterm::event::{
@@ -75,28 +76,53 @@ pub fn run(path: &Path, replications: u32, allow_large: bool) -> anyhow::Result<
     for sig in [SIGTERM, SIGHUP] {
         let _ = signal_hook::flag::register_usize(sig, signal.clone(), sig as usize);
     }
-    let result = event_loop(&mut terminal, &mut app, &worker, &rx, &signal);
+    // crossterm's poll can spin on a terminal that has gone away without returning: if the
+    // loop has not ended a second after a signal, this thread ends the process, keeping the
+    // unsaved edits the loop last published.
+    let unsaved: Arc<Mutex<Option<(PathBuf, String)>>> = Arc::default();
+    {
+        let (signal, unsaved) = (signal.clone(), unsaved.clone());
+        std::thread::spawn(move || {
+            loop {
+                std::thread::sleep(Duration::from_millis(100));
+                let sig = signal.load(Ordering::Relaxed);
+                if sig != 0 {
+                    std::thread::sleep(Duration::from_secs(1));
+                    let kept = unsaved.lock().ok().and_then(|u| u.clone());
+                    keep_unsaved(kept.as_ref().map(|(p, t)| (p.as_path(), t.as_str())));
+                    std::process::exit(128 + sig as i32);
+                }
+            }
+        });
+    }
+    let result = event_loop(&mut terminal, &mut app, &worker, &rx, &signal, &unsaved);
     let _ = execute!(stdout(), DisableMouseCapture);
     ratatui::restore();
     let sig = signal.load(Ordering::Relaxed);
     if sig != 0 {
-        if app.doc.dirty() {
-            // The edits are kept beside the file, never over it.
-            let keep = app.doc.path.with_extension("unsaved.toml");
-            match crate::atomic_file::write_atomic(&keep, app.doc.text().as_bytes()) {
-                Ok(()) => eprintln!(
-                    "headroom: ended by a signal; unsaved edits are in {}",
-                    keep.display()
-                ),
-                Err(e) => eprintln!(
-                    "headroom: ended by a signal; unsaved edits could not be kept in {}: {e}",
-                    keep.display()
-                ),
-            }
-        }
+        let dirty = app.doc.dirty();
+        keep_unsaved(dirty.then(|| (app.doc.path.as_path(), app.doc.text())));
         std::process::exit(128 + sig as i32);
     }
     result
+}
+
+/// After a signal: the unsaved edits, if any, beside the file (never over it).
+fn keep_unsaved(edits: Option<(&Path, &str)>) {
+    let Some((path, text)) = edits else {
+        return;
+    };
+    let keep = path.with_extension("unsaved.toml");
+    match crate::atomic_file::write_atomic(&keep, text.as_bytes()) {
+        Ok(()) => eprintln!(
+            "headroom: ended by a signal; unsaved edits are in {}",
+            keep.display()
+        ),
+        Err(e) => eprintln!(
+            "headroom: ended by a signal; unsaved edits could not be kept in {}: {e}",
+            keep.display()
+        ),
+    }
 }
 
 fn event_loop(
@@ -105,10 +131,22 @@ fn event_loop(
     worker: &Worker,
     rx: &Receiver<Report>,
     signal: &AtomicUsize,
+    unsaved: &Mutex<Option<(PathBuf, String)>>,
 ) -> anyhow::Result<()> {
+    let mut published = None;
     loop {
         if signal.load(Ordering::Relaxed) != 0 {
             return Ok(());
+        }
+        // What a signal's watchdog keeps if this loop is stuck: the edits, when they change.
+        if published != Some((app.doc.revision(), app.doc.dirty())) {
+            published = Some((app.doc.revision(), app.doc.dirty()));
+            if let Ok(mut u) = unsaved.lock() {
+                *u = app
+                    .doc
+                    .dirty()
+                    .then(|| (app.doc.path.clone(), app.doc.text().to_string()));
+            }
         }
         terminal.draw(|f| f.render_widget(&*app, f.area()))?;
         if app.quit {
