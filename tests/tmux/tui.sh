@@ -115,34 +115,29 @@ expect "saved chat.toml"
 grep -q "^replicas = 5" "$WORK/chat.toml" || { echo "FAIL: o did not write the edit" >&2; exit 1; }
 echo "ok: an outside edit is detected before the save, and o overwrites it"
 
-# SIGTERM: the terminal comes back (normal screen, no mouse reporting, canonical mode).
+# A signal ends the TUI with status 128+N; the terminal comes back (normal screen, no mouse
+# reporting, canonical mode) and the unsaved edit (replicas = 6) is kept beside the file.
+signalled() {
+  pkill "-$1" -f "$BIN tui chat.toml"
+  expect "EXITED $2"
+  expect "icanon"
+  screen | grep -q -- "-icanon" && { echo "FAIL: $1: the terminal is still in raw mode" >&2; screen >&2; exit 1; }
+  [ "$(tmux -L "$SOCK" display -p -t ui '#{alternate_on}#{mouse_any_flag}#{mouse_standard_flag}')" = 000 ] \
+    || { echo "FAIL: $1: alternate screen or mouse reporting left on" >&2; exit 1; }
+  grep -q "^replicas = 6" "$WORK/chat.unsaved.toml" || { echo "FAIL: $1: unsaved edits not kept" >&2; exit 1; }
+  rm "$WORK/chat.unsaved.toml"
+  echo "ok: $1 restores the terminal and keeps unsaved edits beside the file"
+}
 keys +
 expect "[+] modified"
-pkill -TERM -f "$BIN tui chat.toml"
-expect "EXITED 143"
-expect "icanon"
-screen | grep -q -- "-icanon" && { echo "FAIL: the terminal is still in raw mode" >&2; screen >&2; exit 1; }
-[ "$(tmux -L "$SOCK" display -p -t ui '#{alternate_on}#{mouse_any_flag}#{mouse_standard_flag}')" = 000 ] \
-  || { echo "FAIL: alternate screen or mouse reporting left on" >&2; exit 1; }
-grep -q "^replicas = 6" "$WORK/chat.unsaved.toml" || { echo "FAIL: unsaved edits not kept" >&2; exit 1; }
-rm "$WORK/chat.unsaved.toml"
-echo "ok: SIGTERM restores the terminal and keeps unsaved edits beside the file"
-
+signalled TERM 143
 # SIGHUP (the terminal went away) the same way.
 restart
 keys 2
 expect "l40s-reserved"
 keys l l +
 expect "[+] modified"
-pkill -HUP -f "$BIN tui chat.toml"
-expect "EXITED 129"
-expect "icanon"
-screen | grep -q -- "-icanon" && { echo "FAIL: the terminal is still in raw mode" >&2; screen >&2; exit 1; }
-[ "$(tmux -L "$SOCK" display -p -t ui '#{alternate_on}#{mouse_any_flag}#{mouse_standard_flag}')" = 000 ] \
-  || { echo "FAIL: alternate screen or mouse reporting left on after SIGHUP" >&2; exit 1; }
-grep -q "^replicas = 6" "$WORK/chat.unsaved.toml" || { echo "FAIL: unsaved edits not kept after SIGHUP" >&2; exit 1; }
-rm "$WORK/chat.unsaved.toml"
-echo "ok: SIGHUP restores the terminal and keeps unsaved edits beside the file"
+signalled HUP 129
 
 # kill -9 at once after y, a few times: the file is whole (old or new), nothing is left beside it.
 for i in 1 2 3 4 5 6; do
