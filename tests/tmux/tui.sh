@@ -139,6 +139,23 @@ keys l l +
 expect "[+] modified"
 signalled HUP 129
 
+# The terminal itself goes away (tmux kill-server closes the pty) with an edit unsaved: the TUI
+# must end within 10 s, not spin on the dead terminal, and keep the edit beside the file.
+restart
+keys 2
+expect "l40s-reserved"
+keys l l +
+expect "[+] modified"
+tmux -L "$SOCK" kill-server
+for _ in $(seq 100); do pgrep -f "$BIN tui chat.toml" >/dev/null || break; sleep 0.1; done
+if pgrep -f "$BIN tui chat.toml" >/dev/null; then
+  pkill -KILL -f "$BIN tui chat.toml" || true
+  echo "FAIL: the TUI kept running after its terminal closed" >&2; exit 1
+fi
+grep -q "^replicas = 6" "$WORK/chat.unsaved.toml" || { echo "FAIL: closed terminal: unsaved edits not kept" >&2; exit 1; }
+rm "$WORK/chat.unsaved.toml"
+echo "ok: a closed terminal ends the TUI and keeps unsaved edits beside the file"
+
 # kill -9 at once after y, a few times: the file is whole (old or new), nothing is left beside it.
 for i in 1 2 3 4 5 6; do
   restart
