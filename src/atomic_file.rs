@@ -62,12 +62,22 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
             done => return done,
         }
     }
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(os_error)?;
     tmp.write_all(bytes)?;
     fill(tmp.as_file(), &[], existing.as_ref())?;
     // On an error `tmp` is dropped, which removes it.
     tmp.persist(&target).map_err(|e| e.error)?;
     Ok(())
+}
+
+/// The system's error without the temporary file's name that `tempfile` appends (`… at path
+/// "dir/.tmpXXXXXX"`): the user asked for another path, and a name they never gave only
+/// confuses. `tempfile` keeps the inner error private, so its message is cut.
+fn os_error(e: std::io::Error) -> std::io::Error {
+    match e.to_string().split_once(" at path ") {
+        Some((message, _)) => std::io::Error::new(e.kind(), message.to_string()),
+        None => e,
+    }
 }
 
 /// Writes `bytes` to `file`, gives it the permissions and owner of the file it replaces, and
@@ -140,6 +150,14 @@ mod tests {
             1,
             "no temporary left"
         );
+    }
+
+    #[test]
+    fn a_missing_folder_is_named_by_the_system_error_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let e = write_atomic(&dir.path().join("no/such/r.json"), b"x").unwrap_err();
+        assert_eq!(e.kind(), std::io::ErrorKind::NotFound, "{e}");
+        assert!(!e.to_string().contains(".tmp"), "{e}");
     }
 
     #[test]
