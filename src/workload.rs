@@ -33,9 +33,14 @@ pub struct Workload {
 pub enum Arrival {
     /// A Poisson process at `rate` requests per second.
     Poisson { rate: f64 },
-    /// A non-homogeneous Poisson process with mean `rate` and a daily shape (simulated time zero is
-    /// midnight).
-    Diurnal { rate: f64, shape: DailyShape },
+    /// A non-homogeneous Poisson process with a daily shape: `rate` is the mean over a weekday
+    /// (simulated time zero is midnight on a Monday) and Saturdays and Sundays run at `weekend`
+    /// times the weekday's rate, hour by hour.
+    Diurnal {
+        rate: f64,
+        shape: DailyShape,
+        weekend: f64,
+    },
     /// A two-state Markov-modulated Poisson process: calm and burst periods of exponentially
     /// distributed length, each with its own rate.
     Bursty {
@@ -104,6 +109,13 @@ impl Arrival {
     }
 }
 
+/// The factor of a diurnal rate at `seconds` from the start (a Monday's midnight): `weekend` on
+/// Saturdays and Sundays, one on weekdays.
+pub fn day_factor(seconds: f64, weekend: f64) -> f64 {
+    let day = (seconds / 86_400.0).floor().rem_euclid(7.0);
+    if day >= 5.0 { weekend } else { 1.0 }
+}
+
 /// The shape of a day, as multipliers of the mean rate that average to one.
 #[derive(Clone, Debug, PartialEq)]
 pub enum DailyShape {
@@ -126,6 +138,11 @@ impl DailyShape {
             }
             DailyShape::Hourly(m) => m[hour.rem_euclid(24.0) as usize % 24],
         }
+    }
+
+    /// The largest multiplier of the day: the peak rate over the mean.
+    pub fn peak(&self) -> f64 {
+        self.bounds(0.0, 24.0).1
     }
 
     /// The smallest and largest multiplier between hours `from` and `to` of one day

@@ -106,7 +106,7 @@ fn busiest_second_of_day(s: &Scenario) -> Option<f64> {
         .workloads()
         .iter()
         .filter_map(|w| match &w.arrival {
-            Arrival::Diurnal { rate, shape } => Some((*rate, shape)),
+            Arrival::Diurnal { rate, shape, .. } => Some((*rate, shape)),
             _ => None,
         })
         .collect();

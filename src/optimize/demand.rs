@@ -16,10 +16,18 @@ const MINUTES: usize = 60;
 pub fn hourly(workload: &Workload, percentile: f64) -> Result<Vec<f64>, TraceError> {
     let minutes: Vec<Vec<f64>> = match &workload.arrival {
         Arrival::Poisson { rate } => vec![vec![*rate]; PERIODS],
-        Arrival::Diurnal { rate, shape } => (0..PERIODS)
+        // The plan is for the busier of a weekday and a weekend day.
+        Arrival::Diurnal {
+            rate,
+            shape,
+            weekend,
+        } => (0..PERIODS)
             .map(|h| {
                 (0..MINUTES)
-                    .map(|m| rate * shape.multiplier(h as f64 + (m as f64 + 0.5) / 60.0))
+                    .map(|m| {
+                        rate * weekend.max(1.0)
+                            * shape.multiplier(h as f64 + (m as f64 + 0.5) / 60.0)
+                    })
                     .collect()
             })
             .collect(),
@@ -107,6 +115,7 @@ mod tests {
                 peak_to_trough: 3.0,
                 peak_hour: 15.0,
             },
+            weekend: 1.0,
         });
         let max = hourly(&w, 100.0).unwrap();
         let median = hourly(&w, 50.0).unwrap();

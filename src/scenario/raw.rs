@@ -277,6 +277,8 @@ pub struct Workload {
 pub struct Arrival {
     pub kind: Spanned<String>,
     pub rate: Option<Spanned<f64>>,
+    pub peak_rate: Option<Spanned<f64>>,
+    pub weekend: Option<Spanned<f64>>,
     pub peak_to_trough: Option<Spanned<f64>>,
     pub peak_hour: Option<Spanned<f64>>,
     pub hourly: Option<Spanned<Vec<f64>>>,

@@ -66,6 +66,7 @@ enum Generator {
         t: f64,
         rate: f64,
         shape: DailyShape,
+        weekend: f64,
         /// Lower and upper bounds of the rate in each minute of the day.
         bounds: Box<[(f64, f64)]>,
     },
@@ -109,7 +110,11 @@ impl Arrivals {
         let t0 = from.as_secs_f64();
         let generator = match arrival {
             Arrival::Poisson { rate } => Generator::Poisson { t: t0, rate: *rate },
-            Arrival::Diurnal { rate, shape } => {
+            Arrival::Diurnal {
+                rate,
+                shape,
+                weekend,
+            } => {
                 let hours = |i: usize| i as f64 * SEGMENT_S / SECONDS_PER_HOUR;
                 let bounds = (0..SEGMENTS_PER_DAY)
                     .map(|i| {
@@ -121,6 +126,7 @@ impl Arrivals {
                     t: t0,
                     rate: *rate,
                     shape: shape.clone(),
+                    weekend: *weekend,
                     bounds,
                 }
             }
@@ -200,13 +206,16 @@ impl Arrivals {
                 t,
                 rate,
                 shape,
+                weekend,
                 bounds,
             } => loop {
                 if *t >= self.until.as_secs_f64() {
                     return Ok(None);
                 }
                 let segment = (*t / SEGMENT_S).floor();
+                let day = crate::workload::day_factor(*t, *weekend);
                 let (lower, upper) = bounds[segment as usize % SEGMENTS_PER_DAY];
+                let (lower, upper) = (lower * day, upper * day);
                 let segment_end = (segment + 1.0) * SEGMENT_S;
                 let gap: f64 = Exp1.sample(rng);
                 let candidate = if upper > 0.0 {
@@ -222,7 +231,7 @@ impl Arrivals {
                 *t = candidate;
                 let u = rng.random::<f64>() * upper;
                 // Below the segment's minimum rate: accepted without evaluating the rate.
-                if u < lower || u < *rate * shape.multiplier(candidate / SECONDS_PER_HOUR) {
+                if u < lower || u < *rate * day * shape.multiplier(candidate / SECONDS_PER_HOUR) {
                     break candidate;
                 }
             },
@@ -441,6 +450,7 @@ mod tests {
             &Arrival::Diurnal {
                 rate: 20.0,
                 shape: shape.clone(),
+                weekend: 1.0,
             },
             86_400,
         );
@@ -461,6 +471,28 @@ mod tests {
     }
 
     #[test]
+    fn weekends_run_at_their_share_of_a_weekday() {
+        let arrival = Arrival::Diurnal {
+            rate: 2.0,
+            shape: DailyShape::Sinusoid {
+                peak_to_trough: 3.0,
+                peak_hour: 14.0,
+            },
+            weekend: 0.5,
+        };
+        let ts = collect(&arrival, 7 * 86_400);
+        let on_day = |d: f64| ts.iter().filter(|t| (*t / 86_400.0).floor() == d).count() as f64;
+        for d in 0..5 {
+            let n = on_day(f64::from(d));
+            assert!((n / 172_800.0 - 1.0).abs() < 0.02, "day {d}: {n}");
+        }
+        for d in [5.0, 6.0] {
+            let n = on_day(d);
+            assert!((n / 86_400.0 - 1.0).abs() < 0.02, "day {d}: {n}");
+        }
+    }
+
+    #[test]
     fn hourly_shape_is_piecewise_constant() {
         let mut m = [1.0; 24];
         m[0] = 0.0;
@@ -471,6 +503,7 @@ mod tests {
             &Arrival::Diurnal {
                 rate: 10.0,
                 shape: DailyShape::Hourly(m),
+                weekend: 1.0,
             },
             86_400,
         );

@@ -260,9 +260,41 @@ impl Checker<'_> {
                 })
             }
             "diurnal" => {
-                self.not_for(a, kind, &["rate", "peak_to_trough", "peak_hour", "hourly"]);
-                let rate = self.required(&a.rate, &at, "a diurnal arrival needs `rate` (the mean over the day, requests per second)".into())
-                    .and_then(|r| self.rate(r, "rate"));
+                self.not_for(
+                    a,
+                    kind,
+                    &[
+                        "rate",
+                        "peak_rate",
+                        "weekend",
+                        "peak_to_trough",
+                        "peak_hour",
+                        "hourly",
+                    ],
+                );
+                // The mean over the day, or the rate at the day's peak.
+                let level = match (&a.rate, &a.peak_rate) {
+                    (Some(r), None) => self.rate(r, "rate").map(|r| (r, false)),
+                    (None, Some(p)) => self.rate(p, "peak_rate").map(|p| (p, true)),
+                    (Some(_), Some(p)) => {
+                        self.error(p.span(), "give either `rate` (the mean over a day) or `peak_rate` (the rate at the peak hour), not both");
+                        None
+                    }
+                    (None, None) => {
+                        self.error(at.clone(), "a diurnal arrival needs `rate` (the mean over a day, requests per second) or `peak_rate` (the rate at its peak)");
+                        None
+                    }
+                };
+                let weekend = match &a.weekend {
+                    None => Some(1.0),
+                    Some(w) if w.get_ref().is_finite() && (0.0..=100.0).contains(w.get_ref()) => {
+                        Some(*w.get_ref())
+                    }
+                    Some(w) => {
+                        self.error(w.span(), format!("`weekend` is the weekend's rate as a multiple of a weekday's, from 0 to 100; got {}", w.get_ref()));
+                        None
+                    }
+                };
                 let shape = match (&a.hourly, &a.peak_to_trough, &a.peak_hour) {
                     (Some(h), None, None) => self.hourly(h),
                     (None, Some(r), p) => {
@@ -305,9 +337,15 @@ impl Checker<'_> {
                         None
                     }
                 };
+                let shape = shape?;
+                let rate = match level? {
+                    (peak, true) => peak / shape.peak(),
+                    (mean, false) => mean,
+                };
                 Some(Arrival::Diurnal {
-                    rate: rate?,
-                    shape: shape?,
+                    rate,
+                    shape,
+                    weekend: weekend?,
                 })
             }
             "bursty" => {
@@ -431,8 +469,10 @@ impl Checker<'_> {
 
     /// Errors for every field of `a` that is set but not in `allowed` for `kind`.
     pub(super) fn not_for(&mut self, a: &raw::Arrival, kind: &str, allowed: &[&str]) {
-        let spans: [(&str, Option<Range<usize>>); 22] = [
+        let spans: [(&str, Option<Range<usize>>); 24] = [
             ("rate", a.rate.as_ref().map(Spanned::span)),
+            ("peak_rate", a.peak_rate.as_ref().map(Spanned::span)),
+            ("weekend", a.weekend.as_ref().map(Spanned::span)),
             (
                 "peak_to_trough",
                 a.peak_to_trough.as_ref().map(Spanned::span),
