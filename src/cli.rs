@@ -5,6 +5,8 @@
 
 mod calibrate;
 mod capacity;
+mod docs;
+mod init;
 mod optimize;
 mod output;
 mod simulate;
@@ -21,7 +23,15 @@ use crate::scenario::LoadError;
 
 /// Capacity planner and simulator for GPU fleets serving ML inference.
 #[derive(Debug, Parser)]
-#[command(name = "headroom", version, about, arg_required_else_help = true)]
+#[command(
+    name = "headroom",
+    version,
+    about,
+    arg_required_else_help = true,
+    after_help = "Examples:\n  headroom init support-bot && headroom simulate support-bot.toml\n  \
+                  headroom tui\n  headroom validate scenarios/*.toml\n\n\
+                  Exit codes: 0 every SLO met, 1 an SLO missed, 2 bad input or error, 130 Ctrl-c."
+)]
 pub struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -53,6 +63,47 @@ enum Command {
     /// Capacity at the SLO: the highest request rate each pool's replicas serve within their
     /// workload's SLO, found by simulation (Poisson arrivals, or the trace replayed faster).
     Capacity(CapacityArgs),
+    /// Write a commented starter scenario (and, with --examples, the bundled ones) here.
+    Init(InitArgs),
+    /// Print a shell's completion script for headroom.
+    Completions(CompletionsArgs),
+    /// Print the manual page (roff), or write one page per command into a folder.
+    Man(ManArgs),
+}
+
+#[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Examples:\n  headroom init support-bot\n  headroom init --examples\n  \
+                        headroom simulate scenarios/chat-assistant.toml"
+)]
+struct InitArgs {
+    /// The scenario's name; the file is NAME.toml in this folder.
+    #[arg(default_value = "scenario")]
+    name: String,
+    /// Also write the bundled example scenarios and their traces into scenarios/.
+    #[arg(long)]
+    examples: bool,
+    /// Replace files that are already there.
+    #[arg(long)]
+    force: bool,
+}
+
+#[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:\n  source <(headroom completions bash)\n  \
+                        headroom completions zsh > ~/.zfunc/_headroom\n  \
+                        headroom completions fish > ~/.config/fish/completions/headroom.fish")]
+struct CompletionsArgs {
+    /// The shell.
+    shell: clap_complete::Shell,
+}
+
+#[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:\n  headroom man | man -l -\n  \
+                        headroom man --dir ~/.local/share/man/man1")]
+struct ManArgs {
+    /// Write headroom.1 and headroom-COMMAND.1 into this folder instead of printing headroom(1).
+    #[arg(long, value_name = "DIR")]
+    dir: Option<PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -93,6 +144,7 @@ fn parse_span(text: &str) -> Result<crate::units::SimTime, String> {
 }
 
 #[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:\n  headroom gpus\n  headroom gpus -f json")]
 struct GpusArgs {
     /// Output format.
     #[arg(long, short = 'f', value_enum, default_value_t = ReportFormat::Table)]
@@ -103,6 +155,9 @@ struct GpusArgs {
 }
 
 #[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Examples:\n  headroom calibrate --duration 60s --out profiles/l40s.toml\n  headroom calibrate --log bench.csv --out profiles/l40s.toml -- ./run-benchmark.sh"
+)]
 struct CalibrateArgs {
     /// How long to sample (e.g. 60s); with a command, at most this long.
     #[arg(long, value_name = "D")]
@@ -142,6 +197,7 @@ struct CalibrateArgs {
 }
 
 #[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:\n  headroom tui\n  headroom tui scenarios/llm-chat.toml -n 3")]
 struct TuiArgs {
     /// Scenario file (TOML); default: scenarios/chat-assistant.toml.
     file: Option<PathBuf>,
@@ -154,6 +210,9 @@ struct TuiArgs {
 }
 
 #[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Examples:\n  headroom optimize scenarios/optimize-chat.toml\n  headroom optimize scenarios/optimize-chat.toml -f json --write-scenario plan.toml"
+)]
 struct OptimizeArgs {
     /// Scenario file (TOML) with an [optimize] table.
     file: PathBuf,
@@ -193,6 +252,9 @@ enum ReportFormat {
 }
 
 #[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Examples:\n  headroom sweep scenarios/chat-assistant.toml --axis pools.l40s-ondemand.replicas=0,1,2,3 -n 2\n  headroom sweep scenarios/llm-chat.toml --axis pools.l40s.replicas=1,2,4 --shard 1/2 -o part1.csv"
+)]
 struct SweepArgs {
     /// Scenario file (TOML).
     file: PathBuf,
@@ -233,6 +295,7 @@ enum SweepFormat {
 }
 
 #[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:\n  headroom merge part1.csv part2.csv -o sweep.csv")]
 struct MergeArgs {
     /// The shards' CSV files.
     #[arg(required = true)]
@@ -243,6 +306,9 @@ struct MergeArgs {
 }
 
 #[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Examples:\n  headroom simulate scenarios/chat-assistant.toml\n  headroom simulate scenarios/chat-assistant.toml --set pools.l40s-spot.replicas=1\n  headroom simulate scenarios/chat-assistant.toml -n 5 -f json -o report.json"
+)]
 struct SimulateArgs {
     /// Scenario file (TOML).
     file: PathBuf,
@@ -274,6 +340,9 @@ struct SimulateArgs {
 }
 
 #[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Examples:\n  headroom validate scenarios/*.toml\n  headroom validate scenarios/llm-chat.toml --set workloads.chat.arrival.rate_multiplier=2"
+)]
 struct ValidateArgs {
     /// Scenario files (TOML).
     #[arg(required = true)]
@@ -337,19 +406,31 @@ pub fn run() -> ExitCode {
         Command::Tui(args) => tui(args),
         Command::Gpus(args) => calibrate::gpus(args),
         Command::Calibrate(args) => calibrate::calibrate(args),
+        Command::Init(args) => init::run(args),
+        Command::Completions(args) => docs::completions(args),
+        Command::Man(args) => docs::man(args),
     };
     finish(result)
 }
 
 fn tui(args: TuiArgs) -> anyhow::Result<Outcome> {
-    let file = args.file.unwrap_or_else(crate::tui::default_scenario);
+    let source = match args.file {
+        Some(path) => crate::tui::Source {
+            path,
+            bundled: None,
+        },
+        None => crate::tui::default_scenario(),
+    };
     if !(std::io::stdin().is_terminal() && std::io::stdout().is_terminal()) {
         anyhow::bail!(
             "headroom tui needs a terminal; for scripts, use headroom simulate {}",
-            file.display()
+            match source.bundled {
+                Some(_) => "FILE (`headroom init --examples` writes the bundled ones here)".into(),
+                None => source.path.display().to_string(),
+            }
         );
     }
-    crate::tui::run(&file, args.replications, args.allow_large)?;
+    crate::tui::run(&source, args.replications, args.allow_large)?;
     Ok(Outcome::Ok)
 }
 

@@ -1,11 +1,12 @@
 //! headroom: a capacity planner and simulator for GPU fleets that serve ML inference.
 //!
-//! Layers, lower never importing higher: [`units`], [`rng`] → [`pricing`], [`costs`], [`fleet`],
+//! Layers, lower never importing higher: [`units`], [`rng`], [`bundled`] → [`pricing`], [`costs`], [`fleet`],
 //! [`workload`], [`training`] → [`scenario`] → [`sim`], [`calibrate`] → [`experiment`] → [`sweep`], [`optimize`] → [`report`]
 //! → [`cli`], [`tui`].
 //! The library is what the CLI, the tests and the benches drive.
 
 pub mod atomic_file;
+pub mod bundled;
 pub mod calibrate;
 pub mod cli;
 pub mod costs;

@@ -42,19 +42,43 @@ use worker::{Report, Worker};
 /// The scenario `headroom` opens with no arguments: the README's.
 pub const DEFAULT_SCENARIO: &str = "scenarios/chat-assistant.toml";
 
-/// Where the default scenario is: here, else in the source tree the binary was built from.
-pub fn default_scenario() -> std::path::PathBuf {
+/// What the TUI opens: a file, or a bundled scenario's text that is saved (when the user saves)
+/// at `path`.
+pub struct Source {
+    pub path: std::path::PathBuf,
+    pub bundled: Option<&'static str>,
+}
+
+/// The default scenario: the one in the source tree when run from a clone, else the file this
+/// folder already has under its name, else the bundled copy (nothing is written until a save).
+pub fn default_scenario() -> Source {
     let here = Path::new(DEFAULT_SCENARIO);
-    if here.exists() {
-        return here.to_path_buf();
+    let name = Path::new(crate::bundled::DEFAULT);
+    let (path, bundled) = if here.is_file() {
+        (here, None)
+    } else if name.exists() {
+        (name, None)
+    } else {
+        (name, crate::bundled::scenario(crate::bundled::DEFAULT))
+    };
+    Source {
+        path: path.to_path_buf(),
+        bundled,
     }
-    Path::new(env!("CARGO_MANIFEST_DIR")).join(DEFAULT_SCENARIO)
 }
 
 /// Opens the TUI on `path`; returns when the user quits. A file that does not load is an error
 /// before the terminal is touched.
-pub fn run(path: &Path, replications: u32, allow_large: bool) -> anyhow::Result<()> {
-    let (doc, scenario) = Document::open(path)?;
+pub fn run(source: &Source, replications: u32, allow_large: bool) -> anyhow::Result<()> {
+    let (doc, scenario) = match source.bundled {
+        Some(text) => {
+            let mut doc = Document::from_text(&source.path, text.to_string());
+            doc.bundled = true;
+            let scenario = doc.load(doc.text())?;
+            (doc, scenario)
+        }
+        None => Document::open(&source.path)?,
+    };
     crate::experiment::budget::check(&scenario, replications, allow_large)?;
     crate::scenario::check_traces(&scenario)?;
     let (tx, rx) = channel();

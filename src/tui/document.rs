@@ -51,6 +51,8 @@ pub struct Document {
     redo: Vec<Step>,
     /// Bumped on every change of `text`, so results can say which text they are of.
     revision: u64,
+    /// The text is a bundled scenario not yet saved at `path`.
+    pub bundled: bool,
 }
 
 impl Document {
@@ -71,6 +73,7 @@ impl Document {
             undo: Vec::new(),
             redo: Vec::new(),
             revision: 0,
+            bundled: false,
         }
     }
 
@@ -154,6 +157,7 @@ impl Document {
     /// `text` is what the file now holds (the run loop wrote it); the history stays.
     pub fn mark_saved(&mut self, text: String) {
         self.saved = text;
+        self.bundled = false;
     }
 
     /// The changes from the saved text to the edited one, with `context` lines around each.

@@ -73,6 +73,9 @@ fn title_bar(app: &App, area: Rect, buf: &mut Buffer) {
             app.doc.path.display()
         )),
     ];
+    if app.doc.bundled {
+        spans.push(Span::styled(" (bundled: s saves it here)", t.stale));
+    }
     if app.doc.dirty() {
         spans.push(Span::styled(" [+] modified", t.warn));
     }

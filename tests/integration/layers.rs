@@ -6,7 +6,7 @@ use std::path::Path;
 
 /// Lowest first, as ARCHITECTURE.md lists them.
 const LAYERS: &[&[&str]] = &[
-    &["units", "rng", "atomic_file", "data_file"],
+    &["units", "rng", "atomic_file", "data_file", "bundled"],
     &[
         "pricing", "fleet", "workload", "llm", "training", "costs", "profile", "scenario",
     ],

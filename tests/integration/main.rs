@@ -1,9 +1,11 @@
 //! Integration tests: the library against closed forms and reference simulations, the CLI as a
 //! process, golden files, and properties.
 
+mod authoring;
 mod calibrate;
 mod cli;
 mod elastic;
+mod first_hour;
 mod golden;
 mod hostile;
 mod interruptions;

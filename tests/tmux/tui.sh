@@ -176,4 +176,28 @@ for i in 1 2 3 4 5 6; do
   rm -f "$WORK/../before.$$"
 done
 echo "ok: kill -9 during a save leaves the file whole and nothing beside it"
+
+# Away from the source tree, `headroom tui` with no file opens the bundled default scenario and
+# writes nothing until a save, which puts it here as chat-assistant.toml.
+tmux -L "$SOCK" kill-server 2>/dev/null || true
+SOCK="headroom-test-$$-bundled"
+SOCKS+=("$SOCK")
+mkdir "$WORK/elsewhere"
+tmux -L "$SOCK" new-session -d -s ui -x 120 -y 40 \
+  "cd '$WORK/elsewhere' && env -i HOME='$WORK' TERM=xterm-256color PATH=/usr/bin:/bin '$BIN' tui; echo EXITED \$?; sleep 60"
+expect "(bundled: s saves it here)"
+expect "✓ met"
+[ -z "$(ls -A "$WORK/elsewhere")" ] || { echo "FAIL: opening wrote $(ls -A "$WORK/elsewhere")" >&2; exit 1; }
+keys 2
+expect "l40s-reserved"
+keys l l +
+expect "[+] modified"
+keys s
+expect "Save chat-assistant.toml?"
+keys y
+expect "saved chat-assistant.toml"
+grep -q "^replicas = 4" "$WORK/elsewhere/chat-assistant.toml" || { echo "FAIL: the bundled scenario was not saved here" >&2; exit 1; }
+keys q
+expect "EXITED 0"
+echo "ok: tui with no file opens the bundled scenario anywhere and saves it where it runs"
 echo "tmux TUI test passed"

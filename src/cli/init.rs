@@ -1,0 +1,102 @@
+//! `headroom init`: a commented starter scenario and, with `--examples`, the bundled scenarios
+//! and the traces they replay, written into the current folder. Nothing is written over a file
+//! that is there unless `--force` says so, and each file is written whole or not at all.
+
+use std::path::PathBuf;
+
+use super::{InitArgs, Outcome};
+use crate::bundled;
+
+pub(super) fn run(args: InitArgs) -> anyhow::Result<Outcome> {
+    let name = args.name.trim_end_matches(".toml");
+    if name.is_empty()
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+    {
+        anyhow::bail!(
+            "init: {:?} is not a scenario name (letters, digits, '-', '_' and '.')",
+            args.name
+        );
+    }
+    let starter_file = format!("{name}.toml");
+    let mut files: Vec<(PathBuf, Vec<u8>)> =
+        vec![(PathBuf::from(&starter_file), starter(name).into_bytes())];
+    if args.examples {
+        let dir = PathBuf::from("scenarios");
+        files.extend(
+            bundled::SCENARIOS
+                .iter()
+                .map(|(n, text)| (dir.join(n), text.as_bytes().to_vec())),
+        );
+        files.extend(
+            bundled::TRACES
+                .iter()
+                .map(|(n, bytes)| (dir.join(n), bytes.to_vec())),
+        );
+    }
+    let taken: Vec<String> = files
+        .iter()
+        .filter(|(p, _)| p.exists())
+        .map(|(p, _)| p.display().to_string())
+        .collect();
+    if !taken.is_empty() && !args.force {
+        anyhow::bail!(
+            "init: {} already there; nothing was written (--force replaces {})",
+            list(&taken),
+            if taken.len() == 1 { "it" } else { "them" }
+        );
+    }
+    for (path, bytes) in &files {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| anyhow::anyhow!("init: cannot create {}: {e}", dir.display()))?;
+        }
+        super::output::write_atomic(path, bytes)
+            .map_err(|e| anyhow::anyhow!("init: cannot write {}: {e}", path.display()))?;
+    }
+    println!("wrote {starter_file}");
+    if args.examples {
+        println!(
+            "wrote scenarios/: {} scenarios and {} trace files",
+            bundled::SCENARIOS.len(),
+            bundled::TRACES.len()
+        );
+    }
+    println!("next: headroom simulate {starter_file}   (or: headroom tui {starter_file})");
+    Ok(Outcome::Ok)
+}
+
+/// The bundled starter under the user's name: its `name` key and the file name its comments
+/// use.
+fn starter(name: &str) -> String {
+    let text = bundled::scenario(bundled::STARTER).expect("the starter is bundled");
+    text.replace("starter.toml", &format!("{name}.toml"))
+        .replacen("name = \"starter\"", &format!("name = {name:?}"), 1)
+}
+
+/// `a`, `a and b`, or `a, b and 3 more`.
+fn list(items: &[String]) -> String {
+    match items {
+        [one] => one.clone(),
+        [a, b] => format!("{a} and {b}"),
+        [a, b, rest @ ..] => format!("{a}, {b} and {} more", rest.len()),
+        [] => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_starter_takes_the_users_name_and_still_loads() {
+        let text = starter("support-bot");
+        assert!(text.contains("name = \"support-bot\""));
+        assert!(text.contains("headroom simulate support-bot.toml"));
+        assert!(!text.contains("starter"));
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
+        let s = crate::scenario::parse(&text, "support-bot.toml", &dir, &[]).unwrap();
+        assert_eq!(s.name(), "support-bot");
+    }
+}
