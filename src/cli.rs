@@ -69,6 +69,20 @@ enum Command {
     Completions(CompletionsArgs),
     /// Print the manual page (roff), or write one page per command into a folder.
     Man(ManArgs),
+    /// Print the JSON Schema of scenario files, for editors that complete and check TOML.
+    Schema(SchemaArgs),
+}
+
+#[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Examples:\n  headroom schema -o scenario.schema.json\n\n\
+                        Then either start a scenario with the line `#:schema ./scenario.schema.json`,\n\
+                        or associate it in .taplo.toml (Even Better TOML in VS Code, Helix, Zed)."
+)]
+struct SchemaArgs {
+    /// Write the schema to this file (atomically) instead of standard output.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    output: Option<PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -409,6 +423,10 @@ pub fn run() -> ExitCode {
         Command::Init(args) => init::run(args),
         Command::Completions(args) => docs::completions(args),
         Command::Man(args) => docs::man(args),
+        Command::Schema(args) => {
+            let text = crate::scenario::schema::text();
+            output::emit(&text, args.output.as_deref()).map(|()| Outcome::Ok)
+        }
     };
     finish(result)
 }

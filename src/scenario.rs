@@ -10,7 +10,9 @@ pub mod costs_spec;
 mod edit;
 pub mod optimize_spec;
 pub mod raw;
+pub mod schema;
 pub(crate) mod source;
+pub mod spanned;
 pub mod training_spec;
 mod validate;
 

@@ -1,11 +1,13 @@
 //! `headroom init`: a commented starter scenario and, with `--examples`, the bundled scenarios
-//! and the traces they replay, written into the current folder. Nothing is written over a file
-//! that is there unless `--force` says so, and each file is written whole or not at all.
+//! and the traces they replay, written into the current folder, each folder with the scenario
+//! schema for editors. Nothing is written over a file that is there unless `--force` says so
+//! (the schema, generated, is brought up to date), and each file is written whole or not at all.
 
 use std::path::PathBuf;
 
 use super::{InitArgs, Outcome};
 use crate::bundled;
+use crate::scenario::schema;
 
 pub(super) fn run(args: InitArgs) -> anyhow::Result<Outcome> {
     let name = args.name.trim_end_matches(".toml");
@@ -35,6 +37,15 @@ pub(super) fn run(args: InitArgs) -> anyhow::Result<Outcome> {
                 .map(|(n, bytes)| (dir.join(n), bytes.to_vec())),
         );
     }
+    // The schema beside the scenarios; generated, so not the user's to keep.
+    let schemas: Vec<PathBuf> = if args.examples {
+        vec![
+            PathBuf::from(schema::FILE_NAME),
+            PathBuf::from("scenarios").join(schema::FILE_NAME),
+        ]
+    } else {
+        vec![PathBuf::from(schema::FILE_NAME)]
+    };
     let taken: Vec<String> = files
         .iter()
         .filter(|(p, _)| p.exists())
@@ -47,6 +58,8 @@ pub(super) fn run(args: InitArgs) -> anyhow::Result<Outcome> {
             if taken.len() == 1 { "it" } else { "them" }
         );
     }
+    let schema_text = schema::text().into_bytes();
+    files.extend(schemas.into_iter().map(|p| (p, schema_text.clone())));
     for (path, bytes) in &files {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir)
@@ -55,7 +68,10 @@ pub(super) fn run(args: InitArgs) -> anyhow::Result<Outcome> {
         super::output::write_atomic(path, bytes)
             .map_err(|e| anyhow::anyhow!("init: cannot write {}: {e}", path.display()))?;
     }
-    println!("wrote {starter_file}");
+    println!(
+        "wrote {starter_file} and {} (for editors)",
+        schema::FILE_NAME
+    );
     if args.examples {
         println!(
             "wrote scenarios/: {} scenarios and {} trace files",
@@ -71,8 +87,11 @@ pub(super) fn run(args: InitArgs) -> anyhow::Result<Outcome> {
 /// use.
 fn starter(name: &str) -> String {
     let text = bundled::scenario(bundled::STARTER).expect("the starter is bundled");
-    text.replace("starter.toml", &format!("{name}.toml"))
-        .replacen("name = \"starter\"", &format!("name = {name:?}"), 1)
+    let text = text
+        .replace("starter.toml", &format!("{name}.toml"))
+        .replacen("name = \"starter\"", &format!("name = {name:?}"), 1);
+    // Taplo-based editors find the schema by this first line.
+    format!("#:schema ./{}\n{text}", schema::FILE_NAME)
 }
 
 /// `a`, `a and b`, or `a, b and 3 more`.
@@ -95,6 +114,7 @@ mod tests {
         assert!(text.contains("name = \"support-bot\""));
         assert!(text.contains("headroom simulate support-bot.toml"));
         assert!(!text.contains("starter"));
+        assert!(text.starts_with("#:schema ./scenario.schema.json\n# "));
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
         let s = crate::scenario::parse(&text, "support-bot.toml", &dir, &[]).unwrap();
         assert_eq!(s.name(), "support-bot");

@@ -28,7 +28,7 @@ const FILES: &[(&str, &str)] = bundled!(
 );
 
 /// An architecture as written in a file or inline in a scenario.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawArchitecture {
     pub name: Option<String>,

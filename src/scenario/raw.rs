@@ -8,8 +8,9 @@
 
 use std::collections::BTreeMap;
 
+use crate::scenario::spanned::Spanned;
+use schemars::JsonSchema;
 use serde::{Deserialize, Deserializer};
-use toml::Spanned;
 
 use crate::units::{SimTime, parse_duration};
 
@@ -19,6 +20,22 @@ pub mod training;
 /// A duration written with its unit, such as `"250ms"`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Duration(pub SimTime);
+
+/// In the schema: a string of numbers with units, as `parse_duration` reads it.
+impl JsonSchema for Duration {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Duration".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "string",
+            "pattern": "^\\s*([0-9_.+-]+\\s*(ns|us|µs|ms|s|m|h|d)\\s*)+$",
+            "description": "A duration with its unit: \"250ms\", \"1.5s\", \"10m\", \"24h\", \"7d\" (also \"1h30m\"); at most ten years.",
+            "examples": ["250ms", "30s", "15m", "24h"]
+        })
+    }
+}
 
 /// The longest duration a scenario may write: ten years. Sums and products of durations (a
 /// batch's service time, a horizon plus a drain) then stay far inside the clock's 584 years.
@@ -62,7 +79,7 @@ impl<'de> Deserialize<'de> for Duration {
 }
 
 /// Top-level scalar settings; the `models`, `workloads` and `pools` tables are read entry by entry.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Top {
     pub version: Spanned<i64>,
@@ -77,15 +94,19 @@ pub struct Top {
     /// Calibrated GPU profiles (files written by `headroom calibrate`).
     pub profiles: Option<Vec<Spanned<String>>>,
     pub energy: Option<Spanned<Energy>>,
-    // The named sections are read entry by entry before `Top`; they are listed here only so
-    // that the message for an unknown top-level key names them too.
-    #[serde(default)]
+    // The named sections are read entry by entry before `Top`; they are listed here so that
+    // the message for an unknown top-level key names them too, and the schema describes them.
+    /// Models by name: how long a request takes on each GPU, or an LLM's architecture.
+    #[schemars(with = "Option<BTreeMap<String, Model>>")]
     pub models: Option<serde::de::IgnoredAny>,
-    #[serde(default)]
+    /// Workloads by name: the traffic, its model and its SLO.
+    #[schemars(with = "Option<BTreeMap<String, Workload>>")]
     pub workloads: Option<serde::de::IgnoredAny>,
-    #[serde(default)]
+    /// Pools by name: replicas of an instance type in a region and market.
+    #[schemars(with = "Option<BTreeMap<String, Pool>>")]
     pub pools: Option<serde::de::IgnoredAny>,
-    #[serde(default)]
+    /// GPU specifications by name, beside the bundled ones.
+    #[schemars(with = "Option<BTreeMap<String, Gpu>>")]
     pub gpus: Option<serde::de::IgnoredAny>,
     pub optimize: Option<Spanned<Optimize>>,
     pub training: Option<Spanned<training::Training>>,
@@ -93,7 +114,7 @@ pub struct Top {
 }
 
 /// What `headroom optimize` may choose from and must respect.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Optimize {
     pub workload: Option<Spanned<String>>,
@@ -112,7 +133,7 @@ pub struct Optimize {
 }
 
 /// At most `max` replicas of the matching candidates in every period.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OptimizeLimit {
     pub candidate: Option<Spanned<String>>,
@@ -122,7 +143,7 @@ pub struct OptimizeLimit {
 }
 
 /// How capacity at the SLO is measured.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OptimizeCapacity {
     pub replications: Option<Spanned<i64>>,
@@ -132,7 +153,7 @@ pub struct OptimizeCapacity {
 }
 
 /// How a plan is verified.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OptimizeVerify {
     pub replications: Option<Spanned<i64>>,
@@ -142,7 +163,7 @@ pub struct OptimizeVerify {
 
 /// A GPU specification written in the scenario: a new GPU, or fields that replace those of a
 /// bundled one (measured figures from a calibration, a part the table lacks).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Gpu {
     /// The bundled specification to start from (default: the entry's own name, if bundled).
@@ -159,7 +180,7 @@ pub struct Gpu {
 }
 
 /// What energy costs where the fleet is owned.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Energy {
     pub price_per_kwh: Spanned<f64>,
@@ -170,7 +191,7 @@ pub struct Energy {
 }
 
 /// Where the price catalog comes from.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Pricing {
     pub catalog: Option<Spanned<String>>,
@@ -179,7 +200,7 @@ pub struct Pricing {
 
 /// A model: request-level (`service` profiles per GPU) or an LLM served at token level
 /// (`architecture` or `shape`, precisions and engine settings).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Model {
     pub description: Option<String>,
@@ -204,7 +225,7 @@ pub struct Model {
 }
 
 /// A quality figure stated by the user.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Quality {
     pub metric: Spanned<String>,
@@ -212,7 +233,7 @@ pub struct Quality {
 }
 
 /// Serving-engine settings of an LLM (defaults: vLLM's).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LlmSettings {
     pub max_seqs: Option<Spanned<i64>>,
@@ -236,7 +257,7 @@ pub struct LlmSettings {
 }
 
 /// Overrides of the roofline's efficiency factors.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Efficiency {
     pub compute: Option<Spanned<f64>>,
@@ -248,7 +269,7 @@ pub struct Efficiency {
 }
 
 /// A service-time model; which fields apply depends on `kind`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Service {
     pub kind: Spanned<String>,
@@ -261,7 +282,7 @@ pub struct Service {
     pub max_wait: Option<Spanned<Duration>>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Workload {
     pub model: Spanned<String>,
@@ -272,7 +293,7 @@ pub struct Workload {
 }
 
 /// An arrival process; which fields apply depends on `kind`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Arrival {
     pub kind: Spanned<String>,
@@ -304,7 +325,7 @@ pub struct Arrival {
 }
 
 /// Input and output token distributions of a workload.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Tokens {
     pub input: Option<Spanned<TokenDist>>,
@@ -312,7 +333,7 @@ pub struct Tokens {
 }
 
 /// A token-count distribution; which fields apply depends on `kind`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TokenDist {
     pub kind: Spanned<String>,
@@ -325,7 +346,7 @@ pub struct TokenDist {
     pub weights: Option<Spanned<Vec<f64>>>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Dispatch {
     pub policy: Option<Spanned<String>>,
@@ -335,7 +356,7 @@ pub struct Dispatch {
 
 /// Latency objectives: p99 targets of end-to-end latency, time to first token and time per
 /// output token.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Slo {
     pub p99: Option<Spanned<Duration>>,
@@ -343,7 +364,7 @@ pub struct Slo {
     pub tpot_p99: Option<Spanned<Duration>>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Pool {
     pub workload: Option<Spanned<String>>,
@@ -368,7 +389,7 @@ pub struct Pool {
 }
 
 /// Reclaims of a spot pool's replicas.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Interruptions {
     pub rate_per_hour: Option<Spanned<f64>>,
@@ -379,7 +400,7 @@ pub struct Interruptions {
 }
 
 /// Reclaims that take part of a pool at once.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Correlated {
     pub rate_per_hour: Spanned<f64>,
@@ -387,7 +408,7 @@ pub struct Correlated {
 }
 
 /// An autoscaling policy; which fields apply depends on `policy`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Autoscale {
     pub policy: Spanned<String>,
@@ -406,7 +427,7 @@ pub struct Autoscale {
 }
 
 /// A step of step scaling: at or above `above`, add `add` replicas.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Step {
     pub above: Spanned<f64>,
@@ -414,7 +435,7 @@ pub struct Step {
 }
 
 /// Step scaling's way down: below `below`, remove `remove` replicas.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ScaleIn {
     pub below: Spanned<f64>,
@@ -422,7 +443,7 @@ pub struct ScaleIn {
 }
 
 /// How long a new replica takes, by stage.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Provisioning {
     pub instance_start: Option<Spanned<Duration>>,
@@ -437,7 +458,7 @@ pub struct Provisioning {
 }
 
 /// Prepared instances kept for scale-ups.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WarmPool {
     pub size: Spanned<i64>,
@@ -445,7 +466,7 @@ pub struct WarmPool {
 }
 
 /// An instance type described in the scenario instead of taken from the catalog.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct InlineInstance {
     pub name: Option<String>,

@@ -4,7 +4,7 @@ use std::collections::BTreeSet;
 use std::ops::Range;
 use std::path::Path;
 
-use toml::Spanned;
+use crate::scenario::spanned::Spanned;
 use toml::de::{DeTable, DeValue};
 
 use super::raw;
@@ -97,7 +97,7 @@ pub(super) fn scenario(src: &Source, base: &Path) -> Result<Scenario, Vec<Diagno
     let models_raw = c.section::<raw::Model>(&mut root, "models");
     let workloads_raw = c.section::<raw::Workload>(&mut root, "workloads");
     let pools_raw = c.section::<raw::Pool>(&mut root, "pools");
-    let top = match deserialize::<raw::Top>(Spanned::new(root_span.clone(), DeValue::Table(root))) {
+    let top = match deserialize::<raw::Top>(toml::Spanned::new(root_span.clone(), DeValue::Table(root))) {
         Ok(top) => Some(top),
         Err(e) => {
             c.toml_error(&e);
@@ -613,7 +613,7 @@ fn key_path(table: &DeTable<'_>, offset: usize, path: &mut Vec<String>) -> bool 
     false
 }
 
-fn value_path(value: &Spanned<DeValue<'_>>, offset: usize, path: &mut Vec<String>) -> bool {
+fn value_path(value: &toml::Spanned<DeValue<'_>>, offset: usize, path: &mut Vec<String>) -> bool {
     match value.get_ref() {
         DeValue::Table(t) => key_path(t, offset, path) || value.span().contains(&offset),
         DeValue::Array(items) => {

@@ -19,7 +19,8 @@ fn init_writes_a_starter_that_simulates_and_never_overwrites() {
         .unwrap();
     assert!(out.status.success(), "{}", stderr_of(&out));
     let text = std::fs::read_to_string(dir.path().join("support-bot.toml")).unwrap();
-    assert!(text.contains("name = \"support-bot\"") && text.starts_with("# "));
+    assert!(text.contains("name = \"support-bot\"") && text.starts_with("#:schema "));
+    assert!(dir.path().join("scenario.schema.json").is_file());
     let out = headroom()
         .current_dir(dir.path())
         .args(["simulate", "support-bot.toml", "-f", "json"])

@@ -19,6 +19,7 @@ mod properties;
 mod purchase;
 mod reference;
 mod rules;
+mod schema;
 mod support;
 mod sweep;
 mod training;

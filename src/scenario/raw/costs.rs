@@ -2,12 +2,13 @@
 
 use std::collections::BTreeMap;
 
+use crate::scenario::spanned::Spanned;
+use schemars::JsonSchema;
 use serde::Deserialize;
-use toml::Spanned;
 
 use super::Duration;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Costs {
     /// The bill's period (default 30.4375 days, a month).
@@ -19,7 +20,7 @@ pub struct Costs {
     pub prices: Option<Spanned<Prices>>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Stored {
     pub size_gb: Spanned<f64>,
@@ -30,14 +31,14 @@ pub struct Stored {
     pub cold_tier: Option<Spanned<String>>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Transfer {
     pub egress_kb_per_request: Option<Spanned<f64>>,
     pub cross_region_gb_per_day: Option<Spanned<f64>>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Logging {
     pub kb_per_request: Option<Spanned<f64>>,
@@ -46,7 +47,7 @@ pub struct Logging {
 }
 
 /// Prices that replace the bundled AWS list prices, dollars.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Prices {
     pub storage_hot_per_gb_month: Option<Spanned<f64>>,

@@ -3,12 +3,13 @@
 
 use std::collections::BTreeMap;
 
+use crate::scenario::spanned::Spanned;
+use schemars::JsonSchema;
 use serde::Deserialize;
-use toml::Spanned;
 
 use super::Duration;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Training {
     #[serde(default)]
@@ -19,7 +20,7 @@ pub struct Training {
 }
 
 /// One training job on its own instances.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Job {
     pub description: Option<String>,
@@ -59,7 +60,7 @@ pub struct Job {
 }
 
 /// A transformer's shape for training.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Shape {
     pub layers: Spanned<i64>,
@@ -68,7 +69,7 @@ pub struct Shape {
     pub params: Option<Spanned<f64>>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Checkpoint {
     pub size_gb: Option<Spanned<f64>>,
@@ -81,7 +82,7 @@ pub struct Checkpoint {
 }
 
 /// A shared cluster and its job stream.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Cluster {
     pub trace: Option<Spanned<String>>,
@@ -103,7 +104,7 @@ pub struct Cluster {
 }
 
 /// A synthetic job stream: Poisson arrivals, lognormal durations, GPU counts by weight.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Synthetic {
     pub jobs: Spanned<i64>,
@@ -114,7 +115,7 @@ pub struct Synthetic {
     pub gpus: Spanned<BTreeMap<String, f64>>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ClusterAutoscale {
     pub min_nodes: Option<Spanned<i64>>,

@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use toml::Spanned;
+use crate::scenario::spanned::Spanned;
 
 use super::Checker;
 use crate::fleet::Pool;

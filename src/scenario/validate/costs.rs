@@ -1,6 +1,6 @@
 //! `[costs]`: the bill's period, storage, transfer, logging, and price overrides.
 
-use toml::Spanned;
+use crate::scenario::spanned::Spanned;
 
 use super::Checker;
 use crate::costs::{DAYS_PER_MONTH, Logging, ServicePrices, Stored, Tier, Transfer};

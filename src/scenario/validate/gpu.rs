@@ -1,7 +1,7 @@
 //! GPU specifications written in the scenario (`[gpus.NAME]`): a GPU the bundled table lacks,
 //! or measured figures that replace a bundled GPU's datasheet ones for this scenario.
 
-use toml::Spanned;
+use crate::scenario::spanned::Spanned;
 
 use super::{Checker, Entry};
 use crate::llm::GpuSpec;

@@ -1,6 +1,6 @@
 //! A spot pool's interruptions, and the on-demand pools its fallback runs in.
 
-use toml::Spanned;
+use crate::scenario::spanned::Spanned;
 
 use super::Checker;
 use crate::fleet::interruptions::{default_notice, rate_from_bucket};

@@ -5,7 +5,7 @@ use std::ops::Range;
 use std::path::Path;
 use std::sync::Arc;
 
-use toml::Spanned;
+use crate::scenario::spanned::Spanned;
 
 use super::{Checker, LlmModel};
 use crate::llm::{

@@ -1,6 +1,6 @@
 //! The `[optimize]` table: candidates, markets and the purchase model's constraints.
 
-use toml::Spanned;
+use crate::scenario::spanned::Spanned;
 
 use super::{Checker, Entry, ModelEntry};
 use crate::pricing::{Catalog, Market};

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use toml::Spanned;
+use crate::scenario::spanned::Spanned;
 
 use super::{Checker, Entry, LlmModel, ModelEntry, ModelKind, Profiles};
 use crate::fleet::{

@@ -1,6 +1,6 @@
 //! A pool's provisioning: how long a new replica takes, stage by stage, and its warm pool.
 
-use toml::Spanned;
+use crate::scenario::spanned::Spanned;
 
 use super::Checker;
 use crate::fleet::provisioning::{

@@ -1,6 +1,6 @@
 //! A pool's autoscaling policy.
 
-use toml::Spanned;
+use crate::scenario::spanned::Spanned;
 
 use super::Checker;
 use crate::fleet::scaling::{DEFAULT_INTERVAL, DEFAULT_SCALE_DOWN_STABILIZATION, DEFAULT_WINDOW};

@@ -3,7 +3,7 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use toml::Spanned;
+use crate::scenario::spanned::Spanned;
 
 use super::{Checker, MAX_BATCH, ModelKind};
 use crate::fleet::{Batching, ServiceModel, ServiceTime};

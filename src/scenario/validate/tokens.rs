@@ -1,6 +1,6 @@
 //! Token-count distributions of LLM workloads.
 
-use toml::Spanned;
+use crate::scenario::spanned::Spanned;
 
 use super::Checker;
 use crate::scenario::raw;

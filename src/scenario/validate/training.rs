@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use toml::Spanned;
+use crate::scenario::spanned::Spanned;
 
 use super::Checker;
 use crate::fleet::Pool;

@@ -3,7 +3,7 @@
 use std::ops::Range;
 use std::path::Path;
 
-use toml::Spanned;
+use crate::scenario::spanned::Spanned;
 
 use super::{Checker, LlmModel, ModelEntry, ModelKind};
 use crate::scenario::raw;
