@@ -32,6 +32,7 @@ pub const SCENARIOS: &[(&str, &str)] = files!(
     "optimize-chat.toml",
     "spot-mix.toml",
     "starter.toml",
+    "support-bot.toml",
     "trace-replay.toml",
     "train-cluster.toml",
     "train-spot.toml",

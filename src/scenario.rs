@@ -6,6 +6,7 @@
 //! nothing downstream can get wrong: names are resolved to indices, prices to numbers, durations to
 //! [`SimTime`]. The format reference is in the README.
 
+mod advice;
 pub mod costs_spec;
 mod edit;
 pub mod optimize_spec;

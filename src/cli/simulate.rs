@@ -19,6 +19,9 @@ pub(super) fn run(args: SimulateArgs) -> anyhow::Result<Outcome> {
     // Every row of every trace, also those past the horizon that the run never reads: a file
     // that is wrong is an error, not a run that happens to stop before the bad row.
     scenario::check_traces(&scenario)?;
+    for advice in scenario.advice() {
+        eprintln!("warning: {advice}");
+    }
     let seed = args.seed.unwrap_or(scenario.seed());
     let pool = super::worker_pool(args.threads)?;
     let threads = pool.current_num_threads();

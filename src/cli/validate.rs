@@ -40,6 +40,9 @@ pub(super) fn run(args: ValidateArgs) -> anyhow::Result<Outcome> {
                             span(SimTime::from_secs_f64(secs))
                         );
                     }
+                    for advice in s.advice() {
+                        eprintln!("warning: {advice}");
+                    }
                 }
                 Err(e) => {
                     bad += 1;

@@ -97,7 +97,10 @@ pub(super) fn scenario(src: &Source, base: &Path) -> Result<Scenario, Vec<Diagno
     let models_raw = c.section::<raw::Model>(&mut root, "models");
     let workloads_raw = c.section::<raw::Workload>(&mut root, "workloads");
     let pools_raw = c.section::<raw::Pool>(&mut root, "pools");
-    let top = match deserialize::<raw::Top>(toml::Spanned::new(root_span.clone(), DeValue::Table(root))) {
+    let top = match deserialize::<raw::Top>(toml::Spanned::new(
+        root_span.clone(),
+        DeValue::Table(root),
+    )) {
         Ok(top) => Some(top),
         Err(e) => {
             c.toml_error(&e);

@@ -56,3 +56,31 @@ fn rate_and_peak_rate_together_or_a_bad_weekend_are_refused_at_the_field() {
     let e = diurnal("{kind=\"poisson\",rate=30,weekend=0.5}").unwrap_err();
     assert!(e.contains("weekend"), "{e}");
 }
+
+#[test]
+fn tensor_parallel_groups_that_leave_gpus_idle_are_named_with_their_cost() {
+    let s = load(
+        "llm-fleet.toml",
+        &["pools.h100.tensor_parallel=4", "pools.h100.replicas=3"],
+    );
+    let advice = s.advice();
+    assert_eq!(advice.len(), 1, "{advice:?}");
+    let text = advice[0].to_string();
+    assert!(
+        text.contains("--set pools.h100.replicas=3")
+            && text.contains("3 replicas of 4 GPUs use 12 of the 16 GPUs of 2 p5.48xlarge")
+            && text.contains("the 4 idle GPUs cost $")
+            && text.contains("`replicas = 4`"),
+        "{text}"
+    );
+    // Whole instances: nothing to say.
+    let s = load(
+        "llm-fleet.toml",
+        &["pools.h100.tensor_parallel=4", "pools.h100.replicas=4"],
+    );
+    assert!(s.advice().is_empty());
+    for (name, _) in headroom::bundled::SCENARIOS {
+        let s = headroom::scenario::load(&root().join("scenarios").join(name), &[]).unwrap();
+        assert!(s.advice().is_empty(), "{name}: {:?}", s.advice());
+    }
+}
