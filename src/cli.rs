@@ -91,9 +91,9 @@ struct SchemaArgs {
                         headroom simulate scenarios/chat-assistant.toml"
 )]
 struct InitArgs {
-    /// The scenario's name; the file is NAME.toml in this folder.
-    #[arg(default_value = "scenario")]
-    name: String,
+    /// The scenario's name; the file is NAME.toml in this folder (default: scenario, unless
+    /// --examples is given alone).
+    name: Option<String>,
     /// Also write the bundled example scenarios and their traces into scenarios/.
     #[arg(long)]
     examples: bool,

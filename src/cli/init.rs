@@ -10,20 +10,29 @@ use crate::bundled;
 use crate::scenario::schema;
 
 pub(super) fn run(args: InitArgs) -> anyhow::Result<Outcome> {
-    let name = args.name.trim_end_matches(".toml");
-    if name.is_empty()
-        || !name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
-    {
-        anyhow::bail!(
-            "init: {:?} is not a scenario name (letters, digits, '-', '_' and '.')",
-            args.name
-        );
+    // `init --examples` alone writes the examples only; otherwise a starter, `scenario` by default.
+    let given = match (&args.name, args.examples) {
+        (Some(n), _) => Some(n.as_str()),
+        (None, false) => Some("scenario"),
+        (None, true) => None,
+    };
+    let mut files: Vec<(PathBuf, Vec<u8>)> = Vec::new();
+    let mut starter_file = None;
+    if let Some(given) = given {
+        let name = given.trim_end_matches(".toml");
+        if name.is_empty()
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        {
+            anyhow::bail!(
+                "init: {given:?} is not a scenario name (letters, digits, '-', '_' and '.')"
+            );
+        }
+        let file = format!("{name}.toml");
+        files.push((PathBuf::from(&file), starter(name).into_bytes()));
+        starter_file = Some(file);
     }
-    let starter_file = format!("{name}.toml");
-    let mut files: Vec<(PathBuf, Vec<u8>)> =
-        vec![(PathBuf::from(&starter_file), starter(name).into_bytes())];
     if args.examples {
         let dir = PathBuf::from("scenarios");
         files.extend(
@@ -38,14 +47,13 @@ pub(super) fn run(args: InitArgs) -> anyhow::Result<Outcome> {
         );
     }
     // The schema beside the scenarios; generated, so not the user's to keep.
-    let schemas: Vec<PathBuf> = if args.examples {
-        vec![
-            PathBuf::from(schema::FILE_NAME),
-            PathBuf::from("scenarios").join(schema::FILE_NAME),
-        ]
-    } else {
-        vec![PathBuf::from(schema::FILE_NAME)]
-    };
+    let mut schemas = Vec::new();
+    if starter_file.is_some() {
+        schemas.push(PathBuf::from(schema::FILE_NAME));
+    }
+    if args.examples {
+        schemas.push(PathBuf::from("scenarios").join(schema::FILE_NAME));
+    }
     let taken: Vec<String> = files
         .iter()
         .filter(|(p, _)| p.exists())
@@ -68,18 +76,19 @@ pub(super) fn run(args: InitArgs) -> anyhow::Result<Outcome> {
         super::output::write_atomic(path, bytes)
             .map_err(|e| anyhow::anyhow!("init: cannot write {}: {e}", path.display()))?;
     }
-    println!(
-        "wrote {starter_file} and {} (for editors)",
-        schema::FILE_NAME
-    );
+    if let Some(file) = &starter_file {
+        println!("wrote {file} and {} (for editors)", schema::FILE_NAME);
+    }
     if args.examples {
         println!(
-            "wrote scenarios/: {} scenarios and {} trace files",
+            "wrote scenarios/: {} scenarios, {} trace files and {}",
             bundled::SCENARIOS.len(),
-            bundled::TRACES.len()
+            bundled::TRACES.len(),
+            schema::FILE_NAME
         );
     }
-    println!("next: headroom simulate {starter_file}   (or: headroom tui {starter_file})");
+    let next = starter_file.unwrap_or_else(|| "scenarios/chat-assistant.toml".into());
+    println!("next: headroom simulate {next}   (or: headroom tui {next})");
     Ok(Outcome::Ok)
 }
 

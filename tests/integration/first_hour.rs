@@ -73,6 +73,8 @@ fn the_bundled_examples_validate_where_they_are_written() {
         .unwrap();
     assert!(out.status.success(), "{}", stderr_of(&out));
     assert!(dir.path().join("scenarios/traces/SOURCE.md").is_file());
+    // The examples alone: no starter beside them.
+    assert!(!dir.path().join("scenario.toml").exists());
 }
 
 #[test]
