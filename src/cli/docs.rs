@@ -1,18 +1,14 @@
 //! `headroom completions` and `headroom man`: generated from the same clap definitions that
 //! parse the command line, so they cannot drift from it.
 
-use std::io::Write;
-
 use clap::CommandFactory;
 
-use super::{Cli, CompletionsArgs, ManArgs, Outcome};
+use super::{Cli, CompletionsArgs, ManArgs, Outcome, output};
 
 pub(super) fn completions(args: CompletionsArgs) -> anyhow::Result<Outcome> {
     let mut text = Vec::new();
     clap_complete::generate(args.shell, &mut Cli::command(), "headroom", &mut text);
-    let mut out = std::io::stdout().lock();
-    out.write_all(&text)?;
-    out.flush()?;
+    output::emit(&String::from_utf8(text)?, None)?;
     Ok(Outcome::Ok)
 }
 
@@ -20,9 +16,7 @@ pub(super) fn man(args: ManArgs) -> anyhow::Result<Outcome> {
     let mut cmd = Cli::command();
     cmd.build();
     let Some(dir) = args.dir else {
-        let mut out = std::io::stdout().lock();
-        out.write_all(&page(cmd)?)?;
-        out.flush()?;
+        output::emit(&page(cmd)?, None)?;
         return Ok(Outcome::Ok);
     };
     std::fs::create_dir_all(&dir)
@@ -35,7 +29,7 @@ pub(super) fn man(args: ManArgs) -> anyhow::Result<Outcome> {
     }
     for (file, bytes) in &pages {
         let path = dir.join(file);
-        super::output::write_atomic(&path, bytes)
+        output::write_atomic(&path, bytes.as_bytes())
             .map_err(|e| anyhow::anyhow!("man: cannot write {}: {e}", path.display()))?;
     }
     println!("wrote {} pages into {}", pages.len(), dir.display());
@@ -43,8 +37,8 @@ pub(super) fn man(args: ManArgs) -> anyhow::Result<Outcome> {
 }
 
 /// One command's page, in roff.
-fn page(cmd: clap::Command) -> std::io::Result<Vec<u8>> {
+fn page(cmd: clap::Command) -> anyhow::Result<String> {
     let mut out = Vec::new();
     clap_mangen::Man::new(cmd).render(&mut out)?;
-    Ok(out)
+    Ok(String::from_utf8(out)?)
 }

@@ -3,6 +3,7 @@
 //! schema for editors. Nothing is written over a file that is there unless `--force` says so
 //! (the schema, generated, is brought up to date), and each file is written whole or not at all.
 
+use std::borrow::Cow;
 use std::path::PathBuf;
 
 use super::{InitArgs, Outcome};
@@ -16,7 +17,8 @@ pub(super) fn run(args: InitArgs) -> anyhow::Result<Outcome> {
         (None, false) => Some("scenario"),
         (None, true) => None,
     };
-    let mut files: Vec<(PathBuf, Vec<u8>)> = Vec::new();
+    // The bundled files are written from the binary as they are, not copied first.
+    let mut files: Vec<(PathBuf, Cow<'static, [u8]>)> = Vec::new();
     let mut starter_file = None;
     if let Some(given) = given {
         let name = given.trim_end_matches(".toml");
@@ -30,7 +32,7 @@ pub(super) fn run(args: InitArgs) -> anyhow::Result<Outcome> {
             );
         }
         let file = format!("{name}.toml");
-        files.push((PathBuf::from(&file), starter(name).into_bytes()));
+        files.push((PathBuf::from(&file), starter(name).into_bytes().into()));
         starter_file = Some(file);
     }
     if args.examples {
@@ -38,12 +40,12 @@ pub(super) fn run(args: InitArgs) -> anyhow::Result<Outcome> {
         files.extend(
             bundled::SCENARIOS
                 .iter()
-                .map(|(n, text)| (dir.join(n), text.as_bytes().to_vec())),
+                .map(|(n, text)| (dir.join(n), text.as_bytes().into())),
         );
         files.extend(
             bundled::TRACES
                 .iter()
-                .map(|(n, bytes)| (dir.join(n), bytes.to_vec())),
+                .map(|(n, bytes)| (dir.join(n), (*bytes).into())),
         );
     }
     // The schema beside the scenarios; generated, so not the user's to keep.
@@ -67,7 +69,7 @@ pub(super) fn run(args: InitArgs) -> anyhow::Result<Outcome> {
         );
     }
     let schema_text = schema::text().into_bytes();
-    files.extend(schemas.into_iter().map(|p| (p, schema_text.clone())));
+    files.extend(schemas.into_iter().map(|p| (p, schema_text.clone().into())));
     for (path, bytes) in &files {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir)
