@@ -269,6 +269,10 @@ pub struct WorstInterval {
     pub t_s: f64,
     /// The highest p99 latency (`NaN` when none completed in any).
     pub p99_ms: f64,
+    /// The highest p99 time to first token and time per output token of an LLM workload
+    /// (`NaN` otherwise, or when none came out in any).
+    pub ttft_p99_ms: f64,
+    pub tpot_p99_ms: f64,
     /// The highest share of the interval's arrivals that failed (dropped or timed out); `NaN`
     /// when nothing arrived in any replication.
     pub failed_share: f64,
@@ -283,6 +287,14 @@ fn worst_intervals(runs: &[&[SeriesRow]]) -> Vec<WorstInterval> {
             WorstInterval {
                 t_s: runs[0][i].t_s,
                 p99_ms: arrived.clone().map(|r| r.p99_ms).fold(f64::NAN, f64::max),
+                ttft_p99_ms: arrived
+                    .clone()
+                    .map(|r| r.ttft_p99_ms)
+                    .fold(f64::NAN, f64::max),
+                tpot_p99_ms: arrived
+                    .clone()
+                    .map(|r| r.tpot_p99_ms)
+                    .fold(f64::NAN, f64::max),
                 failed_share: arrived
                     .map(|r| r.failed / r.arrivals)
                     .fold(f64::NAN, f64::max),

@@ -3,11 +3,13 @@
 //!
 //! [`super::planner::Planner`] makes it; `report::optimize` renders it.
 
-use crate::experiment::Summary;
+use crate::experiment::{ScopeSummary, Summary};
 use crate::optimize::capacity::Curve;
 use crate::optimize::purchase::{Plan, Problem};
 use crate::optimize::write::PlannedPool;
 use crate::scenario::Scenario;
+use crate::sim::Metric;
+use crate::workload::Slo;
 
 /// A candidate as the purchase model sees it.
 #[derive(Clone, Debug)]
@@ -30,9 +32,47 @@ pub struct Round {
     pub simulated_cost_per_day: f64,
     /// Hours of the day that missed the SLO in some replication.
     pub missed: Vec<usize>,
-    pub p99_ms: f64,
+    pub latency: Latency,
     pub attainment: f64,
     pub slo_met: bool,
+}
+
+/// The p99 latencies a workload's SLO can judge, mean over replications, ms (`NaN` where
+/// they do not apply: TTFT and TPOT outside LLM workloads), and the SLO that judges them.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Latency {
+    pub p99_ms: f64,
+    pub ttft_p99_ms: f64,
+    pub tpot_p99_ms: f64,
+    pub slo: Option<Slo>,
+}
+
+impl Latency {
+    pub fn of(scope: &ScopeSummary, slo: Option<Slo>) -> Latency {
+        Latency {
+            p99_ms: scope.get(Metric::LatencyP99).mean,
+            ttft_p99_ms: scope.get(Metric::TtftP99).mean,
+            tpot_p99_ms: scope.get(Metric::TpotP99).mean,
+            slo,
+        }
+    }
+
+    /// `(name, measured ms, target ms)` of each kind the SLO sets; the end-to-end p99 alone
+    /// (no target) without an SLO.
+    pub fn judged(&self) -> Vec<(&'static str, f64, Option<f64>)> {
+        let ms = |t: Option<crate::units::SimTime>| t.map(|t| t.as_secs_f64() * 1e3);
+        let Some(slo) = self.slo.filter(|s| *s != Slo::default()) else {
+            return vec![("p99", self.p99_ms, None)];
+        };
+        [
+            ("p99", self.p99_ms, ms(slo.p99)),
+            ("TTFT p99", self.ttft_p99_ms, ms(slo.ttft_p99)),
+            ("TPOT p99", self.tpot_p99_ms, ms(slo.tpot_p99)),
+        ]
+        .into_iter()
+        .filter(|(_, _, target)| target.is_some())
+        .collect()
+    }
 }
 
 /// A plan to compare against.

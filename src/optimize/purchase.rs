@@ -10,7 +10,11 @@
 //! and one reserved count `r[t]` per type, paid for every hour of the horizon and serving in every
 //! period. In every period:
 //! - demand: `Σ_t capacity_t (r_t + od_pt + spot_pt) ≥ R_p`;
-//! - spot share: `Σ_t capacity_t spot_pt ≤ spot_share × R_p`;
+//! - spot share: `Σ_t capacity_t (r_t + od_pt) ≥ (1 − spot_share) × R_p` (where spot is
+//!   offered): losing every spot replica at once leaves on-demand and reserved replicas that
+//!   carry at least `1 − spot_share` of the required capacity. (A cap on spot capacity as a
+//!   share of `R_p` would forbid spot wherever one purchase unit is larger than that share, as
+//!   an 8-GPU instance is at night.)
 //! - each [`Limit`]: the replicas of its types in its markets (reserved ones included) `≤ max`;
 //! - N+1 ([`Problem::spare_replicas`] = k): the fleet still covers `R_p` after losing any `k`
 //!   replicas (see below);
@@ -64,9 +68,10 @@
 //! # Shadow prices
 //! microlp reports no duals, so [`Plan::binding`] comes from solving the dual of the LP
 //! relaxation with microlp once (strong duality is checked in the tests). A shadow price is the
-//! rate of change of the LP optimum per unit of relaxation: exact for a one-unit step while the
-//! LP basis holds, otherwise an upper bound on the saving (the LP value is convex in the
-//! right-hand side). An availability limit's price sums its periods (one more replica allowed in
+//! rate of change of the LP optimum when the constraint's own quantity grows by one unit: one
+//! more req/s of demand costs (never negative, as the dual of a covering row), one more req/s
+//! allowed on spot or replica allowed by a limit saves (never positive). It is exact for a
+//! one-unit step while the LP basis holds; the LP value is convex in the right-hand side. An availability limit's price sums its periods (one more replica allowed in
 //! every period). With spares on, "demand" is the relaxation's N+1 row above, priced per req/s
 //! of its right-hand side. The budget never binds at a minimum-cost plan, so it never appears.
 //!
@@ -106,7 +111,8 @@ pub struct Problem {
     pub types: Vec<TypeOption>,
     /// Fraction of spare capacity above demand in every period (0.1 = 10 %).
     pub headroom: f64,
-    /// Spot capacity in a period is at most this share of the period's required capacity (0..=1).
+    /// Spot may carry at most this share of a period's required capacity (0..=1): on-demand and
+    /// reserved replicas cover the rest on their own. 0 buys no spot at all.
     pub spot_share: f64,
     /// N+1: the fleet of every period still covers its required capacity after losing this many
     /// replicas (0 = off).
@@ -167,7 +173,12 @@ pub struct Plan {
     pub period_cost: Vec<f64>,
     /// Optimum of the LP relaxation, $: no plan costs less.
     pub lp_bound: f64,
-    /// `(cost − lp_bound) / lp_bound` (0 when both are 0, infinite when only the bound is).
+    /// The best proven lower bound, $: the LP's, raised to what branch and bound proved over
+    /// whole replicas when every reserved count was tried (the integer optimum itself when no
+    /// search was cut short). No plan costs less.
+    pub bound: f64,
+    /// `(cost − bound) / bound`, the gap to the best bound as MILP solvers report it (0 when
+    /// both are 0, infinite when only the bound is).
     pub gap: f64,
     /// LP constraints with a nonzero shadow price, largest first.
     pub binding: Vec<Binding>,
@@ -178,9 +189,12 @@ pub struct Plan {
 pub struct Binding {
     /// Human name: "demand, period 15", "spot share, period 14", "availability p5.48xlarge".
     pub constraint: String,
-    /// $ change in total cost per unit of relaxation, from the LP dual (negative: a saving).
+    /// $ change in total cost when the constraint's quantity grows by one `unit`, from the LP
+    /// dual: positive for demand and spares (more costs), negative for the spot share and
+    /// limits (allowing more saves).
     pub shadow_price: f64,
-    /// What one unit is: "req/s", "req/s of spot", "replica in every period".
+    /// What one unit is: "req/s more", "req/s more allowed on spot", "replica more allowed in
+    /// every period".
     pub unit: String,
 }
 
@@ -201,17 +215,15 @@ pub enum PurchaseError {
         spares: u32,
     },
     #[error(
-        "period {period} needs {needed:.1} req/s{} but with spot at most {:.0} % of it the \
-         markets offered and the availability limits allow at most {max:.1} req/s; raise \
-         spot_share or offer on-demand or reserved",
-        after_losing(*.spares),
+        "period {period} needs {needed:.1} req/s on demand or reserved (spot may carry at most \
+         {:.0} % of its required capacity) but the markets offered and the availability limits \
+         allow at most {max:.1} req/s there; raise spot_share or offer on-demand or reserved",
         100.0 * .share
     )]
     SpotShare {
         period: usize,
         needed: f64,
         max: f64,
-        spares: u32,
         share: f64,
     },
     #[error("no plan meets the constraints: {0}")]
@@ -396,14 +408,18 @@ fn solve_canonical(problem: &Problem, exhaustive_work: u64) -> Result<Plan, Purc
             budget,
         });
     }
-    let (reserved, counts) =
-        search_reserved(problem, &model.reserved_values(&relaxed), exhaustive_work)?;
+    let searched = search_reserved(problem, &model.reserved_values(&relaxed), exhaustive_work)?;
+    let (reserved, counts) = (searched.reserved, searched.counts);
     #[cfg(feature = "highs")]
     let (reserved, counts) = refine(problem, good_lp::highs, (reserved, counts), 0.01);
     let period_cost = period_costs(problem, &reserved, &counts);
     let cost: f64 = period_cost.iter().sum();
     // The LP optimum can exceed an integer plan's cost only by solver rounding.
     let lp_bound = relaxed.cost.max(0.0).min(cost);
+    let bound = searched
+        .bound
+        .map_or(lp_bound, |b| b.max(lp_bound))
+        .min(cost);
     if let Some(budget) = problem.budget
         && cost > budget * (1.0 + 1e-9) + 1e-9
     {
@@ -415,10 +431,10 @@ fn solve_canonical(problem: &Problem, exhaustive_work: u64) -> Result<Plan, Purc
     }
     let gap = if cost <= 1e-12 {
         0.0
-    } else if lp_bound <= 1e-12 {
+    } else if bound <= 1e-12 {
         f64::INFINITY
     } else {
-        (cost - lp_bound) / lp_bound
+        (cost - bound) / bound
     };
     let binding = model.binding(problem).map_err(PurchaseError::Solver)?;
     Ok(Plan {
@@ -427,6 +443,7 @@ fn solve_canonical(problem: &Problem, exhaustive_work: u64) -> Result<Plan, Purc
         cost,
         period_cost,
         lp_bound,
+        bound,
         gap,
         binding,
     })

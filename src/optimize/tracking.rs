@@ -22,7 +22,7 @@ pub struct TrackingPoint {
     pub metric: TrackedMetric,
     pub target: f64,
     pub cost_per_day: f64,
-    pub p99_ms: f64,
+    pub latency: super::plan::Latency,
     pub attainment: f64,
     pub slo_met: bool,
 }
@@ -125,7 +125,7 @@ pub fn sweep(
                 metric,
                 target,
                 cost_per_day: summary.rates.workloads[workload].per_day,
-                p99_ms: ws.get(Metric::LatencyP99).mean,
+                latency: super::plan::Latency::of(ws, plan.workloads()[workload].slo),
                 attainment: ws.attainment(),
                 slo_met: ws.slo_met_share.is_none_or(|share| share == 1.0),
             })

@@ -6,8 +6,8 @@ use std::fmt::Write;
 
 use serde_json::json;
 
-use super::format::{pct, usd};
-use crate::optimize::plan::Outcome;
+use super::format::{ms, pct, usd};
+use crate::optimize::plan::{Latency, Outcome};
 use crate::optimize::planner::Step;
 use crate::optimize::tracking::TrackingPoint;
 use crate::pricing::Market;
@@ -68,10 +68,17 @@ pub fn render_table(scenario: &Scenario, o: &Outcome, tracking: &[TrackingPoint]
     );
     let _ = writeln!(
         s,
-        "\nplan: {} per day in the purchase model (LP bound {}, gap {:.2} %)",
+        "\nplan: {} per day in the purchase model; no plan costs less than {} (gap {:.2} %; \
+         LP relaxation {}{})",
         usd(o.plan.cost),
+        usd(o.plan.bound),
+        o.plan.gap * 100.0,
         usd(o.plan.lp_bound),
-        o.plan.gap * 100.0
+        if o.plan.bound > o.plan.lp_bound * (1.0 + 1e-9) {
+            ", raised by branch and bound over whole instances"
+        } else {
+            ""
+        }
     );
     // Verification.
     let _ = writeln!(s, "\nVERIFICATION (simulated, the scenario's seeds)");
@@ -81,17 +88,36 @@ pub fn render_table(scenario: &Scenario, o: &Outcome, tracking: &[TrackingPoint]
     for (i, r) in o.rounds.iter().enumerate() {
         let _ = writeln!(
             s,
-            "  round {}: {}/day planned, {}/day simulated, p99 {:.0} ms, SLO attainment {:.3} %, {}",
+            "  round {}: {}/day planned, {}/day simulated, {}, SLO attainment {:.3} %, {}",
             i + 1,
             usd(r.planned_cost_per_day),
             usd(r.simulated_cost_per_day),
-            r.p99_ms,
+            latency_text(&r.latency),
             r.attainment * 100.0,
             if r.missed.is_empty() {
                 "every hour met".to_string()
             } else {
                 format!("missed hours {}", hours_list(&r.missed))
             }
+        );
+    }
+    let reclaims = spot_reclaims(o);
+    if !reclaims.is_empty() {
+        let list: Vec<String> = reclaims
+            .iter()
+            .map(|(name, n)| format!("{name} {n:.1}"))
+            .collect();
+        let verdict = if reclaims.iter().all(|(_, n)| *n <= 0.0) {
+            "none happened in the simulated time"
+        } else if o.passed {
+            "the SLO held through them"
+        } else {
+            "they count among the causes of the hours missed"
+        };
+        let _ = writeln!(
+            s,
+            "  spot reclaims simulated in the last round (per replication): {}; {verdict}",
+            list.join(", "),
         );
     }
     // Baselines.
@@ -106,13 +132,21 @@ pub fn render_table(scenario: &Scenario, o: &Outcome, tracking: &[TrackingPoint]
         );
     }
     // Why.
-    let _ = writeln!(s, "\nWHY (shadow prices of the LP, per day)");
+    let _ = writeln!(
+        s,
+        "\nWHY (shadow prices of the LP, per day: what one more unit of each costs or saves)"
+    );
     for b in o.plan.binding.iter().take(6) {
         let _ = writeln!(
             s,
-            "  {:<40} {:>10} per {}",
+            "  {:<30} {} {:>9} per {}",
             b.constraint,
-            usd(b.shadow_price),
+            if b.shadow_price < 0.0 {
+                "saves"
+            } else {
+                "costs"
+            },
+            usd(b.shadow_price.abs()),
             b.unit
         );
     }
@@ -160,10 +194,10 @@ pub fn render_table(scenario: &Scenario, o: &Outcome, tracking: &[TrackingPoint]
         for t in tracking {
             let _ = writeln!(
                 s,
-                "  target {:.2}: {}/day, p99 {:.0} ms, attainment {:.3} %, {}{}",
+                "  target {:.2}: {}/day, {}, attainment {:.3} %, {}{}",
                 t.target,
                 usd(t.cost_per_day),
-                t.p99_ms,
+                latency_text(&t.latency),
                 t.attainment * 100.0,
                 if t.slo_met { "met" } else { "MISSED" },
                 if Some(t.target) == best {
@@ -177,6 +211,18 @@ pub fn render_table(scenario: &Scenario, o: &Outcome, tracking: &[TrackingPoint]
     s
 }
 
+/// The spot pools of the verified plan with the reclaims the verification simulated, mean per
+/// replication.
+fn spot_reclaims(o: &Outcome) -> Vec<(String, f64)> {
+    let plan = &o.verified_scenario;
+    plan.pools()
+        .iter()
+        .zip(&o.verification.pools)
+        .filter(|(p, _)| p.market == Market::Spot && p.interruptions.is_some())
+        .map(|(p, stats)| (p.name.clone(), stats.interruptions))
+        .collect()
+}
+
 /// The target whose fleet cost least among those that met the SLO.
 pub fn recommended(tracking: &[TrackingPoint]) -> Option<f64> {
     tracking
@@ -184,6 +230,38 @@ pub fn recommended(tracking: &[TrackingPoint]) -> Option<f64> {
         .filter(|t| t.slo_met)
         .min_by(|a, b| a.cost_per_day.total_cmp(&b.cost_per_day))
         .map(|t| t.target)
+}
+
+/// The p99s the SLO judges, each with its target: `TTFT p99 1,866 ms (SLO 2,000 ms), TPOT
+/// p99 49.9 ms (SLO 100 ms)`.
+pub fn latency_text(l: &Latency) -> String {
+    l.judged()
+        .into_iter()
+        .map(|(name, value, target)| match target {
+            Some(t) => format!("{name} {} ms (SLO {} ms)", ms(value), ms(t)),
+            None => format!("{name} {} ms", ms(value)),
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The same as JSON: `{"ttft_p99_ms": .., "tpot_p99_ms": .., "p99_ms": ..}` with the targets.
+fn latency_json(l: &Latency) -> serde_json::Value {
+    let ms = |t: Option<crate::units::SimTime>| t.map(|t| t.as_secs_f64() * 1e3);
+    let slo = l.slo.unwrap_or_default();
+    json!({
+        "p99_ms": finite(l.p99_ms),
+        "ttft_p99_ms": finite(l.ttft_p99_ms),
+        "tpot_p99_ms": finite(l.tpot_p99_ms),
+        "slo_p99_ms": ms(slo.p99),
+        "slo_ttft_p99_ms": ms(slo.ttft_p99),
+        "slo_tpot_p99_ms": ms(slo.tpot_p99),
+    })
+}
+
+/// `x`, or null when it is not a number.
+fn finite(x: f64) -> Option<f64> {
+    x.is_finite().then_some(x)
 }
 
 fn hours_list(h: &[usize]) -> String {
@@ -205,6 +283,7 @@ pub fn render_json(scenario: &Scenario, o: &Outcome, tracking: &[TrackingPoint])
         "passed": o.passed,
         "stopped": o.stopped,
         "cost_per_day": o.plan.cost,
+        "bound_per_day": o.plan.bound,
         "lp_bound_per_day": o.plan.lp_bound,
         "gap": o.plan.gap,
         "demand_rps": o.demand,
@@ -216,10 +295,14 @@ pub fn render_json(scenario: &Scenario, o: &Outcome, tracking: &[TrackingPoint])
             "replicas_by_hour": p.hours,
         })).collect::<Vec<_>>(),
         "period_cost": o.plan.period_cost,
+        "spot_reclaims_per_replication": spot_reclaims(o)
+            .into_iter()
+            .map(|(name, n)| json!({ "pool": name, "reclaims": n }))
+            .collect::<Vec<_>>(),
         "rounds": o.rounds.iter().map(|r| json!({
             "planned_cost_per_day": r.planned_cost_per_day,
             "simulated_cost_per_day": r.simulated_cost_per_day,
-            "p99_ms": r.p99_ms,
+            "latency": latency_json(&r.latency),
             "slo_attainment": r.attainment,
             "slo_met": r.slo_met,
             "missed_hours": r.missed,
@@ -250,7 +333,7 @@ pub fn render_json(scenario: &Scenario, o: &Outcome, tracking: &[TrackingPoint])
             "metric": t.metric.name(),
             "target": t.target,
             "cost_per_day": t.cost_per_day,
-            "p99_ms": t.p99_ms,
+            "latency": latency_json(&t.latency),
             "slo_attainment": t.attainment,
             "slo_met": t.slo_met,
         })).collect::<Vec<_>>(),
@@ -287,10 +370,10 @@ pub fn progress(step: &Step) -> Option<String> {
                 .join(", ")
         )),
         Step::Verified { round, result } => Some(format!(
-            "round {round}: ${:.2}/day planned, ${:.2}/day simulated, p99 {:.0} ms, attainment {:.3} %, {}",
+            "round {round}: ${:.2}/day planned, ${:.2}/day simulated, {}, attainment {:.3} %, {}",
             result.planned_cost_per_day,
             result.simulated_cost_per_day,
-            result.p99_ms,
+            latency_text(&result.latency),
             result.attainment * 100.0,
             if result.missed.is_empty() {
                 "every hour met the SLO".to_string()

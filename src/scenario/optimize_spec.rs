@@ -18,7 +18,8 @@ pub struct OptimizeSpec {
     pub peak_percentile: f64,
     /// Capacity above demand in every period, as a fraction (0.1 = 10 %).
     pub headroom: f64,
-    /// Spot capacity is at most this share of a period's required capacity.
+    /// Spot carries at most this share of a period's required capacity: on demand and reserved
+    /// replicas alone cover the rest.
     pub spot_share: f64,
     /// Every period still has its capacity after losing this many replicas (N+1 is 1).
     pub spare_replicas: u32,

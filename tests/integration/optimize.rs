@@ -95,6 +95,55 @@ fn the_verified_plan_meets_its_slo_on_fresh_seeds() {
     assert_eq!(std::fs::read_dir(cache.path()).unwrap().count(), 4);
 }
 
+/// An LLM workload on 8-GPU instances (support-bot: Llama 3.1 70B, tensor parallel 4, TTFT
+/// and TPOT SLOs) is planned by its own SLO kinds: the plan buys spot where it is allowed and
+/// cheaper, lands within 5 % of its proven bound, which lies between the LP's and the plan's
+/// cost, prices demand at a cost (never a saving), and verifies by TTFT and TPOT.
+#[test]
+fn an_llm_plan_on_large_instances_buys_spot_near_its_bound() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = headroom()
+        .env("HEADROOM_CACHE", dir.path())
+        .args(["optimize", "scenarios/support-bot.toml", "-f", "json"])
+        .args(["--no-tracking", "--set", "optimize.capacity.horizon=5m"])
+        .args(["--set", "optimize.capacity.pool_sizes=[1,2,4]"])
+        .args(["--set", "optimize.verify.horizon=12h"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["passed"], true, "{v}");
+    let markets: Vec<&str> = v["pools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["market"].as_str().unwrap())
+        .collect();
+    assert!(markets.contains(&"spot"), "{markets:?}");
+    let f = |k: &str| v[k].as_f64().unwrap_or_else(|| panic!("{k}"));
+    assert!(f("gap") < 0.05, "gap {}", f("gap"));
+    assert!(f("lp_bound_per_day") <= f("bound_per_day") + 1e-6);
+    assert!(f("bound_per_day") <= f("cost_per_day") + 1e-6);
+    for b in v["binding"].as_array().unwrap() {
+        let (name, price) = (
+            b["constraint"].as_str().unwrap(),
+            b["shadow_price"].as_f64(),
+        );
+        let price = price.unwrap();
+        if name.starts_with("demand") || name.starts_with("spare") {
+            assert!(price >= 0.0, "{b}");
+        } else {
+            assert!(price <= 0.0, "{b}");
+        }
+    }
+    let last = &v["rounds"].as_array().unwrap().last().unwrap()["latency"];
+    assert_eq!(last["slo_ttft_p99_ms"], 2000.0);
+    assert_eq!(last["slo_tpot_p99_ms"], 100.0);
+    assert!(last["ttft_p99_ms"].as_f64().unwrap() <= 2000.0, "{last}");
+    assert!(last["tpot_p99_ms"].as_f64().unwrap() <= 100.0, "{last}");
+}
+
 /// The command writes a scenario that keeps the file's comments and simulates; its report does
 /// not depend on the thread count.
 #[test]

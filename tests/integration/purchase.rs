@@ -95,10 +95,13 @@ fn on_demand_wins_when_needed_once() {
 
 #[test]
 fn spot_share_binds() {
-    // 100 req/s for 1 h from "a" (10 req/s, $1 on-demand, $0.3 spot). Spot may give at most
-    // 50 %: 5 spot + 5 on-demand = $1.5 + $5 = $6.5 (all spot would be $3).
-    // Shadow prices: 1 req/s less demand saves a tenth of an on-demand replica, $0.1; 1 req/s
-    // more spot swaps a tenth of on-demand ($0.1) for a tenth of spot ($0.03), saving $0.07.
+    // 100 req/s for 1 h from "a" (10 req/s, $1 on-demand, $0.3 spot). Spot may carry at most
+    // 50 %, so on-demand alone covers 50 req/s: 5 spot + 5 on-demand = $1.5 + $5 = $6.5 (all
+    // spot would be $3).
+    // Shadow prices: 1 req/s more demand, served by spot, costs a tenth of a spot replica
+    // ($0.03) and raises the on-demand floor by half a req/s ($0.1 / 2 − $0.03 / 2 = $0.035):
+    // $0.065. 1 req/s more allowed on spot swaps a tenth of on-demand ($0.1) for a tenth of
+    // spot ($0.03), saving $0.07.
     let mut p = problem(
         &[(1.0, 100.0)],
         vec![ty("a", 10.0, [Some(1.0), Some(0.3), None])],
@@ -108,12 +111,12 @@ fn spot_share_binds() {
     assert_eq!(plan.counts, vec![vec![[5, 5]]]);
     assert_close(plan.cost, 6.5);
     assert_close(shadow(&plan, "spot share, period 0"), -0.07);
-    assert_close(shadow(&plan, "demand, period 0"), -0.1);
+    assert_close(shadow(&plan, "demand, period 0"), 0.065);
     let spot = plan
         .binding
         .iter()
         .find(|b| b.constraint.starts_with("spot"));
-    assert_eq!(spot.unwrap().unit, "req/s of spot");
+    assert_eq!(spot.unwrap().unit, "req/s more allowed on spot");
 }
 
 /// 100 req/s for 1 h; "cheap" (20 req/s, $1) at most 3 replicas; "pricey" (10 req/s, $0.8).
@@ -193,8 +196,9 @@ fn a_spot_share_too_small_for_spot_only_types_is_named() {
     );
     assert!(
         err.to_string().starts_with(
-            "period 0 needs 100.0 req/s but with spot at most 30 % of it the markets offered \
-             and the availability limits allow at most 30.0 req/s"
+            "period 0 needs 70.0 req/s on demand or reserved (spot may carry at most 30 % of \
+             its required capacity) but the markets offered and the availability limits allow \
+             at most 0.0 req/s there"
         ),
         "{err}"
     );

@@ -36,6 +36,12 @@ pub fn check(problem: &Problem, plan: &Plan) -> Result<(), String> {
     if plan.lp_bound > cost + tol {
         bad.push(format!("LP bound {} above the cost {cost}", plan.lp_bound));
     }
+    if plan.bound > cost + tol || plan.bound < plan.lp_bound - tol {
+        bad.push(format!(
+            "bound {} outside [LP bound {}, cost {cost}]",
+            plan.bound, plan.lp_bound
+        ));
+    }
     if bad.is_empty() {
         Ok(())
     } else {
@@ -85,11 +91,12 @@ pub(super) fn check_counts(
         let required = problem.required(p);
         let slack = 1e-7 * required.max(1.0);
         let mut replicas: Vec<f64> = Vec::new();
-        let mut spot = 0.0;
+        let (mut spot, mut firm) = (0u32, 0.0);
         for (t, ty) in problem.types.iter().enumerate() {
             let n = reserved[t] + row[t][0] + row[t][1];
             replicas.extend(std::iter::repeat_n(ty.capacity, n as usize));
-            spot += ty.capacity * f64::from(row[t][1]);
+            spot += row[t][1];
+            firm += ty.capacity * f64::from(reserved[t] + row[t][0]);
         }
         let total: f64 = replicas.iter().sum();
         if total < required - slack {
@@ -107,10 +114,11 @@ pub(super) fn check_counts(
                 ));
             }
         }
-        if spot > problem.spot_share * required + slack {
+        let floor = (1.0 - problem.spot_share) * required;
+        if spot > 0 && (problem.spot_share <= 0.0 || firm < floor - slack) {
             bad.push(format!(
-                "spot share, period {p}: {spot:.3} req/s of spot, at most {:.3}",
-                problem.spot_share * required
+                "spot share, period {p}: {firm:.3} req/s on demand and reserved, at least \
+                 {floor:.3}"
             ));
         }
         for limit in &problem.limits {

@@ -121,12 +121,20 @@ impl Model {
                 let rhs = k + (required / largest - 1e-9).ceil();
                 m.row(RowKind::Spares(p), replicas, rhs);
             }
-            // spot capacity ≤ share × R
-            let spot: Vec<(usize, f64)> = (0..problem.types.len())
-                .filter_map(|t| Some((m.counts[p][t][1]?, -problem.types[t].capacity)))
-                .collect();
-            if !spot.is_empty() {
-                m.row(RowKind::SpotShare(p), spot, -problem.spot_share * required);
+            // on-demand and reserved capacity ≥ (1 − share) × R, where spot is on offer
+            let spot_offered = (0..problem.types.len()).any(|t| m.counts[p][t][1].is_some());
+            if spot_offered && problem.spot_share < 1.0 {
+                let mut firm = Vec::new();
+                for t in 0..problem.types.len() {
+                    for col in [m.reserved[t], m.counts[p][t][0]].into_iter().flatten() {
+                        firm.push((col, problem.types[t].capacity));
+                    }
+                }
+                m.row(
+                    RowKind::SpotShare(p),
+                    firm,
+                    (1.0 - problem.spot_share) * required,
+                );
             }
         }
         for (l, limit) in problem.limits.iter().enumerate() {
@@ -254,27 +262,47 @@ impl Model {
             .collect()
     }
 
-    /// Shadow prices from the dual of the relaxation; rows of one limit are summed over periods.
+    /// Shadow prices from the dual of the relaxation, each as the change in cost when the
+    /// constraint's own quantity grows by one unit: one more req/s of demand or replica held
+    /// spare costs (`≥ 0`); one more req/s allowed on spot or replica allowed by a limit saves
+    /// (`≤ 0`). Rows of one limit are summed over periods.
     pub fn binding(&self, problem: &Problem) -> Result<Vec<super::Binding>, String> {
         let y = self.dual()?;
         let mut limits = vec![0.0; problem.limits.len()];
+        // The on-demand floor moves with demand too, by (1 − share) per req/s.
+        let mut floor = vec![0.0; problem.periods.len()];
+        for (row, &y) in self.rows.iter().zip(&y) {
+            if let RowKind::SpotShare(p) = row.kind {
+                floor[p] = y;
+            }
+        }
         let mut out = Vec::new();
         for (row, &y) in self.rows.iter().zip(&y) {
-            let (name, unit) = match row.kind {
-                RowKind::Demand(p) => (format!("demand, period {p}"), "req/s"),
-                RowKind::Spares(p) => (format!("spare replicas, period {p}"), "replica"),
-                RowKind::SpotShare(p) => (format!("spot share, period {p}"), "req/s of spot"),
+            // `y ≥ 0` is the cost of raising the row's right-hand side by one.
+            let (name, price, unit) = match row.kind {
+                RowKind::Demand(p) => (
+                    format!("demand, period {p}"),
+                    y + (1.0 - problem.spot_share) * floor[p],
+                    "req/s more",
+                ),
+                RowKind::Spares(p) => (format!("spare replicas, period {p}"), y, "replica more"),
+                // The floor is (1 − share) × R: one more req/s allowed on spot lowers it by one.
+                RowKind::SpotShare(p) => (
+                    format!("spot share, period {p}"),
+                    -y,
+                    "req/s more allowed on spot",
+                ),
                 RowKind::Limit(l) => {
                     limits[l] += y;
                     continue;
                 }
                 RowKind::Level => continue,
             };
-            out.push((name, -y, unit));
+            out.push((name, price, unit));
         }
         for (limit, y) in problem.limits.iter().zip(limits) {
             let name = format!("availability {}", limit.name);
-            out.push((name, -y, "replica in every period"));
+            out.push((name, -y, "replica more allowed in every period"));
         }
         let scale = self.cols.iter().map(|c| c.1.abs()).fold(0.0, f64::max);
         let mut out: Vec<super::Binding> = out
@@ -287,8 +315,9 @@ impl Model {
             })
             .collect();
         out.sort_by(|a, b| {
-            a.shadow_price
-                .total_cmp(&b.shadow_price)
+            b.shadow_price
+                .abs()
+                .total_cmp(&a.shadow_price.abs())
                 .then_with(|| a.constraint.cmp(&b.constraint))
         });
         Ok(out)
@@ -398,37 +427,38 @@ pub(super) fn levels(problem: &Problem) -> Vec<f64> {
 }
 
 /// Why the relaxation is infeasible: the first period whose required capacity exceeds the most
-/// the limits and the spot share allow (with spares, the capacity that survives losing them, as
-/// the relaxation's demand row counts it), and which of the two is short.
+/// the limits allow (with spares, the capacity that survives losing them, as the relaxation's
+/// demand row counts it), or whose on-demand floor exceeds the most on-demand and reserved
+/// capacity they allow.
 pub(super) fn diagnose(problem: &Problem) -> PurchaseError {
     for p in 0..problem.periods.len() {
         let needed = problem.required(p);
         if needed <= 0.0 {
             continue;
         }
-        let short = |max: Option<f64>| max.is_some_and(|max| max < needed * (1.0 - 1e-9));
-        let max = max_capacity(problem, p, true);
-        if !short(max) {
-            continue;
+        let short =
+            |max: Option<f64>, needed: f64| max.is_some_and(|max| max < needed * (1.0 - 1e-9));
+        let max = max_capacity(problem, p, false);
+        if short(max, needed) {
+            return PurchaseError::Availability {
+                period: p,
+                needed,
+                max: max.unwrap_or_default(),
+                spares: problem.spare_replicas,
+            };
         }
-        let max = max.unwrap_or_default();
-        let spares = problem.spare_replicas;
-        return if short(max_capacity(problem, p, false)) {
-            PurchaseError::Availability {
+        let spot_offered =
+            problem.spot_share > 0.0 && problem.types.iter().any(|ty| ty.spot.is_some());
+        let floor = (1.0 - problem.spot_share) * needed;
+        let firm = max_capacity(problem, p, true);
+        if spot_offered && short(firm, floor) {
+            return PurchaseError::SpotShare {
                 period: p,
-                needed,
-                max,
-                spares,
-            }
-        } else {
-            PurchaseError::SpotShare {
-                period: p,
-                needed,
-                max,
-                spares,
+                needed: floor,
+                max: firm.unwrap_or_default(),
                 share: problem.spot_share,
-            }
-        };
+            };
+        }
     }
     PurchaseError::Infeasible(format!(
         "no period alone is short of capacity, but the availability limits leave fewer replicas \
@@ -437,33 +467,37 @@ pub(super) fn diagnose(problem: &Problem) -> PurchaseError {
     ))
 }
 
-/// The most capacity, req/s, that period `p` can field under the limits (and the spot share
-/// if `spot_share`), counted as the relaxation's demand row counts it; None when unbounded.
-fn max_capacity(problem: &Problem, p: usize, spot_share: bool) -> Option<f64> {
+/// The most capacity, req/s, that period `p` can field under the limits, counted as the
+/// relaxation's demand row counts it, or (`firm`) on demand and reserved alone, as the spot
+/// share's row counts it; None when unbounded.
+fn max_capacity(problem: &Problem, p: usize, firm: bool) -> Option<f64> {
     let required = problem.required(p);
     let k = f64::from(problem.spare_replicas);
     let mut vars = ProblemVariables::new();
     let mut total = Expression::default();
-    let mut spot_capacity = Expression::default();
     let mut per_market: Vec<[Option<Variable>; 3]> = Vec::new();
     for ty in &problem.types {
         let mut cols = [None; 3];
         for (i, market) in Market::ALL.into_iter().enumerate() {
-            if ty.price(market).is_some() && (market != Market::Spot || problem.spot_share > 0.0) {
+            let counted = if market == Market::Spot {
+                !firm && problem.spot_share > 0.0
+            } else {
+                true
+            };
+            if ty.price(market).is_some() && counted {
                 let x = vars.add(variable().min(0.0));
-                total.add_mul(ty.capacity * required / (required + k * ty.capacity), x);
-                if market == Market::Spot {
-                    spot_capacity.add_mul(ty.capacity, x);
-                }
+                let weight = if firm {
+                    ty.capacity
+                } else {
+                    ty.capacity * required / (required + k * ty.capacity)
+                };
+                total.add_mul(weight, x);
                 cols[i] = Some(x);
             }
         }
         per_market.push(cols);
     }
     let mut constraints = Vec::new();
-    if spot_share {
-        constraints.push(constraint!(spot_capacity <= problem.spot_share * required));
-    }
     for limit in &problem.limits {
         let mut used = Expression::default();
         for &t in &limit.types {

@@ -1,16 +1,23 @@
 //! One period's purchase with the reserved counts fixed: a covering problem over on-demand and
-//! spot replica counts with the spot-share row and the limits, solved by depth-first branch and
-//! bound.
+//! spot replica counts with the spot-share row (on-demand and reserved capacity cover at least
+//! `1 − spot_share` of the required) and the limits, solved by depth-first branch and bound.
 //!
 //! Items (a type in a market) are taken in order of cost per unit of capacity, ties by canonical
 //! type order, and each is tried from the most replicas useful down to none. The bound at a node
-//! is the fractional fill of the remaining items in that order, each capped by the replicas its
-//! limits still allow, spot capped by the spot budget: the optimum of a relaxation (group limits
-//! loosened to per-item ones), hence a valid bound. A node is pruned when its bound is within
-//! [`PRUNE`] of the incumbent, and a search stops after a number of nodes with the best plan
-//! found: few ([`SEARCH_NODES`]) while reserved counts are compared, many ([`POLISH_NODES`]) for
-//! the plan returned. Near-ties between types make proving optimality slow (millions of
-//! nodes); the limits cost a few hundredths of a percent (measured on the benchmark shape).
+//! is the larger of two relaxations, each optimal for its single row with group limits loosened
+//! to per-item ones: the fractional fill of the demand by the remaining items in that order, and
+//! the fractional fill of the on-demand floor by the remaining on-demand items in order of cost
+//! per unit of their full capacity. A node is pruned when its bound is within [`PRUNE`] of the
+//! incumbent, and a search stops after a number of nodes with the best plan found: few
+//! ([`SEARCH_NODES`]) while reserved counts are compared, many ([`POLISH_NODES`]) for the plan
+//! returned. Near-ties between types make proving optimality slow (millions of nodes); the
+//! limits cost a few hundredths of a percent (measured on the benchmark shape).
+//!
+//! Every search also proves a lower bound on its period's optimum: the incumbent, or, where the
+//! node limit cut the search short, the least bound among the nodes it left open. Summed over
+//! periods (and minimised over every reserved count, when all are tried) it bounds the whole
+//! integer problem, usually far more tightly than the LP relaxation does when a purchase unit is
+//! a large share of the demand (an 8-GPU instance at night).
 //!
 //! With N+1 on, each capacity level `C` is its own covering problem (replica capacities capped
 //! at `C`, `k × C` more to cover; see the module above) and the cheapest level wins.
@@ -33,8 +40,8 @@ struct Item {
     price: f64,
     /// req/s one replica counts for at this level (capacity capped at the level).
     cover: f64,
-    /// req/s of the spot budget one replica uses (its capacity; 0 on-demand).
-    spot_use: f64,
+    /// req/s one replica counts for toward the on-demand floor (its capacity; 0 on spot).
+    firm: f64,
     /// Limits this item counts against.
     limits: Vec<usize>,
 }
@@ -43,6 +50,12 @@ struct Item {
 struct Level {
     cap: f64,
     items: Vec<Item>,
+    /// Indices of the on-demand items, cheapest per unit of `firm` first.
+    firm_order: Vec<usize>,
+    /// Indices of every item, cheapest per unit of [`Item::wide`] first.
+    wide_order: Vec<usize>,
+    /// The least cover an on-demand replica gives per req/s of the floor (1 without N+1).
+    firm_cover: f64,
 }
 
 /// All periods of a problem, ready to be solved for any reserved counts.
@@ -59,6 +72,8 @@ pub(super) struct Evaluation {
     pub cost: f64,
     /// `[period][type] = [on_demand, spot]`.
     pub counts: super::Counts,
+    /// A proven lower bound on the cost of any plan with these reserved counts, $.
+    pub lower: f64,
 }
 
 impl<'a> Periods<'a> {
@@ -70,9 +85,33 @@ impl<'a> Periods<'a> {
         };
         let levels = caps
             .into_iter()
-            .map(|cap| Level {
-                cap,
-                items: items(problem, cap),
+            .map(|cap| {
+                let items = items(problem, cap);
+                let mut firm_order: Vec<usize> =
+                    (0..items.len()).filter(|&i| items[i].firm > 0.0).collect();
+                firm_order.sort_by(|&a, &b| {
+                    (items[a].price / items[a].firm)
+                        .total_cmp(&(items[b].price / items[b].firm))
+                        .then(a.cmp(&b))
+                });
+                let mut wide_order: Vec<usize> = (0..items.len()).collect();
+                wide_order.sort_by(|&a, &b| {
+                    (items[a].price / items[a].wide())
+                        .total_cmp(&(items[b].price / items[b].wide()))
+                        .then(a.cmp(&b))
+                });
+                let firm_cover = items
+                    .iter()
+                    .filter(|item| item.firm > 0.0)
+                    .map(|item| item.cover / item.firm)
+                    .fold(1.0, f64::min);
+                Level {
+                    cap,
+                    items,
+                    firm_order,
+                    wide_order,
+                    firm_cover,
+                }
             })
             .collect();
         Periods {
@@ -96,6 +135,7 @@ impl<'a> Periods<'a> {
             * problem.total_hours();
         let remaining = self.remaining_after(reserved)?;
         let mut counts = Vec::with_capacity(problem.periods.len());
+        let mut lower = cost;
         for (p, period) in problem.periods.iter().enumerate() {
             if cost >= cap {
                 return None;
@@ -105,11 +145,44 @@ impl<'a> Periods<'a> {
             } else {
                 f64::INFINITY
             };
-            let (per_hour, row) = self.solve(p, reserved, &remaining, cap_per_hour)?;
+            let solved = self.solve(p, reserved, &remaining, cap_per_hour);
+            let (per_hour, row) = solved.best?;
             cost += per_hour * period.hours;
+            lower += solved.lower * period.hours;
             counts.push(row);
         }
-        (cost < cap).then_some(Evaluation { cost, counts })
+        (cost < cap).then_some(Evaluation {
+            cost,
+            counts,
+            lower: lower.min(cost),
+        })
+    }
+
+    /// A proven lower bound on the cost of every plan with `reserved`, $, or `stop` once the
+    /// bound reaches it (infinite when some period cannot be met).
+    pub fn lower_bound(&self, reserved: &[u32], stop: f64) -> f64 {
+        let problem = self.problem;
+        let Some(mut lower) = problem
+            .types
+            .iter()
+            .zip(reserved)
+            .filter(|&(_, &r)| r > 0)
+            .map(|(ty, &r)| ty.reserved.map(|price| price * f64::from(r)))
+            .sum::<Option<f64>>()
+            .map(|per_hour| per_hour * problem.total_hours())
+        else {
+            return f64::INFINITY;
+        };
+        let Some(remaining) = self.remaining_after(reserved) else {
+            return f64::INFINITY;
+        };
+        for (p, period) in problem.periods.iter().enumerate() {
+            if lower >= stop {
+                return stop;
+            }
+            lower += self.solve(p, reserved, &remaining, f64::INFINITY).lower * period.hours;
+        }
+        lower.min(stop)
     }
 
     /// The error when no reserved counts tried gave a plan: the first period that no on-demand
@@ -118,8 +191,11 @@ impl<'a> Periods<'a> {
         let none = vec![0; self.problem.types.len()];
         let short = |reserved: &[u32]| {
             let remaining = self.remaining_after(reserved)?;
-            (0..self.problem.periods.len())
-                .find(|&p| self.solve(p, reserved, &remaining, f64::INFINITY).is_none())
+            (0..self.problem.periods.len()).find(|&p| {
+                self.solve(p, reserved, &remaining, f64::INFINITY)
+                    .best
+                    .is_none()
+            })
         };
         let period = short(&none).or_else(|| short(most)).unwrap_or(0);
         PurchaseError::Infeasible(format!(
@@ -148,22 +224,28 @@ impl<'a> Periods<'a> {
             .collect()
     }
 
-    /// Period `p`'s cheapest on-demand and spot counts below `cap` $/h, over all levels.
-    fn solve(
-        &self,
-        p: usize,
-        reserved: &[u32],
-        remaining: &[i64],
-        cap: f64,
-    ) -> Option<(f64, Vec<[u32; 2]>)> {
+    /// Period `p`'s cheapest on-demand and spot counts below `cap` $/h, over all levels, and
+    /// a lower bound on its optimum.
+    fn solve(&self, p: usize, reserved: &[u32], remaining: &[i64], cap: f64) -> Solved {
         let problem = self.problem;
         let required = problem.required(p);
         let empty = vec![[0, 0]; problem.types.len()];
+        let free = || Solved {
+            best: (0.0 < cap).then_some((0.0, empty.clone())),
+            lower: 0.0,
+        };
         if required <= 0.0 {
-            return (0.0 < cap).then_some((0.0, empty));
+            return free();
         }
         let eps = 1e-9 * required.max(1.0);
-        let spot_budget = problem.spot_share * required;
+        // The on-demand floor left once the reserved replicas count (full capacities).
+        let firm_need = (1.0 - problem.spot_share) * required
+            - problem
+                .types
+                .iter()
+                .zip(reserved)
+                .map(|(ty, &r)| ty.capacity * f64::from(r))
+                .sum::<f64>();
         let k = f64::from(problem.spare_replicas);
         // One search per level, the most promising (lowest fractional bound) first so that the
         // others are mostly cut at their root.
@@ -177,25 +259,34 @@ impl<'a> Periods<'a> {
                 .map(|(ty, &r)| ty.capacity.min(level.cap) * f64::from(r))
                 .sum();
             let need = required + held_back - covered;
-            if need <= eps {
-                return (0.0 < cap).then_some((0.0, empty));
+            if need <= eps && firm_need <= eps {
+                return free();
             }
             let search = Search {
                 items: &level.items,
+                firm_order: &level.firm_order,
+                wide_order: &level.wide_order,
+                firm_cover: level.firm_cover,
+                taken: std::cell::Cell::new(Vec::new()),
                 remaining: remaining.to_vec(),
                 counts: vec![0; level.items.len()],
                 best_cost: cap,
                 best: None,
                 nodes: self.node_limit,
+                open: f64::INFINITY,
                 eps,
             };
-            searches.push((search.bound(0, need, spot_budget), need, search));
+            searches.push((search.bound(0, need, firm_need), need, search));
         }
         searches.sort_by(|a, b| a.0.total_cmp(&b.0));
         let mut best: Option<(f64, Vec<[u32; 2]>)> = None;
+        let mut lower = f64::INFINITY;
         for (_, need, mut search) in searches {
             search.best_cost = best.as_ref().map_or(cap, |b| b.0);
-            search.dfs(0, need, spot_budget, 0.0);
+            search.dfs(0, need, firm_need, 0.0);
+            // What this level cannot undercut: the incumbent (up to the pruning tolerance),
+            // or a node left open.
+            lower = lower.min(search.open.min(search.best_cost * (1.0 - PRUNE)));
             if let Some(counts) = search.best {
                 let mut row = empty.clone();
                 for (item, n) in search.items.iter().zip(counts) {
@@ -204,7 +295,26 @@ impl<'a> Periods<'a> {
                 best = Some((search.best_cost, row));
             }
         }
-        best
+        Solved {
+            lower: lower.max(0.0),
+            best,
+        }
+    }
+}
+
+/// One period searched: the cheapest counts found below the cap (`$/h`, `[type] = [od, spot]`)
+/// and a lower bound on the period's optimum, $/h (at least the cap where none was found and
+/// no node was left open).
+struct Solved {
+    best: Option<(f64, Vec<[u32; 2]>)>,
+    lower: f64,
+}
+
+impl Item {
+    /// What one replica counts for in the relaxed demand row of [`Search::bound`]: its full
+    /// capacity on demand, its cover on spot.
+    fn wide(&self) -> f64 {
+        self.cover.max(self.firm)
     }
 }
 
@@ -225,7 +335,7 @@ fn items(problem: &Problem, cap: f64) -> Vec<Item> {
                 spot,
                 price,
                 cover: ty.capacity.min(cap),
-                spot_use: if spot { ty.capacity } else { 0.0 },
+                firm: if spot { 0.0 } else { ty.capacity },
                 limits: (0..problem.limits.len())
                     .filter(|&l| problem.limits[l].covers(t, market))
                     .collect(),
@@ -244,6 +354,14 @@ fn items(problem: &Problem, cap: f64) -> Vec<Item> {
 /// Depth-first branch and bound over one period's item counts.
 struct Search<'a> {
     items: &'a [Item],
+    /// On-demand items, cheapest per unit of their full capacity first.
+    firm_order: &'a [usize],
+    /// Every item, cheapest per unit of [`Item::wide`] first.
+    wide_order: &'a [usize],
+    /// The least cover an on-demand replica gives per req/s of the floor.
+    firm_cover: f64,
+    /// Scratch for [`Search::bound`].
+    taken: std::cell::Cell<Vec<f64>>,
     /// Replicas each limit still allows.
     remaining: Vec<i64>,
     counts: Vec<u32>,
@@ -252,31 +370,43 @@ struct Search<'a> {
     best: Option<Vec<u32>>,
     /// Nodes left to visit.
     nodes: u32,
+    /// The least bound, $/h, among the nodes the node limit left unexplored.
+    open: f64,
     /// req/s below which demand counts as met.
     eps: f64,
 }
 
 impl Search<'_> {
-    fn dfs(&mut self, i: usize, need: f64, spot_left: f64, cost: f64) {
-        if need <= self.eps {
+    fn dfs(&mut self, i: usize, need: f64, firm_need: f64, cost: f64) {
+        if need <= self.eps && firm_need <= self.eps {
             if cost < self.best_cost {
                 self.best_cost = cost;
                 self.best = Some(self.counts.clone());
             }
             return;
         }
-        if i == self.items.len() || self.nodes == 0 {
+        if i == self.items.len() {
+            return;
+        }
+        let bound = cost + self.bound(i, need, firm_need);
+        if self.nodes == 0 {
+            self.open = self.open.min(bound);
             return;
         }
         self.nodes -= 1;
-        if cost + self.bound(i, need, spot_left) >= self.best_cost * (1.0 - PRUNE) {
+        if bound >= self.best_cost * (1.0 - PRUNE) {
             return;
         }
         let item = &self.items[i];
-        let mut most = ((need - self.eps) / item.cover).ceil().max(0.0);
-        if item.spot {
-            most = most.min(((spot_left + self.eps) / item.spot_use).floor());
-        }
+        let most = if item.firm > 0.0 {
+            ((need - self.eps) / item.cover)
+                .ceil()
+                .max(((firm_need - self.eps) / item.firm).ceil())
+        } else {
+            // The floor's on-demand replicas will cover at least `firm_cover × firm_need` of
+            // the demand, so spot beyond the rest could be dropped again.
+            ((need - self.firm_cover * firm_need.max(0.0) - self.eps) / item.cover).ceil()
+        };
         let mut most = most.max(0.0) as i64;
         for &l in &item.limits {
             most = most.min(self.remaining[l]);
@@ -290,7 +420,7 @@ impl Search<'_> {
             self.dfs(
                 i + 1,
                 need - x * item.cover,
-                spot_left - x * item.spot_use,
+                firm_need - x * item.firm,
                 cost + x * item.price,
             );
             for &l in &item.limits {
@@ -300,20 +430,118 @@ impl Search<'_> {
         self.counts[i] = 0;
     }
 
-    /// Least $/h to cover `need` req/s from items `i..`, fractionally; infinite if they cannot.
-    fn bound(&self, i: usize, mut need: f64, mut spot_left: f64) -> f64 {
+    /// A lower bound on the $/h that items `i..` need to cover `need` req/s and `firm_need`
+    /// of the on-demand floor; infinite if they cannot.
+    ///
+    /// The largest of relaxations' optima, each exact for its rows. The fractional optimum of
+    /// two covering rows that measure every item alike and are nested (the floor's items, the
+    /// on-demand ones, are a subset of the demand's) is greedy: the floor from its cheapest
+    /// items, the rest of the demand from the cheapest capacity left. Without N+1 an on-demand
+    /// replica counts its capacity in both rows, so that is the node's exact LP bound. At an
+    /// N+1 level its cover is capped below its capacity, and two relaxations make the rows
+    /// alike: counting it for its capacity in the demand row too, or for its cover in the floor
+    /// row with the floor scaled by the least cover per capacity (`firm_cover`); and the demand
+    /// row alone.
+    fn bound(&self, i: usize, need: f64, firm_need: f64) -> f64 {
+        let rest = || self.wide_order.iter().copied().filter(move |&j| j >= i);
+        let firm = || self.firm_order.iter().copied().filter(move |&j| j >= i);
+        if firm_need <= self.eps {
+            return self.fill(self.items[i..].iter(), need, |item| item.cover);
+        }
+        let wide = self.nested(firm(), firm_need, |x| x.firm, rest(), need, Item::wide);
+        if self.firm_cover >= 1.0 {
+            return wide;
+        }
+        let by_cover = || (i..self.items.len()).filter(|&j| self.items[j].firm > 0.0);
+        let scaled = self.nested(
+            by_cover(),
+            self.firm_cover * firm_need,
+            |x| x.cover,
+            i..self.items.len(),
+            need,
+            |x| x.cover,
+        );
+        let cover = self.fill(self.items[i..].iter(), need, |item| item.cover);
+        wide.max(scaled).max(cover)
+    }
+
+    /// Least $/h to fill `floor` of the floor row from the items of `floor_order` (cheapest
+    /// per `floor_unit` first) and then the rest of `need` of the demand row from those of
+    /// `demand_order` (cheapest per `demand_unit` first), fractionally, each item capped by the
+    /// replicas its limits still allow; infinite if they cannot. Exact when the two units agree
+    /// on every floor item.
+    fn nested(
+        &self,
+        floor_order: impl Iterator<Item = usize>,
+        floor: f64,
+        floor_unit: impl Fn(&Item) -> f64,
+        demand_order: impl Iterator<Item = usize>,
+        need: f64,
+        demand_unit: impl Fn(&Item) -> f64,
+    ) -> f64 {
+        // Replicas of each item the floor's fill took (fractional), in a buffer kept between
+        // calls (this runs at every node).
+        let mut taken = self.taken.take();
+        taken.clear();
+        taken.resize(self.items.len(), 0.0);
+        let (mut floor_left, mut need_left, mut cost) = (floor, need, 0.0);
+        for j in floor_order {
+            if floor_left <= self.eps {
+                break;
+            }
+            let item = &self.items[j];
+            let x = (floor_left / floor_unit(item)).min(self.most(item));
+            taken[j] = x;
+            cost += x * item.price;
+            floor_left -= x * floor_unit(item);
+            need_left -= x * demand_unit(item);
+        }
+        if floor_left <= self.eps {
+            for j in demand_order {
+                if need_left <= self.eps {
+                    break;
+                }
+                let item = &self.items[j];
+                let x = (need_left / demand_unit(item)).min(self.most(item) - taken[j]);
+                cost += x * item.price;
+                need_left -= x * demand_unit(item);
+            }
+        }
+        self.taken.set(taken);
+        if floor_left > self.eps || need_left > self.eps {
+            f64::INFINITY
+        } else {
+            cost
+        }
+    }
+
+    /// The replicas of `item` its limits still allow (as a fractional count).
+    fn most(&self, item: &Item) -> f64 {
+        item.limits
+            .iter()
+            .map(|&l| self.remaining[l] as f64)
+            .fold(f64::INFINITY, f64::min)
+    }
+
+    /// Least $/h to fill `need` of one row from `items` (in the order given, cheapest per unit
+    /// of `per` first), fractionally, each capped by the replicas its limits still allow.
+    fn fill<'i>(
+        &self,
+        items: impl Iterator<Item = &'i Item>,
+        mut need: f64,
+        per: impl Fn(&Item) -> f64,
+    ) -> f64 {
+        if need <= self.eps {
+            return 0.0;
+        }
         let mut cost = 0.0;
-        for item in &self.items[i..] {
+        for item in items {
+            let unit = per(item);
             let mut amount = need;
             for &l in &item.limits {
-                amount = amount.min(self.remaining[l] as f64 * item.cover);
+                amount = amount.min(self.remaining[l] as f64 * unit);
             }
-            if item.spot {
-                // Spot use relaxed to cover (≤ capacity), so this stays a relaxation with N+1.
-                amount = amount.min(spot_left.max(0.0));
-                spot_left -= amount;
-            }
-            cost += amount * item.price / item.cover;
+            cost += amount * item.price / unit;
             need -= amount;
             if need <= self.eps {
                 return cost;

@@ -5,6 +5,14 @@ use super::period::{self, Periods};
 use super::{Counts, Problem, PurchaseError};
 use crate::pricing::Market;
 
+/// Reserved counts chosen, the periods' counts for them, and, when every reserved count was
+/// tried, a proven lower bound on the cost of any plan, $.
+pub(super) struct Searched {
+    pub reserved: Vec<u32>,
+    pub counts: Counts,
+    pub bound: Option<f64>,
+}
+
 /// Chooses reserved counts: all of them when trying each costs at most `exhaustive_work`
 /// period searches, else
 /// the LP's rounded and then moved one at a time while that saves money; then solves the
@@ -13,7 +21,7 @@ pub(super) fn search_reserved(
     problem: &Problem,
     lp: &[f64],
     exhaustive_work: u64,
-) -> Result<(Vec<u32>, Counts), PurchaseError> {
+) -> Result<Searched, PurchaseError> {
     /// Fractional LP counts whose floor/ceil combinations are all tried.
     const ROUNDED_FRACTIONAL: usize = 6;
     let periods = Periods::new(problem, period::SEARCH_NODES);
@@ -40,8 +48,9 @@ pub(super) fn search_reserved(
         .and_then(|n| n.checked_mul(problem.periods.len().max(1) as u64));
     let exhaustive = combinations.is_some_and(|work| work <= exhaustive_work);
 
-    let candidates: Vec<Vec<u32>> = if exhaustive {
-        every_vector_below(&most)
+    let every = exhaustive.then(|| every_vector_below(&most));
+    let candidates: Vec<Vec<u32>> = if let Some(every) = &every {
+        every.clone()
     } else {
         let floor: Vec<u32> = lp.iter().map(|&x| (x + 1e-6).floor() as u32).collect();
         let fractional: Vec<usize> = (0..lp.len())
@@ -101,8 +110,24 @@ pub(super) fn search_reserved(
             }
         }
     }
-    let polished = Periods::new(problem, period::POLISH_NODES).evaluate(&reserved, eval.cost);
-    Ok((reserved, polished.unwrap_or(eval).counts))
+    let polished = Periods::new(problem, period::POLISH_NODES)
+        .evaluate(&reserved, eval.cost)
+        .unwrap_or(eval);
+    // Every reserved count tried: no plan costs less than the least of their bounds (the
+    // chosen counts' from the polished search, the others' from a short one).
+    let bound = every.map(|every| {
+        every
+            .iter()
+            .filter(|r| **r != reserved)
+            .fold(polished.lower, |least, r| {
+                least.min(periods.lower_bound(r, least))
+            })
+    });
+    Ok(Searched {
+        reserved,
+        counts: polished.counts,
+        bound,
+    })
 }
 
 /// Every vector `v` with `v[i] <= most[i]`, in lexicographic order.

@@ -69,12 +69,13 @@ fn brute_force(problem: &Problem) -> Option<f64> {
 fn feasible(problem: &Problem, p: usize, reserved: &[u32], row: &[[u32; 2]]) -> bool {
     let required = problem.required(p);
     let mut replicas = Vec::new();
-    let mut spot = 0.0;
+    let (mut spot, mut firm) = (0.0, 0.0);
     for (t, ty) in problem.types.iter().enumerate() {
         for _ in 0..reserved[t] + row[t][0] + row[t][1] {
             replicas.push(ty.capacity);
         }
         spot += ty.capacity * f64::from(row[t][1]);
+        firm += ty.capacity * f64::from(reserved[t] + row[t][0]);
     }
     replicas.sort_by(|a, b| b.total_cmp(a));
     let total: f64 = replicas.iter().sum();
@@ -95,7 +96,8 @@ fn feasible(problem: &Problem, p: usize, reserved: &[u32], row: &[[u32; 2]]) -> 
     let spares_ok = required <= 0.0 || total - lost >= required - 1e-9;
     total >= required - 1e-9
         && spares_ok
-        && spot <= problem.spot_share * required + 1e-9
+        && (spot <= 0.0
+            || (problem.spot_share > 0.0 && firm >= (1.0 - problem.spot_share) * required - 1e-9))
         && within_limits
 }
 
@@ -179,7 +181,7 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(96))]
 
     /// Every plan passes `check`, costs what `cost_of` says, sits above the LP bound, and on
-    /// these tiny instances is the brute-force optimum; an error means brute force finds no
+    /// these tiny instances is the brute-force optimum, which the proven bound never exceeds; an error means brute force finds no
     /// plan either. The MILP path (microlp here, HiGHS under the feature) reaches the optimum.
     #[test]
     fn plans_are_valid_and_optimal_on_tiny_instances(problem in tiny_problem()) {
@@ -195,6 +197,12 @@ proptest! {
                     plan.cost <= exact * (1.0 + 1e-9) + 1e-9,
                     "search {} vs optimum {exact}", plan.cost
                 );
+                // The bound proven by the search is a bound, and at least the LP's.
+                prop_assert!(
+                    plan.bound <= exact * (1.0 + 1e-6) + 1e-9,
+                    "bound {} above the optimum {exact}", plan.bound
+                );
+                prop_assert!(plan.bound >= plan.lp_bound - 1e-9 * cost.max(1.0));
                 let (reserved, counts) = refine(
                     &problem, good_lp::microlp, (plan.reserved.clone(), plan.counts.clone()), 0.0,
                 );
