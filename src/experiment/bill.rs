@@ -8,6 +8,11 @@
 //! [`crate::costs`]. Energy is a line only where the fleet is owned (`[energy] owned = true`),
 //! and then for all but spot capacity (the cloud's, priced with its power); otherwise it is
 //! reported beside the bill, since cloud prices include power.
+//!
+//! Each line is also divided among the pools, training jobs and cluster that ran it up, beside
+//! the total ([`split`]).
+
+pub mod split;
 
 use crate::costs::DAYS_PER_MONTH;
 use crate::fleet::EnergySpec;
@@ -17,6 +22,7 @@ use crate::sim::Metric;
 
 use super::Summary;
 use super::training::TrainingSummary;
+use split::{Basis, Party, Split};
 
 /// What a line of the bill pays for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -29,6 +35,14 @@ pub enum Driver {
 }
 
 impl Driver {
+    pub const ALL: [Driver; 5] = [
+        Driver::Compute,
+        Driver::Storage,
+        Driver::Transfer,
+        Driver::Logging,
+        Driver::Energy,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Driver::Compute => "compute",
@@ -59,6 +73,8 @@ pub struct Bill {
     pub gpu_hours: f64,
     /// With an `[energy]` table: the period's energy at the meter, serving and training.
     pub energy: Option<EnergyUse>,
+    /// The same lines by pool and workload, training job and cluster, and the shared rest.
+    pub split: Split,
 }
 
 /// Energy in the period (after PUE), where the scenario prices it.
@@ -106,17 +122,19 @@ pub fn bill(
 ) -> Option<Bill> {
     let costs = scenario.costs().as_ref()?;
     let days = costs.period_days;
-    let mut lines = Vec::new();
-    let mut compute = |item: String, usd: f64| {
-        lines.push(Line {
-            driver: Driver::Compute,
-            item,
-            usd,
-        })
+    // Each line with its basis for the split.
+    let (mut lines, mut bases) = (Vec::new(), Vec::new());
+    let mut line = |driver: Driver, item: String, usd: f64, basis: Basis| {
+        lines.push(Line { driver, item, usd });
+        bases.push(basis);
     };
     let (mut predictions, mut serving_idle_usd, mut gpu_hours) = (0.0, 0.0, 0.0);
+    // Requests and paid GPU-hours in the period, by party: the bases of per-request and
+    // per-GPU-hour costs.
+    let (mut requests, mut gpu_hours_by) = (Basis::new(), Basis::new());
+    let serving_scale = days * 24.0 / scenario.window().as_hours_f64();
     if let Some(s) = summary {
-        let scale = days * 24.0 / scenario.window().as_hours_f64();
+        let scale = serving_scale;
         for (m, metric) in [
             (Market::OnDemand, Metric::CostOnDemand),
             (Market::Spot, Metric::CostSpot),
@@ -124,103 +142,134 @@ pub fn bill(
         ] {
             let usd = s.total.get(metric).mean * scale;
             if usd > 0.0 {
-                compute(format!("serving, {m}"), usd);
+                let by_pool = scenario
+                    .pools()
+                    .iter()
+                    .zip(&s.pools)
+                    .enumerate()
+                    .filter(|(_, (p, _))| p.market == m)
+                    .map(|(i, (_, ps))| (Party::Pool(i), ps.cost_usd))
+                    .collect();
+                line(Driver::Compute, format!("serving, {m}"), usd, by_pool);
             }
         }
         predictions = s.total.get(Metric::Completed).mean * scale;
         serving_idle_usd = s.total.get(Metric::CostIdle).mean * scale;
-        gpu_hours += s
-            .pools
-            .iter()
-            .map(|p| p.gpu_hours_busy + p.gpu_hours_idle)
-            .sum::<f64>()
-            * scale;
+        let paid = |p: &crate::sim::PoolStats| p.gpu_hours_busy + p.gpu_hours_idle;
+        gpu_hours += s.pools.iter().map(paid).sum::<f64>() * scale;
+        gpu_hours_by
+            .extend((s.pools.iter().enumerate()).map(|(i, p)| (Party::Pool(i), paid(p) * scale)));
+        requests = split::requests(scenario, s, scale);
     }
     if let Some(t) = training {
-        for (job, js) in scenario
+        for (j, (job, js)) in scenario
             .training()
             .iter()
             .flat_map(|s| &s.jobs)
             .zip(&t.jobs)
+            .enumerate()
         {
             for (m, usd) in &js.cost_by_market_usd {
                 if *usd > 0.0 {
-                    compute(
+                    line(
+                        Driver::Compute,
                         format!("training {}, {m}", job.name),
                         usd * job.runs_in(days),
+                        vec![(Party::Job(j), 1.0)],
                     );
                 }
             }
-            gpu_hours += js.gpu_hours.paid * job.runs_in(days);
+            let h = js.gpu_hours.paid * job.runs_in(days);
+            gpu_hours += h;
+            gpu_hours_by.push((Party::Job(j), h));
         }
         if let Some(c) = &t.cluster
             && c.stats.cluster.makespan_s > 0.0
         {
             let scale = days * 86_400.0 / c.stats.cluster.makespan_s;
             if c.cost_usd > 0.0 {
-                compute(
+                line(
+                    Driver::Compute,
                     format!("training cluster, {}", c.market),
                     c.cost_usd * scale,
+                    vec![(Party::Cluster, 1.0)],
                 );
             }
-            gpu_hours += c.stats.gpu_hours.provisioned * scale;
+            let h = c.stats.gpu_hours.provisioned * scale;
+            gpu_hours += h;
+            gpu_hours_by.push((Party::Cluster, h));
         }
     }
     for s in &costs.stored {
-        lines.push(Line {
-            driver: Driver::Storage,
-            item: format!("storage {}", s.name),
-            usd: s.cost(days, &costs.prices),
-        });
+        line(
+            Driver::Storage,
+            format!("storage {}", s.name),
+            s.cost(days, &costs.prices),
+            Basis::new(),
+        );
     }
     let (egress, cross) = costs.transfer.cost(predictions, days, &costs.prices);
-    for (item, usd) in [("egress to clients", egress), ("cross-region", cross)] {
+    for (item, usd, basis) in [
+        ("egress to clients", egress, requests.clone()),
+        ("cross-region", cross, Basis::new()),
+    ] {
         if usd > 0.0 {
-            lines.push(Line {
-                driver: Driver::Transfer,
-                item: item.into(),
-                usd,
-            });
+            line(Driver::Transfer, item.into(), usd, basis);
         }
     }
     let (ingest, kept) = costs
         .logging
         .cost(predictions, gpu_hours, days, &costs.prices);
+    // GB logged by party; retention is proportional to it too.
+    let logged: Basis = requests
+        .iter()
+        .map(|&(p, n)| (p, n * costs.logging.kb_per_request / 1e6))
+        .chain(
+            gpu_hours_by
+                .iter()
+                .map(|&(p, h)| (p, h * costs.logging.mb_per_gpu_hour / 1e3)),
+        )
+        .collect();
     for (item, usd) in [("log ingestion", ingest), ("log retention", kept)] {
         if usd > 0.0 {
-            lines.push(Line {
-                driver: Driver::Logging,
-                item: item.into(),
-                usd,
-            });
+            line(Driver::Logging, item.into(), usd, logged.clone());
         }
     }
     let energy = scenario
         .energy()
         .as_ref()
         .map(|spec| energy_use(scenario, summary, training, days, spec));
-    if let Some(e) = energy.as_ref().filter(|e| e.owned) {
-        for (item, kwh) in [
-            ("energy, serving", e.owned_serving_kwh),
-            ("energy, training", e.owned_training_kwh),
+    if let Some((e, owned_by)) = energy.as_ref().filter(|(e, _)| e.owned) {
+        for (item, kwh, basis) in [
+            ("energy, serving", e.owned_serving_kwh, &owned_by.serving),
+            ("energy, training", e.owned_training_kwh, &owned_by.training),
         ] {
             if kwh > 0.0 {
-                lines.push(Line {
-                    driver: Driver::Energy,
-                    item: item.into(),
-                    usd: kwh * scenario.energy().as_ref().map_or(0.0, |s| s.price_per_kwh),
-                });
+                line(
+                    Driver::Energy,
+                    item.into(),
+                    kwh * scenario.energy().as_ref().map_or(0.0, |s| s.price_per_kwh),
+                    basis.clone(),
+                );
             }
         }
     }
+    let split = split::divide(scenario, summary, serving_scale, &lines, &bases);
     Some(Bill {
         period_days: days,
         lines,
         predictions,
         serving_idle_usd,
         gpu_hours,
-        energy,
+        energy: energy.map(|(e, _)| e),
+        split,
     })
+}
+
+/// Owned energy by party, for the split: serving's and training's lines.
+struct OwnedKwh {
+    serving: Basis,
+    training: Basis,
 }
 
 /// The period's energy: serving's from its pools (see [`super::energy`]); a training job's
@@ -232,16 +281,21 @@ fn energy_use(
     training: Option<&TrainingSummary>,
     days: f64,
     spec: &EnergySpec,
-) -> EnergyUse {
+) -> (EnergyUse, OwnedKwh) {
+    let mut owned_by = OwnedKwh {
+        serving: Basis::new(),
+        training: Basis::new(),
+    };
     let mut unknown = Vec::new();
     let (mut serving_kwh, mut owned_serving_kwh) = (0.0, 0.0);
     if let Some(e) = summary.and_then(|s| super::energy::energy(scenario, s)) {
         let scale = days * 24.0 / scenario.window().as_hours_f64() * spec.pue;
-        for (p, kwh) in scenario.pools().iter().zip(&e.pool_gpu_kwh) {
+        for (i, (p, kwh)) in scenario.pools().iter().zip(&e.pool_gpu_kwh).enumerate() {
             if kwh.is_finite() {
                 serving_kwh += kwh * scale;
                 if p.market != Market::Spot {
                     owned_serving_kwh += kwh * scale;
+                    owned_by.serving.push((Party::Pool(i), kwh * scale));
                 }
             }
         }
@@ -249,7 +303,7 @@ fn energy_use(
     }
     let (mut training_kwh, mut owned_training_kwh) = (0.0, 0.0);
     if let (Some(t), Some(ts)) = (training, &scenario.training()) {
-        for (job, js) in ts.jobs.iter().zip(&t.jobs) {
+        for (j, (job, js)) in ts.jobs.iter().zip(&t.jobs).enumerate() {
             let g = js.gpu_hours;
             match &job.power {
                 Some(p) => {
@@ -257,6 +311,7 @@ fn energy_use(
                     training_kwh += kwh;
                     if job.market != Market::Spot {
                         owned_training_kwh += kwh;
+                        owned_by.training.push((Party::Job(j), kwh));
                     }
                 }
                 None => unknown.push(format!("training {}", job.name)),
@@ -274,6 +329,7 @@ fn energy_use(
                     training_kwh += kwh;
                     if cs.market != Market::Spot {
                         owned_training_kwh += kwh;
+                        owned_by.training.push((Party::Cluster, kwh));
                     }
                 }
                 None => unknown.push("training cluster".into()),
@@ -281,7 +337,7 @@ fn energy_use(
         }
     }
     let kwh = serving_kwh + training_kwh;
-    EnergyUse {
+    let e = EnergyUse {
         serving_kwh,
         training_kwh,
         owned_serving_kwh,
@@ -290,7 +346,8 @@ fn energy_use(
         carbon_kg: spec.carbon_kg_per_kwh.map(|c| c * kwh),
         owned: spec.owned,
         unknown,
-    }
+    };
+    (e, owned_by)
 }
 
 /// A period of `days` in words: "month" for the default.

@@ -1,5 +1,5 @@
 //! The bill section of the table report: a line per cost, its share, and its part of the cost
-//! of one prediction.
+//! of one prediction; then the same bill by pool and workload, training job and cluster.
 
 use std::fmt::Write;
 
@@ -88,5 +88,71 @@ pub fn render(out: &mut String, b: &Bill) {
             usd_unit(total / b.predictions)
         );
     }
+    out.push('\n');
+    split(out, b);
+}
+
+/// The bill by pool (after each workload's pools, their subtotal and its cost per 1,000
+/// predictions), then each training job and the cluster, then what is shared.
+fn split(out: &mut String, b: &Bill) {
+    let s = &b.split;
+    if s.pools.is_empty() && s.training.is_empty() {
+        return;
+    }
+    let total = b.total_usd();
+    let row = |out: &mut String, kind: &str, name: &str, usd_: f64, per_1k: String| {
+        let _ = writeln!(
+            out,
+            "{:<9} {:<37} {:>12} {:>6} {:>11}",
+            kind,
+            clip(name, 37),
+            usd(usd_),
+            pct(usd_ / total),
+            per_1k
+        );
+    };
+    let _ = writeln!(
+        out,
+        "{:<47} {:>12} {:>6} {:>11}",
+        "BILL BY POOL AND WORKLOAD", "USD", "SHARE", "PER 1K PRED"
+    );
+    for (w, wl) in s.workloads.iter().enumerate() {
+        for p in s.pools.iter().filter(|p| p.workload == Some(w)) {
+            row(
+                out,
+                "pool",
+                &format!("{} ({})", p.name, wl.name),
+                p.usd,
+                String::new(),
+            );
+        }
+        let per_1k = if wl.predictions > 0.0 {
+            usd_unit(wl.usd / wl.predictions * 1000.0)
+        } else {
+            String::new()
+        };
+        row(out, "workload", &wl.name, wl.usd, per_1k);
+    }
+    for t in &s.training {
+        row(out, "training", &t.name, t.usd, String::new());
+    }
+    let drivers: Vec<&str> = s.shared.by_driver.iter().map(|(d, _)| d.as_str()).collect();
+    row(
+        out,
+        "shared",
+        &drivers.join(", "),
+        s.shared.usd,
+        String::new(),
+    );
+    wrapped(
+        out,
+        "split: ",
+        &[
+            "compute to its pool or job".into(),
+            "egress and request logs by requests".into(),
+            "GPU-hour logs by GPU-hours".into(),
+            "storage and cross-region shared".into(),
+        ],
+    );
     out.push('\n');
 }

@@ -217,6 +217,67 @@ fn full_bill_storage_transfer_and_logging_equal_a_hand_calculation() {
     assert_eq!(drivers, ["compute", "storage", "transfer", "logging"]);
 }
 
+/// The bill by pool and workload, training job and cluster, in JSON and the table: its parts
+/// add up to the total, and the lines before it keep their keys.
+#[test]
+fn full_bill_divides_among_pools_workloads_and_jobs() {
+    let v = json(&["scenarios/full-bill.toml"]);
+    let b = &v["bill"];
+    let total = f(&b["total_usd"]);
+    let sum = |key: &str| -> f64 {
+        b[key]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| f(&p["usd"]))
+            .sum()
+    };
+    let parts = sum("by_pool") + sum("by_training") + f(&b["shared_usd"]);
+    assert!(close(parts, total, 1e-12), "{parts} vs {total}");
+    let pools: Vec<&str> = b["by_pool"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["pool"].as_str().unwrap())
+        .collect();
+    assert_eq!(pools, ["l40s-reserved", "l40s-ondemand", "l40s-spot"]);
+    assert!(
+        b["by_pool"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|p| p["workload"] == "chat")
+    );
+    let chat = &b["by_workload"][0];
+    assert_eq!(chat["workload"], "chat");
+    assert!(close(f(&chat["usd"]), sum("by_pool"), 1e-12));
+    assert!(close(f(&chat["predictions"]), f(&b["predictions"]), 1e-12));
+    assert_eq!(b["by_training"][0]["name"], "nightly-finetune");
+    // Storage and traffic between regions are nobody's in particular.
+    let shared: f64 = b["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|l| l["driver"] == "storage" || l["item"] == "cross-region")
+        .map(|l| f(&l["usd"]))
+        .sum();
+    assert!(close(f(&b["shared_usd"]), shared, 1e-12));
+    let out = succeeds(headroom().args(["simulate", "scenarios/full-bill.toml"]));
+    let table = String::from_utf8(out).unwrap();
+    let section = table
+        .split("BILL BY POOL AND WORKLOAD")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no split section:\n{table}"));
+    for row in [
+        "pool      l40s-spot (chat)",
+        "workload  chat",
+        "training  nightly-finetune",
+        "shared    storage, transfer",
+    ] {
+        assert!(section.contains(row), "{row}:\n{section}");
+    }
+}
+
 #[test]
 fn bad_training_input_is_named_with_its_line() {
     let dir = tempfile::tempdir().unwrap();

@@ -2,10 +2,11 @@
 
 use serde_json::{Value, json};
 
-use crate::experiment::bill::Bill;
+use crate::experiment::bill::{Bill, Driver};
 
 pub fn to_value(b: &Bill) -> Value {
     let total = b.total_usd();
+    let s = &b.split;
     let per_pred = |usd: f64| {
         if b.predictions > 0.0 {
             json!(usd / b.predictions)
@@ -41,5 +42,36 @@ pub fn to_value(b: &Bill) -> Value {
             "usd": l.usd,
             "per_prediction_usd": per_pred(l.usd),
         })).collect::<Vec<_>>(),
+        "by_pool": s.pools.iter().map(|p| json!({
+            "pool": p.name,
+            "workload": p.workload.and_then(|w| s.workloads.get(w)).map(|w| &w.name),
+            "usd": p.usd,
+            "share": p.usd / total,
+            "by_driver": drivers(&p.by_driver),
+        })).collect::<Vec<_>>(),
+        "by_workload": s.workloads.iter().map(|w| json!({
+            "workload": w.name,
+            "usd": w.usd,
+            "share": w.usd / total,
+            "predictions": w.predictions,
+            "per_prediction_usd": if w.predictions > 0.0 {
+                json!(w.usd / w.predictions)
+            } else {
+                Value::Null
+            },
+        })).collect::<Vec<_>>(),
+        "by_training": s.training.iter().map(|t| json!({
+            "name": t.name,
+            "usd": t.usd,
+            "share": t.usd / total,
+            "by_driver": drivers(&t.by_driver),
+        })).collect::<Vec<_>>(),
+        "shared_usd": s.shared.usd,
     })
+}
+
+fn drivers(by: &[(Driver, f64)]) -> Vec<Value> {
+    by.iter()
+        .map(|(d, usd)| json!({"driver": d.as_str(), "usd": usd}))
+        .collect()
 }

@@ -1,6 +1,6 @@
 //! Bill: the training jobs and the whole bill for the period (compute by market, storage,
-//! transfer, logging, energy, the cost of one prediction), the same text `simulate` prints, so
-//! the TUI and the CLI cannot disagree.
+//! transfer, logging, energy, the cost of one prediction; then by pool and workload, job and
+//! cluster), the same text `simulate` prints, so the TUI and the CLI cannot disagree.
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
