@@ -55,10 +55,13 @@
 //! 4. The periods are searched again, with a larger node budget, for the counts chosen.
 //!
 //! On the benchmark shape (24 periods × 30 types, `benches/purchase.rs`) this lands within
-//! 0.3 % of the LP bound in about 45 ms (240 ms with N+1); microlp's own branch and bound would
-//! not finish at that size. The gap [`Plan::gap`] is measured against the LP bound, so it
-//! includes the unavoidable integrality loss of small fleets. On tiny instances the property
-//! tests compare the plan with brute force.
+//! 0.21 % of the LP bound in about 90 ms, 0.39 % in about 1.8 s with N+1 (measured on 2 cores;
+//! the on-demand floor of the spot share makes N+1 searches five times longer than the old cap
+//! on spot did); microlp's own branch and bound would not finish at that size. The gap
+//! [`Plan::gap`] is measured against the best bound proven ([`Plan::bound`]), so with few
+//! types it is the gap to the integer optimum, and otherwise it includes the integrality loss
+//! of small fleets. On tiny instances the property tests compare the plan and the bound with
+//! brute force.
 //!
 //! With the cargo feature `highs`, step 4 is followed by HiGHS solving the whole MILP, warm
 //! started from the search's plan, to a 1 % relative gap (10 s limit); its plan is taken when it
