@@ -6,7 +6,8 @@
 //! `batch_size_mean`, `stability` (whether the fleet kept up: `stable`, `offered_over_capacity`,
 //! `backlog_at_end`, `drain_s`), `stopped` (where a run ended early), `workloads` (the same fields per workload, with its time series), `pools`,
 //! `timeseries`, `energy` (with an `[energy]` table), `training` (with a `[training]` table),
-//! `bill` (with a `[costs]` table), and last the `run` block, the only part that changes between runs with one seed.
+//! `bill` (with a `[costs]` table), `warnings` (where the scenario has advice: what runs but is
+//! likely not what was meant, with its `location` and `message`), and last the `run` block, the only part that changes between runs with one seed.
 //! With replications, each headline number `x` has a sibling `x_ci95: [low, high]`.
 
 use serde_json::{Map, Value, json};
@@ -27,6 +28,16 @@ pub fn to_value(r: &Report) -> Value {
     root.insert("scenario".into(), json!(sc.name()));
     let seed = r.summary.map(|s| s.seed).or(r.training.map(|t| t.seed));
     root.insert("seed".into(), json!(seed));
+    let advice = sc.advice();
+    if !advice.is_empty() {
+        root.insert(
+            "warnings".into(),
+            advice
+                .iter()
+                .map(|a| json!({ "location": a.location, "message": a.message }))
+                .collect(),
+        );
+    }
     if let Some(s) = r.summary {
         serving(&mut root, sc, s);
     }

@@ -1,5 +1,6 @@
 //! Advice on a scenario that loads: what runs but is likely not what was meant, said where it
-//! is written (`file:line`) with what it costs. `simulate` and `validate` print it as warnings;
+//! is written (`file:line`) with what it costs. `simulate` and `validate` print it as warnings,
+//! the JSON report lists it under `warnings` and the TUI's Overview shows it;
 //! it never changes a result or an exit code.
 
 use super::{Diagnostic, Scenario};

@@ -84,3 +84,25 @@ fn tensor_parallel_groups_that_leave_gpus_idle_are_named_with_their_cost() {
         assert!(s.advice().is_empty(), "{name}: {:?}", s.advice());
     }
 }
+
+#[test]
+fn the_json_report_carries_the_advice_with_its_location() {
+    let out = crate::support::headroom()
+        .args(["simulate", "scenarios/llm-fleet.toml", "-f", "json"])
+        .args([
+            "--set",
+            "pools.h100.tensor_parallel=4",
+            "--set",
+            "pools.h100.replicas=3",
+        ])
+        .args(["--set", "horizon=\"20m\"", "--set", "warmup=\"2m\""])
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+    let warnings = v["warnings"].as_array().expect("warnings");
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert_eq!(warnings[0]["location"], "--set pools.h100.replicas=3");
+    let message = warnings[0]["message"].as_str().unwrap();
+    assert!(message.contains("the 4 idle GPUs cost $"), "{message}");
+}

@@ -207,7 +207,16 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
             m(Metric::Retried)
         )));
     }
-    let facts_h = lines.len() as u16 + 2;
+    // What runs but is likely not what was meant (idle GPUs of a tensor-parallel pool).
+    for advice in r.scenario.advice() {
+        lines.push(Line::styled(
+            format!("warning   {}", advice.message),
+            t.warn,
+        ));
+    }
+    let inner = usize::from(facts_area.width.saturating_sub(2)).max(1);
+    let wrapped: usize = lines.iter().map(|l| l.width().div_ceil(inner).max(1)).sum();
+    let facts_h = u16::try_from(wrapped).unwrap_or(u16::MAX).saturating_add(2);
     let [facts_area, pools_area] =
         Layout::vertical([Constraint::Length(facts_h), Constraint::Fill(1)]).areas(facts_area);
     Paragraph::new(lines)
