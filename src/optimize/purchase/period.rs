@@ -4,10 +4,9 @@
 //!
 //! Items (a type in a market) are taken in order of cost per unit of capacity, ties by canonical
 //! type order, and each is tried from the most replicas useful down to none. The bound at a node
-//! is the larger of two relaxations, each optimal for its single row with group limits loosened
-//! to per-item ones: the fractional fill of the demand by the remaining items in that order, and
-//! the fractional fill of the on-demand floor by the remaining on-demand items in order of cost
-//! per unit of their full capacity. A node is pruned when its bound is within [`PRUNE`] of the
+//! is the fractional optimum of the remaining items over the demand and floor rows, with group
+//! limits loosened to per-item ones: exact without N+1, the best of a few relaxations at an N+1
+//! level (`Search::bound`). A node is pruned when its bound is within [`PRUNE`] of the
 //! incumbent, and a search stops after a number of nodes with the best plan found: few
 //! ([`SEARCH_NODES`]) while reserved counts are compared, many ([`POLISH_NODES`]) for the plan
 //! returned. Near-ties between types make proving optimality slow (millions of nodes); the
