@@ -55,9 +55,9 @@
 //! 4. The periods are searched again, with a larger node budget, for the counts chosen.
 //!
 //! On the benchmark shape (24 periods × 30 types, `benches/purchase.rs`) this lands within
-//! 0.21 % of the LP bound in about 90 ms, 0.39 % in about 1.8 s with N+1 (measured on 2 cores;
-//! the on-demand floor of the spot share makes N+1 searches five times longer than the old cap
-//! on spot did); microlp's own branch and bound would not finish at that size. The gap
+//! 0.21 % of the LP bound in about 85 ms, 0.39 % in about 1.3 s with N+1 (measured on 2 cores;
+//! the on-demand floor of the spot share makes N+1 searches four times longer than the old cap
+//! on spot did: at an N+1 level the node bound is a relaxation, not the exact LP); microlp's own branch and bound would not finish at that size. The gap
 //! [`Plan::gap`] is measured against the best bound proven ([`Plan::bound`]), so with few
 //! types it is the gap to the integer optimum, and otherwise it includes the integrality loss
 //! of small fleets. On tiny instances the property tests compare the plan and the bound with
