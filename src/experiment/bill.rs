@@ -132,9 +132,9 @@ pub fn bill(
     // Requests and paid GPU-hours in the period, by party: the bases of per-request and
     // per-GPU-hour costs.
     let (mut requests, mut gpu_hours_by) = (Basis::new(), Basis::new());
-    let serving_scale = days * 24.0 / scenario.window().as_hours_f64();
+    // Serving was simulated over the window; the bill is for the period.
+    let scale = days * 24.0 / scenario.window().as_hours_f64();
     if let Some(s) = summary {
-        let scale = serving_scale;
         for (m, metric) in [
             (Market::OnDemand, Metric::CostOnDemand),
             (Market::Spot, Metric::CostSpot),
@@ -254,7 +254,7 @@ pub fn bill(
             }
         }
     }
-    let split = split::divide(scenario, summary, serving_scale, &lines, &bases);
+    let split = split::divide(scenario, summary, scale, &lines, &bases);
     Some(Bill {
         period_days: days,
         lines,

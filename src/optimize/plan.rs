@@ -9,7 +9,7 @@ use crate::optimize::purchase::{Plan, Problem};
 use crate::optimize::write::PlannedPool;
 use crate::scenario::Scenario;
 use crate::sim::Metric;
-use crate::workload::Slo;
+use crate::sim::result::SloTargets;
 
 /// A candidate as the purchase model sees it.
 #[derive(Clone, Debug)]
@@ -44,30 +44,31 @@ pub struct Latency {
     pub p99_ms: f64,
     pub ttft_p99_ms: f64,
     pub tpot_p99_ms: f64,
-    pub slo: Option<Slo>,
+    pub targets: SloTargets,
 }
 
 impl Latency {
-    pub fn of(scope: &ScopeSummary, slo: Option<Slo>) -> Latency {
+    /// The latencies of a workload's scope, with its SLO's targets.
+    pub fn of(scope: &ScopeSummary) -> Latency {
         Latency {
             p99_ms: scope.get(Metric::LatencyP99).mean,
             ttft_p99_ms: scope.get(Metric::TtftP99).mean,
             tpot_p99_ms: scope.get(Metric::TpotP99).mean,
-            slo,
+            targets: scope.slo_targets.unwrap_or_default(),
         }
     }
 
     /// `(name, measured ms, target ms)` of each kind the SLO sets; the end-to-end p99 alone
     /// (no target) without an SLO.
     pub fn judged(&self) -> Vec<(&'static str, f64, Option<f64>)> {
-        let ms = |t: Option<crate::units::SimTime>| t.map(|t| t.as_secs_f64() * 1e3);
-        let Some(slo) = self.slo.filter(|s| *s != Slo::default()) else {
+        let t = self.targets;
+        if t == SloTargets::default() {
             return vec![("p99", self.p99_ms, None)];
-        };
+        }
         [
-            ("p99", self.p99_ms, ms(slo.p99)),
-            ("TTFT p99", self.ttft_p99_ms, ms(slo.ttft_p99)),
-            ("TPOT p99", self.tpot_p99_ms, ms(slo.tpot_p99)),
+            ("p99", self.p99_ms, t.p99_ms),
+            ("TTFT p99", self.ttft_p99_ms, t.ttft_p99_ms),
+            ("TPOT p99", self.tpot_p99_ms, t.tpot_p99_ms),
         ]
         .into_iter()
         .filter(|(_, _, target)| target.is_some())

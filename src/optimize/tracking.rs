@@ -125,7 +125,7 @@ pub fn sweep(
                 metric,
                 target,
                 cost_per_day: summary.rates.workloads[workload].per_day,
-                latency: super::plan::Latency::of(ws, plan.workloads()[workload].slo),
+                latency: super::plan::Latency::of(ws),
                 attainment: ws.attainment(),
                 slo_met: ws.slo_met_share.is_none_or(|share| share == 1.0),
             })

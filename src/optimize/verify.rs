@@ -50,13 +50,13 @@ pub fn verify(
         .serving
         .ok_or(crate::sim::SimError::NothingToServe)?;
     let w = spec.workload;
-    let slo = scenario.workloads()[w].slo;
-    let ms = |t: Option<crate::units::SimTime>| t.map(|t| t.as_secs_f64() * 1e3);
+    let ws = &summary.workloads[w];
     // Each kind of target the SLO sets, against the hour's worst p99 of that kind.
+    let slo = ws.slo_targets.unwrap_or_default();
     let targets: [(Option<f64>, PerHour); 3] = [
-        (ms(slo.and_then(|s| s.p99)), |r| r.p99_ms),
-        (ms(slo.and_then(|s| s.ttft_p99)), |r| r.ttft_p99_ms),
-        (ms(slo.and_then(|s| s.tpot_p99)), |r| r.tpot_p99_ms),
+        (slo.p99_ms, |r| r.p99_ms),
+        (slo.ttft_p99_ms, |r| r.ttft_p99_ms),
+        (slo.tpot_p99_ms, |r| r.tpot_p99_ms),
     ];
     let warmup_s = s.warmup().as_secs_f64();
     let mut missed = BTreeSet::new();
@@ -72,7 +72,6 @@ pub fn verify(
             missed.insert(((row.t_s / 3600.0).round() as usize) % PERIODS);
         }
     }
-    let ws = &summary.workloads[w];
     if ws.get(Metric::Arrived).mean.is_nan() || ws.get(Metric::Arrived).mean <= 0.0 {
         return Err(OptimizeError::NoArrivals(round));
     }
@@ -85,7 +84,7 @@ pub fn verify(
         planned_cost_per_day: plan.cost,
         simulated_cost_per_day: summary.rates.workloads[w].per_day,
         missed: missed.into_iter().collect(),
-        latency: super::plan::Latency::of(ws, slo),
+        latency: super::plan::Latency::of(ws),
         attainment: ws.attainment(),
         slo_met,
     };

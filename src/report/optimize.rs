@@ -247,15 +247,13 @@ pub fn latency_text(l: &Latency) -> String {
 
 /// The same as JSON: `{"ttft_p99_ms": .., "tpot_p99_ms": .., "p99_ms": ..}` with the targets.
 fn latency_json(l: &Latency) -> serde_json::Value {
-    let ms = |t: Option<crate::units::SimTime>| t.map(|t| t.as_secs_f64() * 1e3);
-    let slo = l.slo.unwrap_or_default();
     json!({
         "p99_ms": finite(l.p99_ms),
         "ttft_p99_ms": finite(l.ttft_p99_ms),
         "tpot_p99_ms": finite(l.tpot_p99_ms),
-        "slo_p99_ms": ms(slo.p99),
-        "slo_ttft_p99_ms": ms(slo.ttft_p99),
-        "slo_tpot_p99_ms": ms(slo.tpot_p99),
+        "slo_p99_ms": l.targets.p99_ms,
+        "slo_ttft_p99_ms": l.targets.ttft_p99_ms,
+        "slo_tpot_p99_ms": l.targets.tpot_p99_ms,
     })
 }
 

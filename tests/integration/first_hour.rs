@@ -1,6 +1,7 @@
 //! A newcomer's first hour, away from the source tree: `init`, the bundled examples, shell
 //! completions and the manual, each run as a process in an empty folder.
 
+use std::path::Path;
 use std::process::Command;
 
 use crate::support::headroom;
@@ -9,53 +10,38 @@ fn stderr_of(out: &std::process::Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
+/// `headroom ARGS` run in `dir`.
+fn run_in<S: AsRef<std::ffi::OsStr>>(dir: &Path, args: &[S]) -> std::process::Output {
+    headroom().current_dir(dir).args(args).output().unwrap()
+}
+
 #[test]
 fn init_writes_a_starter_that_simulates_and_never_overwrites() {
     let dir = tempfile::tempdir().unwrap();
-    let out = headroom()
-        .current_dir(dir.path())
-        .args(["init", "support-bot"])
-        .output()
-        .unwrap();
+    let out = run_in(dir.path(), &["init", "support-bot"]);
     assert!(out.status.success(), "{}", stderr_of(&out));
     let text = std::fs::read_to_string(dir.path().join("support-bot.toml")).unwrap();
     assert!(text.contains("name = \"support-bot\"") && text.starts_with("#:schema "));
     assert!(dir.path().join("scenario.schema.json").is_file());
-    let out = headroom()
-        .current_dir(dir.path())
-        .args(["simulate", "support-bot.toml", "-f", "json"])
-        .output()
-        .unwrap();
+    let out = run_in(dir.path(), &["simulate", "support-bot.toml", "-f", "json"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
     // Again: refused, the file untouched.
     std::fs::write(dir.path().join("support-bot.toml"), "# mine\n").unwrap();
-    let out = headroom()
-        .current_dir(dir.path())
-        .args(["init", "support-bot"])
-        .output()
-        .unwrap();
+    let out = run_in(dir.path(), &["init", "support-bot"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr_of(&out).contains("support-bot.toml already there; nothing was written"));
     assert_eq!(
         std::fs::read_to_string(dir.path().join("support-bot.toml")).unwrap(),
         "# mine\n"
     );
-    let out = headroom()
-        .current_dir(dir.path())
-        .args(["init", "../escape"])
-        .output()
-        .unwrap();
+    let out = run_in(dir.path(), &["init", "../escape"]);
     assert_eq!(out.status.code(), Some(2));
 }
 
 #[test]
 fn the_bundled_examples_validate_where_they_are_written() {
     let dir = tempfile::tempdir().unwrap();
-    let out = headroom()
-        .current_dir(dir.path())
-        .args(["init", "--examples"])
-        .output()
-        .unwrap();
+    let out = run_in(dir.path(), &["init", "--examples"]);
     assert!(out.status.success(), "{}", stderr_of(&out));
     let mut files: Vec<String> = std::fs::read_dir(dir.path().join("scenarios"))
         .unwrap()
@@ -65,12 +51,8 @@ fn the_bundled_examples_validate_where_they_are_written() {
         .collect();
     files.sort();
     assert_eq!(files.len(), headroom::bundled::SCENARIOS.len());
-    let out = headroom()
-        .current_dir(dir.path())
-        .arg("validate")
-        .args(&files)
-        .output()
-        .unwrap();
+    files.insert(0, "validate".to_string());
+    let out = run_in(dir.path(), &files);
     assert!(out.status.success(), "{}", stderr_of(&out));
     assert!(dir.path().join("scenarios/traces/SOURCE.md").is_file());
     // The examples alone: no starter beside them.

@@ -442,58 +442,49 @@ impl Search<'_> {
     /// units scaled by `firm_cover`, and a Lagrangian bound on the floor with the root's best
     /// multiplier cut no nodes on the benchmark shape and cost time.)
     fn bound(&self, i: usize, need: f64, firm_need: f64) -> f64 {
-        let rest = || self.wide_order.iter().copied().filter(move |&j| j >= i);
-        let firm = || self.firm_order.iter().copied().filter(move |&j| j >= i);
+        let cover = || self.fill(i, need);
         if firm_need <= self.eps {
-            return self.fill(self.items[i..].iter(), need, |item| item.cover);
+            return cover();
         }
-        let wide = self.nested(firm(), firm_need, |x| x.firm, rest(), need, Item::wide);
+        let nested = self.nested(i, firm_need, need);
         if self.firm_cover >= 1.0 {
-            return wide;
+            nested
+        } else {
+            nested.max(cover())
         }
-        wide.max(self.fill(self.items[i..].iter(), need, |item| item.cover))
     }
 
-    /// Least $/h to fill `floor` of the floor row from the items of `floor_order` (cheapest
-    /// per `floor_unit` first) and then the rest of `need` of the demand row from those of
-    /// `demand_order` (cheapest per `demand_unit` first), fractionally, each item capped by the
-    /// replicas its limits still allow; infinite if they cannot. Exact when the two units agree
-    /// on every floor item.
-    fn nested(
-        &self,
-        floor_order: impl Iterator<Item = usize>,
-        floor: f64,
-        floor_unit: impl Fn(&Item) -> f64,
-        demand_order: impl Iterator<Item = usize>,
-        need: f64,
-        demand_unit: impl Fn(&Item) -> f64,
-    ) -> f64 {
+    /// Least $/h to fill `floor` of the floor row from the on-demand items `i..` (cheapest per
+    /// req/s of floor first), each counting its full capacity toward `need` too, and then the
+    /// rest of `need` from items `i..` (cheapest per [`Item::wide`] first), fractionally, each
+    /// item capped by the replicas its limits still allow; infinite if they cannot.
+    fn nested(&self, i: usize, floor: f64, need: f64) -> f64 {
         // Replicas of each item the floor's fill took (fractional), in a buffer kept between
         // calls (this runs at every node).
         let mut taken = self.taken.take();
         taken.clear();
         taken.resize(self.items.len(), 0.0);
         let (mut floor_left, mut need_left, mut cost) = (floor, need, 0.0);
-        for j in floor_order {
+        for &j in self.firm_order.iter().filter(|&&j| j >= i) {
             if floor_left <= self.eps {
                 break;
             }
             let item = &self.items[j];
-            let x = (floor_left / floor_unit(item)).min(self.most(item));
+            let x = (floor_left / item.firm).min(self.most(item));
             taken[j] = x;
             cost += x * item.price;
-            floor_left -= x * floor_unit(item);
-            need_left -= x * demand_unit(item);
+            floor_left -= x * item.firm;
+            need_left -= x * item.wide();
         }
         if floor_left <= self.eps {
-            for j in demand_order {
+            for &j in self.wide_order.iter().filter(|&&j| j >= i) {
                 if need_left <= self.eps {
                     break;
                 }
                 let item = &self.items[j];
-                let x = (need_left / demand_unit(item)).min(self.most(item) - taken[j]);
+                let x = (need_left / item.wide()).min(self.most(item) - taken[j]);
                 cost += x * item.price;
-                need_left -= x * demand_unit(item);
+                need_left -= x * item.wide();
             }
         }
         self.taken.set(taken);
@@ -512,25 +503,17 @@ impl Search<'_> {
             .fold(f64::INFINITY, f64::min)
     }
 
-    /// Least $/h to fill `need` of one row from `items` (in the order given, cheapest per unit
-    /// of `per` first), fractionally, each capped by the replicas its limits still allow.
-    fn fill<'i>(
-        &self,
-        items: impl Iterator<Item = &'i Item>,
-        mut need: f64,
-        per: impl Fn(&Item) -> f64,
-    ) -> f64 {
+    /// Least $/h to cover `need` of the demand row alone from items `i..` (in their order,
+    /// cheapest per req/s of cover first), fractionally, each capped by the replicas its limits
+    /// still allow; infinite if they cannot.
+    fn fill(&self, i: usize, mut need: f64) -> f64 {
         if need <= self.eps {
             return 0.0;
         }
         let mut cost = 0.0;
-        for item in items {
-            let unit = per(item);
-            let mut amount = need;
-            for &l in &item.limits {
-                amount = amount.min(self.remaining[l] as f64 * unit);
-            }
-            cost += amount * item.price / unit;
+        for item in &self.items[i..] {
+            let amount = need.min(self.most(item) * item.cover);
+            cost += amount * item.price / item.cover;
             need -= amount;
             if need <= self.eps {
                 return cost;

@@ -48,9 +48,8 @@ pub(super) fn search_reserved(
         .and_then(|n| n.checked_mul(problem.periods.len().max(1) as u64));
     let exhaustive = combinations.is_some_and(|work| work <= exhaustive_work);
 
-    let every = exhaustive.then(|| every_vector_below(&most));
-    let candidates: Vec<Vec<u32>> = if let Some(every) = &every {
-        every.clone()
+    let candidates: Vec<Vec<u32>> = if exhaustive {
+        every_vector_below(&most)
     } else {
         let floor: Vec<u32> = lp.iter().map(|&x| (x + 1e-6).floor() as u32).collect();
         let fractional: Vec<usize> = (0..lp.len())
@@ -81,10 +80,10 @@ pub(super) fn search_reserved(
         candidates
     };
     let mut best: Option<(Vec<u32>, period::Evaluation)> = None;
-    for r in candidates {
+    for r in &candidates {
         let cap = best.as_ref().map_or(f64::INFINITY, |(_, e)| e.cost);
-        if let Some(eval) = periods.evaluate(&r, cap) {
-            best = Some((r, eval));
+        if let Some(eval) = periods.evaluate(r, cap) {
+            best = Some((r.clone(), eval));
         }
     }
     let Some((mut reserved, mut eval)) = best else {
@@ -115,8 +114,8 @@ pub(super) fn search_reserved(
         .unwrap_or(eval);
     // Every reserved count tried: no plan costs less than the least of their bounds (the
     // chosen counts' from the polished search, the others' from a short one).
-    let bound = every.map(|every| {
-        every
+    let bound = exhaustive.then(|| {
+        candidates
             .iter()
             .filter(|r| **r != reserved)
             .fold(polished.lower, |least, r| {
